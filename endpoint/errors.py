@@ -1,0 +1,46 @@
+"""One handler renders every error as HTML, JSON or plain text, for whoever asked."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from kb.errors import KBError
+
+
+def _render(status: int, title: str, message: str, headers: dict | None = None):
+    accept = request.accept_mimetypes
+    best = accept.best_match(["text/plain", "application/json", "text/html"], default="text/plain")
+    if accept.provided and best == "text/html":
+        body = render_template("error.html", status=status, title=title, message=message)
+        response = (body, status, {"Content-Type": "text/html; charset=utf-8"})
+    elif best == "application/json" or request.path.endswith(".json") or request.path.startswith(("/api/", "/reconcile")):
+        payload = jsonify({"status": status, "error": title, "message": message})
+        response = (payload, status)
+    else:
+        response = (f"{status} {title}: {message}\n", status, {"Content-Type": "text/plain; charset=utf-8"})
+    body, code, *rest = response
+    from flask import make_response
+
+    resp = make_response(body, code, *rest)
+    for key, value in (headers or {}).items():
+        resp.headers[key] = value
+    return resp
+
+
+TITLES = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+          406: "Not Acceptable", 410: "Gone", 413: "Payload Too Large", 415: "Unsupported Media Type",
+          422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error",
+          503: "Service Unavailable"}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(KBError)
+    def kb_error(exc: KBError):
+        return _render(exc.status, TITLES.get(exc.status, "Error"), exc.message, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        headers = dict(exc.get_headers()) if exc.code == 405 else {}
+        headers.pop("Content-Type", None)
+        return _render(exc.code or 500, exc.name, exc.description or exc.name, headers)

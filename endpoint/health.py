@@ -1,0 +1,17 @@
+"""``/healthz``: liveness and store figures as JSON."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify
+
+from endpoint.state import get_kb
+from kb.stats import stats
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    kb = get_kb()
+    figures = stats(kb)
+    return jsonify({"status": "ok", "store": {k: v for k, v in figures.items()}})

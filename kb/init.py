@@ -1,0 +1,70 @@
+"""``dsikb init``: build the store, or bring it up to date. Re-running changes nothing.
+
+Each part goes into its own named graph, replaced atomically and only when its content changed:
+the ontology, each taxonomy, the shapes, the project's curated data, each real DSI import, the
+derived statements and the graph descriptions (licence, source, provenance).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pyoxigraph as ox
+
+from kb.namespaces import rebase
+from kb.settings import PROJECT_ROOT, Settings
+from kb.store import KB, rdf_format
+
+ONTOLOGY_DIR = PROJECT_ROOT / "ontology"
+SHAPES_DIR = PROJECT_ROOT / "shapes"
+CURATED = Path(__file__).resolve().parent / "data" / "curated.ttl"
+SOURCES = ("dsi2013", "dsi4eu")
+
+
+def parse_files(files, base_uri: str) -> list[ox.Triple]:
+    """Triples of RDF files written against the default base, moved to ``base_uri``."""
+    triples = []
+    for file in files:
+        text = rebase(Path(file).read_text(encoding="utf-8"), base_uri)
+        for t in ox.parse(text, rdf_format(file), base_iri=Path(file).resolve().as_uri()):
+            triples.append(t)
+    return triples
+
+
+def bundled_graphs(kb: KB) -> dict[str, list[Path]]:
+    """Graph IRI -> files for everything the repository itself ships."""
+    g = kb.graphs
+    parts = {g.ontology: [ONTOLOGY_DIR / "dsi.ttl"]}
+    for file in sorted((ONTOLOGY_DIR / "taxonomies").glob("*.ttl")):
+        parts[g.taxonomy(file.stem)] = [file]
+    parts[g.shapes] = sorted(SHAPES_DIR.glob("*.ttl"))
+    parts[g.curated] = [CURATED]
+    return {graph: [f for f in files if f.exists()] for graph, files in parts.items()}
+
+
+def init(settings: Settings, *, log: Callable[[str], None] = lambda m: None, kb: KB | None = None) -> dict:
+    """Build or update the store; returns a summary (graph -> 'updated' | 'unchanged')."""
+    kb = kb or KB.open(settings)
+    states: dict[str, str] = {}
+    for graph, files in bundled_graphs(kb).items():
+        if not files:
+            continue
+        changed = kb.replace_graph(graph, parse_files(files, settings.base_uri))
+        states[graph] = "updated" if changed else "unchanged"
+        log(f"{states[graph]}: {graph}")
+
+    from kb.importers import run_import
+    from kb.sources import locate_sources
+
+    source_dir = locate_sources(settings, log=log)
+    for source in SOURCES:
+        report = run_import(kb, source, source_dir, report_dir=Path("var/reports"))
+        log(report.summary())
+        states.update(report.graph_states)
+    from kb.derive import derive
+
+    states.update(derive(kb))
+    kb.flush()
+    return {"store": str(settings.store), "graphs": states, "triples": kb.triple_count(),
+            "generation": kb.generation}

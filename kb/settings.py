@@ -1,0 +1,85 @@
+"""One frozen settings object, read from ``DSIKB_*`` environment variables.
+
+Every field has a default and a help text; the README's settings table is checked against
+``SETTINGS`` by a test, so a new setting cannot go undocumented.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BASE_URI = "https://w3id.org/dsi/"
+
+
+def _default_sources() -> str:
+    shared = PROJECT_ROOT.parent / "shared" / "data" / "dsi"
+    return str(shared) if shared.is_dir() else ""
+
+
+def _setting(default, help: str, *, env_type=str):
+    return field(default=default, metadata={"help": help, "type": env_type})
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _optional_int(value: str) -> int | None:
+    return int(value) if value.strip() else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration of the knowledge base; ``DSIKB_<NAME>`` sets field ``<name>``."""
+
+    base_uri: str = _setting(DEFAULT_BASE_URI, "Namespace of every minted IRI (entities, ontology, graphs).")
+    store: str = _setting("var/store", "On-disk Oxigraph store directory, or a sparql+http(s):// URL of a remote SPARQL 1.1 store.")
+    sources: str = _setting(_default_sources(), "Folder with the real DSI exports; empty: fetch them (verified) on init.")
+    query_timeout: float = _setting(30.0, "Seconds a SPARQL query may run before it is stopped.", env_type=float)
+    max_rows: int = _setting(100_000, "Most result rows a SPARQL SELECT returns.", env_type=int)
+    max_response_bytes: int = _setting(64 * 1024 * 1024, "Most bytes a SPARQL response body may have.", env_type=int)
+    max_query_length: int = _setting(100_000, "Longest accepted SPARQL query or update, in characters (413 beyond).", env_type=int)
+    rate_limit: int = _setting(120, "SPARQL requests a client may make per minute (0: no limit).", env_type=int)
+    query_workers: int = _setting(2, "Worker processes that evaluate SPARQL queries (stoppable on timeout).", env_type=int)
+    update_token: str = _setting("", "Bearer token that enables SPARQL Update (empty: the endpoint is read-only).")
+    service_allowlist: str = _setting("", "Space-separated SPARQL endpoint IRIs a query may call with SERVICE (empty: none).")
+    host: str = _setting("127.0.0.1", "Address `dsikb serve` listens on.")
+    port: int = _setting(8080, "Port `dsikb serve` listens on.", env_type=int)
+    secret_key: str = _setting("", "Flask session key for moderator logins (empty: a random key per process).")
+    moderators: str = _setting("", "File of moderator accounts (`name:hash` lines, see `dsikb moderator`).")
+    submission_max_bytes: int = _setting(1_000_000, "Largest accepted submission body, in bytes (413 beyond).", env_type=int)
+    wikidata_endpoint: str = _setting("https://query.wikidata.org/sparql", "SPARQL endpoint `dsikb link wikidata` queries.")
+    user_agent: str = _setting("dsikb/0.1 (https://w3id.org/dsi/; linked-data knowledge base of DSI)", "User-Agent sent to other services.")
+
+    @property
+    def store_is_remote(self) -> bool:
+        return self.store.startswith(("sparql+http://", "sparql+https://"))
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.store)
+
+    @classmethod
+    def from_env(cls, environ=None, **overrides) -> "Settings":
+        """Settings from ``DSIKB_*`` variables, then ``overrides`` (None values ignored)."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get("DSIKB_" + f.name.upper())
+            if raw is not None:
+                values[f.name] = f.metadata["type"](raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        if not settings.base_uri.endswith(("/", "#")):
+            raise ValueError(f"DSIKB_BASE_URI must end with '/' or '#': {settings.base_uri!r}")
+        return settings
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+SETTINGS = [(f.name, f.default, f.metadata["help"]) for f in dataclasses.fields(Settings)]

@@ -1,0 +1,232 @@
+"""The store: one on-disk pyoxigraph Store per process, wrapped with the knowledge base's names.
+
+Queries see the union of all named graphs by default. Writes go through :class:`KB` so that every
+write bumps the store's *generation* (used for ETags, caches and dumps) and graph replacement is
+atomic (build under a temporary name, then one ``MOVE`` update).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Iterable
+
+import pyoxigraph as ox
+
+from kb.errors import BadRequest, KBError, SyntaxProblem
+from kb.graphs import Graphs
+from kb.namespaces import names as _names
+from kb.settings import Settings
+
+FORMATS = {
+    "ttl": ox.RdfFormat.TURTLE,
+    "turtle": ox.RdfFormat.TURTLE,
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "nq": ox.RdfFormat.N_QUADS,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "json": ox.RdfFormat.JSON_LD,
+    "rdf": ox.RdfFormat.RDF_XML,
+    "xml": ox.RdfFormat.RDF_XML,
+    "owl": ox.RdfFormat.RDF_XML,
+}
+
+
+def rdf_format(name_or_path: str | os.PathLike) -> ox.RdfFormat:
+    """The RDF format for a short name (``ttl``) or a file path (``x.nt``, ``x.ttl.gz``)."""
+    text = str(name_or_path).lower()
+    if text.endswith(".gz"):
+        text = text[:-3]
+    ext = text.rsplit(".", 1)[-1]
+    try:
+        return FORMATS[ext]
+    except KeyError:
+        raise BadRequest(
+            f"unknown RDF format {ext!r}: use one of {', '.join(sorted(set(FORMATS)))}"
+        ) from None
+
+
+class KB:
+    """A knowledge base: a pyoxigraph store plus the names, graphs and prefixes of one base IRI."""
+
+    def __init__(self, store: ox.Store, settings: Settings, *, path: Path | None = None):
+        self.store = store
+        self.settings = settings
+        self.names = _names(settings.base_uri)
+        self.graphs = Graphs(self.names)
+        self.path = path
+        self._state_file = path.with_name(path.name + ".state.json") if path else None
+        self._generation = self._read_state().get("generation", 0)
+
+    # -- opening -----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, settings: Settings, *, read_only: bool = False) -> "KB":
+        if settings.store_is_remote:
+            from kb.remote import RemoteKB
+
+            return RemoteKB(settings)
+        path = settings.store_path.resolve()
+        if read_only:
+            if not path.exists():
+                raise KBError(f"no store at {path}: run `dsikb init` first")
+            return cls(ox.Store.read_only(str(path)), settings, path=path)
+        path.mkdir(parents=True, exist_ok=True)
+        try:
+            store = ox.Store(str(path))
+        except OSError as exc:
+            raise KBError(
+                f"cannot open the store at {path}: {exc} (is another dsikb process using it?)"
+            ) from exc
+        return cls(store, settings, path=path)
+
+    @classmethod
+    def in_memory(cls, settings: Settings | None = None) -> "KB":
+        return cls(ox.Store(), settings or Settings())
+
+    # -- generation (changes on every write) -------------------------------------------------
+    def _read_state(self) -> dict:
+        if self._state_file and self._state_file.exists():
+            try:
+                return json.loads(self._state_file.read_text())
+            except (OSError, ValueError):
+                return {}
+        return {}
+
+    @property
+    def generation(self) -> int:
+        """A number that changes whenever the store's content changes (read from disk each time,
+        so a server sees writes made by another process after it reopens)."""
+        state = self._read_state()
+        return state.get("generation", self._generation)
+
+    @property
+    def modified(self) -> str | None:
+        return self._read_state().get("modified")
+
+    def bump(self) -> int:
+        """Record that the content changed."""
+        self._generation = self.generation + 1
+        state = {"generation": self._generation,
+                 "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if self._state_file:
+            tmp = self._state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, self._state_file)
+        return self._generation
+
+    # -- reading -----------------------------------------------------------------------------
+    def query(self, sparql: str, *, union: bool = True, prologue: bool = True, **kwargs):
+        """Run a SPARQL query; the project's prefixes are declared; default graph = union."""
+        prefixes = self.names.prefixes() if prologue else None
+        return self.store.query(
+            sparql, prefixes=prefixes, use_default_graph_as_union=union, **kwargs
+        )
+
+    def select(self, sparql: str, **kwargs) -> list[dict]:
+        """SELECT rows as dicts of variable name -> pyoxigraph term (unbound variables absent)."""
+        results = self.query(sparql, **kwargs)
+        names = [v.value for v in results.variables]
+        rows = []
+        for solution in results:
+            row = {}
+            for name in names:
+                value = solution[name]
+                if value is not None:
+                    row[name] = value
+            rows.append(row)
+        return rows
+
+    def ask(self, sparql: str, **kwargs) -> bool:
+        return bool(self.query(sparql, **kwargs))
+
+    def named_graphs(self) -> list[str]:
+        return sorted(g.value for g in self.store.named_graphs() if isinstance(g, ox.NamedNode))
+
+    def graph_quads(self, graph: str) -> Iterable[ox.Quad]:
+        return self.store.quads_for_pattern(None, None, None, ox.NamedNode(graph))
+
+    def graph_digest(self, graph: str) -> str:
+        """SHA-256 over the sorted N-Quads of a graph (blank nodes excluded from identity)."""
+        return _digest(list(self.graph_quads(graph)))
+
+    def triple_count(self, graph: str | None = None) -> int:
+        if graph:
+            q = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+        else:
+            q = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+        return int(next(iter(self.store.query(q)))["n"].value)
+
+    # -- writing -----------------------------------------------------------------------------
+    def replace_graph(self, graph: str, quads_or_triples: Iterable) -> bool:
+        """Make ``graph`` hold exactly these triples, atomically. Returns False (and writes
+        nothing) when it already did: re-running an import changes nothing."""
+        target = ox.NamedNode(graph)
+        tmp = ox.NamedNode(self.graphs.ns + "tmp/" + uuid.uuid4().hex)
+        staged = [ox.Quad(t.subject, t.predicate, t.object, tmp) for t in quads_or_triples]
+        new_digest = _digest(staged)
+        if self.store.contains_named_graph(target) and new_digest == self.graph_digest(graph):
+            return False
+        if not staged and not self.store.contains_named_graph(target):
+            return False
+        try:
+            self.store.extend(staged)
+            self.store.update(f"MOVE SILENT GRAPH <{tmp.value}> TO GRAPH <{graph}>")
+        finally:
+            self.store.remove_graph(tmp) if self.store.contains_named_graph(tmp) else None
+        self.bump()
+        return True
+
+    def load_file(self, path: str | os.PathLike, *, graph: str | None = None,
+                  format: str | None = None, base_iri: str | None = None) -> int:
+        """Load one RDF file, all or nothing. Returns the number of quads added.
+
+        Triples go into ``graph`` (required for triple formats); quad formats keep their graphs.
+        A syntax error names the file, line and column and leaves the store unchanged.
+        """
+        from kb.loader import load_file
+
+        added = load_file(self, path, graph=graph, format=format, base_iri=base_iri)
+        if added:
+            self.bump()
+        return added
+
+    def drop_graph(self, graph: str) -> bool:
+        node = ox.NamedNode(graph)
+        if not self.store.contains_named_graph(node):
+            return False
+        self.store.remove_graph(node)
+        self.bump()
+        return True
+
+    def update(self, sparql: str) -> None:
+        self.store.update(sparql, prefixes=self.names.prefixes())
+        self.bump()
+
+    def flush(self) -> None:
+        try:
+            self.store.flush()
+        except (OSError, AttributeError):
+            pass
+
+
+def _digest(quads: list[ox.Quad]) -> str:
+    lines = sorted(f"{q.subject} {q.predicate} {q.object}" for q in quads)
+    h = hashlib.sha256()
+    for line in lines:
+        h.update(line.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def syntax_problem(path, exc: SyntaxError) -> SyntaxProblem:
+    """A parse error as a message with file, line and column."""
+    line = getattr(exc, "lineno", None)
+    col = getattr(exc, "offset", None)
+    where = f"{path}" + (f", line {line}" if line else "") + (f", column {col}" if col else "")
+    return SyntaxProblem(f"{where}: {exc.msg if hasattr(exc, 'msg') else exc}")
