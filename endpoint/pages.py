@@ -1,16 +1,299 @@
-"""The home page."""
+"""People-facing pages: the home page, template filters, and the view of one entity's description.
+
+Links in pages point to the server that rendered them: an IRI under ``{base}`` becomes a path on the
+request's host (the base may be a different host, e.g. w3id.org).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import re
+from urllib.parse import urlencode
+
+import pyoxigraph as ox
+from flask import Blueprint, render_template, request
 
 from endpoint.state import get_kb
+from kb.describe import Description, property_labels
+from kb.namespaces import LEGACY_ID, STANDARD_PREFIXES as P
 from kb.stats import stats
 
 bp = Blueprint("pages", __name__)
+
+ROLE_GROUPS = (("delivery-lead", "Led by", "Leads"),
+               ("sole-funder", "Funded by", "Funds"), ("co-funder", "Funded by", "Funds"))
+FALLBACK_LABELS = {
+    P["rdfs"] + "label": "name", P["skos"] + "altLabel": "also known as", P["skos"] + "prefLabel": "name",
+    P["dcterms"] + "description": "description", P["dcterms"] + "identifier": "identifier",
+    P["owl"] + "sameAs": "same as", P["skos"] + "closeMatch": "probably the same as",
+    P["skos"] + "exactMatch": "same as", P["rdf"] + "type": "type", P["geo"] + "lat": "latitude",
+    P["geo"] + "long": "longitude", P["schema"] + "funder": "funder", P["schema"] + "member": "member",
+    P["skos"] + "inScheme": "in scheme", P["skos"] + "broader": "broader", P["skos"] + "narrower": "narrower",
+    P["skos"] + "definition": "definition", P["skos"] + "hasTopConcept": "top concept",
+    P["skos"] + "topConceptOf": "top concept of", P["dcterms"] + "created": "created",
+    P["dcterms"] + "modified": "modified", P["dcterms"] + "source": "source",
+}
+
+
+def humanize(iri: str) -> str:
+    """A readable name from an IRI's local part: ``technologyFocus`` -> ``technology focus``."""
+    local = re.split(r"[#/]", iri.rstrip("/#"))[-1]
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", local).replace("-", " ").replace("_", " ").lower() or iri
+
+
+def local_href(iri: str) -> str | None:
+    """Where a link to ``iri`` goes on this server: {base}id/x -> /id/x, {base}def/... -> /def/...;
+    None for IRIs outside the base."""
+    base = get_kb().names.base
+    if not iri.startswith(base):
+        return None
+    rest = iri[len(base):]
+    if rest.startswith("id/"):
+        return request.script_root + "/id/" + rest[3:].split("#", 1)[0]
+    if rest.startswith(("def/", "dumps/", "dataset")):
+        return request.script_root + "/" + rest
+    return None
+
+
+@bp.app_template_filter("href")
+def href_filter(iri: str) -> str:
+    return local_href(iri) or iri
+
+
+@bp.app_template_global("query_url")
+def query_url(**changes) -> str:
+    """The current URL with some query parameters changed (None removes one); keeps repeated ones."""
+    items = [(k, v) for k, v in request.args.items(multi=True) if k not in changes]
+    for key, value in changes.items():
+        if value is None:
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            items.append((key, v))
+    return request.path + ("?" + urlencode(items) if items else "")
 
 
 @bp.get("/")
 def home():
     kb = get_kb()
-    return render_template("home.html", figures=stats(kb), base=kb.names.base)
+    figures = stats(kb)
+    countries = kb.select("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s dsi:country ?c "
+                          "FILTER NOT EXISTS { ?s dsi:hidden true } }")
+    figures["countries"] = int(countries[0]["n"].value) if countries else 0
+    return render_template("home.html", figures=figures, base=kb.names.base,
+                           example=_example(kb))
+
+
+def _example(kb) -> str | None:
+    rows = kb.select("SELECT ?s WHERE { ?s a dsi:Organisation ; dsi:leads ?p ; rdfs:label ?l "
+                     "FILTER NOT EXISTS { ?s dsi:hidden true } } ORDER BY ?l LIMIT 1")
+    return rows[0]["s"].value if rows else None
+
+
+# -- the view of one description ------------------------------------------------------------------
+def _link(desc: Description, term) -> dict:
+    """A value for a template: {text, href, external, lang, iri}."""
+    if isinstance(term, ox.Literal):
+        return {"text": term.value, "lang": term.language, "href": None, "external": False}
+    if isinstance(term, ox.BlankNode):
+        return {"text": "(unnamed node)", "href": None, "external": False}
+    iri = term.value
+    label = desc.labels.get(iri)
+    href = local_href(iri)
+    external = href is None
+    return {"text": label or _short(iri), "href": href or iri, "external": external, "iri": iri,
+            "has_label": label is not None}
+
+
+def _short(iri: str) -> str:
+    for prefix, ns in (("wikidata", "http://www.wikidata.org/entity/"),):
+        if iri.startswith(ns):
+            return f"Wikidata {iri[len(ns):]}"
+    return iri
+
+
+def entity_view(kb, desc: Description) -> dict:
+    """What an entity page shows, in reading order."""
+    n = kb.names
+    plabels = property_labels(kb)
+
+    def plabel(iri: str) -> str:
+        return plabels.get(iri) or FALLBACK_LABELS.get(iri) or humanize(iri)
+
+    d = n.dsi
+    types = desc.types.get(desc.iri, [])
+    is_org = d("Organisation") in types
+    is_project = d("Project") in types or d("Activity") in types
+    shown = {P["rdfs"] + "label", P["skos"] + "prefLabel", P["rdf"] + "type", P["dcterms"] + "description",
+             d("shortDescription"), d("hidden"), P["owl"] + "sameAs", P["skos"] + "closeMatch",
+             P["skos"] + "exactMatch"}
+    facts: list[dict] = []
+
+    def fact(label: str, *predicates: str, sep: str = ", "):
+        values = []
+        for p in predicates:
+            shown.add(p)
+            values += [_link(desc, v) for v in desc.values(p)]
+        if values:
+            facts.append({"label": label, "values": values, "sep": sep})
+
+    fact("Where", d("city"), d("region"), d("country"))
+    dates = [v.value[:10] for v in desc.values(d("startDate"))] , [v.value[:10] for v in desc.values(d("endDate"))]
+    shown |= {d("startDate"), d("endDate")}
+    if dates[0] or dates[1]:
+        text = (dates[0][0] if dates[0] else "?") + (f" – {dates[1][0]}" if dates[1] else "")
+        facts.append({"label": "When" if is_project else "Founded", "values": [{"text": text}], "sep": ""})
+    fact("Website", d("website"))
+    fact("Twitter", d("twitter"))
+    fact("Organisation type", d("organisationType"))
+    fact("Size", d("organisationSize"))
+    fact("Activity type", d("activityType"))
+    fact("Areas of society", d("areaOfSociety"))
+    fact("DSI areas", d("dsiArea"))
+    fact("Technology focus", d("technologyFocus"))
+    fact("Technology methods", d("technologyMethod"))
+    fact("Support", d("supportType"))
+    fact("Who it helps", d("whoWeHelp"))
+    fact("Social impact", d("socialImpact"))
+    fact("Tags", d("tag"), d("networkTag"))
+
+    involvement = _involvement(kb, desc, is_org)
+    if involvement:
+        shown |= {d("takesPartIn"), d("leads"), d("funds"), d("partnerIn"), d("evaluates"), d("advises"),
+                  P["schema"] + "funder", P["schema"] + "member"}
+    else:
+        for label, p in (("Leads", d("leads")), ("Funds", d("funds")), ("Takes part in", d("takesPartIn")),
+                         ("Funded by", P["schema"] + "funder"), ("Members", P["schema"] + "member")):
+            fact(label, p)
+    fact("Works with", d("collaboratesWith"))
+
+    description = _pick(desc, P["dcterms"] + "description") or _pick(desc, d("shortDescription"))
+    short = _pick(desc, d("shortDescription"))
+    groups: dict[str, dict] = {}
+    for s in desc.own:
+        if s.predicate.value in shown:
+            continue
+        g = groups.setdefault(s.predicate.value, {"label": plabel(s.predicate.value),
+                                                  "iri": s.predicate.value, "values": []})
+        g["values"].append(_link(desc, s.value) | {"graphs": s.graphs})
+    others = sorted(groups.values(), key=lambda g: g["label"].casefold())
+
+    inverse: dict[str, dict] = {}
+    for i in desc.inverse:
+        if isinstance(i.subject, ox.BlankNode) or "#" in i.subject.value:
+            continue  # memberships and collaborations are shown as involvement
+        g = inverse.setdefault(i.predicate.value, {"label": plabel(i.predicate.value), "values": []})
+        g["values"].append(_link(desc, i.subject))
+    for g in inverse.values():
+        g["values"].sort(key=lambda v: v["text"].casefold())
+
+    elsewhere = []
+    for p in (P["owl"] + "sameAs", P["skos"] + "exactMatch", P["skos"] + "closeMatch"):
+        for v in desc.values(p):
+            iri = v.value
+            if iri.startswith("http://www.wikidata.org/entity/"):
+                name = "Wikidata " + iri.rsplit("/", 1)[-1]
+            elif iri.startswith(LEGACY_ID):
+                name = "DSI 2013 linked data (" + iri[len(LEGACY_ID):].split("/")[0] + ")"
+            else:
+                name = iri
+            elsewhere.append({"href": iri, "text": name, "probable": p.endswith("closeMatch")})
+
+    issues = [_link(desc, v)["text"] for v in desc.values(d("qualityIssue"))]
+    type_labels = [plabels.get(t) or humanize(t).capitalize() for t in types if t.startswith(n.dsi_ns)]
+    sparql = (f"SELECT ?property ?value ?valueLabel ?graph WHERE {{\n"
+              f"  GRAPH ?graph {{ <{desc.iri}> ?property ?value }}\n"
+              f"  OPTIONAL {{ ?value rdfs:label ?valueLabel }}\n}} ORDER BY ?property")
+    return {
+        "title": desc.label() or desc.iri.rsplit("/", 1)[-1],
+        "types": type_labels or ["Resource"],
+        "is_org": is_org, "is_project": is_project,
+        "description": description, "short": short if short != description else None,
+        "facts": facts, "involvement": involvement, "others": others,
+        "inverse": sorted(inverse.values(), key=lambda g: g["label"].casefold()),
+        "elsewhere": elsewhere, "issues": issues, "hidden": desc.hidden,
+        "coordinates": _coordinates(desc),
+        "sparql_href": request.script_root + "/sparql?" + urlencode({"query": sparql}),
+        "schema": _schema_org(kb, desc, is_org, is_project, description),
+    }
+
+
+def _pick(desc: Description, predicate: str) -> str | None:
+    values = [v for v in desc.values(predicate) if isinstance(v, ox.Literal)]
+    values.sort(key=lambda lit: lit.language not in (None, "en"))
+    return values[0].value if values else None
+
+
+def _coordinates(desc: Description):
+    lat, lon = desc.first(P["geo"] + "lat"), desc.first(P["geo"] + "long")
+    if lat is None or lon is None:
+        return None
+    return {"lat": lat.value, "long": lon.value,
+            "osm": f"https://www.openstreetmap.org/?mlat={lat.value}&mlon={lon.value}#map=12/{lat.value}/{lon.value}"}
+
+
+def _involvement(kb, desc: Description, is_org: bool) -> list[dict]:
+    """Who does what: from the membership nodes (organisation, project, role), grouped by role."""
+    d = kb.names.dsi
+    nodes: dict = {}
+    for t in desc.attached:
+        if t.predicate.value in (d("organisation"), d("project"), d("role")):
+            nodes.setdefault(t.subject, {})[t.predicate.value.rsplit("#", 1)[-1]] = t.object
+    groups: dict[str, dict] = {}
+    for parts in nodes.values():
+        if not {"organisation", "project"} <= parts.keys():
+            continue
+        other = parts["project"] if is_org else parts["organisation"]
+        if other.value == desc.iri:
+            continue
+        role = parts.get("role")
+        role_slug = role.value.rsplit("/", 1)[-1] if role is not None else "takes-part"
+        heading = next((g[2] if is_org else g[1] for g in ROLE_GROUPS if g[0] == role_slug), None)
+        if heading is None:
+            heading = "Takes part in" if is_org else "Partners"
+        entry = groups.setdefault(heading, {"label": heading, "values": []})
+        link = _link(desc, other)
+        link["role"] = desc.labels.get(role.value, humanize(role.value)) if role is not None else None
+        if link not in entry["values"]:
+            entry["values"].append(link)
+    order = ["Led by", "Leads", "Funded by", "Funds", "Partners", "Takes part in"]
+    out = sorted(groups.values(), key=lambda g: order.index(g["label"]) if g["label"] in order else 99)
+    for g in out:
+        g["values"].sort(key=lambda v: v["text"].casefold())
+    return out
+
+
+def _schema_org(kb, desc: Description, is_org: bool, is_project: bool, description: str | None) -> dict:
+    """schema.org JSON-LD for search engines."""
+    d = kb.names.dsi
+    data = {"@context": "https://schema.org",
+            "@type": "Organization" if is_org else ("Project" if is_project else "Thing"),
+            "@id": desc.iri, "name": desc.label() or desc.iri}
+    if description:
+        data["description"] = description
+    site = desc.first(d("website"))
+    if site is not None:
+        data["url"] = site.value
+    same = [v.value for v in desc.values(P["owl"] + "sameAs") if v.value.startswith("http://www.wikidata.org/")]
+    if same:
+        data["sameAs"] = same
+    country, city = desc.first(d("country")), desc.first(d("city"))
+    if country is not None or city is not None:
+        address = {"@type": "PostalAddress"}
+        if country is not None:
+            address["addressCountry"] = desc.labels.get(country.value, humanize(country.value))
+        if city is not None:
+            address["addressLocality"] = desc.labels.get(city.value, humanize(city.value)).split(",")[0]
+        data["address"] = address
+    coords = _coordinates(desc)
+    if coords:
+        data["geo"] = {"@type": "GeoCoordinates", "latitude": coords["lat"], "longitude": coords["long"]}
+    start = desc.first(d("startDate"))
+    if start is not None:
+        data["foundingDate" if is_org else "startDate"] = start.value
+    if is_project:
+        funders = [desc.labels.get(v.value) for v in desc.values(P["schema"] + "funder")]
+        members = [desc.labels.get(v.value) for v in desc.values(P["schema"] + "member")]
+        if any(funders):
+            data["funder"] = [{"@type": "Organization", "name": f} for f in funders if f]
+        if any(members):
+            data["member"] = [{"@type": "Organization", "name": m} for m in members if m]
+    return data

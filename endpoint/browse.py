@@ -1,0 +1,133 @@
+"""Browse and search pages, each with machine-readable twins.
+
+``/browse/{type}[.csv|.json]``: faceted lists, facet state in the URL (``?area=health&country=spain``),
+counts per facet value, sorting, paging. ``/search[.json]?q=&type=``: ranked full-text search.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, jsonify, make_response, render_template, request
+
+from endpoint.pages import local_href
+from endpoint.state import get_kb
+from kb.browse import BROWSE_TYPES, FACETS, SORTS, listing
+from kb.errors import BadRequest, NotFound
+from kb.search import SEARCH_TYPES, search
+
+bp = Blueprint("browse", __name__)
+PER_PAGE = 50
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit():
+        raise BadRequest(f"{name} must be a positive whole number, not {raw!r}")
+    return int(raw)
+
+
+def _include_hidden() -> bool:
+    return request.args.get("hidden") in ("1", "include", "true")
+
+
+@bp.get("/browse/<name>")
+def browse(name: str):
+    type_, _, ext = name.partition(".")
+    if ext not in ("", "csv", "json"):
+        raise NotFound(f"no .{ext} form of this list: use .csv or .json")
+    if type_ not in BROWSE_TYPES:
+        raise NotFound(f"there is no list of {type_!r}: browse one of {', '.join(BROWSE_TYPES)}")
+    keys = [f.key for f in FACETS.get(type_, ())]
+    filters = {k: request.args.getlist(k) for k in keys if request.args.getlist(k)}
+    unknown = [k for k in request.args if k not in keys and k not in ("sort", "page", "per_page", "hidden")]
+    if unknown:
+        raise BadRequest(f"unknown parameter {', '.join(unknown)}: filters for {type_} are "
+                         f"{', '.join(keys) or 'none'}; also sort, page, per_page")
+    kb = get_kb()
+    sort = request.args.get("sort", "label")
+    if ext == "csv":
+        result = listing(kb, type_, filters=filters, sort=sort, page=1, per_page=500,
+                         include_hidden=_include_hidden())
+        rows = result.rows
+        for p in range(2, result.pages + 1):
+            rows += listing(kb, type_, filters=filters, sort=sort, page=p, per_page=500,
+                            include_hidden=_include_hidden()).rows
+        return _csv(type_, rows, result)
+    result = listing(kb, type_, filters=filters, sort=sort, page=_int_arg("page", 1),
+                     per_page=_int_arg("per_page", PER_PAGE), include_hidden=_include_hidden())
+    if ext == "json":
+        return jsonify(_json(result))
+    body = render_template("browse.html", r=result, type_=type_, sorts=SORTS,
+                           types=BROWSE_TYPES, rows=[_row_view(row) for row in result.rows])
+    resp = make_response(body)
+    query = request.query_string.decode()
+    suffix = ("?" + query) if query else ""
+    resp.headers["Link"] = (f'<{request.script_root}/browse/{type_}.json{suffix}>; rel="alternate"; type="application/json", '
+                            f'<{request.script_root}/browse/{type_}.csv{suffix}>; rel="alternate"; type="text/csv"')
+    return resp
+
+
+def _row_view(row) -> dict:
+    return {"iri": row.iri, "href": local_href(row.iri) or row.iri, "label": row.label,
+            "description": row.description, "start": row.start, "hidden": row.hidden}
+
+
+def _json(result) -> dict:
+    def page_url(p):
+        from endpoint.pages import query_url
+        return request.script_root + query_url(page=p)
+
+    return {
+        "type": result.type, "total": result.total, "page": result.page, "pages": result.pages,
+        "per_page": result.per_page, "sort": result.sort, "filters": result.selected,
+        "next": page_url(result.page + 1) if result.page < result.pages else None,
+        "items": [{"id": r.iri, "label": r.label, "description": r.description or None,
+                   "start": r.start or None, "url": request.host_url.rstrip("/") + (local_href(r.iri) or ""),
+                   **{k: sorted(v) for k, v in r.values.items()}} for r in result.rows],
+        "facets": [{"key": f["key"], "label": f["label"],
+                    "values": [{"value": x["slug"], "id": x["iri"], "label": x["label"], "count": x["count"]}
+                               for x in f["values"]]} for f in result.facets],
+    }
+
+
+def _csv(type_: str, rows, result):
+    keys = [f["key"] for f in result.facets]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "label", "description", "start", *keys])
+    for r in rows:
+        writer.writerow([r.iri, r.label, r.description, r.start,
+                         *["; ".join(sorted(result.value_labels.get(v, v) for v in r.values.get(k, ())))
+                           for k in keys]])
+    resp = make_response(out.getvalue())
+    resp.headers["Content-Type"] = "text/csv; charset=utf-8"
+    resp.headers["Content-Disposition"] = f'inline; filename="dsi-{type_}.csv"'
+    return resp
+
+
+@bp.get("/search")
+@bp.get("/search.json")
+def search_page():
+    as_json = request.path.endswith(".json")
+    q = request.args.get("q", "").strip()
+    type_ = request.args.get("type") or None
+    if type_ is not None and type_ not in SEARCH_TYPES:
+        raise BadRequest(f"unknown type {type_!r}: use one of {', '.join(SEARCH_TYPES)}")
+    page = _int_arg("page", 1) or 1
+    per_page = min(_int_arg("per_page", 20) or 20, 100)
+    hits, total = search(get_kb(), q, type=type_, limit=per_page, offset=(page - 1) * per_page,
+                         include_hidden=_include_hidden()) if q else ([], 0)
+    pages = max(1, -(-total // per_page))
+    if as_json:
+        return jsonify({"q": q, "type": type_, "total": total, "page": page, "pages": pages,
+                        "results": [{"id": h.iri, "type": h.type, "label": h.label, "snippet": h.snippet,
+                                     "url": request.host_url.rstrip("/") + (local_href(h.iri) or ""),
+                                     "score": round(-h.score, 3)} for h in hits]})
+    view = [{"href": local_href(h.iri) or h.iri, "label": h.label, "type": h.type, "snippet": h.snippet,
+             "hidden": h.hidden} for h in hits]
+    return render_template("search.html", q=q, type_=type_, hits=view, total=total, page=page,
+                           pages=pages, types=SEARCH_TYPES)

@@ -1,0 +1,214 @@
+"""Dereferencing (Cool URIs, 303 pattern): /id/ answers 303 by Accept, /data/ serves RDF, /page/ HTML.
+
+``/id/{type}/{slug}`` and ``/id/concept/{scheme}[/{slug}]`` see-other to ``/page/...`` for browsers
+and to ``/data/....{ext}`` for RDF clients; a suffix on /data/ overrides Accept; a merged entity
+answers 301 to its survivor, a withdrawn one 410, an unknown one 404 (rendered by endpoint/errors.py).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyoxigraph as ox
+from flask import Blueprint, Response, make_response, render_template, request
+
+from endpoint.negotiation import RDF_TYPES, SUFFIX_TYPES, negotiate, vary_accept, wants_html
+from endpoint.state import get_kb
+from kb.describe import Merged, describe, jsonld_context, status, to_jsonld
+from kb.errors import BadRequest, NotFound
+from kb.namespaces import ENTITY_TYPES, SLUG_RE
+
+bp = Blueprint("resources", __name__)
+
+HTML = "text/html"
+OX_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "rdf": ox.RdfFormat.RDF_XML}
+CONTENT_TYPES = {"ttl": "text/turtle; charset=utf-8", "nt": "application/n-triples; charset=utf-8",
+                 "jsonld": "application/ld+json; charset=utf-8", "rdf": "application/rdf+xml; charset=utf-8"}
+FORMAT_NAMES = {"ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD", "rdf": "RDF/XML"}
+
+
+def _path(type_: str, slug: str) -> str:
+    """The resource path ("organisation/nesta") after checking type and slug."""
+    if type_ not in ENTITY_TYPES:
+        raise NotFound(f"there are no resources of type {type_!r} here: "
+                       f"entity types are {', '.join(ENTITY_TYPES)} (and concept/{{scheme}}/{{slug}})")
+    if not SLUG_RE.match(slug):
+        raise NotFound(f"{slug!r} is not a valid identifier: slugs are lowercase letters, digits and hyphens")
+    return f"{type_}/{slug}"
+
+
+def _concept_path(scheme: str, slug: str | None = None) -> str:
+    for part in (scheme, slug):
+        if part is not None and not SLUG_RE.match(part):
+            raise NotFound(f"{part!r} is not a valid concept identifier")
+    return f"concept/{scheme}" + (f"/{slug}" if slug else "")
+
+
+def local_path(iri: str) -> str | None:
+    """The resource path of an IRI under this knowledge base's /id/, else None."""
+    id_ns = get_kb().names.id_ns
+    return iri[len(id_ns):] if iri.startswith(id_ns) and "#" not in iri else None
+
+
+def _moved(survivor: str, kind: str, ext: str | None = None) -> Response:
+    """301 to the survivor of a merge: a page for browsers, plain text otherwise."""
+    path = local_path(survivor)
+    if path is None:
+        target = survivor
+    else:
+        target = request.script_root + f"/{kind}/{path}" + (f".{ext}" if ext else "")
+    message = f"This entry was merged into another one, which lives at {target}."
+    if wants_html():
+        body = render_template("error.html", status=301, title="Moved Permanently", message=message,
+                               link=target)
+        resp = make_response(body, 301)
+    else:
+        resp = make_response(f"301 Moved Permanently: {message}\n", 301,
+                             {"Content-Type": "text/plain; charset=utf-8"})
+    resp.headers["Location"] = target
+    return vary_accept(resp)
+
+
+# -- /id/: 303 See Other -------------------------------------------------------------------------
+@bp.get("/id/<type_>/<slug>")
+def id_entity(type_: str, slug: str):
+    return _see_other(_path(type_, slug))
+
+
+@bp.get("/id/concept/<scheme>/<slug>")
+def id_concept(scheme: str, slug: str):
+    return _see_other(_concept_path(scheme, slug))
+
+
+@bp.get("/id/concept/<scheme>")
+def id_scheme(scheme: str):
+    return _see_other(_concept_path(scheme))
+
+
+def _see_other(path: str) -> Response:
+    kb = get_kb()
+    try:
+        status(kb, kb.names.id_ns + path)
+    except Merged as merged:
+        return _moved(merged.survivor, "id")
+    mime = negotiate([HTML, *RDF_TYPES], default=HTML)
+    if mime == HTML:
+        location = f"{request.script_root}/page/{path}"
+    else:
+        location = f"{request.script_root}/data/{path}.{RDF_TYPES[mime]}"
+    resp = make_response(f"303 See Other: {location}\n", 303, {"Content-Type": "text/plain; charset=utf-8"})
+    resp.headers["Location"] = location
+    return vary_accept(resp)
+
+
+# -- /data/: the RDF description -------------------------------------------------------------------
+@bp.get("/data/<type_>/<name>")
+def data_entity(type_: str, name: str):
+    slug, ext = _split(name)
+    return _data(_path(type_, slug), ext)
+
+
+@bp.get("/data/concept/<scheme>/<name>")
+def data_concept(scheme: str, name: str):
+    slug, ext = _split(name)
+    return _data(_concept_path(scheme, slug), ext)
+
+
+@bp.get("/data/concept/<name>")
+def data_scheme(name: str):
+    scheme, ext = _split(name)
+    return _data(_concept_path(scheme), ext)
+
+
+def _split(name: str) -> tuple[str, str | None]:
+    if "." not in name:
+        return name, None
+    slug, ext = name.rsplit(".", 1)
+    if ext not in SUFFIX_TYPES:
+        raise NotFound(f"no {ext!r} form of this resource: offered suffixes are "
+                       + ", ".join("." + e for e in SUFFIX_TYPES))
+    return slug, ext
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadRequest(f"page must be a positive whole number, not {raw!r}")
+    return int(raw)
+
+
+def _data(path: str, ext: str | None) -> Response:
+    kb = get_kb()
+    negotiated = ext is None
+    if negotiated:
+        ext = RDF_TYPES[negotiate(list(RDF_TYPES), default="text/turtle")]
+    try:
+        desc = describe(kb, kb.names.id_ns + path, path, page=_page_number())
+    except Merged as merged:
+        return _moved(merged.survivor, "data", None if negotiated else ext)
+    body = serialize(desc.triples(), ext, kb.names, first=desc.iri)
+    resp = make_response(body, 200, {"Content-Type": CONTENT_TYPES[ext]})
+    resp.headers["Link"] = alternates_header(path) + f', <{request.script_root}/page/{path}>; rel="alternate"; type="text/html"'
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    if negotiated:
+        resp.headers["Content-Location"] = f"{request.script_root}/data/{path}.{ext}"
+        vary_accept(resp)
+    return resp
+
+
+def serialize(triples, ext: str, names, *, first: str | None = None) -> bytes:
+    """Triples as Turtle, N-Triples, RDF/XML (pyoxigraph) or compact JSON-LD with the project context."""
+    if ext == "jsonld":
+        return json.dumps(to_jsonld(triples, names, first=first), ensure_ascii=False, indent=1).encode()
+    prefixes = names.prefixes() if ext in ("ttl", "rdf") else None
+    return ox.serialize(triples, format=OX_FORMATS[ext], prefixes=prefixes)
+
+
+def alternates(path: str) -> list[dict]:
+    """The RDF forms of a resource, for <link rel=alternate> and the page's download links."""
+    return [{"href": f"{request.script_root}/data/{path}.{ext}", "type": mime, "name": FORMAT_NAMES[ext],
+             "ext": ext} for mime, ext in RDF_TYPES.items()]
+
+
+def alternates_header(path: str) -> str:
+    return ", ".join(f'<{a["href"]}>; rel="alternate"; type="{a["type"]}"' for a in alternates(path))
+
+
+@bp.get("/context.jsonld")
+def context():
+    body = json.dumps({"@context": jsonld_context(get_kb().names)}, indent=1)
+    resp = make_response(body, 200, {"Content-Type": "application/ld+json; charset=utf-8"})
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+# -- /page/: the HTML page -------------------------------------------------------------------------
+@bp.get("/page/<type_>/<slug>")
+def page_entity(type_: str, slug: str):
+    return _page(_path(type_, slug))
+
+
+@bp.get("/page/concept/<scheme>/<slug>")
+def page_concept(scheme: str, slug: str):
+    return _page(_concept_path(scheme, slug))
+
+
+@bp.get("/page/concept/<scheme>")
+def page_scheme(scheme: str):
+    return _page(_concept_path(scheme))
+
+
+def _page(path: str) -> Response:
+    from endpoint.pages import entity_view
+
+    kb = get_kb()
+    try:
+        desc = describe(kb, kb.names.id_ns + path, path, page=_page_number())
+    except Merged as merged:
+        return _moved(merged.survivor, "page")
+    view = entity_view(kb, desc)
+    template = "concept.html" if path.startswith("concept/") else "entity.html"
+    body = render_template(template, v=view, d=desc, alternates=alternates(path))
+    resp = make_response(body, 200, {"Content-Type": "text/html; charset=utf-8"})
+    resp.headers["Link"] = alternates_header(path)
+    return resp

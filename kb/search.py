@@ -1,0 +1,170 @@
+"""Full-text search over labels, alternative names and descriptions: a SQLite FTS5 index.
+
+The index lives beside the store (``{store}.search.sqlite``; in memory for an in-memory store) and is
+rebuilt, into a temporary file swapped in atomically, whenever the store's generation changes.
+Tokens are folded with ``unicode61 remove_diacritics 2`` so "societe" finds "Société"; results are
+ranked by bm25 with labels weighing most. Hidden (spam, test) entities are left out unless asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.errors import BadRequest
+from kb.store import KB
+
+SEARCH_TYPES = {"organisation": "Organisation", "project": "Project", "activity": "Activity",
+                "event": "Event", "person": "Person", "place": "Place"}
+WEIGHTS = (10.0, 5.0, 1.0)  # label, other names, descriptions
+MAX_QUERY = 200
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_lock = threading.Lock()
+_memory: dict[int, tuple[int, sqlite3.Connection]] = {}
+
+
+@dataclass
+class Hit:
+    iri: str
+    type: str
+    label: str
+    snippet: str
+    hidden: bool
+    score: float
+
+
+def index_path(kb: KB) -> Path | None:
+    return kb.path.with_name(kb.path.name + ".search.sqlite") if kb.path else None
+
+
+def _rows(kb: KB):
+    """(iri, type, label, other names, description, hidden) for every entity of a searchable type."""
+    n = kb.names
+    values = " ".join(f"(<{n.dsi(c)}> \"{t}\")" for t, c in SEARCH_TYPES.items())
+    query = f"""
+    SELECT ?s ?type (SAMPLE(?l) AS ?label)
+           (GROUP_CONCAT(DISTINCT ?alt; SEPARATOR=" | ") AS ?alts)
+           (GROUP_CONCAT(DISTINCT ?d; SEPARATOR=" ") AS ?descs)
+           (MAX(?h) AS ?hidden)
+    WHERE {{
+      VALUES (?class ?type) {{ {values} }}
+      ?s a ?class .
+      OPTIONAL {{ ?s rdfs:label ?l }}
+      OPTIONAL {{ ?s skos:altLabel ?alt }}
+      OPTIONAL {{ {{ ?s dcterms:description ?d }} UNION {{ ?s dsi:shortDescription ?d }} }}
+      OPTIONAL {{ ?s dsi:hidden ?hv BIND(IF(?hv, 1, 0) AS ?h) }}
+      FILTER(isIRI(?s))
+    }} GROUP BY ?s ?type"""
+    for row in kb.select(query):
+        label = row["label"].value if "label" in row else ""
+        yield (row["s"].value, row["type"].value, label,
+               row["alts"].value if "alts" in row else "",
+               row["descs"].value if "descs" in row else "",
+               int(row["hidden"].value) if "hidden" in row else 0)
+
+
+def _fill(conn: sqlite3.Connection, kb: KB, generation: int) -> None:
+    conn.executescript("""
+        CREATE VIRTUAL TABLE IF NOT EXISTS entity USING fts5(
+            label, alt, description, iri UNINDEXED, type UNINDEXED, hidden UNINDEXED,
+            tokenize = 'unicode61 remove_diacritics 2');
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+    """)
+    conn.executemany(
+        "INSERT INTO entity (iri, type, label, alt, description, hidden) VALUES (?, ?, ?, ?, ?, ?)",
+        _rows(kb))
+    conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                     [("generation", str(generation)), ("base", kb.names.base)])
+    conn.commit()
+
+
+def _stored_generation(path: Path) -> int | None:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        finally:
+            conn.close()
+        return int(row[0]) if row else None
+    except sqlite3.Error:
+        return None
+
+
+def connect(kb: KB) -> sqlite3.Connection:
+    """A connection to an index that is current with the store (rebuilt first when it is not)."""
+    generation = kb.generation
+    path = index_path(kb)
+    if path is None:
+        with _lock:
+            cached = _memory.get(id(kb.store))
+            if cached is None or cached[0] != generation:
+                conn = sqlite3.connect(":memory:", check_same_thread=False)
+                _fill(conn, kb, generation)
+                _memory[id(kb.store)] = (generation, conn)
+            return _memory[id(kb.store)][1]
+    if _stored_generation(path) != generation:
+        with _lock:
+            if _stored_generation(path) != generation:
+                rebuild(kb, path, generation)
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+
+
+def rebuild(kb: KB, path: Path | None = None, generation: int | None = None) -> Path:
+    """Build the index afresh into a temporary file, then swap it in."""
+    path = path or index_path(kb)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    conn = sqlite3.connect(tmp)
+    try:
+        _fill(conn, kb, kb.generation if generation is None else generation)
+    finally:
+        conn.close()
+    os.replace(tmp, path)
+    return path
+
+
+def fts_query(text: str) -> str:
+    """The user's words as an FTS5 query: every word must match, the last one as a prefix."""
+    words = _TOKEN.findall(text)
+    if not words:
+        return ""
+    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def search(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offset: int = 0,
+           include_hidden: bool = False) -> tuple[list[Hit], int]:
+    """Ranked hits for ``text`` (accent- and case-insensitive) and the total number of matches."""
+    if len(text) > MAX_QUERY:
+        raise BadRequest(f"the search text is too long ({len(text)} characters; at most {MAX_QUERY})")
+    if type is not None and type not in SEARCH_TYPES:
+        raise BadRequest(f"unknown type {type!r}: use one of {', '.join(SEARCH_TYPES)}")
+    match = fts_query(text)
+    if not match:
+        return [], 0
+    where = "entity MATCH ?"
+    params: list = [match]
+    if type:
+        where += " AND type = ?"
+        params.append(SEARCH_TYPES[type])
+    if not include_hidden:
+        where += " AND hidden = 0"
+    conn = connect(kb)
+    try:
+        total = conn.execute(f"SELECT COUNT(*) FROM entity WHERE {where}", params).fetchone()[0]
+        w = ", ".join(str(x) for x in WEIGHTS)
+        rows = conn.execute(
+            f"SELECT iri, type, label, snippet(entity, 2, '', '', ' … ', 24), hidden, bm25(entity, {w}) AS rank "
+            f"FROM entity WHERE {where} ORDER BY rank, label LIMIT ? OFFSET ?",
+            params + [limit, offset]).fetchall()
+    finally:
+        if index_path(kb) is not None:
+            conn.close()
+    hits = [Hit(iri, typ, label or iri.rsplit("/", 1)[-1], snip or "", bool(int(hidden)), score)
+            for iri, typ, label, snip, hidden, score in rows]
+    return hits, total
