@@ -125,6 +125,20 @@ def cmd_link(args) -> int:
     return link_command(_open(args), args, settings=_settings(args))
 
 
+def cmd_moderator(args) -> int:
+    import getpass
+
+    from kb.accounts import add_account
+
+    path = args.file or _settings(args).moderators
+    if not path:
+        raise KBError("name the accounts file: --file FILE or DSIKB_MODERATORS")
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(f"password for {args.name}: ")
+    new = add_account(path, args.name, password)
+    print(f"moderator {args.name} {'added to' if new else 'updated in'} {path}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dsikb", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -168,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("stats", cmd_stats, "Figures of the store: triples, entities per class, graphs, links.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = command("moderator", cmd_moderator, "Manage moderator accounts (name:hash lines in DSIKB_MODERATORS).")
+    p.add_argument("action", choices=["add"], help="add (or change the password of) an account")
+    p.add_argument("name")
+    p.add_argument("--file", help="accounts file (default: DSIKB_MODERATORS)")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
 
     p = command("link", cmd_link, "Link entities to other datasets (Wikidata).")
     p.add_argument("target", choices=["wikidata"])

@@ -1,0 +1,344 @@
+"""Submissions over HTTP: the ``/submit`` form, the ``/api/submissions`` API and the moderators' pages.
+
+CSRF: every HTML form carries a random token kept in the signed session and compared in constant
+time. A hand-rolled check (rather than Flask-WTF's ``CSRFProtect``) because ``CSRFProtect`` guards
+*every* POST of the app, which would break the SPARQL protocol and the reconciliation API; the
+``/api/submissions`` POST needs none: it uses no cookies.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from functools import wraps
+
+from flask import (Blueprint, Response, current_app, jsonify, make_response, redirect,
+                   render_template, request, session, url_for)
+
+from endpoint.negotiation import negotiate, vary_accept, wants_html
+from endpoint.state import get_kb, get_settings
+from kb import accounts, moderation
+from kb.errors import BadRequest, Forbidden, SyntaxProblem, TooLarge, Unprocessable
+from kb.submissions import (CONCEPT_FIELDS, NotConforming, SubmissionStore, Submitter, json_schema,
+                            submit)
+
+bp = Blueprint("submissions", __name__)
+
+FORM_SCHEMES = {"organisationType": "organisation-type", "areasOfSociety": "area-of-society",
+                "technologyFocus": "technology-focus", "technologyMethod": "technology-method"}
+REPORT_TYPES = ["application/json", "text/turtle", "application/ld+json"]
+
+
+def init_app(app) -> None:
+    """Open the submissions spool beside the store and settle any accept a crash interrupted."""
+    settings = app.config["DSIKB_SETTINGS"]
+    kb = app.extensions["dsikb"]
+    if getattr(kb, "path", None) is not None:
+        subs = SubmissionStore(kb.path.with_name(kb.path.name + ".submissions.sqlite"))
+    else:
+        subs = SubmissionStore.for_settings(settings)
+    app.extensions["dsikb_submissions"] = subs
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    if hasattr(kb, "store"):
+        moderation.recover(kb, subs)
+
+
+def get_subs() -> SubmissionStore:
+    return current_app.extensions["dsikb_submissions"]
+
+
+# -- CSRF and sessions -------------------------------------------------------------------------
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(32)
+    return session["csrf"]
+
+
+def check_csrf() -> None:
+    sent = request.form.get("csrf_token", "")
+    kept = session.get("csrf", "")
+    if not sent or not kept or not secrets.compare_digest(sent, kept):
+        raise Forbidden("the form's security token is missing or out of date: reload the page and send it again")
+
+
+@bp.app_context_processor
+def _inject():
+    return {"csrf_token": csrf_token}
+
+
+def moderator_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if not session.get("moderator"):
+            return redirect(url_for("submissions.login", next=request.path))
+        return view(*args, **kwargs)
+    return wrapper
+
+
+# -- the API -----------------------------------------------------------------------------------
+def _read_body(limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge(f"the body has {request.content_length} bytes; submissions may have at most {limit}")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise TooLarge(f"the body has more than {limit} bytes; submissions may have at most {limit}")
+    return raw
+
+
+def _submitter_from_headers() -> Submitter:
+    return Submitter(name=request.headers.get("X-Submitter-Name", ""), email=request.headers.get("From", ""),
+                     kind=request.headers.get("X-Submitter-Kind", "person"),
+                     named=request.headers.get("X-Submitter-Consent", "").lower() in {"yes", "true", "1"})
+
+
+@bp.post("/api/submissions")
+def api_submit():
+    settings = get_settings()
+    raw = _read_body(settings.submission_max_bytes)
+    try:
+        intake = submit(get_kb(), get_subs(), raw, request.content_type,
+                        idempotency_key=request.headers.get("Idempotency-Key"),
+                        submitter=_submitter_from_headers())
+    except SyntaxProblem as exc:
+        body = {"status": 400, "error": "Bad Request", "message": exc.message,
+                "line": getattr(exc, "line", None), "column": getattr(exc, "column", None)}
+        return jsonify(body), 400
+    except NotConforming as exc:
+        return _report_response(exc)
+    except Unprocessable as exc:
+        return jsonify({"status": 422, "error": "Unprocessable Content", "message": exc.message,
+                        "conforms": False, "results": getattr(exc, "results", [])}), 422
+    sub = intake.submission
+    body = sub.status_body()
+    body["duplicate"] = not intake.created
+    if intake.warnings:
+        body["warnings"] = intake.warnings
+    resp = jsonify(body)
+    resp.status_code = 202
+    resp.headers["Location"] = f"/api/submissions/{sub.id}"
+    return resp
+
+
+def _report_response(exc: NotConforming) -> Response:
+    """422 with the sh:ValidationReport as Turtle, JSON-LD or readable JSON (by Accept)."""
+    mt = negotiate(REPORT_TYPES, default="application/json")
+    if mt == "application/json":
+        resp = jsonify({"status": 422, "error": "Unprocessable Content", "message": exc.message,
+                        "conforms": False, "results": exc.results})
+    else:
+        fmt = "turtle" if mt == "text/turtle" else "json-ld"
+        body = exc.result.report_graph.serialize(format=fmt)
+        resp = make_response(body, 422, {"Content-Type": f"{mt}; charset=utf-8"})
+    resp.status_code = 422
+    return vary_accept(resp)
+
+
+@bp.get("/api/submissions/schema")
+def api_schema():
+    return jsonify(json_schema())
+
+
+@bp.get("/api/submissions/<sid>")
+def api_status(sid: str):
+    sub = get_subs().get(sid)
+    if wants_html():
+        resp = make_response(render_template("submit_status.html", sub=sub, links=_entity_links(sub)))
+    else:
+        resp = jsonify(sub.status_body())
+    return vary_accept(resp)
+
+
+def _entity_links(sub) -> list[dict]:
+    kb = get_kb()
+    out = []
+    for iri in sub.entities:
+        parsed = kb.names.parse_entity(iri)
+        out.append({"iri": iri, "page": f"/page/{parsed[0]}/{parsed[1]}" if parsed else iri})
+    return out
+
+
+# -- the form ----------------------------------------------------------------------------------
+_options_cache: dict = {}
+
+
+def form_options() -> dict:
+    """Concepts of the form's taxonomies and the known countries, cached per store generation."""
+    kb = get_kb()
+    key = (id(kb), kb.generation)
+    if key in _options_cache:
+        return _options_cache[key]
+    options = {}
+    for field, scheme in FORM_SCHEMES.items():
+        rows = kb.select(f"""SELECT ?c (SAMPLE(?l) AS ?label) WHERE {{ ?c skos:inScheme <{kb.names.scheme(scheme)}> ;
+            skos:prefLabel ?l FILTER(LANG(?l) = "en" || LANG(?l) = "") }} GROUP BY ?c ORDER BY ?label""")
+        options[field] = [(r["c"].value, r["label"].value) for r in rows]
+    rows = kb.select(f"""SELECT DISTINCT ?label WHERE {{ ?e dsi:country ?c . ?c rdfs:label ?label }} ORDER BY ?label""")
+    options["countries"] = [r["label"].value for r in rows]
+    _options_cache.clear()
+    _options_cache[key] = options
+    return options
+
+
+def form_to_json(form) -> dict:
+    """The form's fields in the simple JSON shape (empty fields left out)."""
+    data = {"type": form.get("type", "project")}
+    for key in ("name", "website", "shortDescription", "description", "country", "city", "startDate",
+                "endDate", "organisationType"):
+        if form.get(key, "").strip():
+            data[key] = form[key].strip()
+    data.setdefault("name", "")
+    for key in ("latitude", "longitude"):
+        value = form.get(key, "").strip()
+        if value:
+            try:
+                data[key] = float(value)
+            except ValueError:
+                data[key] = value  # the schema says what is wrong with it
+    for key in CONCEPT_FIELDS:
+        values = [v for v in form.getlist(key) if v]
+        if values:
+            data[key] = values
+    if data["type"] == "organisation":
+        for key in ("areasOfSociety", "technologyFocus", "technologyMethod"):
+            data.pop(key, None)
+    else:
+        data.pop("organisationType", None)
+    partners = [{"organisation": o, "role": r or "delivery-partner"}
+                for o, r in zip(form.getlist("partner"), form.getlist("partner_role")) if o]
+    if partners and data["type"] == "project":
+        data["partners"] = partners
+    who = {"name": form.get("submitter_name", "").strip(), "kind": form.get("submitter_kind", "person"),
+           "consentToBeNamed": form.get("consent") == "yes"}
+    if form.get("submitter_email", "").strip():
+        who["email"] = form["submitter_email"].strip()
+    data["submitter"] = who
+    return data
+
+
+def _partner_labels(form) -> list[dict]:
+    kb = get_kb()
+    out = []
+    for iri, role in zip(form.getlist("partner"), form.getlist("partner_role")):
+        if not iri.startswith(kb.names.id_ns):
+            continue
+        rows = kb.select(f"SELECT (SAMPLE(?l) AS ?label) WHERE {{ <{iri}> rdfs:label ?l }}")
+        label = rows[0]["label"].value if rows and "label" in rows[0] else iri
+        out.append({"iri": iri, "label": label, "role": role})
+    return out
+
+
+@bp.get("/submit")
+def submit_form():
+    return render_template("submit.html", options=form_options(), values=request.args, errors={},
+                           general=[], partners=[])
+
+
+@bp.post("/submit")
+def submit_post():
+    check_csrf()
+    data = form_to_json(request.form)
+    raw = json.dumps(data, sort_keys=True).encode()
+    errors, general = {}, []
+    try:
+        intake = submit(get_kb(), get_subs(), raw, "application/json",
+                        idempotency_key=request.form.get("idempotency_key") or None)
+    except (NotConforming, Unprocessable) as exc:
+        for r in getattr(exc, "results", []) or [{"field": "", "message": exc.message, "severity": "Violation"}]:
+            field = r["field"].split("/", 1)[0]
+            if field in _FORM_FIELDS:
+                errors.setdefault(field, []).append(r)
+            else:
+                general.append(r)
+        body = render_template("submit.html", options=form_options(), values=request.form, errors=errors,
+                               general=general, partners=_partner_labels(request.form))
+        return body, 422
+    except BadRequest as exc:
+        general.append({"field": "", "message": exc.message, "severity": "Violation"})
+        body = render_template("submit.html", options=form_options(), values=request.form, errors={},
+                               general=general, partners=_partner_labels(request.form))
+        return body, 400
+    return redirect(f"/api/submissions/{intake.submission.id}", code=303)
+
+
+_FORM_FIELDS = {"type", "name", "website", "shortDescription", "description", "country", "city", "latitude",
+                "longitude", "startDate", "endDate", "organisationType", "areasOfSociety", "technologyFocus",
+                "technologyMethod", "partners", "submitter"}
+
+
+@bp.get("/submit/partners.json")
+def partners_json():
+    """Search-as-you-type for partners: organisations whose name contains the typed text."""
+    q = request.args.get("q", "").strip().lower()
+    if len(q) < 2:
+        return jsonify([])
+    if len(q) > 100:
+        raise BadRequest("type at most 100 characters")
+    kb = get_kb()
+    needle = json.dumps(q)
+    rows = kb.select(f"""SELECT ?e (SAMPLE(?l) AS ?label) WHERE {{ ?e a dsi:Organisation ; rdfs:label ?l
+        FILTER(CONTAINS(LCASE(STR(?l)), {needle}))
+        FILTER NOT EXISTS {{ ?e dsi:hidden true }} FILTER NOT EXISTS {{ ?e dsi:withdrawn ?w }} }}
+        GROUP BY ?e ORDER BY STRLEN(?label) ?label LIMIT 10""")
+    return jsonify([{"iri": r["e"].value, "label": r["label"].value} for r in rows])
+
+
+# -- moderation --------------------------------------------------------------------------------
+@bp.route("/moderate/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        check_csrf()
+        name, password = request.form.get("name", ""), request.form.get("password", "")
+        if accounts.check(get_settings().moderators, name, password):
+            session.clear()
+            session["moderator"] = name
+            session["csrf"] = secrets.token_urlsafe(32)  # a new token for the new session
+            target = request.form.get("next") or ""
+            return redirect(target if target.startswith("/moderate") else url_for("submissions.queue"), code=303)
+        time.sleep(0.2)
+        error = "Unknown name or wrong password."
+    status = 401 if error else 200
+    return render_template("moderate_login.html", error=error, next=request.values.get("next", "")), status
+
+
+@bp.post("/moderate/logout")
+def logout():
+    check_csrf()
+    session.clear()
+    return redirect(url_for("submissions.login"), code=303)
+
+
+@bp.get("/moderate")
+@moderator_required
+def queue():
+    subs = get_subs()
+    return render_template("moderate_queue.html", pending=subs.list("pending"),
+                           decided=[s for s in reversed(subs.list(limit=10_000)) if s.status != "pending"][:20])
+
+
+@bp.get("/moderate/<sid>")
+@moderator_required
+def detail(sid: str):
+    kb, sub = get_kb(), get_subs().get(sid)
+    warnings = json.loads(sub.report) if sub.report else []
+    return render_template("moderate_detail.html", sub=sub, diff=moderation.diff(kb, sub),
+                           dups=moderation.duplicates(kb, sub), warnings=warnings,
+                           raw=sub.raw.decode("utf-8", "replace"), links=_entity_links(sub))
+
+
+@bp.post("/moderate/<sid>/accept")
+@moderator_required
+def accept(sid: str):
+    check_csrf()
+    moderation.accept(get_kb(), get_subs(), sid, session["moderator"])
+    return redirect(url_for("submissions.detail", sid=sid), code=303)
+
+
+@bp.post("/moderate/<sid>/reject")
+@moderator_required
+def reject(sid: str):
+    check_csrf()
+    moderation.reject(get_subs(), sid, session["moderator"], request.form.get("reason", ""))
+    return redirect(url_for("submissions.detail", sid=sid), code=303)

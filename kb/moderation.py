@@ -1,0 +1,216 @@
+"""Moderation: accept (publish as the submission's own named graph, with PROV-O, in one store
+transaction), reject (kept with a reason), edits that replace earlier submitted statements, withdrawals,
+and what a moderator needs to decide: the diff against the store and possible duplicates.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+import pyoxigraph as ox
+
+from kb.errors import BadRequest
+from kb.submissions import RDF, RDFS, XSD, Submission, SubmissionStore, now_iso, website_host
+
+PROV = "http://www.w3.org/ns/prov#"
+FOAF = "http://xmlns.com/foaf/0.1/"
+LICENCE = "https://creativecommons.org/licenses/by/4.0/"
+
+
+def _n(iri: str) -> ox.NamedNode:
+    return ox.NamedNode(iri)
+
+
+def _owned(subject: str, entity: str) -> bool:
+    """True for the entity itself and its fragment nodes (memberships, ``#node-1``...)."""
+    return subject == entity or subject.startswith(entity + "#")
+
+
+def provenance_triples(kb, sub: Submission, moderator: str, when: str, revises: list[str]) -> list[ox.Triple]:
+    """PROV-O for an accepted submission's graph, written into that graph (one atomic write)."""
+    g = kb.graphs.submission(sub.id)
+    graph, activity, mod = _n(g), _n(g + "#activity"), _n(g + "#moderator")
+    dt = lambda v: ox.Literal(v, datatype=_n(XSD + "dateTime"))  # noqa: E731
+    t = [
+        ox.Triple(graph, _n(RDF + "type"), _n(PROV + "Entity")),
+        ox.Triple(graph, _n(PROV + "wasGeneratedBy"), activity),
+        ox.Triple(graph, _n(PROV + "generatedAtTime"), dt(when)),
+        ox.Triple(graph, _n("http://purl.org/dc/terms/license"), _n(LICENCE)),
+        ox.Triple(activity, _n(RDF + "type"), _n(PROV + "Activity")),
+        ox.Triple(activity, _n(RDF + "type"), _n(kb.names.dsi("Submission"))),
+        ox.Triple(activity, _n(RDFS + "label"), ox.Literal(f"{sub.kind} submission {sub.id}")),
+        ox.Triple(activity, _n(PROV + "startedAtTime"), dt(sub.created)),
+        ox.Triple(activity, _n(PROV + "endedAtTime"), dt(when)),
+        ox.Triple(activity, _n(PROV + "wasAssociatedWith"), mod),
+        ox.Triple(mod, _n(RDF + "type"), _n(PROV + "Person")),
+        ox.Triple(mod, _n(FOAF + "nick"), ox.Literal(moderator)),
+        ox.Triple(mod, _n(RDFS + "label"), ox.Literal(f"moderator {moderator}")),
+    ]
+    for entity in sub.entities:
+        t.append(ox.Triple(activity, _n(PROV + "generated"), _n(entity)))
+    if sub.submitter.named and sub.submitter.name:
+        who = _n(g + "#submitter")
+        cls = FOAF + ("Organization" if sub.submitter.kind == "organisation" else "Person")
+        agent_cls = PROV + ("Organization" if sub.submitter.kind == "organisation" else "Person")
+        t += [ox.Triple(graph, _n(PROV + "wasAttributedTo"), who),
+              ox.Triple(activity, _n(PROV + "wasAssociatedWith"), who),
+              ox.Triple(who, _n(RDF + "type"), _n(agent_cls)),
+              ox.Triple(who, _n(RDF + "type"), _n(cls)),
+              ox.Triple(who, _n(FOAF + "name"), ox.Literal(sub.submitter.name)),
+              ox.Triple(who, _n(RDFS + "label"), ox.Literal(sub.submitter.name))]
+    for old in revises:
+        t.append(ox.Triple(graph, _n(PROV + "wasRevisionOf"), _n(kb.graphs.submission(old))))
+    return t
+
+
+def _ground(triples) -> str:
+    return " ".join(f"{t.subject} {t.predicate} {t.object} ." for t in triples)
+
+
+def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
+    """Publish a pending submission as ``graph/submission/{id}`` with its provenance; earlier
+    accepted submissions about the same entities lose those statements (kept in the spool and linked
+    by ``prov:wasRevisionOf``). Everything happens in one SPARQL update: all or nothing."""
+    sub = subs.get(sid)
+    if sub.status != "pending":
+        raise BadRequest(f"submission {sid} is already {sub.status}")
+    when = now_iso()
+    graph = kb.graphs.submission(sid)
+    earlier = {}
+    for entity in sub.entities:
+        for old in subs.accepted_with(entity):
+            if old.id != sid:
+                earlier.setdefault(old.id, set()).add(entity)
+    triples = sub.triples()
+    if sub.kind == "withdraw":
+        entity = _n(sub.entities[0])
+        triples.append(ox.Triple(entity, _n(kb.names.dsi("withdrawn")), ox.Literal(when, datatype=_n(XSD + "dateTime"))))
+    triples += provenance_triples(kb, sub, moderator, when, sorted(earlier))
+    ops = [f"DROP SILENT GRAPH <{graph}>", f"INSERT DATA {{ GRAPH <{graph}> {{ {_ground(triples)} }} }}"]
+    for old_id, entities in sorted(earlier.items()):
+        old_graph = kb.graphs.submission(old_id)
+        stale = [q for q in kb.graph_quads(old_graph)
+                 if any(_owned(q.subject.value, e) for e in entities if isinstance(q.subject, ox.NamedNode))]
+        if stale:
+            ops.append(f"DELETE DATA {{ GRAPH <{old_graph}> {{ {_ground(stale)} }} }}")
+        ops.append(f"INSERT DATA {{ GRAPH <{old_graph}> {{ <{old_graph}> <{PROV}invalidatedAtTime> "
+                   f"\"{when}\"^^<{XSD}dateTime> }} }}")
+    kb.update(" ;\n".join(ops))
+    kb.flush()
+    return subs.decide(sid, "accepted", moderator=moderator, supersedes=sorted(earlier))
+
+
+def reject(subs: SubmissionStore, sid: str, moderator: str, reason: str) -> Submission:
+    """Keep the submission, marked rejected with a reason the submitter can read."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise BadRequest("give a reason: the submitter sees it in the submission's status")
+    sub = subs.get(sid)
+    if sub.status != "pending":
+        raise BadRequest(f"submission {sid} is already {sub.status}")
+    return subs.decide(sid, "rejected", moderator=moderator, reason=reason)
+
+
+def recover(kb, subs: SubmissionStore) -> list[str]:
+    """After a crash between the store write and the spool update: a pending submission whose graph
+    is in the store was accepted; record it (the moderator is read back from the provenance)."""
+    fixed = []
+    for sub in subs.list("pending", limit=100_000):
+        graph = kb.graphs.submission(sub.id)
+        if not kb.store.contains_named_graph(_n(graph)):
+            continue
+        rows = kb.select(f"SELECT ?nick WHERE {{ GRAPH <{graph}> {{ <{graph}#moderator> <{FOAF}nick> ?nick }} }}")
+        moderator = rows[0]["nick"].value if rows else "unknown"
+        subs.decide(sub.id, "accepted", moderator=moderator)
+        fixed.append(sub.id)
+    return fixed
+
+
+# -- what a moderator sees ---------------------------------------------------------------------
+def diff(kb, sub: Submission) -> list[dict]:
+    """Per entity: 'create' or 'change', with added and removed (property, value) pairs."""
+    mine = {}
+    for t in sub.triples():
+        for entity in sub.entities:
+            if t.subject.value == entity:
+                mine.setdefault(entity, set()).add((t.predicate.value, _show(t.object)))
+    out = []
+    for entity in sub.entities:
+        rows = kb.select(f"SELECT DISTINCT ?p ?o WHERE {{ <{entity}> ?p ?o }}")
+        current = {(r["p"].value, _show(r["o"])) for r in rows}
+        proposed = mine.get(entity, set())
+        if sub.kind == "withdraw":
+            out.append({"entity": entity, "action": "withdraw", "added": [], "removed": sorted(current)})
+        elif not current:
+            out.append({"entity": entity, "action": "create", "added": sorted(proposed), "removed": []})
+        else:
+            from_subs = set()
+            for old in subs_statements(kb, entity):
+                from_subs.add(old)
+            out.append({"entity": entity, "action": "change", "added": sorted(proposed - current),
+                        "removed": sorted(from_subs - proposed)})
+    return out
+
+
+def subs_statements(kb, entity: str) -> set[tuple[str, str]]:
+    """(property, value) of ``entity`` held in submission graphs (what an accepted edit replaces)."""
+    prefix = kb.graphs.ns + "submission/"
+    rows = kb.select(f"SELECT DISTINCT ?p ?o WHERE {{ GRAPH ?g {{ <{entity}> ?p ?o }} "
+                     f"FILTER(STRSTARTS(STR(?g), \"{prefix}\")) }}")
+    return {(r["p"].value, _show(r["o"])) for r in rows}
+
+
+def _show(term) -> str:
+    return term.value if isinstance(term, (ox.NamedNode, ox.Literal)) else str(term)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
+
+
+def duplicates(kb, sub: Submission, *, cutoff: float = 0.85) -> list[dict]:
+    """Existing entities that may be the same as a new one: same website host or a similar name."""
+    if sub.kind != "create":
+        return []
+    found = []
+    triples = sub.triples()
+    for entity in sub.entities:
+        label = next((t.object.value for t in triples if t.subject.value == entity
+                      and t.predicate.value == RDFS + "label"), "")
+        site = next((t.object.value for t in triples if t.subject.value == entity
+                     and t.predicate.value == kb.names.dsi("website")), "")
+        type_ = next((t.object.value for t in triples if t.subject.value == entity
+                      and t.predicate.value == RDF + "type"), None)
+        if type_ is None:
+            continue
+        rows = kb.select(f"SELECT ?e (SAMPLE(?l) AS ?label) (SAMPLE(?w) AS ?site) WHERE {{ ?e a <{type_}> ; "
+                         f"rdfs:label ?l OPTIONAL {{ ?e dsi:website ?w }} FILTER(?e != <{entity}>) }} GROUP BY ?e")
+        host, name = website_host(site) if site else "", _norm(label)
+        for row in rows:
+            other_site = row["site"].value if "site" in row else ""
+            other = _norm(row["label"].value)
+            why = []
+            if host and other_site and website_host(other_site) == host:
+                why.append(f"same website host {host}")
+            ratio = difflib.SequenceMatcher(None, name, other).ratio() if name and other else 0.0
+            if ratio >= cutoff:
+                why.append(f"similar name ({ratio:.0%})")
+            if why:
+                found.append({"entity": entity, "candidate": row["e"].value, "label": row["label"].value,
+                              "why": ", ".join(why), "score": ratio})
+    found.sort(key=lambda d: -d["score"])
+    return found[:20]
+
+
+def provenance(kb, entity: str) -> list[dict]:
+    """Accepted submissions that describe ``entity``: graph, when, moderator, submitter (if named).
+    For entity pages ("where does this come from")."""
+    rows = kb.select(f"""
+        SELECT DISTINCT ?g ?when ?nick ?who WHERE {{
+          GRAPH ?g {{ <{entity}> ?p ?o . ?g prov:generatedAtTime ?when ; prov:wasGeneratedBy ?a .
+                     ?a prov:wasAssociatedWith ?m . ?m foaf:nick ?nick .
+                     OPTIONAL {{ ?g prov:wasAttributedTo ?s . ?s foaf:name ?who }} }}
+        }} ORDER BY ?when""")
+    return [{"graph": r["g"].value, "generated": r["when"].value, "moderator": r["nick"].value,
+             "submitter": r["who"].value if "who" in r else None} for r in rows]

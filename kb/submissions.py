@@ -1,0 +1,704 @@
+"""Submissions that are never lost: parse, mint, validate, then write durably before answering.
+
+A submission is stored in SQLite beside the store (``{store}.submissions.sqlite``, WAL journal,
+``synchronous=FULL``: a committed row survives a crash of the process or the machine) with its raw body,
+its parsed graph as N-Triples, who sent it and when, and its status (pending, accepted, rejected with a
+reason). A second POST with the same ``Idempotency-Key`` or the same content returns the first one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import sqlite3
+import threading
+import time
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pyoxigraph as ox
+
+from kb.errors import BadRequest, NotFound, SyntaxProblem, TooLarge, Unprocessable, UnsupportedMediaType
+
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+DCTERMS = "http://purl.org/dc/terms/"
+GEO = "http://www.w3.org/2003/01/geo/wgs84_pos#"
+VCARD = "http://www.w3.org/2006/vcard/ns#"
+
+MEDIA_TYPES = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/x-turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+    "application/json": None,  # the simple JSON shape of docs/submission.schema.json
+}
+SUBMITTABLE = ("Organisation", "Project", "Activity", "Funding", "Place", "Event")
+STATUSES = ("pending", "accepted", "rejected")
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "submission.schema.json"
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id TEXT PRIMARY KEY,
+    created TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('create', 'edit', 'withdraw')),
+    media_type TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    ntriples TEXT NOT NULL,
+    entities TEXT NOT NULL,
+    submitter_name TEXT,
+    submitter_email TEXT,
+    submitter_kind TEXT,
+    named INTEGER NOT NULL DEFAULT 0,
+    idempotency_key TEXT UNIQUE,
+    content_hash TEXT NOT NULL UNIQUE,
+    report TEXT,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'rejected')),
+    reason TEXT,
+    moderator TEXT,
+    decided TEXT,
+    superseded_by TEXT
+);
+CREATE INDEX IF NOT EXISTS submissions_status ON submissions (status, created);
+CREATE TABLE IF NOT EXISTS minted (
+    iri TEXT PRIMARY KEY,
+    submission TEXT NOT NULL REFERENCES submissions (id)
+);
+"""
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+@dataclass
+class Submitter:
+    """Who sent a submission; ``named`` is their consent to be credited in the provenance."""
+
+    name: str = ""
+    email: str = ""
+    kind: str = "person"  # person | organisation
+    named: bool = False
+
+
+@dataclass
+class Submission:
+    id: str
+    created: str
+    kind: str
+    media_type: str
+    raw: bytes
+    ntriples: str
+    entities: list[str]
+    submitter: Submitter
+    status: str = "pending"
+    reason: str | None = None
+    moderator: str | None = None
+    decided: str | None = None
+    superseded_by: str | None = None
+    report: str | None = None
+    idempotency_key: str | None = None
+    content_hash: str = ""
+
+    def triples(self) -> list[ox.Triple]:
+        return list(ox.parse(self.ntriples, ox.RdfFormat.N_TRIPLES)) if self.ntriples else []
+
+    def status_body(self) -> dict:
+        """What ``GET /api/submissions/{id}`` answers."""
+        body = {"id": self.id, "status": self.status, "kind": self.kind, "submitted": self.created,
+                "entities": self.entities, "location": f"/api/submissions/{self.id}"}
+        if self.status == "rejected":
+            body["reason"] = self.reason
+        if self.decided:
+            body["decided"] = self.decided
+        if self.superseded_by:
+            body["superseded_by"] = self.superseded_by
+        return body
+
+
+class SubmissionStore:
+    """The durable spool of submissions: one SQLite file, a connection per call (thread-safe)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.executescript(SCHEMA_SQL)
+
+    @classmethod
+    def for_settings(cls, settings) -> "SubmissionStore":
+        if settings.store_is_remote:
+            return cls(Path("var") / "submissions.sqlite")
+        path = settings.store_path.resolve()
+        return cls(path.with_name(path.name + ".submissions.sqlite"))
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=FULL")
+        db.execute("PRAGMA foreign_keys=ON")
+        return _Closing(db)
+
+    # -- reading -----------------------------------------------------------------------------
+    def get(self, sid: str) -> Submission:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM submissions WHERE id = ?", (sid,)).fetchone()
+        if row is None:
+            raise NotFound(f"no submission {sid!r}: check the id in the Location header you were given")
+        return _from_row(row)
+
+    def find(self, *, idempotency_key: str | None = None, content_hash: str | None = None) -> Submission | None:
+        with self._connect() as db:
+            row = None
+            if idempotency_key:
+                row = db.execute("SELECT * FROM submissions WHERE idempotency_key = ?",
+                                 (idempotency_key,)).fetchone()
+            if row is None and content_hash:
+                row = db.execute("SELECT * FROM submissions WHERE content_hash = ?",
+                                 (content_hash,)).fetchone()
+        return _from_row(row) if row else None
+
+    def list(self, status: str | None = None, limit: int = 200) -> list[Submission]:
+        with self._connect() as db:
+            if status:
+                rows = db.execute("SELECT * FROM submissions WHERE status = ? ORDER BY created, id LIMIT ?",
+                                  (status, limit)).fetchall()
+            else:
+                rows = db.execute("SELECT * FROM submissions ORDER BY created, id LIMIT ?", (limit,)).fetchall()
+        return [_from_row(r) for r in rows]
+
+    def ids(self) -> set[str]:
+        with self._connect() as db:
+            return {r[0] for r in db.execute("SELECT id FROM submissions")}
+
+    def is_minted(self, iri: str) -> bool:
+        with self._connect() as db:
+            return db.execute("SELECT 1 FROM minted WHERE iri = ?", (iri,)).fetchone() is not None
+
+    def accepted_with(self, entity: str) -> list[Submission]:
+        """Accepted, not yet superseded submissions that describe ``entity``."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT * FROM submissions WHERE status = 'accepted' AND superseded_by IS NULL "
+                "AND EXISTS (SELECT 1 FROM json_each(submissions.entities) WHERE value = ?) ORDER BY created",
+                (entity,)).fetchall()
+        return [_from_row(r) for r in rows]
+
+    # -- writing -----------------------------------------------------------------------------
+    def add(self, sub: Submission, minted: list[str]) -> tuple[Submission, bool]:
+        """Write ``sub`` durably (committed and synced when this returns). Returns (stored, created):
+        an earlier submission with the same key or content is returned instead of a new one."""
+        with self._lock, self._connect() as db:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(
+                    "INSERT INTO submissions (id, created, kind, media_type, raw, ntriples, entities, "
+                    "submitter_name, submitter_email, submitter_kind, named, idempotency_key, content_hash, "
+                    "report, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
+                    (sub.id, sub.created, sub.kind, sub.media_type, sub.raw, sub.ntriples,
+                     json.dumps(sub.entities), sub.submitter.name, sub.submitter.email, sub.submitter.kind,
+                     int(sub.submitter.named), sub.idempotency_key, sub.content_hash, sub.report))
+                db.executemany("INSERT INTO minted (iri, submission) VALUES (?, ?)",
+                               [(iri, sub.id) for iri in minted])
+                db.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                db.execute("ROLLBACK")
+                existing = self.find(idempotency_key=sub.idempotency_key, content_hash=sub.content_hash)
+                if existing is None:
+                    raise
+                return existing, False
+        return sub, True
+
+    def decide(self, sid: str, status: str, *, moderator: str, reason: str | None = None,
+               supersedes: list[str] = ()) -> Submission:
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        with self._lock, self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE submissions SET status = ?, reason = ?, moderator = ?, decided = ? WHERE id = ?",
+                       (status, reason, moderator, now_iso(), sid))
+            for old in supersedes:
+                db.execute("UPDATE submissions SET superseded_by = ? WHERE id = ?", (sid, old))
+            db.execute("COMMIT")
+        return self.get(sid)
+
+
+class _Closing:
+    """A connection used as ``with``: closes on exit (sqlite3's own ``with`` only commits)."""
+
+    def __init__(self, db):
+        self.db = db
+
+    def __enter__(self):
+        return self.db
+
+    def __exit__(self, *exc):
+        self.db.close()
+
+
+def _from_row(row) -> Submission:
+    return Submission(
+        id=row["id"], created=row["created"], kind=row["kind"], media_type=row["media_type"],
+        raw=bytes(row["raw"]), ntriples=row["ntriples"], entities=json.loads(row["entities"]),
+        submitter=Submitter(row["submitter_name"] or "", row["submitter_email"] or "",
+                            row["submitter_kind"] or "person", bool(row["named"])),
+        status=row["status"], reason=row["reason"], moderator=row["moderator"], decided=row["decided"],
+        superseded_by=row["superseded_by"], report=row["report"], idempotency_key=row["idempotency_key"],
+        content_hash=row["content_hash"])
+
+
+def new_id() -> str:
+    """Sortable, unguessable, valid as a graph name part: ``20261129t134959-3f9a1c2b``."""
+    return time.strftime("%Y%m%dt%H%M%S", time.gmtime()) + "-" + secrets.token_hex(4)
+
+
+# -- slugs -------------------------------------------------------------------------------------
+def slugify(text: str) -> str:
+    """Lowercase ASCII, digits and hyphens (the importers' function when it exists)."""
+    try:
+        from kb.slugs import slugify as shared
+    except ImportError:
+        shared = None
+    if shared is not None:
+        return shared(text)
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60].strip("-")
+
+
+def mint(kb, subs: SubmissionStore, type_: str, label: str, taken: set[str]) -> str:
+    """A new entity IRI ``{base}id/{type}/{slug}``, unique against the store, the spool and ``taken``."""
+    base = slugify(label) or type_
+    for n in range(1, 1000):
+        slug = base if n == 1 else f"{base}-{n}"
+        iri = kb.names.entity(type_, slug)
+        if iri in taken or subs.is_minted(iri):
+            continue
+        if not kb.ask(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}"):
+            return iri
+    raise BadRequest(f"could not mint an identifier for {label!r}")
+
+
+# -- parsing -----------------------------------------------------------------------------------
+def media_type_of(content_type: str | None) -> str:
+    mt = (content_type or "").split(";")[0].strip().lower()
+    if mt not in MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"cannot read a body of type {mt or '(none)'!r}: send text/turtle, application/ld+json, "
+            "application/n-triples, or application/json in the shape of /api/submissions/schema")
+    return mt
+
+
+def content_hash(media_type: str, raw: bytes) -> str:
+    canonical = raw
+    if media_type == "application/json":
+        try:
+            canonical = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
+        except ValueError:
+            pass
+    return hashlib.sha256(media_type.encode() + b"\n" + canonical).hexdigest()
+
+
+def placeholder_ns(kb) -> str:
+    """Base IRI for relative IRIs in a submission (``<#org>``, ``<new-org>``): minted on intake."""
+    return kb.names.base + "submission/new/"
+
+
+def parse_rdf(raw: bytes, media_type: str, base_iri: str) -> list[ox.Triple]:
+    """Triples of an RDF body; a syntax error names line and column (as a 400)."""
+    try:
+        quads = list(ox.parse(raw, MEDIA_TYPES[media_type], base_iri=base_iri))
+    except SyntaxError as exc:
+        raise body_syntax_problem(exc) from None
+    if any(not isinstance(q.graph_name, ox.DefaultGraph) for q in quads if hasattr(q, "graph_name")):
+        raise BadRequest("a submission is one graph: named graphs are not accepted")
+    return [ox.Triple(q.subject, q.predicate, q.object) for q in quads]
+
+
+def body_syntax_problem(exc: SyntaxError) -> SyntaxProblem:
+    line, col = getattr(exc, "lineno", None), getattr(exc, "offset", None)
+    msg = exc.msg if getattr(exc, "msg", None) else str(exc)
+    problem = SyntaxProblem(f"the body does not parse: line {line}, column {col}: {msg}")
+    problem.line, problem.column = line, col
+    return problem
+
+
+def load_json(raw: bytes) -> dict:
+    """The simple JSON shape, parsed and checked against docs/submission.schema.json."""
+    import jsonschema
+
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise BadRequest("the body is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        problem = SyntaxProblem(f"the body does not parse as JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}")
+        problem.line, problem.column = exc.lineno, exc.colno
+        raise problem from None
+    validator = jsonschema.Draft202012Validator(json_schema())
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        problem = Unprocessable("the JSON does not follow the submission schema (/api/submissions/schema): "
+                                + "; ".join(f"{_json_path(e)}: {e.message}" for e in errors[:10]))
+        problem.results = [{"field": _json_path(e), "path": _json_path(e), "severity": "Violation",
+                            "message": e.message} for e in errors]
+        raise problem
+    return data
+
+
+def _json_path(error) -> str:
+    return "/".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+_SCHEMA: dict | None = None
+
+
+def json_schema() -> dict:
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return _SCHEMA
+
+
+def website_host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+# -- the simple JSON shape -> triples ----------------------------------------------------------
+CONCEPT_FIELDS = {  # JSON field -> (dsi property, concept scheme)
+    "organisationType": ("organisationType", "organisation-type"),
+    "organisationSize": ("organisationSize", "organisation-size"),
+    "activityType": ("activityType", "activity-type"),
+    "areasOfSociety": ("areaOfSociety", "area-of-society"),
+    "dsiAreas": ("dsiArea", "dsi-area"),
+    "technologyFocus": ("technologyFocus", "technology-focus"),
+    "technologyMethod": ("technologyMethod", "technology-method"),
+    "supportTypes": ("supportType", "support-type"),
+}
+TEXT_FIELDS = {"shortDescription": "shortDescription", "tags": "tag", "whoWeHelp": "whoWeHelp",
+               "twitter": "twitter", "socialImpact": "socialImpact"}
+
+
+def _lit(value, datatype: str | None = None) -> ox.Literal:
+    return ox.Literal(str(value), datatype=ox.NamedNode(datatype)) if datatype else ox.Literal(str(value))
+
+
+def _date_type(value: str) -> str:
+    return XSD + ("gYear" if re.fullmatch(r"\d{4}", value) else "date")
+
+
+def _concept(kb, scheme: str, value: str) -> ox.NamedNode:
+    if value.startswith(("http://", "https://")):
+        return ox.NamedNode(value)
+    return ox.NamedNode(kb.names.concept(scheme, slugify(value)))
+
+
+def _place(kb, value: str, within: str | None, triples: list) -> ox.NamedNode:
+    """A place IRI for a country slug/label/IRI or a city (``{city}-{country}``); unknown places are
+    described in the submission (a label and dsi:Place) so the page has a name to show."""
+    if value.startswith(("http://", "https://")):
+        return ox.NamedNode(value)
+    slug = slugify(value) + (f"-{within}" if within else "")
+    node = ox.NamedNode(kb.names.entity("place", slug))
+    if not kb.ask(f"ASK {{ <{node.value}> ?p ?o }}"):
+        triples += [ox.Triple(node, ox.NamedNode(RDF + "type"), ox.NamedNode(kb.names.dsi("Place"))),
+                    ox.Triple(node, ox.NamedNode(RDFS + "label"), ox.Literal(value.strip()))]
+    return node
+
+
+def json_to_triples(kb, data: dict, subject: str) -> list[ox.Triple]:
+    """Triples of one organisation or project in the simple JSON shape, about ``subject``."""
+    n = kb.names
+    s = ox.NamedNode(subject)
+    dsi = lambda term: ox.NamedNode(n.dsi(term))  # noqa: E731
+    out = [ox.Triple(s, ox.NamedNode(RDF + "type"), dsi(data["type"].capitalize())),
+           ox.Triple(s, ox.NamedNode(RDFS + "label"), ox.Literal(data["name"].strip()))]
+    if data.get("description"):
+        out.append(ox.Triple(s, ox.NamedNode(DCTERMS + "description"), ox.Literal(data["description"])))
+    if data.get("website"):
+        out.append(ox.Triple(s, dsi("website"), ox.NamedNode(data["website"].strip())))
+    for key, prop in TEXT_FIELDS.items():
+        values = data.get(key) or []
+        for value in values if isinstance(values, list) else [values]:
+            if str(value).strip():
+                out.append(ox.Triple(s, dsi(prop), ox.Literal(str(value).strip())))
+    for key, (prop, scheme) in CONCEPT_FIELDS.items():
+        values = data.get(key) or []
+        for value in values if isinstance(values, list) else [values]:
+            out.append(ox.Triple(s, dsi(prop), _concept(kb, scheme, value)))
+    for key in ("startDate", "endDate"):
+        if data.get(key):
+            out.append(ox.Triple(s, dsi(key), _lit(data[key], _date_type(data[key]))))
+    country = None
+    if data.get("country"):
+        country = _place(kb, data["country"], None, out)
+        out.append(ox.Triple(s, dsi("country"), country))
+    if data.get("city"):
+        within = n.parse_entity(country.value)[1] if country is not None and n.parse_entity(country.value) else None
+        out.append(ox.Triple(s, dsi("city"), _place(kb, data["city"], within, out)))
+    for key, prop in (("latitude", "lat"), ("longitude", "long")):
+        if data.get(key) is not None:
+            out.append(ox.Triple(s, ox.NamedNode(GEO + prop), _lit(data[key], XSD + "decimal")))
+    for partner in data.get("partners") or []:
+        org = partner["organisation"]
+        role = slugify(partner.get("role") or "delivery-partner")
+        parsed = n.parse_entity(org)
+        org_slug = parsed[1] if parsed else slugify(org)
+        m = ox.NamedNode(f"{subject}#membership-{org_slug}-{role}")
+        out += [ox.Triple(m, ox.NamedNode(RDF + "type"), dsi("ActivityMembership")),
+                ox.Triple(m, dsi("organisation"), ox.NamedNode(org)),
+                ox.Triple(m, dsi("project"), s),
+                ox.Triple(m, dsi("role"), _concept(kb, "role", role))]
+    return out
+
+
+# -- intake: parse, mint, validate, store ------------------------------------------------------
+@dataclass
+class Intake:
+    """The outcome of one POST: the stored submission and whether it is new (False: a repeat)."""
+
+    submission: Submission
+    created: bool
+    result: object = None
+    warnings: list[dict] = field(default_factory=list)
+
+
+class NotConforming(Unprocessable):
+    """The submission parsed but breaks the shapes: carries the SHACL result (a 422, not a fault)."""
+
+    def __init__(self, result, results: list[dict]):
+        super().__init__("the submission does not conform to the shapes: " + "; ".join(
+            f"{r['field']}: {r['message']}" for r in results if r["severity"] == "Violation")[:2000])
+        self.result = result
+        self.results = results
+
+
+_INTAKE_LOCK = threading.Lock()
+
+
+def submit(kb, subs: SubmissionStore, raw: bytes, content_type: str | None, *,
+           idempotency_key: str | None = None, submitter: Submitter | None = None,
+           max_bytes: int | None = None) -> Intake:
+    """Take one submission body: 413/415/400/422 as errors, else stored durably (202)."""
+    limit = max_bytes if max_bytes is not None else kb.settings.submission_max_bytes
+    if len(raw) > limit:
+        raise TooLarge(f"the body has {len(raw)} bytes; submissions may have at most {limit}")
+    media_type = media_type_of(content_type)
+    chash = content_hash(media_type, raw)
+    existing = subs.find(idempotency_key=idempotency_key, content_hash=chash)
+    if existing is not None:
+        return Intake(existing, False)
+    submitter = submitter or Submitter()
+    with _INTAKE_LOCK:  # minting must not hand one slug to two submissions at once
+        kind, triples, entities, minted = _build(kb, subs, raw, media_type, submitter)
+        results, result = [], None
+        if kind != "withdraw":
+            result = validate(kb, triples)
+            results = results_of(kb, result)
+            if any(r["severity"] == "Violation" for r in results):
+                raise NotConforming(result, results)
+        sub = Submission(
+            id=new_id(), created=now_iso(), kind=kind, media_type=media_type, raw=raw,
+            ntriples=ox.serialize(sorted(triples, key=str), format=ox.RdfFormat.N_TRIPLES).decode(),
+            entities=entities, submitter=submitter, idempotency_key=idempotency_key or None,
+            content_hash=chash,
+            report=json.dumps([r for r in results if r["severity"] != "Violation"]) if results else None)
+        stored, created = subs.add(sub, minted)
+    return Intake(stored, created, result, [r for r in results if r["severity"] != "Violation"])
+
+
+def _build(kb, subs, raw, media_type, submitter):
+    """(kind, triples, entities, minted IRIs) of a body."""
+    n = kb.names
+    if media_type == "application/json":
+        data = load_json(raw)
+        if "submitter" in data:
+            who = data["submitter"]
+            submitter.name = submitter.name or who.get("name", "")
+            submitter.email = submitter.email or who.get("email", "")
+            submitter.kind = who.get("kind", submitter.kind)
+            submitter.named = bool(who.get("consentToBeNamed", submitter.named))
+        if "withdraw" in data:
+            entity = data["withdraw"]
+            _must_exist(kb, entity)
+            triples = [ox.Triple(ox.NamedNode(entity), ox.NamedNode(n.dsi("reason")),
+                                 ox.Literal(data.get("reason") or "withdrawal requested"))]
+            return "withdraw", triples, [entity], []
+        if data.get("entity"):
+            _must_exist(kb, data["entity"])
+            return "edit", json_to_triples(kb, data, data["entity"]), [data["entity"]], []
+        iri = mint(kb, subs, data["type"], data["name"], set())
+        return "create", json_to_triples(kb, data, iri), [iri], [iri]
+    triples = parse_rdf(raw, media_type, placeholder_ns(kb))
+    if not triples:
+        raise BadRequest("the body holds no statements")
+    return _mint_rdf(kb, subs, triples)
+
+
+def _must_exist(kb, iri: str) -> None:
+    if not iri.startswith(kb.names.id_ns) or not kb.ask(f"ASK {{ <{iri}> ?p ?o }}"):
+        raise Unprocessable(f"{iri} is not an entity of this knowledge base: to add a new one, leave "
+                            "out 'entity'; to change one, give its IRI (e.g. from its page)")
+
+
+def _mint_rdf(kb, subs, triples):
+    """Give new entities (blank nodes or relative IRIs typed with a submittable class) their IRIs;
+    name remaining blank nodes after the first entity; existing entity subjects make an edit."""
+    n = kb.names
+    placeholder = placeholder_ns(kb)
+    classes = {n.dsi(c): c.lower() for c in SUBMITTABLE}
+    types, labels = {}, {}
+    for t in triples:
+        if t.predicate.value == RDF + "type" and isinstance(t.object, ox.NamedNode) and t.object.value in classes:
+            types.setdefault(t.subject, classes[t.object.value])
+        elif t.predicate.value == RDFS + "label" and isinstance(t.object, ox.Literal):
+            labels.setdefault(t.subject, t.object.value)
+    mapping, minted, entities, edits = {}, [], [], []
+    for subject, type_ in types.items():
+        fresh = isinstance(subject, ox.BlankNode) or subject.value.startswith(placeholder)
+        if fresh:
+            iri = mint(kb, subs, type_, labels.get(subject) or type_, set(minted))
+            mapping[subject] = ox.NamedNode(iri)
+            minted.append(iri)
+            entities.append(iri)
+        elif subject.value.startswith(n.id_ns):
+            _must_exist(kb, subject.value)
+            entities.append(subject.value)
+            edits.append(subject.value)
+        else:
+            raise Unprocessable(f"<{subject.value}> is outside this knowledge base ({n.id_ns}): use a "
+                                "blank node or a relative IRI for a new entity")
+    if not entities:
+        raise Unprocessable("the submission describes no organisation, project, activity, funding, "
+                            "place or event (give it an rdf:type of the DSI ontology)")
+    anchor = entities[0]
+    counter = iter(range(1, 1_000_000))
+
+    def rename(term):
+        if term in mapping:
+            return mapping[term]
+        if isinstance(term, ox.BlankNode) or (isinstance(term, ox.NamedNode) and term.value.startswith(placeholder)):
+            mapping[term] = ox.NamedNode(f"{anchor}#node-{next(counter)}")
+            return mapping[term]
+        return term
+
+    out = [ox.Triple(rename(t.subject), t.predicate, rename(t.object)) for t in triples]
+    kind = "edit" if edits and not minted else "create"
+    return kind, out, entities, minted
+
+
+# -- validation --------------------------------------------------------------------------------
+SH = "http://www.w3.org/ns/shacl#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+CONTEXT_PROPERTIES = (RDF + "type", RDFS + "label", SKOS + "inScheme", SKOS + "prefLabel", SKOS + "topConceptOf")
+FIELD_OF = {RDFS + "label": "name", DCTERMS + "description": "description", RDF + "type": "type",
+            GEO + "lat": "latitude", GEO + "long": "longitude"}
+FIELD_OF_DSI = {"website": "website", "country": "country", "city": "city", "startDate": "startDate",
+                "endDate": "endDate", "shortDescription": "shortDescription", "tag": "tags",
+                "organisation": "partners", "role": "partners", "project": "partners",
+                **{prop: key for key, (prop, _) in CONCEPT_FIELDS.items()}}
+
+
+def context_triples(kb, triples) -> list[ox.Triple]:
+    """What a submission's validation needs from the store: the type, label and scheme of every IRI it
+    mentions (concepts, partners, places), not the whole knowledge base."""
+    iris = {t.object.value for t in triples if isinstance(t.object, ox.NamedNode)}
+    iris -= {t.subject.value for t in triples}
+    if not iris:
+        return []
+    values = " ".join(f"<{i}>" for i in sorted(iris))
+    props = " ".join(f"<{p}>" for p in CONTEXT_PROPERTIES)
+    rows = kb.select(f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {props} }} ?s ?p ?o }}")
+    return [ox.Triple(r["s"], r["p"], r["o"]) for r in rows]
+
+
+def validate(kb, triples):
+    """SHACL-validate a submission (plus its context) with the project's shapes; returns the
+    validator's result (``.conforms``, ``.report_graph``, ``.text``)."""
+    import rdflib
+
+    data = rdflib.Graph()
+    nt = ox.serialize(list(triples) + context_triples(kb, triples), format=ox.RdfFormat.N_TRIPLES)
+    data.parse(data=nt.decode(), format="nt")
+    try:
+        from kb.validate import validate_graph
+    except ImportError:  # the shapes module is not there yet: validate with the store's shapes graph
+        return _store_shapes_validation(data, kb)
+    return _call_validator(validate_graph, data, kb)
+
+
+@dataclass
+class _Result:
+    conforms: bool
+    report_graph: object
+    text: str
+    results: list = field(default_factory=list)
+
+
+def _store_shapes_validation(data, kb):
+    import pyshacl
+    import rdflib
+
+    shapes_graph = rdflib.Graph()
+    nt = ox.serialize([q.triple for q in kb.graph_quads(kb.graphs.shapes)], format=ox.RdfFormat.N_TRIPLES)
+    shapes_graph.parse(data=nt.decode(), format="nt")
+    conforms, report, text = pyshacl.validate(data, shacl_graph=shapes_graph, allow_warnings=True)
+    return _Result(conforms, report, text)
+
+
+def _call_validator(func, data, kb):
+    import inspect
+
+    params = inspect.signature(func).parameters
+    kwargs = {}
+    if "kb" in params:
+        kwargs["kb"] = kb
+    if "settings" in params:
+        kwargs["settings"] = kb.settings
+    return func(data, **kwargs)
+
+
+def results_of(kb, result) -> list[dict]:
+    """The report's results as plain dicts, each with the form field it concerns."""
+    report = result.report_graph
+    rows = report.query(
+        "PREFIX sh: <http://www.w3.org/ns/shacl#> SELECT ?r ?focus ?path ?severity ?message ?value WHERE { "
+        "?r a sh:ValidationResult ; sh:focusNode ?focus ; sh:resultSeverity ?severity . "
+        "OPTIONAL { ?r sh:resultPath ?path } OPTIONAL { ?r sh:resultMessage ?message } "
+        "OPTIONAL { ?r sh:value ?value } }")
+    out = []
+    for row in rows:
+        path = str(row.path) if row.path is not None and not _is_bnode(row.path) else ""
+        out.append({
+            "focus": str(row.focus),
+            "path": path,
+            "field": field_of(kb, path, str(row.focus)),
+            "severity": str(row.severity).rsplit("#", 1)[-1],
+            "message": str(row.message) if row.message is not None else "does not conform",
+            "value": str(row.value) if row.value is not None else None,
+        })
+    out.sort(key=lambda r: (r["severity"] != "Violation", r["field"], r["message"]))
+    return out
+
+
+def _is_bnode(term) -> bool:
+    import rdflib
+
+    return isinstance(term, rdflib.BNode)
+
+
+def field_of(kb, path: str, focus: str = "") -> str:
+    if "#membership-" in focus:
+        return "partners"
+    if path in FIELD_OF:
+        return FIELD_OF[path]
+    if path.startswith(kb.names.dsi_ns):
+        return FIELD_OF_DSI.get(path[len(kb.names.dsi_ns):], path[len(kb.names.dsi_ns):])
+    return path.rsplit("/", 1)[-1].rsplit("#", 1)[-1] or "(entity)"

@@ -1,0 +1,155 @@
+"""Moderation over HTTP: sign-in, CSRF, accept (named graph + PROV-O), reject with a reason, edits that
+replace earlier statements and keep the history, withdrawal (dsi:withdrawn, 410, out of the dump)."""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import re
+
+import pyoxigraph as ox
+import pytest
+
+from tests.test_submissions import BASE, ORG, project, small_store
+
+PROV = "http://www.w3.org/ns/prov#"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def mod_app(tmp_path_factory):
+    from endpoint import create_app
+    from kb.accounts import add_account
+
+    root = tmp_path_factory.mktemp("moderation")
+    accounts = root / "moderators"
+    add_account(accounts, "alice", PASSWORD)
+    kb = small_store(root / "store", moderators=str(accounts))
+    app = create_app(kb.settings, kb=kb)
+    app.config["TESTING"] = True
+    yield app
+    del app, kb
+    gc.collect()
+
+
+def token(client, path="/moderate/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def login(client):
+    resp = client.post("/moderate/login", data={"name": "alice", "password": PASSWORD,
+                                                 "csrf_token": token(client)})
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    return client
+
+
+@pytest.fixture()
+def moderator(mod_app):
+    return login(mod_app.test_client())
+
+
+def send(client, data) -> str:
+    resp = client.post("/api/submissions", data=json.dumps(data), content_type="application/json")
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    return resp.get_json()["id"]
+
+
+def decide(client, sid, action, **form):
+    form["csrf_token"] = token(client, f"/moderate/{sid}")
+    return client.post(f"/moderate/{sid}/{action}", data=form)
+
+
+def test_the_queue_needs_a_signed_in_moderator(mod_app):
+    client = mod_app.test_client()
+    assert client.get("/moderate").status_code == 302
+    wrong = client.post("/moderate/login", data={"name": "alice", "password": "not it at all",
+                                                 "csrf_token": token(client)})
+    assert wrong.status_code == 401 and "wrong password" in wrong.get_data(as_text=True)
+    login(client)
+    page = client.get("/moderate")
+    assert page.status_code == 200 and "Moderation queue" in page.get_data(as_text=True)
+
+
+def test_forms_without_the_csrf_token_are_refused(mod_app, moderator):
+    sid = send(moderator, project(name="Csrf Target Project"))
+    assert moderator.post(f"/moderate/{sid}/accept").status_code == 403
+    assert moderator.post(f"/moderate/{sid}/accept", data={"csrf_token": "forged"}).status_code == 403
+    fresh = mod_app.test_client()
+    assert fresh.post("/moderate/login", data={"name": "alice", "password": PASSWORD}).status_code == 403
+    assert mod_app.extensions["dsikb_submissions"].get(sid).status == "pending"
+
+
+def test_accept_publishes_the_named_graph_with_provenance(mod_app, moderator):
+    kb = mod_app.extensions["dsikb"]
+    sid = send(moderator, project(name="Accepted Air Project"))
+    page = moderator.get(f"/moderate/{sid}").get_data(as_text=True)
+    assert "create" in page and BASE + "id/project/accepted-air-project" in page
+    assert decide(moderator, sid, "accept").status_code == 303
+    graph = kb.graphs.submission(sid)
+    entity = BASE + "id/project/accepted-air-project"
+    assert kb.ask(f"ASK {{ GRAPH <{graph}> {{ <{entity}> a dsi:Project ; rdfs:label 'Accepted Air Project' }} }}")
+    rows = kb.select(f"""SELECT ?act ?when ?nick ?who WHERE {{ GRAPH <{graph}> {{
+        <{graph}> prov:wasGeneratedBy ?act ; prov:generatedAtTime ?when ; prov:wasAttributedTo ?s .
+        ?act a prov:Activity ; prov:wasAssociatedWith ?m . ?m foaf:nick ?nick . ?s foaf:name ?who }} }}""")
+    assert rows and rows[0]["nick"].value == "alice" and rows[0]["who"].value == "Ada Example"
+    status = moderator.get(f"/api/submissions/{sid}", headers={"Accept": "application/json"}).get_json()
+    assert status["status"] == "accepted"
+
+
+def test_a_submitter_who_did_not_agree_is_not_named(mod_app, moderator):
+    kb = mod_app.extensions["dsikb"]
+    sid = send(moderator, project(name="Anonymous Project", submitter={"name": "Secret Person", "consentToBeNamed": False}))
+    decide(moderator, sid, "accept")
+    graph = kb.graphs.submission(sid)
+    assert not kb.ask(f"ASK {{ GRAPH <{graph}> {{ ?x ?p 'Secret Person' }} }}")
+    assert not kb.ask(f"ASK {{ GRAPH <{graph}> {{ <{graph}> prov:wasAttributedTo ?s }} }}")
+
+
+def test_reject_keeps_the_submission_with_its_reason(mod_app, moderator):
+    kb = mod_app.extensions["dsikb"]
+    sid = send(moderator, project(name="Spammy Project"))
+    assert decide(moderator, sid, "reject", reason="").status_code == 400
+    assert decide(moderator, sid, "reject", reason="Advertising, not a project").status_code == 303
+    status = moderator.get(f"/api/submissions/{sid}", headers={"Accept": "application/json"}).get_json()
+    assert status == {**status, "status": "rejected", "reason": "Advertising, not a project"}
+    assert not kb.store.contains_named_graph(ox.NamedNode(kb.graphs.submission(sid)))
+    assert mod_app.extensions["dsikb_submissions"].get(sid).raw  # kept
+
+
+def test_an_accepted_edit_replaces_earlier_statements_and_keeps_history(mod_app, moderator):
+    kb = mod_app.extensions["dsikb"]
+    first = send(moderator, project(name="Edited Project", website="https://old.example.org/"))
+    decide(moderator, first, "accept")
+    entity = BASE + "id/project/edited-project"
+    edit = send(moderator, project(name="Edited Project (new name)", entity=entity, website="https://new.example.org/"))
+    detail = moderator.get(f"/moderate/{edit}").get_data(as_text=True)
+    assert "change" in detail and "https://old.example.org/" in detail  # the diff shows what goes
+    decide(moderator, edit, "accept")
+    labels = {r["l"].value for r in kb.select(f"SELECT ?l WHERE {{ <{entity}> rdfs:label ?l }}")}
+    sites = {r["w"].value for r in kb.select(f"SELECT ?w WHERE {{ <{entity}> dsi:website ?w }}")}
+    assert labels == {"Edited Project (new name)"} and sites == {"https://new.example.org/"}
+    old_graph, new_graph = kb.graphs.submission(first), kb.graphs.submission(edit)
+    assert kb.ask(f"ASK {{ GRAPH <{new_graph}> {{ <{new_graph}> prov:wasRevisionOf <{old_graph}> }} }}")
+    assert kb.ask(f"ASK {{ GRAPH <{old_graph}> {{ <{old_graph}> prov:invalidatedAtTime ?t }} }}")
+    subs = mod_app.extensions["dsikb_submissions"]
+    assert subs.get(first).superseded_by == edit
+    assert b"https://old.example.org/" in subs.get(first).raw  # history kept
+
+
+def test_withdrawal_records_it_answers_410_and_leaves_the_dump(mod_app, moderator):
+    from kb.dump import dump
+
+    kb = mod_app.extensions["dsikb"]
+    entity = ORG + "waag"
+    sid = send(moderator, {"withdraw": entity, "reason": "We asked to be removed",
+                           "submitter": {"name": "Waag", "kind": "organisation", "consentToBeNamed": True}})
+    assert moderator.get(f"/page/organisation/waag").status_code == 200
+    decide(moderator, sid, "accept")
+    assert kb.ask(f"ASK {{ <{entity}> dsi:withdrawn ?when }}")
+    assert moderator.get("/page/organisation/waag").status_code == 410
+    out = io.BytesIO()
+    dump(kb, "nt", out, public=True)
+    assert f"<{entity}>" not in out.getvalue().decode()
+    assert f"<{ORG}nesta>" in out.getvalue().decode()
