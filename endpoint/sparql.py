@@ -1,0 +1,250 @@
+"""``/sparql``: the SPARQL 1.1 Protocol endpoint (query by GET and both POST forms, update with a
+bearer token), its Service Description, and the YASGUI editor for browsers.
+
+Safety first: SERVICE/LOAD are refused before evaluation, queries run in worker processes that are
+stopped at the timeout, results are capped in rows and bytes, clients are rate limited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import time
+from collections import deque
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from endpoint import sparql_protocol as protocol
+from endpoint.negotiation import negotiate, vary_accept, wants_html
+from endpoint.state import get_kb, get_settings
+from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable, TooManyRequests
+from kb.sparql import description, formats, safety
+from kb.sparql.cache import ResultCache
+from kb.sparql.pool import InlinePool, WorkerPool
+
+bp = Blueprint("sparql", __name__)
+METHODS = ["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"]
+CACHE_CONTROL = "public, max-age=60"
+CACHE_ENTRIES = 256  # complete results of up to 1 MB kept for repeated queries
+
+
+class SparqlService:
+    """Per-app state of the endpoint: worker pool, result cache, rate limiter, update token hash."""
+
+    def __init__(self, kb, settings):
+        self.kb = kb
+        self.settings = settings
+        path = getattr(kb, "path", None)
+        if path is not None and not getattr(settings, "store_is_remote", False):
+            self.pool = WorkerPool(str(path), settings.query_workers, lambda: kb.generation)
+        else:
+            self.pool = InlinePool(kb.store.query)
+        self.cache = ResultCache(CACHE_ENTRIES)
+        self.allowlist = safety.parse_allowlist(settings.service_allowlist)
+        self.token_hash = (hashlib.sha256(settings.update_token.encode()).digest()
+                           if settings.update_token else None)
+        self._hits: dict[str, deque] = {}
+        self._hits_lock = threading.Lock()
+        self._update_lock = threading.Lock()
+        self._sd_cache: tuple | None = None
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def check_rate(self, client: str) -> None:
+        """Per-client sliding window of one minute (``DSIKB_RATE_LIMIT`` requests)."""
+        limit = self.settings.rate_limit
+        if limit <= 0:
+            return
+        now = time.monotonic()
+        with self._hits_lock:
+            hits = self._hits.setdefault(client, deque())
+            while hits and hits[0] <= now - 60:
+                hits.popleft()
+            if len(hits) >= limit:
+                retry = max(1, int(hits[0] + 60 - now) + 1)
+                raise TooManyRequests(
+                    f"more than {limit} SPARQL requests in a minute from {client} (DSIKB_RATE_LIMIT); "
+                    f"retry in {retry} s", headers={"Retry-After": str(retry)})
+            hits.append(now)
+            if len(self._hits) > 10_000:  # forget idle clients
+                for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - 60]:
+                    del self._hits[key]
+
+    def token_ok(self, given: str) -> bool:
+        if self.token_hash is None:
+            return False
+        return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), self.token_hash)
+
+    def store_figures(self) -> tuple[int, list[str]]:
+        """(triples, named graphs) for the service description, once per generation."""
+        generation = self.kb.generation
+        if self._sd_cache is None or self._sd_cache[0] != generation:
+            self._sd_cache = (generation, self.kb.triple_count(), self.kb.named_graphs())
+        return self._sd_cache[1], self._sd_cache[2]
+
+
+def service() -> SparqlService:
+    return current_app.extensions["dsikb_sparql"]
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["dsikb_sparql"] = SparqlService(app.extensions["dsikb"], app.config["DSIKB_SETTINGS"])
+
+
+def close(app: Flask) -> None:
+    """Stop the app's query workers (tests call this; an exiting interpreter does it anyway)."""
+    svc = app.extensions.get("dsikb_sparql")
+    if svc is not None:
+        svc.close()
+
+
+@bp.after_request
+def _cors_and_vary(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers.setdefault("Access-Control-Expose-Headers",
+                                "ETag, Retry-After, X-SPARQL-Rows, X-SPARQL-Truncated")
+    return vary_accept(response)
+
+
+@bp.route("/sparql", methods=METHODS)
+@bp.route("/sparql/", methods=METHODS)
+def sparql():
+    if request.method == "OPTIONS":
+        return _preflight()
+    if request.method not in ("GET", "POST"):
+        return Response(f"405 Method Not Allowed: {request.method} is not part of the SPARQL protocol; "
+                        "use GET or POST\n", 405, {"Allow": "GET, POST, OPTIONS",
+                                                   "Content-Type": "text/plain; charset=utf-8"})
+    settings = get_settings()
+    op = protocol.parse(request, max_length=settings.max_query_length)
+    if op.kind is None:
+        if wants_html():
+            from endpoint.sparql_editor import editor
+            return editor()
+        return _service_description()
+    if op.kind == "query" and request.method == "GET" and op.format is None and wants_html():
+        from endpoint.sparql_editor import editor
+        return editor(op.text)
+    service().check_rate(request.remote_addr or "unknown")
+    if op.kind == "update":
+        return _update(op)
+    return _query(op)
+
+
+def _preflight() -> Response:
+    return Response(status=204, headers={
+        "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+        "Access-Control-Allow-Headers": "Accept, Content-Type, Authorization, If-None-Match",
+        "Access-Control-Max-Age": "86400",
+        "Allow": "GET, POST, OPTIONS",
+    })
+
+
+def _choose_media(form: str | None, fmt: str | None) -> str:
+    form = form or "SELECT"
+    offered = formats.offers(form)
+    if fmt is not None:
+        media = formats.SHORT_NAMES.get(fmt.lower(), fmt.lower())
+        media = formats.aliases(form).get(media, media)
+        if media not in offered:
+            raise NotAcceptable(f"format={fmt} is not offered for a {form} query. Offered: "
+                                + ", ".join(offered) + " (or format=" + ", ".join(
+                                    k for k, v in formats.SHORT_NAMES.items() if v in offered) + ")")
+        return media
+    alias = formats.aliases(form)
+    best = negotiate(offered + [a for a in alias if a not in offered], default=offered[0])
+    return alias.get(best, best)
+
+
+def _query(op: protocol.Operation) -> Response:
+    svc, settings, kb = service(), get_settings(), get_kb()
+    found = safety.check(op.text, allowlist=svc.allowlist, prefixes=kb.names.prefixes())
+    if found.is_update:
+        raise BadRequest("this is a SPARQL Update, not a query: send it by POST as "
+                         "application/sparql-update (or update= in a form), with the bearer token")
+    media = _choose_media(found.form, op.format)
+    generation = kb.generation
+    key = (media, op.text, tuple(op.default_graphs or ()), tuple(op.named_graphs or ()),
+           op.default_graphs is None, op.named_graphs is None)
+    headers = {"Content-Type": formats.content_type(media)}
+    if request.method == "GET":
+        digest = hashlib.sha256(repr(key).encode()).hexdigest()[:24]
+        headers["ETag"] = f'"g{generation}-{digest}"'
+        headers["Cache-Control"] = CACHE_CONTROL
+        if request.if_none_match.contains(headers["ETag"][1:-1]):
+            return Response(status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+    cached = svc.cache.get(key, generation)
+    if cached is not None:
+        body, info = cached
+        return Response(body, 200, {**headers, **_info_headers(info), "X-SPARQL-Cache": "hit"})
+    job = {"query": op.text, "media": media, "prefixes": kb.names.prefixes(),
+           "max_rows": settings.max_rows, "max_bytes": settings.max_response_bytes,
+           "has_dataset": found.has_dataset, "default_graph": op.default_graphs,
+           "named_graphs": op.named_graphs}
+    if op.default_graphs is not None or op.named_graphs is not None:
+        job["default_graph"] = op.default_graphs or []
+        job["named_graphs"] = op.named_graphs or []
+    execution = svc.pool.submit(job, settings.query_timeout)
+    first = execution.next()
+    if first[0] == "error":
+        execution.close()
+        raise KBError(first[2], status=first[1])
+    if first[0] == "all":
+        execution.close()
+        body, info = first[1], first[2]
+        svc.cache.put(key, generation, body, info)
+        return Response(body, 200, {**headers, **_info_headers(info)})
+
+    def stream():
+        try:
+            yield first[1]
+            yield from execution.chunks()
+        finally:
+            execution.close()
+
+    return Response(stream(), 200, headers)
+
+
+def _info_headers(info: dict) -> dict:
+    out = {"X-SPARQL-Rows": str(info.get("rows", 0))}
+    if info.get("truncated"):
+        out["X-SPARQL-Truncated"] = info["truncated"]
+    return out
+
+
+def _update(op: protocol.Operation) -> Response:
+    svc, kb = service(), get_kb()
+    if svc.token_hash is None or not hasattr(kb, "update"):
+        raise Forbidden("this endpoint is read-only: SPARQL Update is off (the operator enables it "
+                        "by setting DSIKB_UPDATE_TOKEN)")
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not svc.token_ok(token.strip()):
+        raise KBError("SPARQL Update needs the operator's token: send Authorization: Bearer <token>",
+                      status=401, headers={"WWW-Authenticate": 'Bearer realm="dsikb sparql"'})
+    if op.using_graphs:
+        raise BadRequest("using-graph-uri / using-named-graph-uri are not supported here; "
+                         "put USING / USING NAMED in the update itself")
+    found = safety.check(op.text, allowlist=svc.allowlist, prefixes=kb.names.prefixes())
+    if found.form is not None and not found.is_update:
+        raise BadRequest("this is a query, not an update: send it as a query")
+    with svc._update_lock:
+        try:
+            kb.update(op.text)
+        except SyntaxError as exc:
+            raise BadRequest(f"SPARQL Update syntax error: {exc}") from None
+    return Response(status=204)
+
+
+def _service_description() -> Response:
+    svc, kb, settings = service(), get_kb(), get_settings()
+    media = negotiate(list(description.DESCRIPTION_TYPES), default="text/turtle")
+    triples, graphs = svc.store_figures()
+    endpoint = request.base_url
+    sd = description.description(endpoint, triples=triples, graphs=graphs, dataset=kb.names.dataset,
+                                 update=svc.token_hash is not None, federated=bool(svc.allowlist))
+    body = description.serialise(sd, media)
+    return Response(body, 200, {"Content-Type": formats.content_type(media),
+                                "Cache-Control": CACHE_CONTROL})

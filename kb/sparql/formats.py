@@ -1,0 +1,221 @@
+"""Result formats of the SPARQL endpoint and streaming serialisers that respect row and byte caps.
+
+SELECT results are written row by row (pyoxigraph's own serialiser cannot stop after N rows), so a
+capped result is still a complete, valid document. CONSTRUCT/DESCRIBE triples go through
+``pyoxigraph.serialize`` fed by a generator that stops at the caps. Every writer writes to an
+``output`` with ``write(bytes)`` and ``tell()`` (bytes written so far).
+"""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+from typing import Iterable
+from xml.sax.saxutils import escape, quoteattr
+
+import pyoxigraph as ox
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+RDF_DIR_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#dirLangString"
+
+TABULAR = {  # media type -> short name
+    "application/sparql-results+json": "json",
+    "application/sparql-results+xml": "xml",
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
+}
+BOOLEAN = {
+    "application/sparql-results+json": "json",
+    "application/sparql-results+xml": "xml",
+}
+GRAPH = {
+    "text/turtle": ox.RdfFormat.TURTLE,
+    "application/n-triples": ox.RdfFormat.N_TRIPLES,
+    "application/ld+json": ox.RdfFormat.JSON_LD,
+    "application/rdf+xml": ox.RdfFormat.RDF_XML,
+    "application/n-quads": ox.RdfFormat.N_QUADS,
+    "application/trig": ox.RdfFormat.TRIG,
+}
+# Accept aliases: what a client may ask for -> the media type answered.
+ALIASES = {
+    "application/json": "application/sparql-results+json",
+    "application/xml": "application/sparql-results+xml",
+    "text/xml": "application/sparql-results+xml",
+}
+GRAPH_ALIASES = {
+    "application/x-turtle": "text/turtle",
+    "text/plain": "application/n-triples",
+    "application/json": "application/ld+json",
+    "application/xml": "application/rdf+xml",
+    "text/xml": "application/rdf+xml",
+}
+# ``format=`` values typed by hand in links.
+SHORT_NAMES = {
+    "json": "application/sparql-results+json", "srj": "application/sparql-results+json",
+    "xml": "application/sparql-results+xml", "srx": "application/sparql-results+xml",
+    "csv": "text/csv", "tsv": "text/tab-separated-values",
+    "ttl": "text/turtle", "turtle": "text/turtle", "nt": "application/n-triples",
+    "ntriples": "application/n-triples", "jsonld": "application/ld+json",
+    "rdf": "application/rdf+xml", "rdfxml": "application/rdf+xml", "owl": "application/rdf+xml",
+    "nq": "application/n-quads", "nquads": "application/n-quads", "trig": "application/trig",
+}
+
+
+def offers(form: str) -> list[str]:
+    """Media types offered for a query form, the default first."""
+    if form == "SELECT":
+        return list(TABULAR)
+    if form == "ASK":
+        return list(BOOLEAN)
+    return list(GRAPH)
+
+
+def aliases(form: str) -> dict[str, str]:
+    return ALIASES if form in ("SELECT", "ASK") else GRAPH_ALIASES
+
+
+def content_type(media: str) -> str:
+    if media.startswith("text/") or media.endswith(("+json", "+xml", "/trig", "/n-quads", "/n-triples")):
+        return media + "; charset=utf-8"
+    return media
+
+
+class Caps:
+    """Row and byte limits; ``truncated`` names the one that stopped the output."""
+
+    def __init__(self, max_rows: int, max_bytes: int):
+        self.max_rows = max_rows
+        self.max_bytes = max_bytes
+        self.rows = 0
+        self.truncated: str | None = None
+
+
+# -- SELECT ---------------------------------------------------------------------------------------
+def _json_term(term) -> dict:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != XSD_STRING:
+            out["datatype"] = term.datatype.value
+        return out
+    if isinstance(term, ox.Triple):
+        return {"type": "triple", "value": {"subject": _json_term(term.subject),
+                                            "predicate": _json_term(term.predicate),
+                                            "object": _json_term(term.object)}}
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def _xml_term(term) -> str:
+    if isinstance(term, ox.NamedNode):
+        return f"<uri>{escape(term.value)}</uri>"
+    if isinstance(term, ox.BlankNode):
+        return f"<bnode>{escape(term.value)}</bnode>"
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return f"<literal xml:lang={quoteattr(term.language)}>{escape(term.value)}</literal>"
+        if term.datatype.value != XSD_STRING:
+            return f"<literal datatype={quoteattr(term.datatype.value)}>{escape(term.value)}</literal>"
+        return f"<literal>{escape(term.value)}</literal>"
+    if isinstance(term, ox.Triple):
+        return (f"<triple><subject>{_xml_term(term.subject)}</subject><predicate>"
+                f"{_xml_term(term.predicate)}</predicate><object>{_xml_term(term.object)}</object></triple>")
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def _csv_field(term) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, ox.BlankNode):
+        value = "_:" + term.value
+    elif isinstance(term, ox.Triple):
+        value = str(term)
+    else:
+        value = term.value
+    if any(c in value for c in ',"\r\n'):
+        value = '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def _tsv_field(term) -> str:
+    if term is None:
+        return ""
+    return str(term).replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def write_solutions(solutions: ox.QuerySolutions, short: str, output, caps: Caps) -> None:
+    """Write SELECT results in ``short`` (json, xml, csv, tsv), stopping at the caps."""
+    names = [v.value for v in solutions.variables]
+    if short == "json":
+        head = '{"head":{"vars":' + json.dumps(names, separators=(",", ":")) + '},"results":{"bindings":['
+        sep, tail = ",", "]}}"
+        def row(sol):
+            return json.dumps({n: _json_term(sol[n]) for n in names if sol[n] is not None},
+                              ensure_ascii=False, separators=(",", ":"))
+    elif short == "xml":
+        head = ('<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#"><head>'
+                + "".join(f"<variable name={quoteattr(n)}/>" for n in names) + "</head><results>")
+        sep, tail = "", "</results></sparql>\n"
+        def row(sol):
+            return "<result>" + "".join(
+                f"<binding name={quoteattr(n)}>{_xml_term(sol[n])}</binding>"
+                for n in names if sol[n] is not None) + "</result>"
+    elif short == "csv":
+        head, sep, tail = ",".join(names) + "\r\n", "", ""
+        def row(sol):
+            return ",".join(_csv_field(sol[n]) for n in names) + "\r\n"
+    elif short == "tsv":
+        head, sep, tail = "\t".join("?" + n for n in names) + "\n", "", ""
+        def row(sol):
+            return "\t".join(_tsv_field(sol[n]) for n in names) + "\n"
+    else:
+        raise ValueError(f"unknown results format {short!r}")
+    output.write(head.encode())
+    reserve = len(tail.encode())
+    first = True
+    for sol in solutions:
+        if caps.rows >= caps.max_rows:
+            caps.truncated = "rows"
+            break
+        data = ((("" if first else sep) + row(sol))).encode()
+        if output.tell() + len(data) + reserve > caps.max_bytes:
+            caps.truncated = "bytes"
+            break
+        output.write(data)
+        caps.rows += 1
+        first = False
+    output.write(tail.encode())
+
+
+def write_boolean(value: bool, short: str, output) -> None:
+    if short == "json":
+        output.write(b'{"head":{},"boolean":' + (b"true" if value else b"false") + b"}")
+    else:
+        output.write(b'<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">'
+                     b"<head/><boolean>" + (b"true" if value else b"false") + b"</boolean></sparql>\n")
+
+
+def write_triples(triples: Iterable[ox.Triple], media: str, output, caps: Caps,
+                  prefixes: dict[str, str] | None = None) -> None:
+    """Write CONSTRUCT/DESCRIBE triples as ``media``, stopping at the caps."""
+    fmt = GRAPH[media]
+    quads = fmt in (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG)
+
+    def capped():
+        for triple in islice(triples, None):
+            if caps.rows >= caps.max_rows:
+                caps.truncated = "rows"
+                return
+            if output.tell() >= caps.max_bytes:
+                caps.truncated = "bytes"
+                return
+            caps.rows += 1
+            yield ox.Quad(triple.subject, triple.predicate, triple.object, ox.DefaultGraph()) if quads else triple
+
+    use_prefixes = prefixes if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.RDF_XML) else None
+    ox.serialize(capped(), output, fmt, prefixes=use_prefixes)

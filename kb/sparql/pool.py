@@ -1,0 +1,266 @@
+"""Query evaluation that can be stopped: a pool of worker processes over a read-only store.
+
+pyoxigraph 0.5 cannot cancel a running query, so each query runs in a worker process (``spawn``)
+that the pool kills when the query outlives its deadline; a fresh worker replaces it in the
+background. A read-only open sees a snapshot, so workers opened before the store's generation
+changed are replaced before their next query. See docs/decisions/2026-11-29-query-timeout.md.
+"""
+
+from __future__ import annotations
+
+import atexit
+import multiprocessing
+import queue
+import threading
+import time
+import weakref
+from typing import Callable, Iterator
+
+from kb.errors import KBError, Timeout
+
+_POOLS: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
+STARTUP_TIMEOUT = 60.0
+
+
+def worker_main(conn, store_path: str) -> None:
+    """Body of a worker process: open the store read-only, then answer jobs until told to stop."""
+    import pyoxigraph as ox
+
+    from kb.sparql.evaluate import evaluate
+
+    try:
+        store = ox.Store.read_only(store_path)
+    except OSError as exc:
+        conn.send(("failed", str(exc)))
+        return
+    conn.send(("ready",))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            evaluate(store.query, job, conn.send)
+        except (BrokenPipeError, EOFError, OSError):
+            return
+
+
+class Worker:
+    """One worker process and the pipe to it."""
+
+    def __init__(self, ctx, store_path: str, generation: int):
+        self.generation = generation
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=worker_main, args=(child, store_path), daemon=True,
+                                   name="dsikb-sparql-worker")
+        self.process.start()
+        child.close()
+        if not self.conn.poll(STARTUP_TIMEOUT):
+            self.stop()
+            raise KBError("a SPARQL worker did not start in time")
+        try:
+            message = self.conn.recv()
+        except EOFError:
+            message = ("failed", "it exited")
+        if message[0] != "ready":
+            self.stop()
+            raise KBError(f"a SPARQL worker could not open the store {store_path}: {message[1]}")
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+        self.process.close()
+
+
+class WorkerPool:
+    """``size`` workers over the store at ``store_path``; ``generation()`` tells when it changed."""
+
+    def __init__(self, store_path: str, size: int, generation: Callable[[], int]):
+        self.store_path = store_path
+        self.size = max(1, size)
+        self.generation = generation
+        self._ctx = multiprocessing.get_context("spawn")
+        self._idle: queue.Queue[Worker] = queue.Queue()
+        self._all: set[Worker] = set()
+        self._lock = threading.Lock()
+        self._started = False
+        self._closed = False
+        _POOLS.add(self)
+
+    # -- workers ---------------------------------------------------------------------------------
+    def _spawn(self) -> Worker:
+        worker = Worker(self._ctx, self.store_path, self.generation())
+        with self._lock:
+            if self._closed:
+                worker.stop()
+                raise KBError("the SPARQL worker pool is closed")
+            self._all.add(worker)
+        return worker
+
+    def _retire(self, worker: Worker) -> None:
+        with self._lock:
+            self._all.discard(worker)
+        worker.stop()
+
+    def _replace_later(self) -> None:
+        def run():
+            try:
+                self._idle.put(self._spawn())
+            except KBError:
+                pass
+        threading.Thread(target=run, name="dsikb-sparql-respawn", daemon=True).start()
+
+    def start(self) -> None:
+        """Start the workers (in parallel); called on the first query. Raises if none could start."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        errors: list[KBError] = []
+
+        def one():
+            try:
+                self._idle.put(self._spawn())
+            except KBError as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=one, name="dsikb-sparql-start") for _ in range(self.size)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if len(errors) == self.size:
+            with self._lock:
+                self._started = False
+            raise errors[0]
+
+    def close(self) -> None:
+        """Stop every worker (idle or busy); used at app shutdown and at interpreter exit."""
+        with self._lock:
+            self._closed = True
+            workers = list(self._all)
+            self._all.clear()
+        for worker in workers:
+            worker.stop()
+
+    # -- running a query -------------------------------------------------------------------------
+    def submit(self, job: dict, timeout: float) -> "Execution":
+        """Send ``job`` to an idle worker; the returned execution yields its messages."""
+        if not self._started:
+            self.start()
+        deadline = time.monotonic() + timeout
+        try:
+            worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise Timeout(f"all {self.size} query workers stayed busy for the query timeout "
+                          f"(DSIKB_QUERY_TIMEOUT = {timeout:g} s); try again shortly",
+                          headers={"Retry-After": "5"}) from None
+        if worker.generation != self.generation():
+            self._retire(worker)  # it sees an old snapshot of the store
+            worker = self._spawn()
+        try:
+            worker.conn.send(job)
+        except (OSError, ValueError):
+            self._retire(worker)
+            self._replace_later()
+            raise KBError("a SPARQL worker died; try again") from None
+        return Execution(self, worker, deadline, timeout)
+
+    def _release(self, worker: Worker, healthy: bool) -> None:
+        if healthy and not self._closed:
+            self._idle.put(worker)
+        else:
+            self._retire(worker)
+            if not self._closed:
+                self._replace_later()
+
+
+class Execution:
+    """Messages of one running query; ``close()`` gives the worker back (or kills it if unfinished)."""
+
+    def __init__(self, pool, worker, deadline: float, timeout: float):
+        self.pool, self.worker, self.deadline, self.timeout = pool, worker, deadline, timeout
+        self.done = False
+        self.closed = False
+
+    def _recv(self, remaining: float):
+        if remaining > 0 and self.worker.conn.poll(remaining):
+            return self.worker.conn.recv()
+        return None
+
+    def next(self) -> tuple:
+        """The next message; raises Timeout (and stops the worker) past the deadline."""
+        try:
+            message = self._recv(self.deadline - time.monotonic())
+        except (EOFError, OSError):
+            self.close()
+            raise KBError("the SPARQL worker stopped unexpectedly") from None
+        if message is None:
+            self.close()
+            raise Timeout(f"the query ran longer than the query timeout (DSIKB_QUERY_TIMEOUT = "
+                          f"{self.timeout:g} s) and was stopped; narrow it down (LIMIT, more specific "
+                          "patterns) or run it on a dump")
+        if message[0] in ("all", "end", "error"):
+            self.done = True
+        return message
+
+    def chunks(self) -> Iterator[bytes]:
+        """The remaining chunks after a first ``chunk`` message; stops quietly past the deadline."""
+        try:
+            while not self.done:
+                try:
+                    message = self.next()
+                except KBError:
+                    return
+                if message[0] == "chunk":
+                    yield message[1]
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.pool._release(self.worker, healthy=self.done)
+
+
+class InlinePool:
+    """For stores no worker process can open (in memory, remote): each query runs in a thread. A
+    query past its deadline is answered 503 at once but cannot be stopped (a remote store applies
+    its own timeout; the HTTP client's timeout bounds the wait)."""
+
+    def __init__(self, query: Callable):
+        self.query = query
+
+    def submit(self, job: dict, timeout: float) -> "Execution":
+        from kb.sparql.evaluate import evaluate
+
+        messages: queue.Queue = queue.Queue()
+        threading.Thread(target=evaluate, args=(self.query, job, messages.put), daemon=True,
+                         name="dsikb-sparql-inline").start()
+        return _InlineExecution(self, messages, time.monotonic() + timeout, timeout)
+
+    def _release(self, worker, healthy: bool) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class _InlineExecution(Execution):
+    def _recv(self, remaining: float):
+        if remaining <= 0:
+            return None
+        try:
+            return self.worker.get(timeout=remaining)
+        except queue.Empty:
+            return None
+
+
+@atexit.register
+def _close_all() -> None:
+    for pool in list(_POOLS):
+        pool.close()
