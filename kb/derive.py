@@ -1,0 +1,98 @@
+"""Derived statements (graph/derived), rebuilt from the whole store after every import.
+
+Shortcuts of the n-ary memberships (``dsi:takesPartIn`` for every role, ``dsi:leads``, ``dsi:funds``
+with ``schema:funder``, ``schema:member``, ...) and collaborations: two visible organisations that
+share projects ``dsi:collaboratesWith`` each other, with a ``dsi:Collaboration`` node counting the
+shared projects. Pairs from the 2013 partner network (already a Collaboration node in the 2013
+import, with that site's count) get the ``collaboratesWith`` links but no second node.
+Also refreshes the meta-graph parts of the project's own graphs (CC BY 4.0).
+"""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+
+from kb.importers.concepts import ConceptIndex
+from kb.importers.dsi2013 import collaboration_iri
+from kb.importers.meta import describe_project_graphs, update_meta
+
+SHORTCUTS = {  # property -> roles (None: every role)
+    "takesPartIn": None,
+    "leads": ("delivery-lead",),
+    "funds": ("sole-funder", "co-funder"),
+    "partnerIn": ("delivery-partner",),
+    "evaluates": ("evaluator",),
+    "advises": ("advisory-group-member",),
+}
+INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
+
+
+def shortcut_triples(kb) -> set[ox.Triple]:
+    """The membership shortcuts, by SPARQL CONSTRUCT over the union of graphs."""
+    concepts = ConceptIndex.from_store(kb)
+    out: set[ox.Triple] = set()
+    for prop, roles in SHORTCUTS.items():
+        if roles:
+            iris = [concepts.lookup("role", r) for r in roles]
+            values = "VALUES ?role { " + " ".join(f"<{i}>" for i in iris if i) + " }"
+        else:
+            values = ""
+        extra = ""
+        if prop == "funds":
+            extra = "?p schema:funder ?o ."
+        if prop == "takesPartIn":
+            extra = "?p schema:member ?o ."
+        query = f"""
+            CONSTRUCT {{ ?o dsi:{prop} ?p . {extra} }}
+            WHERE {{ {values}
+              ?m a dsi:ActivityMembership ; dsi:organisation ?o ; dsi:project ?p ; dsi:role ?role .
+            }}"""
+        out.update(kb.query(query))
+    return out
+
+
+def collaboration_triples(kb) -> set[ox.Triple]:
+    """collaboratesWith (both directions) and Collaboration nodes with shared-project counts."""
+    dsi = kb.names.dsi
+    rows = kb.select("""
+        SELECT ?a ?b (COUNT(DISTINCT ?p) AS ?n) WHERE {
+          ?m1 dsi:organisation ?a ; dsi:project ?p .
+          ?m2 dsi:organisation ?b ; dsi:project ?p .
+          FILTER(STR(?a) < STR(?b))
+          FILTER NOT EXISTS { ?a dsi:hidden true }
+          FILTER NOT EXISTS { ?b dsi:hidden true }
+        } GROUP BY ?a ?b""")
+    partner_rows = kb.select(f"""
+        SELECT ?c ?a ?b WHERE {{
+          GRAPH <{kb.graphs.source('dsi2013')}> {{
+            ?c a dsi:Collaboration ; dsi:collaborator ?a, ?b . FILTER(STR(?a) < STR(?b)) }}
+        }}""")
+    existing = {r["c"].value for r in partner_rows}
+    pairs = {(r["a"].value, r["b"].value): int(r["n"].value) for r in rows}
+    for r in partner_rows:
+        pairs.setdefault((r["a"].value, r["b"].value), 0)
+    out: set[ox.Triple] = set()
+    with_ = ox.NamedNode(dsi("collaboratesWith"))
+    for (a, b), n in pairs.items():
+        na, nb = ox.NamedNode(a), ox.NamedNode(b)
+        out.add(ox.Triple(na, with_, nb))
+        out.add(ox.Triple(nb, with_, na))
+        node_iri = collaboration_iri(a, b)
+        if node_iri in existing or n == 0:
+            continue
+        node = ox.NamedNode(node_iri)
+        out.add(ox.Triple(node, ox.NamedNode(kb.names.prefixes()["rdf"] + "type"),
+                          ox.NamedNode(dsi("Collaboration"))))
+        out.add(ox.Triple(node, ox.NamedNode(dsi("collaborator")), na))
+        out.add(ox.Triple(node, ox.NamedNode(dsi("collaborator")), nb))
+        out.add(ox.Triple(node, ox.NamedNode(dsi("sharedProjects")), ox.Literal(str(n), datatype=INTEGER)))
+    return out
+
+
+def derive(kb) -> dict[str, str]:
+    """Rebuild graph/derived and the project graphs' meta parts; graph IRI -> updated/unchanged."""
+    g = kb.graphs
+    triples = shortcut_triples(kb) | collaboration_triples(kb)
+    states = {g.derived: kb.replace_graph(g.derived, triples)}
+    states[g.meta] = update_meta(kb, describe_project_graphs(kb))
+    return {k: "updated" if v else "unchanged" for k, v in states.items()}

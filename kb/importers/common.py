@@ -1,0 +1,227 @@
+"""Shared pieces of the importers: triple building, value cleaning (websites, dates, coordinates,
+Twitter), name normalisation for matching, places, and the data-quality rules (spam, test entries)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from urllib.parse import urlsplit
+
+import pyoxigraph as ox
+from anyascii import anyascii
+
+from kb.namespaces import STANDARD_PREFIXES as P
+from kb.slugs import slugify
+
+XSD = P["xsd"]
+RDF_TYPE = ox.NamedNode(P["rdf"] + "type")
+TRUE = ox.Literal("true", datatype=ox.NamedNode(XSD + "boolean"))
+
+
+def std(prefixed: str) -> ox.NamedNode:
+    """``"rdfs:label"`` -> NamedNode, from the project's prefix map."""
+    prefix, local = prefixed.split(":", 1)
+    return ox.NamedNode(P[prefix] + local)
+
+
+class Builder:
+    """Collects the triples of one import as a set (so repeated statements are written once)."""
+
+    def __init__(self, names):
+        self.names = names
+        self.triples: set[ox.Triple] = set()
+
+    def dsi(self, term: str) -> ox.NamedNode:
+        return ox.NamedNode(self.names.dsi(term))
+
+    def concept(self, scheme: str, slug: str) -> ox.NamedNode:
+        return ox.NamedNode(self.names.concept(scheme, slug))
+
+    def add(self, s, p, o) -> None:
+        s = ox.NamedNode(s) if isinstance(s, str) else s
+        p = std(p) if isinstance(p, str) and ":" in p and not p.startswith("http") else p
+        p = self.dsi(p) if isinstance(p, str) else p
+        self.triples.add(ox.Triple(s, p, o))
+
+    def text(self, s, p, value: str | None, lang: str | None = None) -> None:
+        value = clean_text(value)
+        if value:
+            self.add(s, p, ox.Literal(value, language=lang) if lang else ox.Literal(value))
+
+    def typed(self, s, p, value: str, datatype: str) -> None:
+        self.add(s, p, ox.Literal(value, datatype=ox.NamedNode(XSD + datatype)))
+
+    def link(self, s, p, iri: str) -> None:
+        self.add(s, p, ox.NamedNode(iri))
+
+    def place(self, country: str | None, city: str | None = None) -> tuple[str | None, str | None]:
+        """IRIs of the country and city Places (described in this graph), from their names."""
+        country = clean_text(country)
+        city = clean_text(city)
+        country_iri = city_iri = None
+        if country:
+            country_iri = self.names.entity("place", slugify(country))
+            self.add(country_iri, RDF_TYPE, self.dsi("Place"))
+            self.add(country_iri, "rdfs:label", ox.Literal(country, language="en"))
+        if city and not _is_junk_place(city):
+            slug = slugify(city) + ("-" + slugify(country) if country else "")
+            city_iri = self.names.entity("place", slug)
+            self.add(city_iri, RDF_TYPE, self.dsi("Place"))
+            self.add(city_iri, "rdfs:label", ox.Literal(city))
+            if country_iri:
+                self.link(city_iri, "country", country_iri)
+        return country_iri, city_iri
+
+
+def _is_junk_place(text: str) -> bool:
+    return not re.search(r"[A-Za-z\u00c0-\uffff]", text) or looks_random(text)
+
+
+def clean_text(value) -> str:
+    """Trimmed text with inner whitespace runs in one line collapsed; '' for None/placeholders."""
+    if value is None:
+        return ""
+    text = str(value).replace("\r\n", "\n").strip()
+    if text in {"-", "--", "n/a", "N/A", "null", "None"}:
+        return ""
+    return "\n".join(re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")).strip()
+
+
+def norm(text: str | None) -> str:
+    """Matching key of a label: casefold, strip accents, punctuation collapsed to single spaces."""
+    ascii_text = anyascii(text or "").casefold().replace("&", " and ")
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", ascii_text).split())
+
+
+def website(raw: str | None) -> tuple[str | None, str | None]:
+    """(IRI, problem): ``www.waag.org`` -> ``http://www.waag.org/``; junk -> (None, reason)."""
+    text = clean_text(raw)
+    if not text:
+        return None, None
+    candidate = text if re.match(r"^https?://", text, re.I) else "http://" + text
+    candidate = candidate.replace(" ", "")
+    try:
+        parts = urlsplit(candidate)
+    except ValueError:
+        return None, f"not a web address: {text!r}"
+    host = (parts.hostname or "").lower()
+    if not re.match(r"^([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$", host):
+        return None, f"not a web address: {text!r}"
+    path = parts.path or "/"
+    iri = f"{parts.scheme.lower()}://{host}{(':' + str(parts.port)) if parts.port else ''}{path}"
+    if parts.query:
+        iri += "?" + parts.query
+    if re.search(r"[\s<>\"{}|\\^`]", iri):
+        return None, f"not a web address: {text!r}"
+    return iri, None
+
+
+def host_of(iri: str | None) -> str:
+    """Website host without ``www.``, for matching."""
+    if not iri:
+        return ""
+    host = (urlsplit(iri).hostname or "").lower()
+    return host[4:] if host.startswith("www.") else host
+
+
+def twitter(raw: str | None) -> str | None:
+    """A Twitter handle without ``@`` or URL, or None."""
+    text = clean_text(raw)
+    if not text:
+        return None
+    text = re.sub(r"^(https?://)?(www\.)?twitter\.com/", "", text, flags=re.I).lstrip("@").strip("/")
+    return text if re.fullmatch(r"[A-Za-z0-9_]{1,30}", text) else None
+
+
+PLACEHOLDER_DATES = {"1970-01-01", "0000-00-00"}
+
+
+def iso_date(raw) -> tuple[str | None, str | None]:
+    """(xsd:date lexical form, problem) of ``YYYY-MM-DD`` or ``M/D/YYYY`` text."""
+    text = clean_text(raw)
+    if not text:
+        return None, None
+    if text in PLACEHOLDER_DATES:
+        return None, "placeholder-date"
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})-(\d{1,2})", text) or None
+    try:
+        if m:
+            value = date(int(m[1]), int(m[2]), int(m[3]))
+        else:
+            m = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text)
+            if not m:
+                return None, f"not a date: {text!r}"
+            value = date(int(m[3]), int(m[1]), int(m[2]))
+    except ValueError:
+        return None, f"not a date: {text!r}"
+    return value.isoformat(), None
+
+
+def coordinates(lat, long) -> tuple[tuple[str, str] | None, str | None]:
+    """((lat, long) as xsd:decimal text, problem); (0, 0) and out-of-range pairs are impossible."""
+    if lat in (None, "") or long in (None, ""):
+        return None, None
+    try:
+        la, lo = float(lat), float(long)
+    except (TypeError, ValueError):
+        return None, f"not numbers: {lat!r}, {long!r}"
+    if not (-90 <= la <= 90 and -180 <= lo <= 180) or (la == 0 and lo == 0):
+        return None, f"impossible coordinates: {lat}, {long}"
+    return (_decimal(la), _decimal(lo)), None
+
+
+def _decimal(x: float) -> str:
+    """Canonical xsd:decimal text (as Oxigraph returns it, so re-imports compare equal)."""
+    text = f"{x:.7f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+EUROPE = {
+    "albania", "andorra", "armenia", "austria", "azerbaijan", "belarus", "belgium",
+    "bosnia and herzegovina", "bulgaria", "croatia", "cyprus", "czech republic", "czechia", "denmark",
+    "estonia", "finland", "france", "georgia", "germany", "greece", "hungary", "iceland", "ireland",
+    "italy", "kosovo", "latvia", "liechtenstein", "lithuania", "luxembourg",
+    "macedonia the former yugoslav republic of", "north macedonia", "malta", "moldova republic of",
+    "moldova", "monaco", "montenegro", "netherlands", "norway", "poland", "portugal", "romania",
+    "russian federation", "russia", "san marino", "serbia", "slovakia", "slovenia", "spain", "sweden",
+    "switzerland", "turkey", "ukraine", "united kingdom", "holy see vatican city state", "gibraltar",
+    "faroe islands", "jersey", "guernsey", "isle of man", "aland islands",
+}
+
+
+def outside_europe(country: str | None) -> bool:
+    return bool(clean_text(country)) and norm(country) not in EUROPE
+
+
+# -- data quality -----------------------------------------------------------------------------
+_SPAM = re.compile(
+    r"\bessays?\b|essay\w*\.com|\bessay|writing service|\bseo\b|\bloans?\b|resource generator|casino|"
+    r"viagra|payday|escort|replica watches|\bpills?\b", re.I)
+_TEST = re.compile(r"^(test(ing)?( (org(anisation|anization)?|project))?|x+|asdf\w*|qwert\w*|"
+                   r"dummy|lorem ipsum.*|sample|aaa+|abc|foo|bar|temp)$", re.I)
+
+
+def looks_random(text: str) -> bool:
+    """Keyboard-mash text such as ``CJEIZlevzo``: a long letter run mixing case without word shape."""
+    for token in re.findall(r"[A-Za-z]{5,}", text or ""):
+        if re.search(r"[a-z][A-Z]", token) and not re.fullmatch(r"([A-Z]?[a-z]+)+([A-Z]+)?", token):
+            return True
+        if re.fullmatch(r"[A-Z]{3,}[a-z]{4,}", token) and not re.fullmatch(r"[A-Z]{2,}s", token):
+            return True
+    return False
+
+
+def quality_issues(name: str, *, site: str | None = None, extra: tuple[str, ...] = ()) -> list[str]:
+    """Hiding quality issues of a record: ``spam``, ``test-entry`` or ``no-name`` (slugs of the
+    quality-issue scheme)."""
+    label = clean_text(name)
+    issues = []
+    if not label or not re.search(r"[^\W_]", label):
+        issues.append("no-name")
+    elif _TEST.fullmatch(norm(label)):
+        issues.append("test-entry")
+    elif _SPAM.search(label) or _SPAM.search(site or ""):
+        issues.append("spam")
+    elif sum(looks_random(x) for x in (label, *extra) if x) >= 2:
+        issues.append("test-entry")
+    return issues

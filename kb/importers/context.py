@@ -1,0 +1,59 @@
+"""What one import run works with: the graph being built, the writer, concepts, slugs and the report."""
+
+from __future__ import annotations
+
+import pyoxigraph as ox
+
+from kb.importers.common import RDF_TYPE, TRUE, Builder, clean_text, outside_europe
+from kb.importers.concepts import PROPERTY, ConceptIndex
+from kb.importers.entity import EntityWriter, Existing
+from kb.importers.report import ImportReport
+from kb.slugs import SlugRegistry
+
+
+class Context:
+    """Shared state of one import: ``b`` (triples), ``w`` (entity writer), ``concepts``, ``slugs``,
+    ``report``."""
+
+    def __init__(self, kb, source: str, report: ImportReport, higher_graphs: list[str]):
+        self.kb = kb
+        self.names = kb.names
+        self.source = source
+        self.report = report
+        self.b = Builder(kb.names)
+        self.w = EntityWriter(self.b, Existing.from_graphs(kb, higher_graphs))
+        self.concepts = ConceptIndex.from_store(kb)
+        self.slugs = SlugRegistry.from_store(kb)
+
+    def flag_quality(self, iri: str, issue: str, *, hide: bool) -> None:
+        self.b.link(iri, "qualityIssue", self.concepts.quality(issue))
+        if hide:
+            self.b.add(iri, "hidden", TRUE)
+
+    def classify(self, iri: str, schemes: tuple[str, ...], value: str, *, file: str, row: int,
+                 field: str) -> bool:
+        """Attach the concept ``value`` names (first matching scheme); else keep it as a dsi:tag
+        and report it. Returns whether it mapped."""
+        value = clean_text(value)
+        if not value:
+            return True
+        found = self.concepts.find(schemes, value)
+        if found:
+            scheme, concept = found
+            self.b.link(iri, PROPERTY[scheme], concept)
+            return True
+        self.b.add(iri, "tag", ox.Literal(value))
+        self.report.issue(file, row, field, f"not in the {schemes[0]} scheme: kept as dsi:tag", value)
+        return False
+
+    def place(self, iri: str, country: str, city: str, *, file: str, row: int) -> None:
+        country_iri, city_iri = self.b.place(country, city)
+        if country_iri:
+            self.w.single(iri, "country", country_iri)
+            if outside_europe(country):
+                self.flag_quality(iri, "outside-europe", hide=False)
+        if city_iri:
+            self.w.single(iri, "city", city_iri)
+
+    def typed(self, iri: str, cls: str) -> None:
+        self.b.add(iri, RDF_TYPE, self.b.dsi(cls))
