@@ -124,7 +124,7 @@ def entity_view(kb, desc: Description) -> dict:
     is_project = d("Project") in types or d("Activity") in types
     shown = {P["rdfs"] + "label", P["skos"] + "prefLabel", P["rdf"] + "type", P["dcterms"] + "description",
              d("shortDescription"), d("hidden"), P["owl"] + "sameAs", P["skos"] + "closeMatch",
-             P["skos"] + "exactMatch"}
+             P["skos"] + "exactMatch", P["geo"] + "lat", P["geo"] + "long"}
     facts: list[dict] = []
 
     def fact(label: str, *predicates: str, sep: str = ", "):
@@ -136,6 +136,10 @@ def entity_view(kb, desc: Description) -> dict:
             facts.append({"label": label, "values": values, "sep": sep})
 
     fact("Where", d("city"), d("region"), d("country"))
+    if facts:  # "Paris, France, France": a city label that names its country says enough
+        where = facts[-1]["values"]
+        facts[-1]["values"] = [w for i, w in enumerate(where)
+                               if not any(o is not w and o["text"].endswith(", " + w["text"]) for o in where)]
     dates = [v.value[:10] for v in desc.values(d("startDate"))] , [v.value[:10] for v in desc.values(d("endDate"))]
     shown |= {d("startDate"), d("endDate")}
     if dates[0] or dates[1]:
@@ -152,7 +156,9 @@ def entity_view(kb, desc: Description) -> dict:
     fact("Technology methods", d("technologyMethod"))
     fact("Support", d("supportType"))
     fact("Who it helps", d("whoWeHelp"))
-    fact("Social impact", d("socialImpact"))
+    if [v.value for v in desc.values(d("socialImpact"))] != [_pick(desc, P["dcterms"] + "description")]:
+        fact("Social impact", d("socialImpact"))
+    shown |= {d("socialImpact"), d("qualityIssue")}
     fact("Tags", d("tag"), d("networkTag"))
 
     involvement = _involvement(kb, desc, is_org)
@@ -163,7 +169,8 @@ def entity_view(kb, desc: Description) -> dict:
         for label, p in (("Leads", d("leads")), ("Funds", d("funds")), ("Takes part in", d("takesPartIn")),
                          ("Funded by", P["schema"] + "funder"), ("Members", P["schema"] + "member")):
             fact(label, p)
-    fact("Works with", d("collaboratesWith"))
+    shown.add(d("collaboratesWith"))
+    collaborators = _collaborators(kb, desc)
 
     description = _pick(desc, P["dcterms"] + "description") or _pick(desc, d("shortDescription"))
     short = _pick(desc, d("shortDescription"))
@@ -177,9 +184,13 @@ def entity_view(kb, desc: Description) -> dict:
     others = sorted(groups.values(), key=lambda g: g["label"].casefold())
 
     inverse: dict[str, dict] = {}
+    skip = {P["schema"] + "member", P["schema"] + "funder", d("takesPartIn"), d("leads"), d("funds"),
+            d("partnerIn"), d("evaluates"), d("advises")}
     for i in desc.inverse:
         if isinstance(i.subject, ox.BlankNode) or "#" in i.subject.value:
             continue  # memberships and collaborations are shown as involvement
+        if (involvement and i.predicate.value in skip) or i.predicate.value == d("collaboratesWith"):
+            continue
         g = inverse.setdefault(i.predicate.value, {"label": plabel(i.predicate.value), "values": []})
         g["values"].append(_link(desc, i.subject))
     for g in inverse.values():
@@ -207,7 +218,7 @@ def entity_view(kb, desc: Description) -> dict:
         "types": type_labels or ["Resource"],
         "is_org": is_org, "is_project": is_project,
         "description": description, "short": short if short != description else None,
-        "facts": facts, "involvement": involvement, "others": others,
+        "facts": facts, "involvement": involvement, "collaborators": collaborators, "others": others,
         "inverse": sorted(inverse.values(), key=lambda g: g["label"].casefold()),
         "elsewhere": elsewhere, "issues": issues, "hidden": desc.hidden,
         "coordinates": _coordinates(desc),
@@ -249,16 +260,44 @@ def _involvement(kb, desc: Description, is_org: bool) -> list[dict]:
         heading = next((g[2] if is_org else g[1] for g in ROLE_GROUPS if g[0] == role_slug), None)
         if heading is None:
             heading = "Takes part in" if is_org else "Partners"
-        entry = groups.setdefault(heading, {"label": heading, "values": []})
-        link = _link(desc, other)
-        link["role"] = desc.labels.get(role.value, humanize(role.value)) if role is not None else None
-        if link not in entry["values"]:
-            entry["values"].append(link)
+        entry = groups.setdefault(heading, {"label": heading, "by": {}})
+        roles = entry["by"].setdefault(other.value, (other, set()))[1]
+        if role is not None and role_slug not in ("takes-part", "delivery-lead"):
+            roles.add(desc.labels.get(role.value, humanize(role.value)))
+    out = []
+    for heading, entry in groups.items():
+        values = []
+        for other, roles in entry["by"].values():
+            link = _link(desc, other)
+            link["role"] = ", ".join(sorted(roles)).lower() or None
+            values.append(link)
+        values.sort(key=lambda v: v["text"].casefold())
+        out.append({"label": heading, "values": values})
     order = ["Led by", "Leads", "Funded by", "Funds", "Partners", "Takes part in"]
-    out = sorted(groups.values(), key=lambda g: order.index(g["label"]) if g["label"] in order else 99)
-    for g in out:
-        g["values"].sort(key=lambda v: v["text"].casefold())
+    out.sort(key=lambda g: order.index(g["label"]) if g["label"] in order else 99)
     return out
+
+
+def _collaborators(kb, desc: Description) -> list[dict]:
+    """Organisations it shares projects with, most shared first (from dsi:Collaboration nodes)."""
+    d = kb.names.dsi
+    nodes: dict = {}
+    for t in desc.attached:
+        if t.predicate.value == d("collaborator") and t.object.value != desc.iri:
+            nodes.setdefault(t.subject, {})["other"] = t.object
+        elif t.predicate.value == d("sharedProjects"):
+            nodes.setdefault(t.subject, {})["n"] = int(t.object.value)
+    out = {}
+    for parts in nodes.values():
+        if "other" in parts:
+            link = _link(desc, parts["other"])
+            n = parts.get("n", 0)
+            link["role"] = f"{n} shared project{'s' if n != 1 else ''}" if n else None
+            link["n"] = n
+            out[parts["other"].value] = link
+    if not out:
+        out = {v.value: _link(desc, v) | {"n": 0, "role": None} for v in desc.values(d("collaboratesWith"))}
+    return sorted(out.values(), key=lambda v: (-v["n"], v["text"].casefold()))
 
 
 def _schema_org(kb, desc: Description, is_org: bool, is_project: bool, description: str | None) -> dict:

@@ -30,6 +30,7 @@ SKOS_PREF = _n("skos", "prefLabel")
 LABEL_PREDICATES = (RDFS_LABEL, SKOS_PREF)
 XSD_DATETIME = _n("xsd", "dateTime")
 INVERSE_PAGE = 100
+MAX_DEPENDENTS = 5000
 
 
 class Merged(KBError):
@@ -158,8 +159,13 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
             own[key] = Statement(q.predicate, q.object, [_graph_of(q)])
 
     inverse_all: dict[tuple, Inverse] = {}
+    dependents: dict = {}  # memberships and collaborations naming the entity: all of them, unpaged
     for q in kb.store.quads_for_pattern(None, None, node, None):
         if q.predicate == RDF_TYPE:
+            continue
+        if _is_dependent(q.subject, None):
+            if len(dependents) < MAX_DEPENDENTS:
+                dependents.setdefault(q.subject, (q.predicate, _graph_of(q)))
             continue
         key = (q.subject, q.predicate)
         if key in inverse_all:
@@ -170,12 +176,12 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
     inverse = list(itertools.islice(inverse_all.values(), (page - 1) * per_page, page * per_page))
+    inverse += [Inverse(subj, pred, [g]) for subj, (pred, g) in dependents.items()]
 
     attached: list[ox.Triple] = []
-    # Nodes hanging off the entity: its hash IRIs and blank nodes it points to, and (for the inverse
-    # links on this page) memberships and collaborations that point at it.
-    hanging = [s.value for s in own.values() if _is_dependent(s.value, iri)]
-    hanging += [i.subject for i in inverse if _is_dependent(i.subject, iri) or _is_dependent(i.subject, None)]
+    # Nodes hanging off the entity: its hash IRIs and blank nodes it points to, and the memberships
+    # and collaborations that point at it, with all their statements.
+    hanging = [s.value for s in own.values() if _is_dependent(s.value, iri)] + list(dependents)
     seen_nodes = set()
     for h in hanging:
         if h in seen_nodes:

@@ -30,7 +30,7 @@ GRAPHS = {
 dsi:Organisation a owl:Class ; rdfs:label "Organisation"@en .
 dsi:Project a owl:Class ; rdfs:label "Project"@en .
 dsi:takesPartIn rdfs:label "takes part in"@en . dsi:leads rdfs:label "leads"@en .
-dsi:tag rdfs:label "tag"@en . dsi:areaOfSociety rdfs:label "area of society"@en .
+dsi:tag rdfs:label "tag"@en . dsi:logo rdfs:label "logo image"@en . dsi:areaOfSociety rdfs:label "area of society"@en .
 """,
     "taxonomy/area-of-society": f"""
 concept:area-of-society a skos:ConceptScheme ; skos:prefLabel "Areas of society"@en .
@@ -47,7 +47,7 @@ o:societe-numerique a dsi:Organisation ; rdfs:label "Société Numérique"@fr ;
   dcterms:description "Une association qui forme les citoyens au numérique."@fr ;
   dsi:country pl:france ; dsi:city pl:paris-france ; dsi:website <https://societe.example.org/> ;
   dsi:organisationType <{B}id/concept/organisation-type/business> ; geo:lat "48.85"^^xsd:decimal ; geo:long "2.35"^^xsd:decimal ;
-  dsi:tag "digital inclusion" ; owl:sameAs <http://www.wikidata.org/entity/Q42> .
+  dsi:tag "digital inclusion" ; dsi:logo <https://societe.example.org/logo.png> ; owl:sameAs <http://www.wikidata.org/entity/Q42> .
 o:open-lab a dsi:Organisation ; rdfs:label "Open Lab" ; dsi:country pl:france ;
   dsi:shortDescription "A makerspace for open hardware." .
 o:spam-shop a dsi:Organisation ; rdfs:label "Cheap Pills Shop" ; dsi:hidden true ;
@@ -306,10 +306,11 @@ def test_entity_page_shows_what_a_person_needs(tiny_client):
     where, website, leads = html.index(">Where<"), html.index(">Website<"), html.index(">Leads <")
     assert where < website < leads
     assert '<a href="/id/place/paris-france">Paris, France</a>' in html
-    assert '<a href="/id/project/health-map">Health Map</a> <span class="role">(delivery lead)</span>' in html
+    assert '<h3>Leads <span class="count">(1)</span></h3>\n    <ul class="links"><li><a href="/id/project/health-map">Health Map</a></li>' in html
+    assert ">France</a>" not in html.split(">Where<")[1].split("</dd>")[0]  # said by "Paris, France"
     assert 'href="http://www.wikidata.org/entity/Q42" rel="external">Wikidata Q42' in html
     # other statements grouped by property with the ontology's label
-    assert ">latitude</a></th>" in html and "48.85" in html
+    assert '>logo image</a></th>' in html and 'href="https://societe.example.org/logo.png" rel="external"' in html
     assert "<dt>Tags</dt><dd><span>digital inclusion</span></dd>" in html
     # provenance, licence, alternates, SPARQL link
     assert "DSI4EU platform export, March 2017" in html and "BY-NC-SA" in html
@@ -343,7 +344,7 @@ def test_links_follow_the_request_host_not_the_base():
     kb = build_tiny("https://example.net/kb/")
     client = create_app(kb.settings, kb=kb).test_client()
     html = client.get("/page/organisation/societe-numerique", base_url="http://localhost:5000").text
-    assert '<a href="/id/place/france">France</a>' in html
+    assert '<a href="/id/place/paris-france">Paris, France</a>' in html
     assert "<code>https://example.net/kb/id/organisation/societe-numerique</code>" in html
     r = client.get("/id/organisation/societe-numerique", headers={"Accept": "text/turtle"})
     assert r.headers["Location"] == "/data/organisation/societe-numerique.ttl"

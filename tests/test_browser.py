@@ -1,0 +1,102 @@
+"""A person in a real browser (headless Chromium): home, search, a result, an entity page, a facet.
+
+Runs a live server on 127.0.0.1 over the built data and drives Debian's Chromium with Playwright
+(``executable_path``; no downloaded browsers). Screenshots go to tests/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parent / "artifacts"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage"]
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def live_server(app):
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS,
+            viewport={"width": 1200, "height": 900})
+        yield context
+        context.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _first_org(built_kb) -> tuple[str, str]:
+    """A public organisation that leads a project, and a distinctive word of its name."""
+    rows = built_kb.select(
+        "SELECT ?s ?l WHERE { ?s a dsi:Organisation ; dsi:leads ?p ; rdfs:label ?l "
+        "FILTER NOT EXISTS { ?s dsi:hidden true } FILTER(STRLEN(?l) > 6) } ORDER BY ?l LIMIT 1")
+    return rows[0]["s"].value, rows[0]["l"].value
+
+
+def test_home_search_entity_and_facet(browser, live_server, built_kb):
+    iri, label = _first_org(built_kb)
+    page = browser.new_page()
+    page.goto(live_server + "/")
+    assert page.title() == "DSI knowledge base"
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Digital Social Innovation")
+    figures = page.locator(".figures li").first.inner_text()
+    assert "organisations" in figures and figures.split()[0].replace(",", "").isdigit()
+    _shot(page, "01-home")
+
+    page.get_by_label("Find an organisation or project").fill(label)
+    page.get_by_label("Find an organisation or project").press("Enter")
+    page.wait_for_url("**/search?q=*")
+    assert "result" in page.get_by_role("status").inner_text()
+    _shot(page, "02-search")
+
+    page.locator("ol.hits a", has_text=label).first.click()
+    page.wait_for_load_state()
+    assert "/page/organisation/" in page.url
+    assert page.get_by_role("heading", level=1).inner_text() == label
+    assert page.locator("dl.facts").is_visible()
+    assert page.locator('link[rel="alternate"][type="text/turtle"]').count() == 1
+    _shot(page, "03-entity")
+
+    page.goto(live_server + "/browse/project")
+    before = int(page.locator(".summary strong").first.inner_text().replace(",", ""))
+    facet = page.locator(".facets details[open] li a").first
+    expected = int(facet.locator("xpath=following-sibling::span").inner_text())
+    facet.click()
+    page.wait_for_load_state()
+    after = int(page.locator(".summary strong").first.inner_text().replace(",", ""))
+    assert "?" in page.url and after == expected and after <= before
+    _shot(page, "04-browse-facet")
+
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    page.goto(live_server + page.url.split(live_server, 1)[1])
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 400, "the list page must not scroll sideways on a phone"
+    _shot(page, "05-browse-phone")
+    page.close()
