@@ -1,0 +1,214 @@
+"""A public endpoint one user cannot take down or turn against others: no outbound fetches (SERVICE,
+LOAD, FROM), update only with the token, a query timeout that really stops the query while others are
+answered, rate limiting."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pyoxigraph as ox
+import pytest
+
+import kb.linking  # noqa: F401  works around a circular import elsewhere (kb.reconcile <-> kb.linking)
+from tests.conftest import settings_for
+
+EX = "http://example.org/"
+TOKEN = "s3cret-token-for-tests"
+
+
+def make_app(path, n=200, **overrides):
+    from endpoint import create_app
+    from kb.store import KB
+
+    settings = settings_for(path, **{"rate_limit": 0, **overrides})
+    kb = KB.open(settings)
+    kb.store.extend(ox.Quad(ox.NamedNode(f"{EX}s/{i}"), ox.NamedNode(EX + "p"), ox.Literal(str(i)),
+                            ox.NamedNode(EX + "g")) for i in range(n))
+    kb.bump()
+    kb.flush()
+    app = create_app(settings, kb=kb)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture()
+def app_factory(tmp_path):
+    from endpoint import sparql
+
+    apps = []
+
+    def build(**overrides):
+        app = make_app(tmp_path / f"store{len(apps)}", **overrides)
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        sparql.close(app)
+
+
+@pytest.fixture()
+def listener():
+    """A local HTTP server that records every request it gets (it must get none)."""
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/turtle")
+            self.end_headers()
+            self.wfile.write(b"<http://a> <http://b> <http://c> .")
+
+        do_POST = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", hits
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_service_is_refused_before_evaluation(app_factory, listener):
+    url, hits = listener
+    c = app_factory().test_client()
+    for query in (f"SELECT * WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}",
+                  f"SELECT * WHERE {{ SERVICE SILENT <{url}> {{ ?s ?p ?o }} }}",
+                  f"PREFIX r: <{url}> SELECT * WHERE {{ SERVICE r:x {{ ?s ?p ?o }} }}",
+                  "SELECT * WHERE { BIND(<%s> AS ?e) SERVICE ?e { ?s ?p ?o } }" % url):
+        r = c.get("/sparql", query_string={"query": query})
+        assert r.status_code == 400, query
+        assert "SERVICE" in r.data.decode() and "DSIKB_SERVICE_ALLOWLIST" in r.data.decode()
+    # the word inside a string or comment is not a SERVICE call
+    r = c.get("/sparql", query_string={"query": 'SELECT ?x WHERE { BIND("SERVICE <x>" AS ?x) } # SERVICE <y>'})
+    assert r.status_code == 200
+    assert hits == []
+
+
+def test_from_and_dataset_parameters_never_fetch(app_factory, listener):
+    url, hits = listener
+    c = app_factory().test_client()
+    r = c.get("/sparql", query_string={"query": f"SELECT (COUNT(*) AS ?n) FROM <{url}> WHERE {{ ?s ?p ?o }}"})
+    assert json.loads(r.data)["results"]["bindings"][0]["n"]["value"] == "0"
+    r = c.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }",
+                                       "default-graph-uri": url, "named-graph-uri": url})
+    assert json.loads(r.data)["results"]["bindings"][0]["n"]["value"] == "0"
+    assert hits == []
+
+
+def test_update_is_refused_on_a_read_only_endpoint(app_factory):
+    c = app_factory().test_client()
+    r = c.post("/sparql", data="INSERT DATA { <http://a> <http://b> <http://c> }",
+               content_type="application/sparql-update", headers={"Authorization": "Bearer anything"})
+    assert r.status_code == 403
+    assert "read-only" in r.data.decode()
+
+
+def test_update_needs_the_token(app_factory):
+    app = app_factory(update_token=TOKEN)
+    c = app.test_client()
+    update = f"INSERT DATA {{ GRAPH <{EX}g> {{ <{EX}new> <{EX}p> 'x' }} }}"
+    ask = {"query": f"ASK {{ <{EX}new> ?p ?o }}"}
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic " + TOKEN}):
+        r = c.post("/sparql", data=update, content_type="application/sparql-update", headers=headers)
+        assert r.status_code == 401 and "Bearer" in r.headers["WWW-Authenticate"]
+    assert json.loads(c.get("/sparql", query_string=ask).data)["boolean"] is False
+    r = c.post("/sparql", data={"update": update}, headers={"Authorization": "Bearer " + TOKEN})
+    assert r.status_code == 204
+    # workers reopen on the new generation and see the write
+    assert json.loads(c.get("/sparql", query_string=ask).data)["boolean"] is True
+    # the token is kept hashed, never in clear
+    from endpoint.sparql import SparqlService
+
+    svc: SparqlService = app.extensions["dsikb_sparql"]
+    assert TOKEN.encode() not in svc.token_hash
+    r = c.post("/sparql", data="CLEAR XYZ", content_type="application/sparql-update",
+               headers={"Authorization": "Bearer " + TOKEN})
+    assert r.status_code == 400 and "syntax" in r.data.decode()
+
+
+def test_load_is_refused_even_with_the_token(app_factory, listener):
+    url, hits = listener
+    c = app_factory(update_token=TOKEN).test_client()
+    r = c.post("/sparql", data=f"LOAD <{url}data.ttl>", content_type="application/sparql-update",
+               headers={"Authorization": "Bearer " + TOKEN})
+    assert r.status_code == 400 and "LOAD is refused" in r.data.decode()
+    assert hits == []
+
+
+def test_rate_limit_answers_429_with_retry_after(app_factory):
+    c = app_factory(rate_limit=3).test_client()
+    codes = [c.get("/sparql", query_string={"query": "ASK {}"}).status_code for _ in range(3)]
+    assert codes == [200, 200, 200]
+    r = c.get("/sparql", query_string={"query": "ASK {}"})
+    assert r.status_code == 429
+    assert 1 <= int(r.headers["Retry-After"]) <= 60
+    # another client is not affected
+    r = c.get("/sparql", query_string={"query": "ASK {}"}, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert r.status_code == 200
+
+
+def fetch(url: str, query: str) -> tuple[int, str]:
+    """GET a query as a plain HTTP client would: (status, body text)."""
+    full = url + "?" + urllib.parse.urlencode({"query": query})
+    request = urllib.request.Request(full, headers={"Accept": "application/sparql-results+json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read().decode()
+
+
+PATHOLOGICAL = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+
+
+@pytest.fixture()
+def live(app_factory):
+    from werkzeug.serving import make_server
+
+    app = app_factory(query_timeout=1.0, query_workers=2)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/sparql"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_timeout_stops_the_query_and_others_are_served(live):
+    assert fetch(live, "ASK {}")[0] == 200  # workers started
+
+    def slow():
+        start = time.monotonic()
+        result = fetch(live, PATHOLOGICAL)
+        return result, time.monotonic() - start
+
+    with ThreadPoolExecutor(2) as pool:
+        pending = pool.submit(slow)
+        time.sleep(0.2)
+        start = time.monotonic()
+        status, body = fetch(live, "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+        quick_time = time.monotonic() - start
+        (slow_status, slow_body), elapsed = pending.result()
+    assert status == 200 and json.loads(body)["results"]["bindings"][0]["n"]["value"] == "200"
+    assert quick_time < 1.0  # answered while the slow one was still running
+    assert slow_status == 503
+    assert "DSIKB_QUERY_TIMEOUT" in slow_body and "1 s" in slow_body
+    assert elapsed < 2.0  # within timeout + 1 s
+    # the killed worker is replaced: the endpoint keeps answering
+    status, body = fetch(live, "ASK { ?s ?p ?o }")
+    assert json.loads(body)["boolean"] is True
