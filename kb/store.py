@@ -215,8 +215,13 @@ class KB:
             pass
 
 
+def _term(term) -> str:
+    # Blank node labels change on every parse: leave them out of the digest (as documented above).
+    return "_:" if isinstance(term, ox.BlankNode) else str(term)
+
+
 def _digest(quads: list[ox.Quad]) -> str:
-    lines = sorted(f"{q.subject} {q.predicate} {q.object}" for q in quads)
+    lines = sorted(f"{_term(q.subject)} {q.predicate} {_term(q.object)}" for q in quads)
     h = hashlib.sha256()
     for line in lines:
         h.update(line.encode())
