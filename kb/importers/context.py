@@ -10,6 +10,8 @@ from kb.importers.entity import EntityWriter, Existing
 from kb.importers.report import ImportReport
 from kb.slugs import SlugRegistry
 
+SINGLE_SCHEMES = ("organisation-type", "organisation-size")
+
 
 class Context:
     """Shared state of one import: ``b`` (triples), ``w`` (entity writer), ``concepts``, ``slugs``,
@@ -40,7 +42,10 @@ class Context:
         found = self.concepts.find(schemes, value)
         if found:
             scheme, concept = found
-            self.b.link(iri, PROPERTY[scheme], concept)
+            if scheme in SINGLE_SCHEMES:
+                self.w.single(iri, PROPERTY[scheme], concept)
+            else:
+                self.b.link(iri, PROPERTY[scheme], concept)
             return True
         self.b.add(iri, "tag", ox.Literal(value))
         self.report.issue(file, row, field, f"not in the {schemes[0]} scheme: kept as dsi:tag", value)
