@@ -166,7 +166,7 @@ def _query(op: protocol.Operation) -> Response:
                          "application/sparql-update (or update= in a form), with the bearer token")
     media = _choose_media(found.form, op.format)
     generation = kb.generation
-    key = (media, op.text, tuple(op.default_graphs or ()), tuple(op.named_graphs or ()),
+    key = (media, request.base_url, op.text, tuple(op.default_graphs or ()), tuple(op.named_graphs or ()),
            op.default_graphs is None, op.named_graphs is None)
     headers = {"Content-Type": formats.content_type(media)}
     if request.method == "GET":
@@ -179,7 +179,7 @@ def _query(op: protocol.Operation) -> Response:
     if cached is not None:
         body, info = cached
         return Response(body, 200, {**headers, **_info_headers(info), "X-SPARQL-Cache": "hit"})
-    job = {"query": op.text, "media": media, "prefixes": kb.names.prefixes(),
+    job = {"query": op.text, "media": media, "prefixes": kb.names.prefixes(), "base_iri": request.base_url,
            "max_rows": settings.max_rows, "max_bytes": settings.max_response_bytes,
            "has_dataset": found.has_dataset, "default_graph": op.default_graphs,
            "named_graphs": op.named_graphs}

@@ -69,7 +69,8 @@ def evaluate(query: Callable, job: dict, emit: Callable[[tuple], None]) -> None:
     caps = formats.Caps(job["max_rows"], job["max_bytes"])
     writer = ChunkWriter(emit)
     try:
-        results = query(job["query"], prefixes=job.get("prefixes"), **dataset_kwargs(job))
+        results = query(job["query"], prefixes=job.get("prefixes"), base_iri=job.get("base_iri"),
+                        **dataset_kwargs(job))
         media = job["media"]
         if isinstance(results, ox.QueryBoolean):
             if media not in formats.BOOLEAN:
