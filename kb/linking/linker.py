@@ -19,8 +19,8 @@ from typing import Callable
 from kb.linking import linkset
 from kb.linking.client import SparqlClient
 from kb.linking.linkset import CLOSE_MATCH, SAME_AS, Link
-from kb.linking.matching import best_similarity, fold, site_key, website_variants
-from kb.linking.targets import COUNTRY_LANGUAGES, Target
+from kb.linking.matching import best_similarity, fold, site_key, tokens, website_variants
+from kb.linking.targets import COUNTRY_LANGUAGES, ORGANIZATION, Target
 from kb.reconcile import Entity, build_index
 from kb.store import KB
 
@@ -76,6 +76,10 @@ def judge(e: Entity, c: Candidate, target: Target) -> Judgement:
         evidence.append(f"country {country} ({e.country_label} / {', '.join(sorted(c.countries))})")
     fits = bool(c.classes & kind.fits)
     excluded = bool(c.classes & kind.excludes) and not fits
+    org_for_project = kind_of(e) == "project" and not fits and ORGANIZATION in c.classes
+    if org_for_project and sim < 0.9:
+        excluded = True  # the website of a project is often its organisation's
+        evidence.append("an organisation, not a project, under another name")
     if fits:
         evidence.append("class fits (" + ", ".join(sorted(c.classes & kind.fits)) + ")")
     elif excluded:
@@ -99,6 +103,11 @@ def judge(e: Entity, c: Candidate, target: Target) -> Judgement:
         predicate = CLOSE_MATCH
     elif sim >= 0.85 and country == "match" and fits and not site_conflict:
         predicate = CLOSE_MATCH
+    elif sim >= 0.95 and country == "match" and fits and len(tokens(ours)) >= 3:
+        predicate = CLOSE_MATCH  # a long distinctive name outweighs a changed website
+    if predicate == SAME_AS and org_for_project:
+        predicate = CLOSE_MATCH
+        evidence.append("an organisation, not a project: at most a close match")
     return Judgement(c.item, predicate, round(score, 3), evidence)
 
 
@@ -240,7 +249,10 @@ class Linker:
             _write_state(state_path, state)
             self.log(f"{len(done)} entities looked at; {figures['same_as']} owl:sameAs, "
                      f"{figures['close_match']} skos:closeMatch")
-        state["finished"] = True
+        demoted = linkset.one_same_as_per_item(self.kb, self.graph)
+        figures["same_as"] -= demoted
+        figures["close_match"] += demoted
+        state.update(finished=True, **figures)
         _write_state(state_path, state)
         return {**figures, "entities": len(done), "requests": self.client.requests,
                 "retries": self.client.retries, "seconds": round(time.monotonic() - t0, 2)}

@@ -111,3 +111,31 @@ INSERT DATA {{ GRAPH <{graph}> {{ {keep}
   <{n}> a rdf:Statement ; rdf:subject <{entity}> ; rdf:object <{item}> ; rdf:predicate <{predicate}> ;
     <{dsi('status')}> "{decision}" ; <{dsi('reason')}> {_lit(reason)} ;
     prov:wasAttributedTo {_lit(by)} ; dcterms:modified "{now}"^^xsd:dateTime . }} }}""")
+
+
+def one_same_as_per_item(kb: KB, graph: str) -> int:
+    """Where several of our entities are owl:sameAs one item (duplicates in our data, or a project
+    and its organisation), keep the best-scored and make the others skos:closeMatch. Moderated
+    links are left as they are. Returns how many links were demoted."""
+    status = kb.names.dsi("status")
+    rows = kb.select(f"""SELECT ?e ?i ?n ?score WHERE {{ GRAPH <{graph}> {{
+        ?e owl:sameAs ?i . ?n rdf:subject ?e ; rdf:object ?i ; prov:value ?score
+        FILTER NOT EXISTS {{ ?n <{status}> ?s }} }} }}""")
+    by_item: dict[str, list] = {}
+    for r in rows:
+        by_item.setdefault(r["i"].value, []).append((-float(r["score"].value), r["e"].value, r["n"].value))
+    demote = []
+    for item, group in by_item.items():
+        if len(group) > 1:
+            group.sort()
+            keep = group[0][1]
+            demote += [(e, item, n, keep) for _, e, n, _ in [(g[0], g[1], g[2], None) for g in group[1:]]]
+    if not demote:
+        return 0
+    parts = []
+    for e, item, n, keep in demote:
+        parts.append(f"""DELETE DATA {{ GRAPH <{graph}> {{ <{e}> owl:sameAs <{item}> . <{n}> rdf:predicate owl:sameAs }} }} ;
+INSERT DATA {{ GRAPH <{graph}> {{ <{e}> skos:closeMatch <{item}> . <{n}> rdf:predicate skos:closeMatch ;
+  dcterms:description {_lit("the item is owl:sameAs a better match: " + keep)} }} }}""")
+    kb.update(" ;\n".join(parts))
+    return len(demote)

@@ -31,7 +31,7 @@ class Kind:
 KINDS = {
     "organisation": Kind(frozenset({ORGANIZATION}),
                          frozenset({HUMAN, COUNTRY, CITY, SETTLEMENT, FILM, DISAMBIGUATION, ADMIN_AREA})),
-    "project": Kind(frozenset({PROJECT, WEBSITE, SOFTWARE, EVENT, ORGANIZATION}),
+    "project": Kind(frozenset({PROJECT, WEBSITE, SOFTWARE, EVENT}),
                     frozenset({HUMAN, COUNTRY, CITY, SETTLEMENT, FILM, DISAMBIGUATION, ADMIN_AREA})),
     "country": Kind(frozenset({COUNTRY, SOVEREIGN_STATE}),
                     frozenset({HUMAN, ORGANIZATION, CITY, FILM, DISAMBIGUATION})),
