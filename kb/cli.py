@@ -87,8 +87,8 @@ def cmd_load(args) -> int:
 def cmd_dump(args) -> int:
     from kb.dump import dump
 
-    kb = _open(args)
-    n = dump(kb, args.format, args.out, graph=args.graph)
+    kb = _open(args, read_only=True)  # a dump may run while `dsikb serve` holds the store
+    n = dump(kb, args.format, args.out, graph=args.graph, public=args.public)
     if args.out:
         print(f"{n} statements written to {args.out}", file=sys.stderr)
     return 0
@@ -105,7 +105,7 @@ def cmd_validate(args) -> int:
 def cmd_stats(args) -> int:
     from kb.stats import stats
 
-    figures = stats(_open(args))
+    figures = stats(_open(args, read_only=True))
     if args.json:
         print(json.dumps(figures, indent=2))
     else:
@@ -176,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="nq", choices=["ttl", "nt", "nq", "trig", "jsonld"])
     p.add_argument("--out", help="output file (default: standard output)")
     p.add_argument("--graph", help="only this named graph")
+    p.add_argument("--public", action="store_true",
+                   help="leave out hidden and withdrawn entities, as the /dumps/ files do")
 
     p = command("validate", cmd_validate, "Validate an RDF file against the SHACL shapes (exit 1 if it does not conform).")
     p.add_argument("file")

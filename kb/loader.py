@@ -1,15 +1,17 @@
-"""Loading RDF files into the store: all or nothing per file, with a progress line on large files.
+"""Loading RDF files into the store: all or nothing per file, with a progress bar on large files.
 
-Small files go through ``Store.load`` (one transaction). Large files are parsed once to prove they are
-well formed (a syntax error then changes nothing), then given to ``Store.bulk_load``, which does not
-hold the file in memory.
+Small files are parsed in memory and added in one transaction (``Store.extend``), so the count of
+statements added is exact and cheap. Large files go to ``Store.bulk_load``, which streams:
+- triples into a graph that is empty: loaded in one pass; on a syntax error the graph is removed
+  again, which leaves the store as it was;
+- otherwise (quad formats, or a graph that already holds data): parsed once first to prove the file
+  is well formed, then bulk loaded.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,16 +22,17 @@ from kb.errors import BadRequest, KBError
 from kb.namespaces import rebase
 from kb.settings import DEFAULT_BASE_URI
 
-BULK_THRESHOLD = 16 * 1024 * 1024  # bytes; above this, parse-check then bulk load
+BULK_THRESHOLD = 16 * 1024 * 1024  # bytes; above this, bulk load (streaming)
 QUAD_FORMATS = {ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG}
+BAR_WIDTH = 30
 
 
 class _Progress(io.RawIOBase):
-    """A binary reader that reports how far through the file it is, at most once a second."""
+    """A binary reader that draws a progress bar of how far through the file it is (at most 4/s)."""
 
     def __init__(self, raw, total: int, label: str, stream=sys.stderr):
         self.raw, self.total, self.label, self.stream = raw, total, label, stream
-        self.done, self.last = 0, 0.0
+        self.done, self.last, self.start = 0, 0.0, time.monotonic()
 
     def readable(self):
         return True
@@ -40,10 +43,13 @@ class _Progress(io.RawIOBase):
         buffer[:n] = data
         self.done += n
         now = time.monotonic()
-        if self.stream is not None and (now - self.last > 1.0 or n == 0):
+        if self.stream is not None and (now - self.last > 0.25 or n == 0):
             self.last = now
-            pct = 100.0 * self.done / self.total if self.total else 100.0
-            self.stream.write(f"\r{self.label}: {pct:5.1f}%")
+            frac = min(1.0, self.done / self.total) if self.total else 1.0
+            filled = int(frac * BAR_WIDTH)
+            rate = self.done / max(now - self.start, 1e-6) / 1e6
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
+                              f"{100 * frac:5.1f}% {rate:6.1f} MB/s")
             if n == 0:
                 self.stream.write("\n")
             self.stream.flush()
@@ -55,43 +61,76 @@ def _open(path: Path):
 
 
 def load_file(kb, path, *, graph=None, format=None, base_iri=None, progress=None) -> int:
-    """Load ``path`` into ``kb``; returns the number of quads added (as counted before/after)."""
+    """Load ``path`` into ``kb``, all or nothing; returns the number of statements added.
+
+    Triples go into ``graph`` (default: a graph named after the file); quad formats keep their own.
+    A syntax error raises :class:`kb.errors.SyntaxProblem` naming file, line and column.
+    """
     from kb.store import rdf_format, syntax_problem
 
     path = Path(path)
     if not path.is_file():
         raise KBError(f"{path}: no such file")
     fmt = rdf_format(format or path.name)
-    if fmt not in QUAD_FORMATS and not graph:
+    quads = fmt in QUAD_FORMATS
+    if not quads and not graph:
         graph = kb.graphs.ns + "load/" + _graph_part(path)
-    to_graph = ox.NamedNode(graph) if graph and fmt not in QUAD_FORMATS else None
+    to_graph = ox.NamedNode(graph) if graph and not quads else None
     base_iri = base_iri or path.resolve().as_uri()
     size = path.stat().st_size
-    before = kb.triple_count()
     needs_rebase = kb.settings.base_uri != DEFAULT_BASE_URI
     try:
         if size < BULK_THRESHOLD or needs_rebase:
-            with _open(path) as fh:
-                data = fh.read()
-            if needs_rebase:
-                data = rebase(data.decode("utf-8"), kb.settings.base_uri).encode("utf-8")
-            kb.store.load(data, fmt, base_iri=base_iri, to_graph=to_graph)
-        else:
-            show = sys.stderr.isatty() if progress is None else progress
-            with _open(path) as fh:  # pass 1: prove the file parses, so a bad file adds nothing
-                for _ in ox.parse(fh, fmt, base_iri=base_iri):
-                    pass
-            with _open(path) as fh:
-                reader = io.BufferedReader(
-                    _Progress(fh, size, f"loading {path.name}", sys.stderr if show else None),
-                    buffer_size=1 << 20,
-                )
-                kb.store.bulk_load(reader, fmt, base_iri=base_iri, to_graph=to_graph)
+            return _load_in_memory(kb, path, fmt, to_graph, base_iri, needs_rebase)
+        show = sys.stderr.isatty() if progress is None else progress
+        return _bulk_load(kb, path, fmt, to_graph, base_iri, size, sys.stderr if show else None)
     except SyntaxError as exc:
         raise syntax_problem(path, exc) from None
     except ValueError as exc:
         raise BadRequest(f"{path}: {exc}") from None
-    return kb.triple_count() - before
+
+
+def _load_in_memory(kb, path: Path, fmt, to_graph, base_iri: str, needs_rebase: bool) -> int:
+    """Parse the whole file, then add what is new in one transaction: an exact count."""
+    with _open(path) as fh:
+        data = fh.read()
+    if needs_rebase:
+        data = rebase(data.decode("utf-8"), kb.settings.base_uri).encode("utf-8")
+    parsed = ox.parse(data, fmt, base_iri=base_iri, rename_blank_nodes=True)
+    if to_graph is not None:
+        parsed = (ox.Quad(q.subject, q.predicate, q.object, to_graph) for q in parsed)
+    store = kb.store
+    new = {q for q in parsed if q not in store}
+    if new:
+        store.extend(new)
+    return len(new)
+
+
+def _bulk_load(kb, path: Path, fmt, to_graph, base_iri: str, size: int, stream) -> int:
+    """Stream a large file in with ``bulk_load``; see the module docstring for all-or-nothing."""
+    store = kb.store
+    fresh_graph = to_graph is not None and not store.contains_named_graph(to_graph)
+    if fresh_graph:
+        before = 0
+    else:
+        before = _count(kb, to_graph)
+        with _open(path) as fh:  # prove the file parses, so a bad file adds nothing
+            for _ in ox.parse(fh, fmt, base_iri=base_iri):
+                pass
+    with _open(path) as fh:
+        reader = io.BufferedReader(_Progress(fh, size, f"loading {path.name}", stream), buffer_size=1 << 20)
+        try:
+            store.bulk_load(reader, fmt, base_iri=base_iri, to_graph=to_graph)
+        except BaseException:
+            if fresh_graph and store.contains_named_graph(to_graph):
+                store.remove_graph(to_graph)  # the graph was new: removing it restores the store
+            raise
+    return _count(kb, to_graph) - before
+
+
+def _count(kb, graph) -> int:
+    """Statements in one graph, or in the whole store (default graph included)."""
+    return kb.triple_count(graph.value) if graph is not None else len(kb.store)
 
 
 def _graph_part(path: Path) -> str:

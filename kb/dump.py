@@ -1,0 +1,138 @@
+"""Dumps of the store as RDF files: streaming (memory stays flat as the store grows), gzip on ``.gz``.
+
+Quad formats (N-Quads, TriG) keep the named graphs; triple formats (Turtle, N-Triples, JSON-LD) of
+the whole dataset hold the union of the graphs (each triple once). A *public* dump leaves out hidden
+and withdrawn entities: every statement whose subject or object is one of them, or is a membership or
+collaboration node that involves one (see docs/publishing.md).
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Iterable, Iterator
+
+import pyoxigraph as ox
+
+from kb.errors import BadRequest
+
+FORMATS = {
+    "ttl": ox.RdfFormat.TURTLE,
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "nq": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+    "jsonld": ox.RdfFormat.JSON_LD,
+}
+MEDIA_TYPES = {
+    "ttl": "text/turtle",
+    "nt": "application/n-triples",
+    "nq": "application/n-quads",
+    "trig": "application/trig",
+    "jsonld": "application/ld+json",
+}
+QUAD_FORMATS = {"nq", "trig"}
+# prefixes of instance namespaces: their local names ("organisation/x") would need escaping in Turtle
+INSTANCE_PREFIXES = {"dsid", "concept", "graph"}
+
+
+def excluded_nodes(kb) -> set:
+    """Hidden and withdrawn entities, and the membership/collaboration nodes that involve them."""
+    n = kb.names
+    rows = kb.select(f"SELECT DISTINCT ?x WHERE {{ {{ ?x <{n.dsi('hidden')}> true }} "
+                     f"UNION {{ ?x <{n.dsi('withdrawn')}> ?when }} }}")
+    entities = {row["x"] for row in rows}
+    if not entities:
+        return entities
+    dependent_types = {ox.NamedNode(n.dsi("ActivityMembership")), ox.NamedNode(n.dsi("Collaboration"))}
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    dependent = set()
+    for entity in entities:  # index lookups by object: fast however large the store
+        for quad in kb.store.quads_for_pattern(None, None, entity, None):
+            x = quad.subject
+            if x not in dependent and any(
+                    t.object in dependent_types for t in kb.store.quads_for_pattern(x, rdf_type, None, None)):
+                dependent.add(x)
+    return entities | dependent
+
+
+def _open_out(out) -> tuple[IO[bytes], callable]:
+    """A binary writer for ``out`` (path, file object or None = stdout) and a function that
+    finishes it: paths are written to a temporary file beside them and renamed (atomic)."""
+    if out is None or out == "-":
+        return sys.stdout.buffer, lambda ok: sys.stdout.buffer.flush()
+    if hasattr(out, "write"):
+        return out, lambda ok: None
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
+    raw = os.fdopen(fd, "wb")
+    stream = gzip.GzipFile(filename=path.name[:-3], mode="wb", fileobj=raw, compresslevel=6, mtime=0) \
+        if path.name.endswith(".gz") else raw
+
+    def finish(ok: bool):
+        if stream is not raw:
+            stream.close()
+        raw.close()
+        if ok:
+            os.replace(tmp, path)
+        else:
+            os.unlink(tmp)
+
+    return stream, finish
+
+
+def _statements(kb, fmt: str, graph: str | None) -> Iterable:
+    """Quads (quad formats) or triples (triple formats) of the store or of one graph."""
+    store = kb.store
+    if graph:
+        node = ox.NamedNode(graph)
+        if not store.contains_named_graph(node):
+            raise BadRequest(f"no graph <{graph}> in the store (see `dsikb stats` for the graphs)")
+        quads = store.quads_for_pattern(None, None, None, node)
+        return quads if fmt in QUAD_FORMATS else (q.triple for q in quads)
+    if fmt in QUAD_FORMATS:
+        tmp_prefix = kb.graphs.ns + "tmp/"
+        return (q for q in store.quads_for_pattern(None, None, None, None)
+                if not (isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value.startswith(tmp_prefix)))
+    # the union of all graphs, each triple once
+    return store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+
+
+def _filtered(statements: Iterable, excluded: set, counter: list) -> Iterator:
+    if not excluded:
+        for st in statements:
+            counter[0] += 1
+            yield st
+        return
+    for st in statements:
+        if st.subject in excluded or st.object in excluded:
+            continue
+        counter[0] += 1
+        yield st
+
+
+def dump(kb, format: str, out, graph: str | None = None, *, public: bool = False) -> int:
+    """Write the store (or one named graph) as ``format`` to ``out``; returns statements written.
+
+    ``out``: a path (gzip when it ends in ``.gz``; written atomically), a binary file object, or
+    None for standard output. ``public=True`` leaves out hidden and withdrawn entities.
+    """
+    if format not in FORMATS:
+        raise BadRequest(f"unknown dump format {format!r}: use one of {', '.join(FORMATS)}")
+    excluded = excluded_nodes(kb) if public else set()
+    statements = _statements(kb, format, graph)
+    stream, finish = _open_out(out)
+    counter = [0]
+    ok = False
+    try:
+        kwargs = {}
+        if format in ("ttl", "trig", "jsonld"):
+            kwargs["prefixes"] = {p: ns for p, ns in kb.names.prefixes().items() if p not in INSTANCE_PREFIXES}
+        ox.serialize(_filtered(statements, excluded, counter), stream, FORMATS[format], **kwargs)
+        ok = True
+    finally:
+        finish(ok)
+    return counter[0]
