@@ -13,6 +13,7 @@ from typing import Callable
 
 import pyoxigraph as ox
 
+from kb.errors import KBError
 from kb.sparql import formats
 
 CHUNK = 64 * 1024
@@ -90,6 +91,9 @@ def evaluate(query: Callable, job: dict, emit: Callable[[tuple], None]) -> None:
     except _FormMismatch as exc:
         emit(("error", 400, f"could not tell the query form before evaluation; it is {exc}: "
                             "put the query form (SELECT, ASK, ...) right after the prologue"))
+        return
+    except KBError as exc:  # e.g. a remote store that cannot be reached
+        emit(("error", exc.status, exc.message))
         return
     except (OSError, RuntimeError, ValueError, TypeError) as exc:
         emit(("error", 500, f"query evaluation failed: {exc}"))
