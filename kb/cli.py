@@ -51,7 +51,13 @@ def cmd_serve(args) -> int:
     settings = Settings.from_env(store=args.store, host=args.host, port=args.port)
     app = create_app(settings)
     print(f"dsikb serving {settings.store} on http://{settings.host}:{settings.port}/", file=sys.stderr)
-    app.run(host=settings.host, port=settings.port, threaded=True, use_reloader=False)
+    try:  # a production WSGI server when installed (a dependency); Flask's dev server otherwise
+        from waitress import serve
+    except ImportError:
+        app.run(host=settings.host, port=settings.port, threaded=True, use_reloader=False)
+    else:
+        serve(app, host=settings.host, port=settings.port, threads=max(8, 4 * settings.query_workers),
+              ident="dsikb")
     return 0
 
 
