@@ -36,7 +36,7 @@ class Context:
                  field: str) -> bool:
         """Attach the concept ``value`` names (first matching scheme); else keep it as a dsi:tag
         and report it. Returns whether it mapped."""
-        value = clean_text(value)
+        raw, value = value, clean_text(value)
         if not value:
             return True
         found = self.concepts.find(schemes, value)
@@ -48,7 +48,7 @@ class Context:
                 self.b.link(iri, PROPERTY[scheme], concept)
             return True
         self.b.add(iri, "tag", ox.Literal(value))
-        self.report.issue(file, row, field, f"not in the {schemes[0]} scheme: kept as dsi:tag", value)
+        self.report.issue(file, row, field, f"not in the {schemes[0]} scheme: kept as dsi:tag", raw)
         return False
 
     def place(self, iri: str, country: str, city: str, *, file: str, row: int) -> None:
