@@ -84,7 +84,7 @@ def evaluate(query: Callable, job: dict, emit: Callable[[tuple], None]) -> None:
         else:
             if media not in formats.GRAPH:
                 raise _FormMismatch("CONSTRUCT or DESCRIBE")
-            formats.write_triples(results, media, writer, caps, job.get("prefixes"))
+            formats.write_triples(results, media, writer, caps, job.get("output_prefixes"))
     except SyntaxError as exc:
         emit(("error", 400, syntax_message(exc)))
         return

@@ -29,6 +29,7 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
 UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
 
@@ -48,6 +49,8 @@ class Analysis:
     has_dataset: bool = False
     services: list[str] = field(default_factory=list)
     loads: bool = False
+    undeclared: set[str] = field(default_factory=set)
+    relative_iris: bool = False
 
     @property
     def is_update(self) -> bool:
@@ -92,12 +95,18 @@ def analyse(text: str, prefixes: dict[str, str] | None = None) -> Analysis:
         elif first in UPDATE_WORDS:
             form = "UPDATE"
     result = Analysis(form)
+    own: set[str] = set()
     for j, tok in enumerate(toks):
+        if tok.kind == "iri" and not _ABSOLUTE.match(tok.text[1:-1]):
+            result.relative_iris = True
         if tok.kind != "word":
             continue
+        if ":" in tok.text:
+            result.undeclared.add(tok.text.split(":", 1)[0])
         word = tok.text.upper()
         if word == "PREFIX" and j + 2 < len(toks) and toks[j + 2].kind == "iri":
             declared[toks[j + 1].text.rstrip(":")] = toks[j + 2].text[1:-1]
+            own.add(toks[j + 1].text.rstrip(":"))
         elif word == "FROM":
             result.has_dataset = True
         elif word == "LOAD":
@@ -108,6 +117,7 @@ def analyse(text: str, prefixes: dict[str, str] | None = None) -> Analysis:
                 k += 1
             target = toks[k] if k < len(toks) else Token("other", "")
             result.services.append(_service_iri(target, declared))
+    result.undeclared -= own | {"_"}
     return result
 
 
