@@ -136,3 +136,70 @@ def dump(kb, format: str, out, graph: str | None = None, *, public: bool = False
     finally:
         finish(ok)
     return counter[0]
+
+
+# The public dump files the web app serves at /dumps/: name, format, label.
+PUBLIC_DUMPS = (
+    ("dsi.ttl.gz", "ttl", "Turtle, all graphs merged"),
+    ("dsi.nt.gz", "nt", "N-Triples, all graphs merged"),
+    ("dsi.nq.gz", "nq", "N-Quads, with the named graphs"),
+    ("dsi.jsonld.gz", "jsonld", "JSON-LD, all graphs merged"),
+)
+MANIFEST = "manifest.json"
+
+
+def write_public_dumps(kb, folder, *, extra=None) -> dict:
+    """Write every public dump of the store's current generation into ``folder`` (atomically: a
+    fresh subfolder, then ``manifest.json`` replaced in one step) and return the manifest.
+
+    ``extra``: a function of the kb returning more JSON to keep in the manifest (e.g. VoID figures),
+    computed from the same generation.
+    """
+    import hashlib
+    import json
+    import shutil
+    import time
+    import uuid
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    generation = kb.generation
+    build = folder / f"g{generation}-{uuid.uuid4().hex[:8]}"
+    build.mkdir()
+    files = []
+    try:
+        for name, fmt, label in PUBLIC_DUMPS:
+            path = build / name
+            triples = dump(kb, fmt, path, public=True)
+            sha = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    sha.update(block)
+            files.append({"name": name, "format": fmt, "label": label, "media_type": MEDIA_TYPES[fmt],
+                          "bytes": path.stat().st_size, "sha256": sha.hexdigest(), "triples": triples,
+                          "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(path.stat().st_mtime))})
+        manifest = {"generation": generation, "folder": build.name, "files": files,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if extra is not None:
+            manifest["extra"] = extra(kb)
+        tmp = folder / f".{MANIFEST}.{uuid.uuid4().hex[:8]}"
+        tmp.write_text(json.dumps(manifest, indent=1))
+        os.replace(tmp, folder / MANIFEST)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    for old in folder.glob("g*"):  # earlier generations: open downloads keep their file handles
+        if old.is_dir() and old.name != build.name:
+            shutil.rmtree(old, ignore_errors=True)
+    return manifest
+
+
+def read_manifest(folder) -> dict | None:
+    """The manifest of the dumps in ``folder``, or None when there are none yet."""
+    import json
+
+    path = Path(folder) / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
