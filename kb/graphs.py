@@ -49,6 +49,11 @@ class Graphs:
         return self.ns + "matches"
 
     @property
+    def merges(self) -> str:
+        """Moderators' merges of duplicate entities (dsi:mergedInto); kept apart so re-imports keep them."""
+        return self.ns + "merges"
+
+    @property
     def derived(self) -> str:
         """Statements derived from others (shortcuts, collaborations with counts)."""
         return self.ns + "derived"

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 from kb.errors import BadRequest
-from kb.linking.client import RemoteError, SparqlClient
-from kb.linking.linker import Linker
-from kb.linking.targets import TARGETS
 from kb.settings import Settings
+
+# kb.reconcile imports kb.linking.matching, and the linker imports kb.reconcile: the heavier modules
+# are imported inside the functions so that importing this package stays cycle-free.
 
 
 def state_path(kb, target: str) -> Path:
@@ -24,9 +24,13 @@ def state_path(kb, target: str) -> Path:
 
 
 def link(kb, target: str, settings: Settings, *, endpoint: str | None = None, limit: int | None = None,
-         resume: bool = False, log=lambda m: None, client: SparqlClient | None = None,
+         resume: bool = False, log=lambda m: None, client=None,
          batch_size: int = 40) -> dict:
     """Link the store's public organisations, projects and places to ``target``; returns figures."""
+    from kb.linking.client import SparqlClient
+    from kb.linking.linker import Linker
+    from kb.linking.targets import TARGETS
+
     if target not in TARGETS:
         raise BadRequest(f"unknown link target {target!r}: one of {', '.join(TARGETS)}")
     if limit is not None and limit < 0:
@@ -41,6 +45,8 @@ def link(kb, target: str, settings: Settings, *, endpoint: str | None = None, li
 
 def link_command(kb, args, settings: Settings) -> int:
     """``dsikb link TARGET [--endpoint URL] [--limit N] [--resume]``: 0 done, 2 failed (resumable)."""
+    from kb.linking.client import RemoteError
+
     def log(message: str) -> None:
         print(message, file=sys.stderr)
 
