@@ -265,14 +265,18 @@ def _involvement(kb, desc: Description, is_org: bool) -> list[dict]:
         if role is not None and role_slug not in ("takes-part", "delivery-lead"):
             roles.add(desc.labels.get(role.value, humanize(role.value)))
     out = []
+    named = {iri for h, e in groups.items() if h not in ("Partners", "Takes part in") for iri in e["by"]}
     for heading, entry in groups.items():
         values = []
         for other, roles in entry["by"].values():
+            if heading in ("Partners", "Takes part in") and other.value in named and not roles:
+                continue  # already listed as lead or funder
             link = _link(desc, other)
             link["role"] = ", ".join(sorted(roles)).lower() or None
             values.append(link)
         values.sort(key=lambda v: v["text"].casefold())
-        out.append({"label": heading, "values": values})
+        if values:
+            out.append({"label": heading, "values": values})
     order = ["Led by", "Leads", "Funded by", "Funds", "Partners", "Takes part in"]
     out.sort(key=lambda g: order.index(g["label"]) if g["label"] in order else 99)
     return out

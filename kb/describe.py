@@ -9,6 +9,7 @@ collaborations) and the document's own metadata (primary topic, licence, dataset
 from __future__ import annotations
 
 import itertools
+import os
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -30,6 +31,9 @@ SKOS_PREF = _n("skos", "prefLabel")
 LABEL_PREDICATES = (RDFS_LABEL, SKOS_PREF)
 XSD_DATETIME = _n("xsd", "dateTime")
 INVERSE_PAGE = 100
+MAX_CACHED_TERMS = 200_000
+_STATE_CACHE: dict = {}
+_TERM_CACHE: dict = {}
 MAX_DEPENDENTS = 5000
 
 
@@ -111,20 +115,62 @@ def _graph_of(quad: ox.Quad) -> str:
     return g.value if isinstance(g, ox.NamedNode) else ""
 
 
-def best_label(kb: KB, node) -> str | None:
-    """rdfs:label or skos:prefLabel, English or untagged first."""
-    found = []
-    for p in LABEL_PREDICATES:
-        for q in kb.store.quads_for_pattern(node, p, None, None):
-            lit = q.object
-            if isinstance(lit, ox.Literal):
-                found.append(lit)
-        if found:
-            break
+def _pick_label(values) -> str | None:
+    """English or untagged first, then any language, alphabetically for stability."""
+    found = [v for v in values if isinstance(v, ox.Literal)]
     if not found:
         return None
     found.sort(key=lambda lit: (lit.language not in (None, "en"), lit.language or "", lit.value))
     return found[0].value
+
+
+def best_label(kb: KB, node) -> str | None:
+    """rdfs:label or skos:prefLabel, English or untagged first."""
+    for p in LABEL_PREDICATES:
+        label = _pick_label([q.object for q in kb.store.quads_for_pattern(node, p, None, None)])
+        if label is not None:
+            return label
+    return None
+
+
+def _state(kb: KB) -> tuple[int, str | None]:
+    """(generation, modified) of the store, re-read only when its state file changes on disk."""
+    path = kb.path.with_name(kb.path.name + ".state.json") if kb.path else None
+    if path is None:
+        return kb.generation, kb.modified
+    try:
+        st = os.stat(path)
+        stamp = (str(path), st.st_mtime_ns, st.st_size)
+    except OSError:
+        return kb.generation, kb.modified
+    cached = _STATE_CACHE.get(stamp[0])
+    if cached and cached[0] == stamp:
+        return cached[1]
+    value = (kb.generation, kb.modified)
+    _STATE_CACHE[stamp[0]] = (stamp, value)
+    return value
+
+
+def _term_cache(kb: KB) -> dict:
+    """Labels, types and context triples of linked resources, kept for one store generation."""
+    key = (id(kb.store), _state(kb)[0])
+    entry = _TERM_CACHE.get(id(kb.store))
+    if entry is None or entry[0] != key or len(entry[1]) > MAX_CACHED_TERMS:
+        entry = (key, {})
+        _TERM_CACHE[id(kb.store)] = entry
+    return entry[1]
+
+
+def _remember(kb: KB, cache: dict, term) -> tuple:
+    context, labels, tys = [], [], []
+    for p in LABEL_PREDICATES + (RDF_TYPE,):
+        for q in kb.store.quads_for_pattern(term, p, None, None):
+            context.append(ox.Triple(q.subject, q.predicate, q.object))
+            (tys if p == RDF_TYPE else labels).append(q.object)
+    rdfs = _pick_label([t.object for t in context if t.predicate == RDFS_LABEL])
+    value = (rdfs or _pick_label(labels), sorted({t.value for t in tys}), tuple(context))
+    cache[term] = value
+    return value
 
 
 def status(kb: KB, iri: str) -> None:
@@ -193,22 +239,21 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
     linked = {s.value for s in own.values() if isinstance(s.value, ox.NamedNode)}
     linked |= {i.subject for i in inverse if isinstance(i.subject, ox.NamedNode)}
     linked |= {t.object for t in attached if isinstance(t.object, ox.NamedNode)}
-    linked |= {s.predicate for s in own.values()} | {i.predicate for i in inverse}
-    linked.add(node)
+    linked.discard(node)
     labels: dict[str, str] = {}
     types: dict[str, list[str]] = {}
+    own_label = _pick_label([s.value for s in own.values() if s.predicate in LABEL_PREDICATES])
+    if own_label is not None:
+        labels[iri] = own_label
+    types[iri] = sorted({s.value.value for s in own.values() if s.predicate == RDF_TYPE})
+    cache = _term_cache(kb)
     for term in linked:
-        label = best_label(kb, term)
+        label, tys, context = cache.get(term) or _remember(kb, cache, term)
         if label is not None:
             labels[term.value] = label
-        if term == node or term.value.startswith(n.id_ns):
-            tys = sorted({q.object.value for q in kb.store.quads_for_pattern(term, RDF_TYPE, None, None)})
-            if tys:
-                types[term.value] = tys
-        if term != node and term.value.startswith(n.id_ns):
-            for p in LABEL_PREDICATES + (RDF_TYPE,):
-                for q in kb.store.quads_for_pattern(term, p, None, None):
-                    attached.append(ox.Triple(q.subject, q.predicate, q.object))
+        if tys:
+            types[term.value] = tys
+        attached.extend(context)
 
     graph_counts: dict[str, int] = {}
     for s in own.values():
@@ -221,7 +266,7 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
     desc = Description(
         iri=iri, path=path, document=document, own=list(own.values()), inverse=inverse,
         inverse_total=total, inverse_page=page, inverse_pages=pages, attached=attached,
-        labels=labels, types=types, graphs=graphs, hidden=hidden, modified=kb.modified,
+        labels=labels, types=types, graphs=graphs, hidden=hidden, modified=_state(kb)[1],
     )
     desc.meta = _metadata(kb, desc)
     return desc
@@ -274,7 +319,7 @@ def _metadata(kb: KB, desc: Description) -> list[ox.Triple]:
 
 def property_labels(kb: KB) -> dict[str, str]:
     """rdfs:label of every property and class the ontology and taxonomies name (cached per generation)."""
-    key = (id(kb.store), kb.generation)
+    key = (id(kb.store), _state(kb)[0])
     cached = _LABEL_CACHE.get(id(kb.store))
     if cached and cached[0] == key:
         return cached[1]
