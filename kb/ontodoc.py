@@ -9,7 +9,7 @@ callers cache the result per store generation.
 
 from __future__ import annotations
 
-import logging
+import warnings
 
 import rdflib
 from dominate import tags
@@ -30,12 +30,13 @@ def ontology_html(ontology: rdflib.Graph, schemes: rdflib.Graph, dsi_ns: str) ->
     """The pyLODE page of ``ontology``, anchors = local names, plus a section per concept scheme."""
     from pylode import OntPub
 
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))  # pyLODE logs at INFO
     doc = OntPub(ontology)
     for s in set(ontology.subjects()):
         if isinstance(s, rdflib.URIRef) and str(s).startswith(dsi_ns) and len(str(s)) > len(dsi_ns):
             doc.fids[str(s)] = str(s)[len(dsi_ns):]
-    html = doc.make_html()
+    with warnings.catch_warnings():  # pyLODE reads its stylesheet without closing the file
+        warnings.simplefilter("ignore", ResourceWarning)
+        html = doc.make_html()
     section = _schemes_section(schemes)
     cut = html.rfind("</div>", 0, html.find('<div id="toc">')) if '<div id="toc">' in html else html.rfind("</body>")
     return html[:cut] + section + html[cut:]
