@@ -111,7 +111,7 @@ def cmd_validate(args) -> int:
 def cmd_stats(args) -> int:
     from kb.stats import stats
 
-    figures = stats(_open(args, read_only=True))
+    figures = stats(_open(args, read_only=True), detail=True)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

@@ -1,4 +1,9 @@
-"""Figures of the store, for ``dsikb stats`` and ``/healthz``."""
+"""Figures of the store, for ``dsikb stats`` and ``/healthz``.
+
+The quick figures (every request of the home page and ``/healthz``) are counts by index; ``detail=True``
+(``dsikb stats``) adds the statements per named graph and the links per target dataset, which read
+the whole store.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from kb.store import KB
 ENTITY_CLASSES = ("Organisation", "Project", "Activity", "Event", "Funding", "Place", "Person")
 
 
-def stats(kb: KB) -> dict:
+def stats(kb: KB, *, detail: bool = False) -> dict:
     """Triples, entities per class (public ones: not flagged hidden), graphs, outbound links."""
     n = kb.names
     per_class = {}
@@ -18,17 +23,46 @@ def stats(kb: KB) -> dict:
         )
         per_class[cls] = int(rows[0]["n"].value)
     hidden = kb.select(f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s <{n.dsi('hidden')}> true }}")
+    withdrawn = kb.select(f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s <{n.dsi('withdrawn')}> ?w }}")
     links = kb.select(
         "SELECT (COUNT(*) AS ?n) WHERE { { ?s owl:sameAs ?o } UNION { ?s skos:exactMatch ?o } "
         "UNION { ?s skos:closeMatch ?o } FILTER(isIRI(?o) && STRSTARTS(STR(?o), 'http://www.wikidata.org/')) }"
     )
     graphs = kb.named_graphs()
-    return {
+    figures = {
         "triples": kb.triple_count(),
         "entities": per_class,
         "hidden_entities": int(hidden[0]["n"].value),
+        "withdrawn_entities": int(withdrawn[0]["n"].value),
         "graphs": len(graphs),
         "wikidata_links": int(links[0]["n"].value),
         "generation": kb.generation,
         "last_modified": kb.modified,
     }
+    if detail:
+        figures["graph_triples"] = graph_triples(kb)
+        figures["links"] = links_by_target(kb)
+    return figures
+
+
+def graph_triples(kb: KB) -> dict[str, int]:
+    """Statements per named graph, in one pass."""
+    rows = kb.select("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g",
+                     union=False)
+    return {row["g"].value: int(row["n"].value) for row in rows}
+
+
+def links_by_target(kb: KB) -> dict[str, int]:
+    """owl:sameAs / skos:exactMatch / skos:closeMatch links to other datasets, per target (as in VoID)."""
+    from kb.void import LINK_PREDICATES, _target_of
+
+    import pyoxigraph as ox
+
+    counts: dict[str, int] = {}
+    for pred in LINK_PREDICATES:
+        for quad in kb.store.quads_for_pattern(None, ox.NamedNode(pred), None, None):
+            o = quad.object
+            if isinstance(o, ox.NamedNode) and not o.value.startswith(kb.names.base):
+                slug = _target_of(o.value)[0]
+                counts[slug] = counts.get(slug, 0) + 1
+    return dict(sorted(counts.items()))
