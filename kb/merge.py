@@ -64,8 +64,9 @@ INSERT DATA {{ GRAPH <{graph}> {{
   <{merged}> <{merged_into}> <{survivor}> ; dcterms:modified "{now}"^^xsd:dateTime ;
     prov:wasAttributedTo {_lit(by)} .
   {why} {alt}
-  <{graph}> dcterms:title "Merges of duplicate entities" ;
-    dcterms:description "dsi:mergedInto statements decided by moderators; the merged IRIs answer 301." .
 }} }}""")
+    from kb.linking.linkset import describe_graph
+
+    describe_graph(kb, graph, title="Merges of duplicate entities (dsi:mergedInto, decided by moderators)")
     kb.flush()
     return True

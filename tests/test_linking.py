@@ -255,6 +255,8 @@ def test_link_small_store(small_kb, wikidata):
     assert float(rows[0]["score"].value) >= 0.9 and rows[0]["src"].value == wikidata
     assert "same website (nesta.org.uk)" in rows[0]["ev"].value
     assert "country match" in rows[0]["ev"].value
+    assert small_kb.ask(f"""ASK {{ GRAPH <{small_kb.graphs.meta}> {{ <{g}> dcterms:license
+        <https://creativecommons.org/licenses/by/4.0/> ; prov:wasDerivedFrom <{WD}> }} }}""")
 
 
 def test_rerun_changes_nothing_and_moderator_decisions_stand(small_kb, wikidata):

@@ -240,3 +240,22 @@ def test_index_follows_writes(tmp_path):
     kb.update('INSERT DATA { GRAPH <https://w3id.org/dsi/graph/curated> { '
               '<https://w3id.org/dsi/id/organisation/fablab-bcn> a dsi:Organisation ; rdfs:label "FabLab Barcelona" } }')
     assert rc.score(rc.index(kb), "Fab Lab Barcelona")[0]["id"].endswith("/fablab-bcn")
+
+
+def test_real_data_reconciles(client, validators):
+    """Against the store built from the real DSI exports: a name with its website is a match."""
+    batch = {
+        "a": {"query": "waag society", "type": "organisation",
+              "properties": [{"pid": "website", "v": "https://waag.org"}]},
+        "b": {"query": "Nesta", "properties": [{"pid": "country", "v": "United Kingdom"}]},
+        "c": {"query": "Manchester", "type": "place"},
+    }
+    r = client.post("/reconcile", data={"queries": json.dumps(batch)})
+    body = r.get_json()
+    validators["reconciliation-result-batch"].validate(body)
+    assert body["a"]["result"][0]["id"].endswith("/organisation/waag-society")
+    assert body["a"]["result"][0]["match"] is True
+    assert body["b"]["result"][0]["id"].endswith("/organisation/nesta")
+    assert body["c"]["result"][0]["id"].endswith("/place/manchester-united-kingdom")
+    tsv = client.get("/export/mixnmatch.tsv").get_data(as_text=True).splitlines()
+    assert len(tsv) > 2000 and "organisation/waag-society\tWaag Society\t" in "\n".join(tsv)

@@ -253,6 +253,8 @@ class Linker:
         figures["same_as"] -= demoted
         figures["close_match"] += demoted
         state.update(finished=True, **figures)
+        linkset.describe_graph(self.kb, self.graph, derived_from=self.target.namespace,
+                               title=f"Links from DSI entities to {self.target.title} (owl:sameAs, skos:closeMatch)")
         _write_state(state_path, state)
         return {**figures, "entities": len(done), "requests": self.client.requests,
                 "retries": self.client.retries, "seconds": round(time.monotonic() - t0, 2)}

@@ -139,3 +139,19 @@ INSERT DATA {{ GRAPH <{graph}> {{ <{e}> skos:closeMatch <{item}> . <{n}> rdf:pre
   dcterms:description {_lit("the item is owl:sameAs a better match: " + keep)} }} }}""")
     kb.update(" ;\n".join(parts))
     return len(demote)
+
+
+def describe_graph(kb: KB, graph: str, *, title: str, derived_from: str | None = None) -> None:
+    """The graph's description in graph/meta (licence CC BY 4.0: the links are the project's work)."""
+    import pyoxigraph as ox
+
+    from kb.importers.meta import CC_BY, describe, update_meta
+
+    triples = describe(graph, title=title, license=CC_BY)
+    g = ox.NamedNode(graph)
+    dct = "http://purl.org/dc/terms/"
+    if derived_from and derived_from.startswith(("http://", "https://")):
+        triples.append(ox.Triple(g, ox.NamedNode(dct + "source"), ox.NamedNode(derived_from)))
+        triples.append(ox.Triple(g, ox.NamedNode("http://www.w3.org/ns/prov#wasDerivedFrom"),
+                                 ox.NamedNode(derived_from)))
+    update_meta(kb, {graph: triples})
