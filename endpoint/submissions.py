@@ -128,11 +128,19 @@ def _report_response(exc: NotConforming) -> Response:
         resp = jsonify({"status": 422, "error": "Unprocessable Content", "message": exc.message,
                         "conforms": False, "results": exc.results})
     else:
-        fmt = "turtle" if mt == "text/turtle" else "json-ld"
-        body = exc.result.report_graph.serialize(format=fmt)
-        resp = make_response(body, 422, {"Content-Type": f"{mt}; charset=utf-8"})
+        resp = make_response(report_rdf(exc.result.report_graph, mt), 422, {"Content-Type": f"{mt}; charset=utf-8"})
     resp.status_code = 422
     return vary_accept(resp)
+
+
+def report_rdf(report_graph, media_type: str) -> bytes:
+    """The rdflib report graph as Turtle or JSON-LD, written by Oxigraph with the project's prefixes."""
+    import pyoxigraph as ox
+
+    triples = ox.parse(report_graph.serialize(format="nt", encoding="utf-8"), ox.RdfFormat.N_TRIPLES)
+    fmt = ox.RdfFormat.TURTLE if media_type == "text/turtle" else ox.RdfFormat.JSON_LD
+    prefixes = {**get_kb().names.prefixes(), "sh": "http://www.w3.org/ns/shacl#"}
+    return ox.serialize(triples, format=fmt, prefixes=prefixes)
 
 
 @bp.get("/api/submissions/schema")

@@ -1,0 +1,210 @@
+"""Fault test: ``dsikb serve`` is SIGKILLed at random moments while submissions are posted and
+accepted; after each restart every submission that got a 202 must be there, the store must open, and
+no half-written graph may exist (a submission graph is either complete with its provenance or absent).
+"""
+
+from __future__ import annotations
+
+import gc
+import http.client
+import http.cookiejar
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from kb.settings import PROJECT_ROOT
+from tests.test_submissions import project, small_store
+
+PASSWORD = "fault test password"
+KILLS = 3
+SUBMISSIONS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``python -m kb.cli serve`` over one store, restartable."""
+
+    def __init__(self, store, port, env):
+        self.store, self.port, self.env, self.proc = store, port, env, None
+        self.url = f"http://127.0.0.1:{port}"
+
+    def start(self, timeout=20.0):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "kb.cli", "serve", "--store", str(self.store), "--port", str(self.port)],
+            cwd=PROJECT_ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server died on start: " + self.proc.stderr.read().decode()[-2000:])
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        raise RuntimeError("server did not come up")
+
+    def kill(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self.proc.stderr.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return
+        if self.proc:
+            self.proc.stderr.close()
+
+
+class Client:
+    """A client with cookies (the moderator's session survives restarts: fixed secret key)."""
+
+    def __init__(self, url):
+        self.url = url
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def request(self, path, data=None, headers=None, timeout=10):
+        req = urllib.request.Request(self.url + path, data=data, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=timeout) as r:
+                return r.status, r.read(), dict(r.headers)
+        except urllib.error.HTTPError as e:
+            return e.code, e.read(), dict(e.headers)
+
+    def token(self, path):
+        status, body, _ = self.request(path, headers={"Accept": "text/html"})
+        m = re.search(rb'name="csrf_token" value="([^"]+)"', body)
+        return m.group(1).decode() if m else ""
+
+    def form(self, path, fields):
+        from urllib.parse import urlencode
+
+        return self.request(path, urlencode(fields).encode(),
+                            {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"})
+
+
+@pytest.mark.slow
+def test_sigkill_while_submitting_loses_nothing(tmp_path):
+    from kb.accounts import add_account
+    from kb.store import KB
+    from kb.submissions import SubmissionStore
+
+    accounts = tmp_path / "moderators"
+    add_account(accounts, "mod", PASSWORD)
+    store = tmp_path / "store"
+    kb = small_store(store)
+    settings = kb.settings
+    del kb
+    gc.collect()
+    env = {**os.environ, "DSIKB_MODERATORS": str(accounts), "DSIKB_SECRET_KEY": "fault-test-key",
+           "DSIKB_SOURCES": settings.sources, "PYTHONPATH": os.environ.get("FAULT_EXTRA_PATH", "") + str(PROJECT_ROOT)}
+    server = Server(store, free_port(), env)
+    seed = int(time.time())
+    rng = random.Random(seed)
+    acknowledged: dict[str, str] = {}  # idempotency key -> submission id
+    accept_sent = []
+    sent = retries = 0
+    t0 = time.monotonic()
+    server.start()
+    client = Client(server.url)
+    logged_in = False
+    kill_at = set(rng.sample(range(5, SUBMISSIONS - 5), KILLS))  # submissions during which to kill
+    triggers: list[threading.Event] = []
+    kills = []
+
+    def killer(trigger):
+        trigger.wait()
+        time.sleep(rng.uniform(0.0, 0.08))  # lands at a random point of a request (or between them)
+        server.kill()
+        kills.append(round(time.monotonic() - t0, 2))
+        server.start()
+
+    thread = None
+    try:
+        for i in range(SUBMISSIONS):
+            if i in kill_at:
+                if thread is not None:
+                    thread.join()
+                trigger = threading.Event()
+                thread = threading.Thread(target=killer, args=(trigger,))
+                thread.start()
+                trigger.set()
+            key = f"fault-{seed}-{i}"
+            body = json.dumps(project(name=f"Fault Project {i}")).encode()
+            sent += 1
+            for attempt in range(40):  # the same key on retry: a lost 202 must not make a second one
+                try:
+                    status, resp, headers = client.request(
+                        "/api/submissions", body, {"Content-Type": "application/json", "Idempotency-Key": key})
+                except (urllib.error.URLError, OSError, http.client.HTTPException):
+                    retries += 1
+                    time.sleep(0.1)
+                    continue
+                assert status == 202, resp[:500]
+                acknowledged[key] = json.loads(resp)["id"]
+                break
+            if i % 4 == 3 and acknowledged:  # accept some, so the store is written while killed
+                sid = acknowledged[key] if key in acknowledged else None
+                try:
+                    if not logged_in:
+                        client.form("/moderate/login", {"name": "mod", "password": PASSWORD,
+                                                        "csrf_token": client.token("/moderate/login")})
+                        logged_in = True
+                    if sid:
+                        client.form(f"/moderate/{sid}/accept", {"csrf_token": client.token(f"/moderate/{sid}")})
+                        accept_sent.append(sid)
+                except (urllib.error.URLError, OSError, http.client.HTTPException):
+                    pass
+    finally:
+        if thread is not None:
+            thread.join()
+        server.stop()
+
+    # the store opens; every acknowledged submission is in the spool; no half-written graph
+    server.start()  # a restart runs recovery (an accept cut between store and spool is settled)
+    server.stop()
+    gc.collect()
+    kb = KB.open(settings.replace(store=str(store)))
+    subs = SubmissionStore(store.with_name(store.name + ".submissions.sqlite"))
+    found = [sid for sid in acknowledged.values() if subs.get(sid).ntriples]
+    graphs = [g for g in kb.named_graphs()]
+    assert not [g for g in graphs if g.startswith(kb.graphs.ns + "tmp/")], "a staging graph was left behind"
+    published = [g for g in graphs if g.startswith(kb.graphs.ns + "submission/")]
+    accepted = [s for s in subs.list("accepted", limit=10_000)]
+    assert {kb.graphs.submission(s.id) for s in accepted} == set(published)
+    for sub in accepted:
+        graph = kb.graphs.submission(sub.id)
+        have = {str(q.triple) for q in kb.graph_quads(graph)}
+        want = {str(t) for t in sub.triples()}
+        assert want <= have, f"graph of {sub.id} is missing {len(want - have)} statements"
+        assert kb.ask(f"ASK {{ GRAPH <{graph}> {{ <{graph}> prov:wasGeneratedBy ?a ; prov:generatedAtTime ?t }} }}")
+    elapsed = time.monotonic() - t0
+    print(f"\nfault test (seed {seed}): sent {sent}, acknowledged {len(acknowledged)}, found {len(found)}, "
+          f"in spool {len(subs.ids())}, retries {retries}, kills at {kills} s, "
+          f"accepts sent {len(accept_sent)}, published graphs {len(published)}, {elapsed:.1f} s")
+    assert len(found) == len(acknowledged) == SUBMISSIONS
+    assert len(subs.ids()) == SUBMISSIONS, "a retried POST made a second submission"
+    assert len(kills) == KILLS
+    del kb
+    gc.collect()

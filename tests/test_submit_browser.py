@@ -1,0 +1,139 @@
+"""The submission form in a real browser (headless Chromium): fill it, get the shapes' messages next
+to the fields, fix them, send, find it in the moderation queue, accept it as a moderator, then see the
+new project's page, its triples over SPARQL and in the next dump.
+
+A live server on 127.0.0.1 (in a thread) over a small real store; Debian's Chromium driven by
+Playwright (``executable_path``, no downloaded browser). Skipped only when Chromium is missing.
+"""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import shutil
+import threading
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_submissions import BASE, small_store
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+PASSWORD = "browser test password"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    from werkzeug.serving import make_server
+
+    from endpoint import create_app
+    from kb.accounts import add_account
+
+    root = tmp_path_factory.mktemp("submit-browser")
+    add_account(root / "moderators", "mia", PASSWORD)
+    kb = small_store(root / "store", moderators=str(root / "moderators"))
+    app = create_app(kb.settings, kb=kb)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", kb
+    server.shutdown()
+    thread.join(5)
+    del app, kb
+    gc.collect()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
+    profile = tmp_path_factory.mktemp("chromium-submit")
+    with sync_api.sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1200, "height": 900})
+        yield context
+        context.close()
+
+
+def field_error(page, field: str) -> str:
+    return " ".join(page.locator(f'.field-error[data-field="{field}"]').all_inner_texts())
+
+
+def test_submit_fix_moderate_publish(live, browser):
+    url, kb = live
+    page = browser.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(url + "/submit")
+    page.check('input[name=type][value=project]')
+    page.fill("#name", "Community Sensor Network Leeds")
+    page.fill("#website", "ftp://sensors.example.org")  # not http(s): the shapes refuse it
+    page.fill("#shortDescription", "Neighbours measure noise and air with open hardware.")
+    page.fill("#country", "United Kingdom")
+    page.fill("#city", "Leeds")
+    # partners by search-as-you-type
+    page.fill("#partner-search", "nes")
+    page.locator("#partner-results button", has_text="Nesta").click()
+    assert "Nesta" in page.inner_text("#partner-list")
+    # no area of society, no technology: the shapes require them for a project
+    page.click("#send")
+    page.wait_for_selector(".form-errors")
+    assert field_error(page, "website"), page.content()
+    assert field_error(page, "areasOfSociety"), page.inner_text("main")[:3000]
+    assert page.input_value("#name") == "Community Sensor Network Leeds"  # what they typed is kept
+    assert page.input_value("#shortDescription").startswith("Neighbours")
+    assert "Nesta" in page.inner_text("#partner-list")
+    assert page.get_attribute("#website", "aria-invalid") == "true"
+
+    # fix and send again
+    page.fill("#website", "https://sensors.example.org/")
+    page.locator("#areasOfSociety label", has_text="Energy and environment").first.locator("input").check()
+    page.locator("#technologyFocus label", has_text="Open hardware").locator("input").check()
+    page.click("#send")
+    page.wait_for_selector("#status")
+    assert "pending" in page.inner_text("#status")
+    sid = page.url.rstrip("/").rsplit("/", 1)[-1]
+    entity = BASE + "id/project/community-sensor-network-leeds"
+    assert entity in page.content()
+
+    # a moderator signs in, finds it in the queue, sees the diff, accepts
+    page.goto(url + "/moderate")
+    page.fill("#mod-name", "mia")
+    page.fill("#mod-password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_selector("#pending")
+    page.click(f"a[href='/moderate/{sid}']")
+    assert "create" in page.inner_text("main") and "Community Sensor Network Leeds" in page.inner_text("main")
+    page.click("#accept")
+    page.wait_for_selector("#status")
+    assert "accepted" in page.inner_text("#status")
+
+    # the new entity's page
+    page.goto(url + "/page/project/community-sensor-network-leeds")
+    body = page.inner_text("main")
+    assert "Community Sensor Network Leeds" in body and "Nesta" in body
+
+    # its triples over SPARQL
+    query = f"SELECT ?g ?label WHERE {{ GRAPH ?g {{ <{entity}> <http://www.w3.org/2000/01/rdf-schema#label> ?label }} }}"
+    req = urllib.request.Request(url + "/sparql?" + urllib.parse.urlencode({"query": query}),
+                                 headers={"Accept": "application/sparql-results+json"})
+    with urllib.request.urlopen(req, timeout=60) as resp:
+        rows = json.load(resp)["results"]["bindings"]
+    assert [(r["g"]["value"], r["label"]["value"]) for r in rows] == [
+        (kb.graphs.submission(sid), "Community Sensor Network Leeds")]
+
+    # and in the next dump
+    from kb.dump import dump
+
+    out = io.BytesIO()
+    dump(kb, "nq", out, public=True)
+    lines = [line for line in out.getvalue().decode().splitlines() if line.startswith(f"<{entity}> ")]
+    assert lines and all(f"<{kb.graphs.submission(sid)}>" in line for line in lines)
+    page.close()
