@@ -208,22 +208,20 @@ def preview():
 
 @bp.get("/export/mixnmatch.tsv")
 def mixnmatch():
-    """Mix'n'match catalogue: id (type/slug), name, description, url, type (a Wikidata class)."""
+    """Mix'n'match catalogue of one type (default organisation): id (our slug), name, description,
+    url, type (a Wikidata class). One catalogue per proposed Wikidata property."""
     kb = get_kb()
-    wanted = _param("type")
-    types = rc.DEFAULT_TYPES[:2]
-    if wanted:
-        tid = rc.type_id(wanted, kb.names)
-        if tid is None:
-            raise BadRequest(f"unknown type {wanted!r}: use one of {', '.join(rc.TYPES)}")
-        types = (tid,)
+    wanted = _param("type") or "organisation"
+    type_ = rc.type_id(wanted, kb.names)
+    if type_ is None:
+        raise BadRequest(f"unknown type {wanted!r}: use one of {', '.join(rc.TYPES)}")
 
     def clean(value: str) -> str:
         return " ".join((value or "").split())
 
     lines = ["id\tname\tdescription\turl\ttype"]
-    for row in rc.mixnmatch_rows(rc.index(kb), types):
+    for row in rc.mixnmatch_rows(rc.index(kb), type_):
         lines.append("\t".join(clean(v) for v in row))
     body = "\n".join(lines) + "\n"
     return Response(body, mimetype="text/tab-separated-values",
-                    headers={"Content-Disposition": "inline; filename=dsi-mixnmatch.tsv"})
+                    headers={"Content-Disposition": f"inline; filename=dsi-mixnmatch-{type_}.tsv"})

@@ -277,11 +277,14 @@ def suggest_entities(idx: Index, prefix: str, *, types=(), limit: int = 10) -> l
     return out
 
 
-def mixnmatch_rows(idx: Index, types=DEFAULT_TYPES[:2]):
-    """(id, name, description, url, type) per public entity; id is ``{type}/{slug}``, the value of
-    the proposed Wikidata property (see docs/wikidata.md); type is a Wikidata class."""
-    wd_class = {"organisation": "Q43229", "project": "Q170584", "place": "Q2221906",
-                "activity": "Q170584", "event": "Q1656682"}
-    for e in sorted(idx.entities.values(), key=lambda e: (e.type, e.slug)):
-        if e.type in types:
-            yield (f"{e.type}/{e.slug}", e.label, e.description, e.iri, wd_class[e.type])
+WIKIDATA_CLASS = {"organisation": "Q43229", "project": "Q170584", "place": "Q2221906",
+                  "activity": "Q170584", "event": "Q1656682"}
+
+
+def mixnmatch_rows(idx: Index, type_: str = "organisation"):
+    """(id, name, description, url, type) per public entity of one type: a Mix'n'match catalogue
+    for one Wikidata property ("DSI organisation ID", see docs/wikidata.md), so the id is the bare
+    slug (unique within a type) and type is the Wikidata class of the catalogue's items."""
+    for e in sorted(idx.entities.values(), key=lambda e: e.slug):
+        if e.type == type_:
+            yield (e.slug, e.label, e.description, e.iri, WIKIDATA_CLASS[e.type])
