@@ -136,7 +136,6 @@ def sample_paths(kb: KB, k: int, seed: int = 11) -> list[str]:
 
 
 def measure(kb: KB, paths: list[str]) -> dict:
-    __import__("kb.linking")  # first: works around an import cycle kb.reconcile <-> kb.linking
     from endpoint import create_app
 
     app = create_app(kb.settings, kb=kb)
