@@ -14,7 +14,6 @@ from rdflib import RDF, RDFS, Namespace
 from rdflib.collection import Collection
 from rdflib.query import Result
 
-import kb.linking  # noqa: F401  works around a circular import elsewhere (kb.reconcile <-> kb.linking)
 from tests.conftest import SPECS, settings_for
 
 PROTOCOL = SPECS / "sparql11-protocol" / "manifest.ttl"

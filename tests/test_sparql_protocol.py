@@ -15,7 +15,6 @@ import rdflib.util
 from rdflib.query import Result
 
 from tests.conftest import settings_for
-import kb.linking  # noqa: F401  TEMP: works around a circular import (kb.reconcile <-> kb.linking)
 
 # rdflib's JSON-LD parser uses its own deprecated ConjunctiveGraph internally.
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")

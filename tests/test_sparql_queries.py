@@ -11,7 +11,6 @@ from collections import Counter
 import pytest
 import rdflib
 
-import kb.linking  # noqa: F401  works around a circular import elsewhere (kb.reconcile <-> kb.linking)
 from endpoint.sparql_editor import examples
 
 EXAMPLES = examples()

@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 import pyoxigraph as ox
 import pytest
 
-import kb.linking  # noqa: F401  works around a circular import elsewhere (kb.reconcile <-> kb.linking)
 from tests.conftest import settings_for
 
 EX = "http://example.org/"
