@@ -8,6 +8,7 @@ dictionary look-ups and a few hundred fuzzy comparisons, not SPARQL round trips.
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
 
 from kb.linking.matching import best_similarity, fold, site_key, tokens
@@ -84,21 +85,22 @@ class Index:
         return found
 
 
-_cache: dict[int, Index] = {}
+_cache: "weakref.WeakKeyDictionary[KB, Index]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
 def index(kb: KB) -> Index:
-    """The index of ``kb`` for its current generation (rebuilt after any write)."""
-    key = id(kb.store)
+    """The index of ``kb`` for its current generation (rebuilt after any write); held weakly, so
+    a closed store's index goes with it."""
     generation = kb.generation
-    cached = _cache.get(key)
+    cached = _cache.get(kb)
     if cached is not None and cached.generation == generation:
         return cached
     with _lock:
-        cached = _cache.get(key)
+        cached = _cache.get(kb)
         if cached is None or cached.generation != generation:
-            cached = _cache[key] = build_index(kb, generation)
+            cached = build_index(kb, generation)
+            _cache[kb] = cached
     return cached
 
 

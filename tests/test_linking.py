@@ -376,3 +376,12 @@ def test_heldout_precision_and_recall(kb_copy, wikidata, capsys):
     assert len(unresolved) <= 3, f"held-out keys not in the store: {unresolved}"
     assert len(seen) >= 30
     assert precision >= 0.95 and recall >= 0.8
+
+
+@pytest.mark.parametrize("body", [b"[]", b'{"head": {}}', b'{"results": {"bindings": [1]}}',
+                                  b'{"results": {"bindings": [{"item": {"type": "uri"}}]}}', b"\xff\xfe"])
+def test_malformed_results_are_recognised(body):
+    from kb.linking.client import MalformedResult, parse_results
+
+    with pytest.raises(MalformedResult):
+        parse_results(body)
