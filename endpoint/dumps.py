@@ -35,7 +35,8 @@ RDF_OFFERS = {"text/turtle": ox.RdfFormat.TURTLE, "application/ld+json": ox.RdfF
               "application/rdf+xml": ox.RdfFormat.RDF_XML, "application/n-triples": ox.RdfFormat.N_TRIPLES}
 SUFFIXES = {"ttl": "text/turtle", "jsonld": "application/ld+json", "rdf": "application/rdf+xml",
             "nt": "application/n-triples"}
-WAIT_SECONDS = 20.0  # how long a request waits for a rebuild before it is served the previous files
+WAIT_SECONDS = 20.0  # how long a request waits for the first build before it gets 503
+STALE_WAIT_SECONDS = 3.0  # how long it waits for a rebuild before it is served the previous files
 
 
 class DumpBuilder:
@@ -71,7 +72,7 @@ class DumpBuilder:
                 self.thread = threading.Thread(target=run, name="dsikb-dumps", daemon=True)
                 self.thread.start()
             thread = self.thread
-        thread.join(wait)
+        thread.join(wait if manifest is None else min(wait, STALE_WAIT_SECONDS))
         manifest = read_manifest(self.folder)
         return manifest, bool(manifest and manifest["generation"] == self.kb.generation)
 
