@@ -130,7 +130,7 @@ def twitter(raw: str | None) -> str | None:
     if not text:
         return None
     text = re.sub(r"^(https?://)?(www\.)?twitter\.com/", "", text, flags=re.I).lstrip("@").strip("/")
-    return text if re.fullmatch(r"[A-Za-z0-9_]{1,30}", text) else None
+    return text if re.fullmatch(r"[A-Za-z0-9_]{1,15}", text) else None
 
 
 PLACEHOLDER_DATES = {"1970-01-01", "0000-00-00"}
