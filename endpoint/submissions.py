@@ -32,16 +32,12 @@ REPORT_TYPES = ["application/json", "text/turtle", "application/ld+json"]
 
 def init_app(app) -> None:
     """Open the submissions spool beside the store and settle any accept a crash interrupted."""
-    settings = app.config["DSIKB_SETTINGS"]
     kb = app.extensions["dsikb"]
-    if getattr(kb, "path", None) is not None:
-        subs = SubmissionStore(kb.path.with_name(kb.path.name + ".submissions.sqlite"))
-    else:
-        subs = SubmissionStore.for_settings(settings)
+    subs = SubmissionStore.for_kb(kb)
     app.extensions["dsikb_submissions"] = subs
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    if hasattr(kb, "store"):
+    if subs.exists and hasattr(kb, "store"):
         moderation.recover(kb, subs)
 
 

@@ -37,6 +37,7 @@ def provenance_triples(kb, sub: Submission, moderator: str, when: str, revises: 
         ox.Triple(graph, _n(PROV + "wasGeneratedBy"), activity),
         ox.Triple(graph, _n(PROV + "generatedAtTime"), dt(when)),
         ox.Triple(graph, _n("http://purl.org/dc/terms/license"), _n(LICENCE)),
+        ox.Triple(graph, _n(RDFS + "label"), ox.Literal(_graph_label(sub, moderator, when), language="en")),
         ox.Triple(activity, _n(RDF + "type"), _n(PROV + "Activity")),
         ox.Triple(activity, _n(RDF + "type"), _n(kb.names.dsi("Submission"))),
         ox.Triple(activity, _n(RDFS + "label"), ox.Literal(f"{sub.kind} submission {sub.id}")),
@@ -62,6 +63,12 @@ def provenance_triples(kb, sub: Submission, moderator: str, when: str, revises: 
     for old in revises:
         t.append(ox.Triple(graph, _n(PROV + "wasRevisionOf"), _n(kb.graphs.submission(old))))
     return t
+
+
+def _graph_label(sub: Submission, moderator: str, when: str) -> str:
+    """What an entity page shows under "where this comes from"."""
+    who = f", sent by {sub.submitter.name}" if sub.submitter.named and sub.submitter.name else ""
+    return f"Contribution {sub.id} ({sub.kind}){who}, accepted by moderator {moderator} on {when[:10]}"
 
 
 def _ground(triples) -> str:

@@ -124,26 +124,40 @@ class Submission:
 class SubmissionStore:
     """The durable spool of submissions: one SQLite file, a connection per call (thread-safe)."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str | Path | None):
+        self.path = Path(path) if path is not None else None
         self._lock = threading.Lock()
-        with self._connect() as db:
-            db.executescript(SCHEMA_SQL)
+        self._ready = False  # the file is made on first use: opening an app writes nothing
 
     @classmethod
-    def for_settings(cls, settings) -> "SubmissionStore":
-        if settings.store_is_remote:
+    def for_kb(cls, kb) -> "SubmissionStore":
+        """The spool beside an on-disk store; for an in-memory store a temporary file (nothing is
+        durable there anyway); for a remote store ``var/submissions.sqlite``."""
+        if getattr(kb, "path", None) is not None:
+            return cls(kb.path.with_name(kb.path.name + ".submissions.sqlite"))
+        if kb.settings.store_is_remote:
             return cls(Path("var") / "submissions.sqlite")
-        path = settings.store_path.resolve()
-        return cls(path.with_name(path.name + ".submissions.sqlite"))
+        return cls(None)
+
+    @property
+    def exists(self) -> bool:
+        return self.path is not None and self.path.exists()
 
     def _connect(self) -> sqlite3.Connection:
+        if self.path is None:
+            import tempfile
+
+            self.path = Path(tempfile.mkdtemp(prefix="dsikb-submissions-")) / "submissions.sqlite"
+        if not self._ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.execute("PRAGMA foreign_keys=ON")
+        if not self._ready:
+            db.executescript(SCHEMA_SQL)
+            self._ready = True
         return _Closing(db)
 
     # -- reading -----------------------------------------------------------------------------
@@ -495,6 +509,8 @@ def submit(kb, subs: SubmissionStore, raw: bytes, content_type: str | None, *,
     existing = subs.find(idempotency_key=idempotency_key, content_hash=chash)
     if existing is not None:
         return Intake(existing, False)
+    from kb.submission_validation import results_of, validate
+
     submitter = submitter or Submitter()
     with _INTAKE_LOCK:  # minting must not hand one slug to two submissions at once
         kind, triples, entities, minted = _build(kb, subs, raw, media_type, submitter)
@@ -594,120 +610,3 @@ def _mint_rdf(kb, subs, triples):
     kind = "edit" if edits and not minted else "create"
     return kind, out, entities, minted
 
-
-# -- validation --------------------------------------------------------------------------------
-SH = "http://www.w3.org/ns/shacl#"
-SKOS = "http://www.w3.org/2004/02/skos/core#"
-CONTEXT_PROPERTIES = (RDF + "type", RDFS + "label", SKOS + "inScheme", SKOS + "prefLabel", SKOS + "topConceptOf")
-FIELD_OF = {RDFS + "label": "name", DCTERMS + "description": "description", RDF + "type": "type",
-            GEO + "lat": "latitude", GEO + "long": "longitude"}
-FIELD_OF_DSI = {"website": "website", "country": "country", "city": "city", "startDate": "startDate",
-                "endDate": "endDate", "shortDescription": "shortDescription", "tag": "tags",
-                "organisation": "partners", "role": "partners", "project": "partners",
-                **{prop: key for key, (prop, _) in CONCEPT_FIELDS.items()}}
-
-
-def context_triples(kb, triples) -> list[ox.Triple]:
-    """What a submission's validation needs from the store: the type, label and scheme of every IRI it
-    mentions (concepts, partners, places), not the whole knowledge base."""
-    iris = {t.object.value for t in triples if isinstance(t.object, ox.NamedNode)}
-    iris -= {t.subject.value for t in triples}
-    if not iris:
-        return []
-    values = " ".join(f"<{i}>" for i in sorted(iris))
-    props = " ".join(f"<{p}>" for p in CONTEXT_PROPERTIES)
-    rows = kb.select(f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {props} }} ?s ?p ?o }}")
-    return [ox.Triple(r["s"], r["p"], r["o"]) for r in rows]
-
-
-def validate(kb, triples):
-    """SHACL-validate a submission with the project's shapes; returns pySHACL's outcome
-    (``.conforms``, ``.report_graph``, ``.text``).
-
-    Fast enough for a form (< 100 ms median, bench/validate_bench.py): the data graph is an in-memory
-    Oxigraph store (pySHACL then runs the shapes' SPARQL in Oxigraph, not rdflib's slow parser) with
-    the submission, the ontology and :func:`context_triples` only, and only the submission's own
-    nodes are focus nodes (referenced entities are context, not under review).
-    """
-    import pyshacl
-    import rdflib
-
-    shapes, ontology = _shapes_and_ontology(kb)
-    data = ox.Store()
-    default = ox.DefaultGraph()
-    data.extend([ox.Quad(t.subject, t.predicate, t.object, default)
-                 for t in list(triples) + context_triples(kb, triples)] + ontology)
-    focus = sorted({rdflib.URIRef(t.subject.value) for t in triples if isinstance(t.subject, ox.NamedNode)})
-    conforms, report, text = pyshacl.validate(data, shacl_graph=shapes, advanced=True, inference="none",
-                                              allow_warnings=True, focus_nodes=focus)
-    return _Result(conforms, report, text)
-
-
-@dataclass
-class _Result:
-    conforms: bool
-    report_graph: object
-    text: str
-    results: list = field(default_factory=list)
-
-
-_CACHE: dict = {}
-
-
-def _shapes_and_ontology(kb):
-    """The shapes (an rdflib graph) and the ontology (quads for the default graph), read from the store
-    (falling back to the repository's files), cached until the store changes."""
-    import rdflib
-
-    key = (id(kb), kb.generation)
-    if _CACHE.get("key") != key:
-        shapes_triples = [q.triple for q in kb.graph_quads(kb.graphs.shapes)]
-        if not shapes_triples:
-            from kb.init import SHAPES_DIR, parse_files
-
-            shapes_triples = parse_files(sorted(SHAPES_DIR.glob("*.ttl")), kb.settings.base_uri)
-        shapes = rdflib.Graph()
-        shapes.parse(data=ox.serialize(shapes_triples, format=ox.RdfFormat.N_TRIPLES).decode(), format="nt")
-        ontology = [ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
-                    for q in kb.graph_quads(kb.graphs.ontology)]
-        _CACHE.update(key=key, value=(shapes, ontology))
-    return _CACHE["value"]
-
-
-def results_of(kb, result) -> list[dict]:
-    """The report's results as plain dicts, each with the form field it concerns."""
-    report = result.report_graph
-    rows = report.query(
-        "PREFIX sh: <http://www.w3.org/ns/shacl#> SELECT ?r ?focus ?path ?severity ?message ?value WHERE { "
-        "?r a sh:ValidationResult ; sh:focusNode ?focus ; sh:resultSeverity ?severity . "
-        "OPTIONAL { ?r sh:resultPath ?path } OPTIONAL { ?r sh:resultMessage ?message } "
-        "OPTIONAL { ?r sh:value ?value } }")
-    out = []
-    for row in rows:
-        path = str(row.path) if row.path is not None and not _is_bnode(row.path) else ""
-        out.append({
-            "focus": str(row.focus),
-            "path": path,
-            "field": field_of(kb, path, str(row.focus)),
-            "severity": str(row.severity).rsplit("#", 1)[-1],
-            "message": str(row.message) if row.message is not None else "does not conform",
-            "value": str(row.value) if row.value is not None else None,
-        })
-    out.sort(key=lambda r: (r["severity"] != "Violation", r["field"], r["message"]))
-    return out
-
-
-def _is_bnode(term) -> bool:
-    import rdflib
-
-    return isinstance(term, rdflib.BNode)
-
-
-def field_of(kb, path: str, focus: str = "") -> str:
-    if "#membership-" in focus:
-        return "partners"
-    if path in FIELD_OF:
-        return FIELD_OF[path]
-    if path.startswith(kb.names.dsi_ns):
-        return FIELD_OF_DSI.get(path[len(kb.names.dsi_ns):], path[len(kb.names.dsi_ns):])
-    return path.rsplit("/", 1)[-1].rsplit("#", 1)[-1] or "(entity)"

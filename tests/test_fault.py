@@ -118,7 +118,7 @@ def test_sigkill_while_submitting_loses_nothing(tmp_path):
     del kb
     gc.collect()
     env = {**os.environ, "DSIKB_MODERATORS": str(accounts), "DSIKB_SECRET_KEY": "fault-test-key",
-           "DSIKB_SOURCES": settings.sources, "PYTHONPATH": os.environ.get("FAULT_EXTRA_PATH", "") + str(PROJECT_ROOT)}
+           "DSIKB_SOURCES": settings.sources, "PYTHONPATH": str(PROJECT_ROOT)}
     server = Server(store, free_port(), env)
     seed = int(time.time())
     rng = random.Random(seed)

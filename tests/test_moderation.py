@@ -153,3 +153,21 @@ def test_withdrawal_records_it_answers_410_and_leaves_the_dump(mod_app, moderato
     dump(kb, "nt", out, public=True)
     assert f"<{entity}>" not in out.getvalue().decode()
     assert f"<{ORG}nesta>" in out.getvalue().decode()
+
+
+def test_dsikb_moderator_add_writes_a_scrypt_hash(tmp_path, monkeypatch, capsys):
+    from kb import accounts
+    from kb.cli import main
+
+    path = tmp_path / "mods"
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough secret\n"))
+    assert main(["moderator", "add", "bob", "--file", str(path), "--password-stdin"]) == 0
+    line = [x for x in path.read_text().splitlines() if x.startswith("bob:")][0]
+    assert line.startswith("bob:scrypt:") and "a long enough secret" not in line
+    assert oct(path.stat().st_mode)[-3:] == "600"
+    assert accounts.check(path, "bob", "a long enough secret")
+    assert not accounts.check(path, "bob", "a long enough secreT")
+    assert not accounts.check(path, "nobody", "a long enough secret")
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["moderator", "add", "carol", "--file", str(path), "--password-stdin"]) == 2
+    assert "at least" in capsys.readouterr().err

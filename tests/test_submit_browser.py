@@ -119,6 +119,7 @@ def test_submit_fix_moderate_publish(live, browser):
     page.goto(url + "/page/project/community-sensor-network-leeds")
     body = page.inner_text("main")
     assert "Community Sensor Network Leeds" in body and "Nesta" in body
+    assert "accepted by moderator mia" in body  # its provenance, under "where this comes from"
 
     # its triples over SPARQL
     query = f"SELECT ?g ?label WHERE {{ GRAPH ?g {{ <{entity}> <http://www.w3.org/2000/01/rdf-schema#label> ?label }} }}"
