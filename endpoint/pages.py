@@ -14,7 +14,7 @@ from flask import Blueprint, render_template, request
 
 from endpoint.state import get_kb
 from kb.describe import Description, property_labels
-from kb.namespaces import LEGACY_ID, STANDARD_PREFIXES as P
+from kb.namespaces import LEGACY_CONCEPT, LEGACY_ID, STANDARD_PREFIXES as P
 from kb.stats import stats
 
 bp = Blueprint("pages", __name__)
@@ -124,7 +124,8 @@ def entity_view(kb, desc: Description) -> dict:
     is_project = d("Project") in types or d("Activity") in types
     shown = {P["rdfs"] + "label", P["skos"] + "prefLabel", P["rdf"] + "type", P["dcterms"] + "description",
              d("shortDescription"), d("hidden"), P["owl"] + "sameAs", P["skos"] + "closeMatch",
-             P["skos"] + "exactMatch", P["geo"] + "lat", P["geo"] + "long"}
+             P["skos"] + "exactMatch", P["geo"] + "lat", P["geo"] + "long", P["skos"] + "definition",
+             P["skos"] + "hiddenLabel"}
     facts: list[dict] = []
 
     def fact(label: str, *predicates: str, sep: str = ", "):
@@ -172,7 +173,8 @@ def entity_view(kb, desc: Description) -> dict:
     shown.add(d("collaboratesWith"))
     collaborators = _collaborators(kb, desc)
 
-    description = _pick(desc, P["dcterms"] + "description") or _pick(desc, d("shortDescription"))
+    description = (_pick(desc, P["dcterms"] + "description") or _pick(desc, P["skos"] + "definition")
+                   or _pick(desc, d("shortDescription")))
     short = _pick(desc, d("shortDescription"))
     groups: dict[str, dict] = {}
     for s in desc.own:
@@ -201,12 +203,15 @@ def entity_view(kb, desc: Description) -> dict:
         for v in desc.values(p):
             iri = v.value
             if iri.startswith("http://www.wikidata.org/entity/"):
-                name = "Wikidata " + iri.rsplit("/", 1)[-1]
+                link = {"href": iri, "text": "Wikidata " + iri.rsplit("/", 1)[-1], "external": True}
             elif iri.startswith(LEGACY_ID):
-                name = "DSI 2013 linked data (" + iri[len(LEGACY_ID):].split("/")[0] + ")"
+                link = {"href": iri, "text": "DSI 2013 linked data (" + iri[len(LEGACY_ID):].split("/")[0] + ")",
+                        "external": True}
+            elif iri.startswith(LEGACY_CONCEPT):
+                link = {"href": iri, "text": "DSI 2013 linked data (concept)", "external": True}
             else:
-                name = iri
-            elsewhere.append({"href": iri, "text": name, "probable": p.endswith("closeMatch")})
+                link = _link(desc, v)
+            elsewhere.append(link | {"probable": p.endswith("closeMatch")})
 
     issues = [_link(desc, v)["text"] for v in desc.values(d("qualityIssue"))]
     type_labels = [plabels.get(t) or humanize(t).capitalize() for t in types if t.startswith(n.dsi_ns)]

@@ -99,11 +99,12 @@ def _build(kb: KB, type_: str) -> Table:
     cls = kb.names.dsi(BROWSE_TYPES[type_])
     rows: dict[str, Row] = {}
     query = f"""
-    SELECT ?s (SAMPLE(?l) AS ?label) (SAMPLE(?d) AS ?desc) (MIN(STR(?start)) AS ?from) (MAX(?h) AS ?hidden)
+    SELECT ?s (SAMPLE(?l) AS ?label) (SAMPLE(COALESCE(?sd, ?dd)) AS ?desc) (MIN(STR(?start)) AS ?from) (MAX(?h) AS ?hidden)
     WHERE {{
       ?s a <{cls}> FILTER(isIRI(?s))
       OPTIONAL {{ ?s rdfs:label ?l }}
-      OPTIONAL {{ ?s dsi:shortDescription ?d }}
+      OPTIONAL {{ ?s dsi:shortDescription ?sd }}
+      OPTIONAL {{ ?s dcterms:description ?dd }}
       OPTIONAL {{ ?s dsi:startDate ?start }}
       OPTIONAL {{ ?s dsi:hidden ?hv BIND(IF(?hv, 1, 0) AS ?h) }}
       FILTER NOT EXISTS {{ ?s dsi:mergedInto ?survivor }}
