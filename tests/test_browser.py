@@ -6,8 +6,10 @@ Runs a live server on 127.0.0.1 over the built data and drives Debian's Chromium
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -25,7 +27,13 @@ pytestmark = pytest.mark.browser
 def live_server(app):
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    from werkzeug.serving import WSGIRequestHandler
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *args, **kwargs):
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
@@ -52,6 +60,10 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c)).lower()
+
+
 def _first_org(built_kb) -> tuple[str, str]:
     """A public organisation that leads a project, and a distinctive word of its name."""
     rows = built_kb.select(
@@ -74,6 +86,14 @@ def test_home_search_entity_and_facet(browser, live_server, built_kb):
     page.get_by_label("Find an organisation or project").press("Enter")
     page.wait_for_url("**/search?q=*")
     assert "result" in page.get_by_role("status").inner_text()
+    # then narrow it the way a person would: fewer words, no accents, only organisations
+    words = sorted(re.findall(r"\w{4,}", _fold(label)), key=len, reverse=True)[:2] or [_fold(label)]
+    page.get_by_label("Words in the name or description").fill(" ".join(words))
+    page.get_by_label("Type").select_option("organisation")
+    page.get_by_role("main").get_by_role("button", name="Search").click()
+    page.wait_for_url("**type=organisation*")
+    assert page.locator("ol.hits .tag").all_inner_texts() and \
+        set(page.locator("ol.hits .tag").all_inner_texts()) == {"organisation"}
     _shot(page, "02-search")
 
     page.locator("ol.hits a", has_text=label).first.click()
@@ -83,6 +103,11 @@ def test_home_search_entity_and_facet(browser, live_server, built_kb):
     assert page.locator("dl.facts").is_visible()
     assert page.locator('link[rel="alternate"][type="text/turtle"]').count() == 1
     _shot(page, "03-entity")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 400, "entity page scrolls sideways on a phone"
+    _shot(page, "03-entity-phone")
+    page.set_viewport_size({"width": 1200, "height": 900})
 
     page.goto(live_server + "/browse/project")
     before = int(page.locator(".summary strong").first.inner_text().replace(",", ""))
