@@ -174,7 +174,7 @@ def download(name: str):
 def _void(ext: str | None):
     mime = SUFFIXES[ext] if ext else negotiate(list(RDF_OFFERS), default="text/turtle")
     manifest, _ = _manifest_or_503()
-    figures = manifest["extra"]
+    figures = manifest.get("extra") or void.statistics(get_kb())
     site = _site()
     dumps = [dict(f, modified=manifest["created"]) for f in manifest["files"]]
     etag = hashlib.sha256(f"{manifest['generation']}|{manifest['created']}|{site}|{mime}".encode()).hexdigest()[:32]

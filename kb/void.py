@@ -92,7 +92,7 @@ def statistics(kb) -> dict:
             info[slug] = (ns, title, home)
             links.setdefault(slug, Counter())[pred] += 1
     examples = [r["s"].value for r in kb.select(
-        "SELECT ?s WHERE { VALUES ?c { dsi:Organisation dsi:Project } ?s a ?c ; rdfs:label ?l "
+        "SELECT DISTINCT ?s WHERE { VALUES ?c { dsi:Organisation dsi:Project } ?s a ?c ; rdfs:label ?l "
         "FILTER NOT EXISTS { ?s dsi:hidden true } FILTER NOT EXISTS { ?s dsi:withdrawn ?w } } "
         "ORDER BY ?l LIMIT 3")]
     licences = sorted({r["l"].value for r in kb.select(
@@ -261,5 +261,6 @@ def describe(kb, figures: dict, *, site: str, dumps: list[dict]) -> list[ox.Trip
 
 
 def serialize(triples: list[ox.Triple], format: ox.RdfFormat) -> bytes:
-    """The description as Turtle, JSON-LD or RDF/XML."""
-    return ox.serialize(triples, format=format, prefixes=PREFIXES_OUT)
+    """The description as Turtle, JSON-LD or RDF/XML (grouped by subject, so Turtle reads well)."""
+    unique = list(dict.fromkeys(triples))
+    return ox.serialize(sorted(unique, key=lambda t: str(t.subject)), format=format, prefixes=PREFIXES_OUT)

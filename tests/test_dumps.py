@@ -250,6 +250,13 @@ def test_download_conditional_get(small_client):
     assert r.status_code == 200 and r.headers["Content-Length"] == first.headers["Content-Length"]
 
 
+def test_download_resumes_with_a_range(small_client):
+    whole = fetch(small_client, "/dumps/dsi.ttl.gz").data
+    r = fetch(small_client, "/dumps/dsi.ttl.gz", headers={"Range": "bytes=10-"})
+    assert r.status_code == 206 and r.data == whole[10:]
+    assert r.headers["Content-Range"] == f"bytes 10-{len(whole) - 1}/{len(whole)}"
+
+
 def test_unknown_dump_is_404_with_the_list(small_client):
     r = small_client.get("/dumps/dsi.rdf.gz", headers={"Accept": "text/plain"})
     assert r.status_code == 404 and "dsi.nq.gz" in r.get_data(as_text=True)
