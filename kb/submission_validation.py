@@ -31,6 +31,10 @@ def context_triples(kb, triples) -> list[ox.Triple]:
     iris -= {t.subject.value for t in triples}
     if not iris:
         return []
+    if hasattr(kb, "store"):  # index lookups: microseconds, where a VALUES query took ~40 ms
+        found = {q.triple for i in iris for p in CONTEXT_PROPERTIES
+                 for q in kb.store.quads_for_pattern(ox.NamedNode(i), ox.NamedNode(p), None, None)}
+        return sorted(found, key=str)
     values = " ".join(f"<{i}>" for i in sorted(iris))
     props = " ".join(f"<{p}>" for p in CONTEXT_PROPERTIES)
     rows = kb.select(f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {props} }} ?s ?p ?o }}")
