@@ -113,7 +113,7 @@ def _cors_and_vary(response: Response) -> Response:
 def sparql():
     if request.method == "OPTIONS":
         return _preflight()
-    if request.method not in ("GET", "POST"):
+    if request.method not in ("GET", "HEAD", "POST"):
         return Response(f"405 Method Not Allowed: {request.method} is not part of the SPARQL protocol; "
                         "use GET or POST\n", 405, {"Allow": "GET, POST, OPTIONS",
                                                    "Content-Type": "text/plain; charset=utf-8"})
@@ -123,8 +123,8 @@ def sparql():
         if wants_html():
             from endpoint.sparql_editor import editor
             return editor()
-        return _service_description()
-    if op.kind == "query" and request.method == "GET" and op.format is None and wants_html():
+        return _service_description(op.format)
+    if op.kind == "query" and request.method != "POST" and op.format is None and wants_html():
         from endpoint.sparql_editor import editor
         return editor(op.text)
     service().check_rate(request.remote_addr or "unknown")
@@ -169,7 +169,7 @@ def _query(op: protocol.Operation) -> Response:
     key = (media, request.base_url, op.text, tuple(op.default_graphs or ()), tuple(op.named_graphs or ()),
            op.default_graphs is None, op.named_graphs is None)
     headers = {"Content-Type": formats.content_type(media)}
-    if request.method == "GET":
+    if request.method != "POST":
         digest = hashlib.sha256(repr(key).encode()).hexdigest()[:24]
         headers["ETag"] = f'"g{generation}-{digest}"'
         headers["Cache-Control"] = CACHE_CONTROL
@@ -213,6 +213,8 @@ def _query(op: protocol.Operation) -> Response:
 
 def _info_headers(info: dict) -> dict:
     out = {"X-SPARQL-Rows": str(info.get("rows", 0))}
+    if "seconds" in info:  # evaluation and serialisation time in the worker (Server-Timing, ms)
+        out["Server-Timing"] = f"eval;dur={info['seconds'] * 1000:.1f}"
     if info.get("truncated"):
         out["X-SPARQL-Truncated"] = info["truncated"]
     return out
@@ -242,9 +244,16 @@ def _update(op: protocol.Operation) -> Response:
     return Response(status=204)
 
 
-def _service_description() -> Response:
-    svc, kb, settings = service(), get_kb(), get_settings()
-    media = negotiate(list(description.DESCRIPTION_TYPES), default="text/turtle")
+def _service_description(fmt: str | None = None) -> Response:
+    svc, kb = service(), get_kb()
+    offered = list(description.DESCRIPTION_TYPES)
+    if fmt is not None:
+        media = formats.SHORT_NAMES.get(fmt.lower(), fmt.lower())
+        if media not in offered:
+            raise NotAcceptable(f"format={fmt} is not offered for the service description. Offered: "
+                                + ", ".join(offered))
+    else:
+        media = negotiate(offered, default="text/turtle")
     triples, graphs = svc.store_figures()
     endpoint = request.base_url
     sd = description.description(endpoint, triples=triples, graphs=graphs, dataset=kb.names.dataset,

@@ -59,7 +59,7 @@ def _utf8_body(request: Request) -> str:
 def parse(request: Request, *, max_length: int) -> Operation:
     """The operation of a GET or POST request on the endpoint (other methods never get here)."""
     args = request.args
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         if "update" in args:
             raise BadRequest("SPARQL Update must be sent by POST (application/sparql-update or a form "
                              "with update=), never by GET")

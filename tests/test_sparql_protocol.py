@@ -351,3 +351,18 @@ def test_cache_and_etag_follow_the_store_generation(small):
     assert after.headers["ETag"] != first.headers["ETag"]
     stale = c.get("/sparql", query_string={"query": q}, headers={"If-None-Match": first.headers["ETag"]})
     assert stale.status_code == 200
+
+
+def test_head_answers_like_get_without_a_body(c):
+    r = c.head("/sparql", query_string={"query": SELECT_PEOPLE})
+    assert r.status_code == 200 and r.data == b""
+    assert r.mimetype == "application/sparql-results+json" and "ETag" in r.headers
+
+
+def test_service_description_format_parameter(c):
+    r = c.get("/sparql", query_string={"format": "jsonld"})
+    assert r.mimetype == "application/ld+json"
+    g = rdflib.Graph().parse(data=r.data, format="json-ld")
+    service = rdflib.URIRef("http://localhost/sparql")
+    assert (service, rdflib.URIRef("http://www.w3.org/ns/sparql-service-description#endpoint"), service) in g
+    assert c.get("/sparql", query_string={"format": "csv"}).status_code == 406

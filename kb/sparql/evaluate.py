@@ -9,6 +9,7 @@ many rows were written and which cap, if any, truncated them.
 from __future__ import annotations
 
 import re
+import time
 from typing import Callable
 
 import pyoxigraph as ox
@@ -67,6 +68,7 @@ def dataset_kwargs(job: dict) -> dict:
 
 def evaluate(query: Callable, job: dict, emit: Callable[[tuple], None]) -> None:
     """Run ``job`` with ``query`` (a ``Store.query``-like callable) and emit its serialised results."""
+    started = time.perf_counter()
     caps = formats.Caps(job["max_rows"], job["max_bytes"])
     writer = ChunkWriter(emit)
     try:
@@ -98,7 +100,8 @@ def evaluate(query: Callable, job: dict, emit: Callable[[tuple], None]) -> None:
     except (OSError, RuntimeError, ValueError, TypeError) as exc:
         emit(("error", 500, f"query evaluation failed: {exc}"))
         return
-    writer.finish({"rows": caps.rows, "truncated": caps.truncated, "bytes": writer.total})
+    writer.finish({"rows": caps.rows, "truncated": caps.truncated, "bytes": writer.total,
+                   "seconds": time.perf_counter() - started})
 
 
 def syntax_message(exc: SyntaxError) -> str:
