@@ -5,8 +5,9 @@
 ``--store``: a store built by ``dsikb init`` (opened read-only); without it a small store (ontology,
 taxonomies, shapes, two organisations) is built in a temporary folder.
 
-- fast: kb.submission_validation.validate (Oxigraph data graph with the submission, the ontology and the
-  type/label/scheme of what it references; the submission's nodes as focus nodes);
+- fast: kb.submission_validation.validate, as the API runs it (kb.validate.validate_graph: shapes parsed
+  once, an in-memory Oxigraph data graph with the submission, the ontology's axioms, and the
+  type/label/scheme of what the submission references);
 - naive: an rdflib data graph with the submission, the whole ontology and every taxonomy, every node
   validated (what validating "with the ontology and taxonomies" gives without care).
 """

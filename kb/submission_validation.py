@@ -7,8 +7,6 @@ fields of the simple JSON shape so the form can show each message next to its fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pyoxigraph as ox
 
 from kb.submissions import CONCEPT_FIELDS, DCTERMS, GEO, RDF, RDFS
@@ -42,57 +40,15 @@ def context_triples(kb, triples) -> list[ox.Triple]:
 
 
 def validate(kb, triples):
-    """SHACL-validate a submission with the project's shapes; returns pySHACL's outcome
-    (``.conforms``, ``.report_graph``, ``.text``).
+    """SHACL-validate a submission with the project's shapes (``kb.validate.validate_graph``: the
+    shapes parsed once, the ontology's axioms and the facts of the concepts used, in an in-memory
+    Oxigraph store), given the submission plus :func:`context_triples`. Returns its ``Result``
+    (``.conforms``, ``.report_graph``, ``.text``, ``.results``); results about context entities are
+    for the caller to drop (see :func:`kb.submissions.submit`)."""
+    from kb.validate import validate_graph
 
-    Fast enough for a form (< 100 ms median, bench/validate_bench.py): the data graph is an in-memory
-    Oxigraph store (pySHACL then runs the shapes' SPARQL in Oxigraph, not rdflib's slow parser) with
-    the submission, the ontology and :func:`context_triples` only, and only the submission's own
-    nodes are focus nodes (referenced entities are context, not under review).
-    """
-    import pyshacl
-    import rdflib
-
-    shapes, ontology = _shapes_and_ontology(kb)
-    data = ox.Store()
-    default = ox.DefaultGraph()
-    data.extend([ox.Quad(t.subject, t.predicate, t.object, default)
-                 for t in list(triples) + context_triples(kb, triples)] + ontology)
-    focus = sorted({rdflib.URIRef(t.subject.value) for t in triples if isinstance(t.subject, ox.NamedNode)})
-    conforms, report, text = pyshacl.validate(data, shacl_graph=shapes, advanced=True, inference="none",
-                                              allow_warnings=True, focus_nodes=focus)
-    return _Result(conforms, report, text)
-
-
-@dataclass
-class _Result:
-    conforms: bool
-    report_graph: object
-    text: str
-    results: list = field(default_factory=list)
-
-
-_CACHE: dict = {}
-
-
-def _shapes_and_ontology(kb):
-    """The shapes (an rdflib graph) and the ontology (quads for the default graph), read from the store
-    (falling back to the repository's files), cached until the store changes."""
-    import rdflib
-
-    key = (id(kb), kb.generation)
-    if _CACHE.get("key") != key:
-        shapes_triples = [q.triple for q in kb.graph_quads(kb.graphs.shapes)]
-        if not shapes_triples:
-            from kb.init import SHAPES_DIR, parse_files
-
-            shapes_triples = parse_files(sorted(SHAPES_DIR.glob("*.ttl")), kb.settings.base_uri)
-        shapes = rdflib.Graph()
-        shapes.parse(data=ox.serialize(shapes_triples, format=ox.RdfFormat.N_TRIPLES).decode(), format="nt")
-        ontology = [ox.Quad(q.subject, q.predicate, q.object, ox.DefaultGraph())
-                    for q in kb.graph_quads(kb.graphs.ontology)]
-        _CACHE.update(key=key, value=(shapes, ontology))
-    return _CACHE["value"]
+    nt = ox.serialize(list(triples) + context_triples(kb, triples), format=ox.RdfFormat.N_TRIPLES)
+    return validate_graph(nt, settings=kb.settings, fmt=ox.RdfFormat.N_TRIPLES, source="the submission")
 
 
 def results_of(kb, result) -> list[dict]:
@@ -111,7 +67,8 @@ def results_of(kb, result) -> list[dict]:
             "path": path,
             "field": field_of(kb, path, str(row.focus)),
             "severity": str(row.severity).rsplit("#", 1)[-1],
-            "message": str(row.message) if row.message is not None else "does not conform",
+            "message": (str(row.message) if row.message is not None else "does not conform")
+            .replace(kb.names.dsi_ns, "dsi:"),
             "value": str(row.value) if row.value is not None else None,
         })
     out.sort(key=lambda r: (r["severity"] != "Violation", r["field"], r["message"]))
