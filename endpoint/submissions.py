@@ -271,6 +271,33 @@ _FORM_FIELDS = {"type", "name", "website", "shortDescription", "description", "c
                 "technologyMethod", "partners", "submitter"}
 
 
+@bp.route("/submit/withdraw", methods=["GET", "POST"])
+def withdraw_form():
+    """An organisation asks to be removed: a withdrawal submission, decided by a moderator."""
+    kb = get_kb()
+    errors, values = [], request.values
+    if request.method == "POST":
+        check_csrf()
+        target = request.form.get("entity", "").strip()
+        path = target.split("://", 1)[-1].split("/", 1)[-1] if "://" in target else target.lstrip("/")
+        for prefix in ("page/", "id/", "data/"):
+            if path.startswith(prefix):
+                path = path[len(prefix):]
+        iri = kb.names.id_ns + path.split("?")[0].split("#")[0].rstrip("/")
+        data = {"withdraw": iri, "reason": request.form.get("reason", "").strip() or "withdrawal requested",
+                "submitter": {"name": request.form.get("submitter_name", "").strip(), "kind": "organisation",
+                              "consentToBeNamed": request.form.get("consent") == "yes"}}
+        if request.form.get("submitter_email", "").strip():
+            data["submitter"]["email"] = request.form["submitter_email"].strip()
+        try:
+            intake = submit(kb, get_subs(), json.dumps(data, sort_keys=True).encode(), "application/json")
+        except (Unprocessable, BadRequest) as exc:
+            errors = getattr(exc, "results", None) or [{"message": exc.message}]
+            return render_template("submit_withdraw.html", values=values, errors=errors), 422
+        return redirect(f"/api/submissions/{intake.submission.id}", code=303)
+    return render_template("submit_withdraw.html", values=values, errors=errors)
+
+
 @bp.get("/submit/partners.json")
 def partners_json():
     """Search-as-you-type for partners: organisations whose name contains the typed text."""
@@ -327,8 +354,12 @@ def queue():
 def detail(sid: str):
     kb, sub = get_kb(), get_subs().get(sid)
     warnings = json.loads(sub.report) if sub.report else []
+    dups = moderation.duplicates(kb, sub)
+    for d in dups:
+        parsed = kb.names.parse_entity(d["candidate"])
+        d["page"] = f"/page/{parsed[0]}/{parsed[1]}" if parsed else d["candidate"]
     return render_template("moderate_detail.html", sub=sub, diff=moderation.diff(kb, sub),
-                           dups=moderation.duplicates(kb, sub), warnings=warnings,
+                           dups=dups, warnings=warnings,
                            raw=sub.raw.decode("utf-8", "replace"), links=_entity_links(sub))
 
 

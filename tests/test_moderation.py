@@ -107,6 +107,16 @@ def test_a_submitter_who_did_not_agree_is_not_named(mod_app, moderator):
     assert not kb.ask(f"ASK {{ GRAPH <{graph}> {{ <{graph}> prov:wasAttributedTo ?s }} }}")
 
 
+def test_the_moderator_sees_possible_duplicates(mod_app, moderator):
+    sid = send(moderator, {"type": "organisation", "name": "NESTA", "website": "https://nesta.org.uk/about",
+                           "country": "United Kingdom"})
+    page = moderator.get(f"/moderate/{sid}").get_data(as_text=True)
+    dups = page[page.index('id="duplicates"'):]
+    assert "/page/organisation/nesta" in dups and "same website host nesta.org.uk" in dups
+    assert "similar name" in dups
+    assert "Waag" not in dups
+
+
 def test_reject_keeps_the_submission_with_its_reason(mod_app, moderator):
     kb = mod_app.extensions["dsikb"]
     sid = send(moderator, project(name="Spammy Project"))
@@ -143,8 +153,14 @@ def test_withdrawal_records_it_answers_410_and_leaves_the_dump(mod_app, moderato
 
     kb = mod_app.extensions["dsikb"]
     entity = ORG + "waag"
-    sid = send(moderator, {"withdraw": entity, "reason": "We asked to be removed",
-                           "submitter": {"name": "Waag", "kind": "organisation", "consentToBeNamed": True}})
+    # the organisation uses the form, giving its page's address
+    person = mod_app.test_client()
+    resp = person.post("/submit/withdraw", data={
+        "entity": "http://localhost/page/organisation/waag", "reason": "We asked to be removed",
+        "submitter_name": "Waag", "consent": "yes", "csrf_token": token(person, "/submit/withdraw")})
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    sid = resp.headers["Location"].rsplit("/", 1)[-1]
+    assert mod_app.extensions["dsikb_submissions"].get(sid).kind == "withdraw"
     assert moderator.get(f"/page/organisation/waag").status_code == 200
     decide(moderator, sid, "accept")
     assert kb.ask(f"ASK {{ <{entity}> dsi:withdrawn ?when }}")
@@ -153,6 +169,16 @@ def test_withdrawal_records_it_answers_410_and_leaves_the_dump(mod_app, moderato
     dump(kb, "nt", out, public=True)
     assert f"<{entity}>" not in out.getvalue().decode()
     assert f"<{ORG}nesta>" in out.getvalue().decode()
+
+
+def test_withdrawing_an_unknown_entity_is_refused(mod_app):
+    client = mod_app.test_client()
+    resp = client.post("/api/submissions", data=json.dumps({"withdraw": ORG + "no-such-org"}),
+                       content_type="application/json")
+    assert resp.status_code == 422 and "not an entity" in resp.get_json()["message"]
+    resp = client.post("/submit/withdraw", data={"entity": "/page/organisation/no-such-org",
+                                                 "csrf_token": token(client, "/submit/withdraw")})
+    assert resp.status_code == 422 and "not an entity" in resp.get_data(as_text=True)
 
 
 def test_dsikb_moderator_add_writes_a_scrypt_hash(tmp_path, monkeypatch, capsys):
