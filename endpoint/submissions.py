@@ -188,6 +188,8 @@ def form_options() -> dict:
 def form_to_json(form) -> dict:
     """The form's fields in the simple JSON shape (empty fields left out)."""
     data = {"type": form.get("type", "project")}
+    if form.get("entity", "").strip():
+        data["entity"] = form["entity"].strip()
     for key in ("name", "website", "shortDescription", "description", "country", "city", "startDate",
                 "endDate", "organisationType"):
         if form.get(key, "").strip():
@@ -235,8 +237,46 @@ def _partner_labels(form) -> list[dict]:
 
 @bp.get("/submit")
 def submit_form():
+    entity = request.args.get("entity", "").strip()
+    if entity:  # suggest a change: the form starts from what the store says now
+        values = current_values(entity)
+        return render_template("submit.html", options=form_options(), values=values, errors={}, general=[],
+                               partners=_partner_labels(values))
     return render_template("submit.html", options=form_options(), values=request.args, errors={},
                            general=[], partners=[])
+
+
+def current_values(entity: str):
+    """The form's fields for an existing organisation or project (404 for anything else)."""
+    from werkzeug.datastructures import MultiDict
+
+    from kb.errors import NotFound
+
+    kb = get_kb()
+    parsed = kb.names.parse_entity(entity)
+    if not parsed or parsed[0] not in ("organisation", "project") or not kb.ask(f"ASK {{ <{entity}> a ?t }}"):
+        raise NotFound(f"{entity} is not an organisation or project of this knowledge base")
+    n = kb.names
+    single = {"name": "rdfs:label", "website": "dsi:website", "shortDescription": "dsi:shortDescription",
+              "description": "dcterms:description", "startDate": "dsi:startDate", "endDate": "dsi:endDate",
+              "latitude": "geo:lat", "longitude": "geo:long", "organisationType": "dsi:organisationType"}
+    values = MultiDict({"type": parsed[0], "entity": entity})
+    for key, prop in single.items():
+        rows = kb.select(f"SELECT ?v WHERE {{ <{entity}> {prop} ?v }} ORDER BY ?v LIMIT 1")
+        if rows:
+            values[key] = rows[0]["v"].value
+    for key in ("country", "city"):
+        rows = kb.select(f"SELECT ?l WHERE {{ <{entity}> dsi:{key} ?p . ?p rdfs:label ?l }} ORDER BY ?l LIMIT 1")
+        if rows:
+            values[key] = rows[0]["l"].value
+    for key, (prop, _) in CONCEPT_FIELDS.items():
+        for row in kb.select(f"SELECT DISTINCT ?c WHERE {{ <{entity}> <{n.dsi(prop)}> ?c }}"):
+            values.add(key, row["c"].value)
+    for row in kb.select(f"""SELECT DISTINCT ?o ?r WHERE {{ ?m dsi:project <{entity}> ; dsi:organisation ?o .
+                             OPTIONAL {{ ?m dsi:role ?r }} }} ORDER BY ?o"""):
+        values.add("partner", row["o"].value)
+        values.add("partner_role", row["r"].value.rsplit("/", 1)[-1] if "r" in row else "takes-part")
+    return values
 
 
 @bp.post("/submit")

@@ -148,6 +148,32 @@ def test_an_accepted_edit_replaces_earlier_statements_and_keeps_history(mod_app,
     assert b"https://old.example.org/" in subs.get(first).raw  # history kept
 
 
+def test_suggest_a_change_through_the_form(mod_app, moderator):
+    from werkzeug.datastructures import MultiDict
+
+    kb = mod_app.extensions["dsikb"]
+    first = send(moderator, project(name="Form Edited Project"))
+    decide(moderator, first, "accept")
+    entity = BASE + "id/project/form-edited-project"
+    person = mod_app.test_client()
+    html = person.get("/submit", query_string={"entity": entity}).get_data(as_text=True)
+    assert "Suggest a change to Form Edited Project" in html
+    assert 'value="https://air.example.org/"' in html and 'name="entity"' in html
+    form = MultiDict([("type", "project"), ("entity", entity), ("name", "Form Edited Project"),
+                      ("website", "https://changed.example.org/"), ("country", "United Kingdom"),
+                      ("areasOfSociety", BASE + "id/concept/area-of-society/energy-and-environment"),
+                      ("technologyFocus", BASE + "id/concept/technology-focus/open-data"),
+                      ("csrf_token", token(person, "/submit"))])
+    resp = person.post("/submit", data=form)
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    sid = resp.headers["Location"].rsplit("/", 1)[-1]
+    assert mod_app.extensions["dsikb_submissions"].get(sid).kind == "edit"
+    decide(moderator, sid, "accept")
+    sites = {r["w"].value for r in kb.select(f"SELECT ?w WHERE {{ <{entity}> dsi:website ?w }}")}
+    assert sites == {"https://changed.example.org/"}
+    assert person.get("/submit", query_string={"entity": ORG + "nope"}).status_code == 404
+
+
 def test_withdrawal_records_it_answers_410_and_leaves_the_dump(mod_app, moderator):
     from kb.dump import dump
 
