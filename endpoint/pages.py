@@ -71,15 +71,21 @@ def query_url(**changes) -> str:
     return request.path + ("?" + urlencode(items) if items else "")
 
 
+_HOME: dict = {}
+
+
 @bp.get("/")
 def home():
     kb = get_kb()
-    figures = stats(kb)
-    countries = kb.select("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s dsi:country ?c "
-                          "FILTER NOT EXISTS { ?s dsi:hidden true } }")
-    figures["countries"] = int(countries[0]["n"].value) if countries else 0
-    return render_template("home.html", figures=figures, base=kb.names.base,
-                           example=_example(kb))
+    key = (id(kb.store), kb.generation)
+    if _HOME.get("key") != key:  # the figures change only when the store does
+        figures = stats(kb)
+        countries = kb.select("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s dsi:country ?c "
+                              "FILTER NOT EXISTS { ?s dsi:hidden true } }")
+        figures["countries"] = int(countries[0]["n"].value) if countries else 0
+        _HOME.update(key=key, figures=figures, example=_example(kb))
+    return render_template("home.html", figures=_HOME["figures"], base=kb.names.base,
+                           example=_HOME["example"])
 
 
 def _example(kb) -> str | None:

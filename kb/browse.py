@@ -11,7 +11,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+import pyoxigraph as ox
+
 from kb.errors import BadRequest, NotFound
+from kb.namespaces import STANDARD_PREFIXES
 from kb.store import KB
 
 BROWSE_TYPES = {"organisation": "Organisation", "project": "Project", "activity": "Activity",
@@ -20,22 +23,24 @@ BROWSE_TYPES = {"organisation": "Organisation", "project": "Project", "activity"
 
 @dataclass(frozen=True)
 class Facet:
-    """A facet: its URL parameter, label, and the SPARQL path from an entity to a value."""
+    """A facet: its URL parameter, label, the dsi property, and whether organisations inherit the
+    values of the projects they take part in."""
 
     key: str
     label: str
-    path: str
+    prop: str
+    via_projects: bool = False
 
 
-AREA = Facet("area", "Area of society", "dsi:areaOfSociety")
-TECH = Facet("technology", "Technology focus", "dsi:technologyFocus")
-COUNTRY = Facet("country", "Country", "dsi:country")
-ORG_TYPE = Facet("type", "Organisation type", "dsi:organisationType")
+AREA = Facet("area", "Area of society", "areaOfSociety")
+TECH = Facet("technology", "Technology focus", "technologyFocus")
+COUNTRY = Facet("country", "Country", "country")
+ORG_TYPE = Facet("type", "Organisation type", "organisationType")
 FACETS = {
     "organisation": (ORG_TYPE, COUNTRY,
-                     Facet("area", "Area of society (of its projects)", "dsi:areaOfSociety|(dsi:takesPartIn/dsi:areaOfSociety)"),
-                     Facet("technology", "Technology focus (of its projects)", "dsi:technologyFocus|(dsi:takesPartIn/dsi:technologyFocus)")),
-    "project": (AREA, TECH, COUNTRY, Facet("activity", "Activity type", "dsi:activityType")),
+                     Facet("area", "Area of society (of its projects)", "areaOfSociety", True),
+                     Facet("technology", "Technology focus (of its projects)", "technologyFocus", True)),
+    "project": (AREA, TECH, COUNTRY, Facet("activity", "Activity type", "activityType")),
 }
 SORTS = {"label": "name A–Z", "-label": "name Z–A", "-start": "newest first", "start": "oldest first"}
 MAX_PER_PAGE = 500
@@ -48,13 +53,15 @@ class Row:
     description: str = ""
     start: str = ""
     hidden: bool = False
-    values: dict[str, set] = field(default_factory=dict)
+    values: dict[str, set] = field(default_factory=dict)  # facet key -> value IRIs
+    slugs: dict[str, set] = field(default_factory=dict)  # facet key -> value slugs
 
 
 @dataclass
 class Table:
     rows: list[Row]
     value_labels: dict[str, str]
+    memo: dict = field(default_factory=dict)  # unfiltered counts and orders, computed once
 
 
 @dataclass
@@ -95,42 +102,75 @@ def table(kb: KB, type_: str) -> Table:
         return built
 
 
+def _scan(kb: KB, predicate: str, cls: ox.NamedNode | None = None):
+    """(subject, object) of every statement with ``predicate`` (of a subject of class ``cls``):
+    one index scan, through SPARQL, which hands rows to Python faster than quads_for_pattern."""
+    typed = f"?s a <{cls.value}> . " if cls is not None else ""
+    query = f"SELECT ?s ?o WHERE {{ {typed}?s <{predicate}> ?o }}"
+    for row in kb.store.query(query, use_default_graph_as_union=True):
+        yield row[0], row[1]
+
+
 def _build(kb: KB, type_: str) -> Table:
-    cls = kb.names.dsi(BROWSE_TYPES[type_])
-    rows: dict[str, Row] = {}
-    query = f"""
-    SELECT ?s (SAMPLE(?l) AS ?label) (SAMPLE(COALESCE(?sd, ?dd)) AS ?desc) (MIN(STR(?start)) AS ?from) (MAX(?h) AS ?hidden)
-    WHERE {{
-      ?s a <{cls}> FILTER(isIRI(?s))
-      OPTIONAL {{ ?s rdfs:label ?l }}
-      OPTIONAL {{ ?s dsi:shortDescription ?sd }}
-      OPTIONAL {{ ?s dcterms:description ?dd }}
-      OPTIONAL {{ ?s dsi:startDate ?start }}
-      OPTIONAL {{ ?s dsi:hidden ?hv BIND(IF(?hv, 1, 0) AS ?h) }}
-      FILTER NOT EXISTS {{ ?s dsi:mergedInto ?survivor }}
-      FILTER NOT EXISTS {{ ?s dsi:withdrawn ?when }}
-    }} GROUP BY ?s"""
-    for r in kb.select(query):
-        iri = r["s"].value
-        rows[iri] = Row(iri, r["label"].value if "label" in r else slug_of(iri),
-                        r["desc"].value if "desc" in r else "",
-                        r["from"].value if "from" in r else "",
-                        bool(int(r["hidden"].value)) if "hidden" in r else False)
+    """Read the table with index scans (no SPARQL joins): flat cost per statement."""
+    n = kb.names
+    rdf, rdfs, dcterms, skos = (STANDARD_PREFIXES[p] for p in ("rdf", "rdfs", "dcterms", "skos"))
+    cls = ox.NamedNode(n.dsi(BROWSE_TYPES[type_]))
+    members = {q.subject for q in kb.store.quads_for_pattern(None, ox.NamedNode(rdf + "type"), cls, None)
+               if isinstance(q.subject, ox.NamedNode)}
+    gone = {s for s, _ in _scan(kb, n.dsi("mergedInto"))} | {s for s, _ in _scan(kb, n.dsi("withdrawn"))}
+    members -= gone
+    labels = _best_literals(_scan(kb, rdfs + "label", cls), members)
+    short = _best_literals(_scan(kb, n.dsi("shortDescription"), cls), members)
+    long = _best_literals(_scan(kb, dcterms + "description", cls), members)
+    starts: dict = {}
+    for s_, o in _scan(kb, n.dsi("startDate"), cls):
+        if s_ in members and (s_ not in starts or o.value < starts[s_]):
+            starts[s_] = o.value
+    hidden = {s_ for s_, o in _scan(kb, n.dsi("hidden")) if s_ in members and o.value == "true"}
+    rows = {m: Row(m.value, labels.get(m) or slug_of(m.value), short.get(m) or long.get(m) or "",
+                   starts.get(m, ""), m in hidden) for m in members}
     value_labels: dict[str, str] = {}
-    for facet in FACETS.get(type_, ()):
-        q = f"""SELECT DISTINCT ?s ?v ?vl WHERE {{
-            ?s a <{cls}> ; {facet.path} ?v . FILTER(isIRI(?v))
-            OPTIONAL {{ ?v rdfs:label|skos:prefLabel ?vl }} }}"""
-        for r in kb.select(q):
-            row = rows.get(r["s"].value)
+    facets = FACETS.get(type_, ())
+    if any(f.via_projects for f in facets):
+        takes_part = [(s_, o) for s_, o in _scan(kb, n.dsi("takesPartIn"), cls) if s_ in rows]
+    for facet in facets:
+        scope = None if facet.via_projects else cls
+        pairs = [(s_, o) for s_, o in _scan(kb, n.dsi(facet.prop), scope) if isinstance(o, ox.NamedNode)]
+        if facet.via_projects:
+            by_project: dict = {}
+            for s_, o in pairs:
+                by_project.setdefault(s_, set()).add(o)
+            pairs += [(org, v) for org, proj in takes_part for v in by_project.get(proj, ())]
+        for s_, v in pairs:
+            row = rows.get(s_)
             if row is None:
                 continue
-            v = r["v"].value
-            row.values.setdefault(facet.key, set()).add(v)
-            if "vl" in r and (v not in value_labels or r["vl"].language in (None, "en")):
-                value_labels[v] = r["vl"].value
+            row.values.setdefault(facet.key, set()).add(v.value)
+            row.slugs.setdefault(facet.key, set()).add(slug_of(v.value))
+            value_labels.setdefault(v.value, "")
+    for iri in value_labels:
+        node = ox.NamedNode(iri)
+        found = [q.object for p in (rdfs + "label", skos + "prefLabel")
+                 for q in kb.store.quads_for_pattern(node, ox.NamedNode(p), None, None)]
+        value_labels[iri] = _pick(found) or slug_of(iri)
     ordered = sorted(rows.values(), key=lambda row: (row.label.casefold(), row.iri))
     return Table(ordered, value_labels)
+
+
+def _pick(literals) -> str | None:
+    found = [lit for lit in literals if isinstance(lit, ox.Literal)]
+    found.sort(key=lambda lit: (lit.language not in (None, "en"), lit.language or "", lit.value))
+    return found[0].value if found else None
+
+
+def _best_literals(pairs, members: set) -> dict:
+    """subject -> its best literal (English or untagged first) among ``members``."""
+    by: dict = {}
+    for s_, o in pairs:
+        if s_ in members:
+            by.setdefault(s_, []).append(o)
+    return {s_: _pick(lits) for s_, lits in by.items()}
 
 
 def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, sort: str = "label",
@@ -148,23 +188,15 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
         raise BadRequest(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE}")
-    rows = [r for r in tab.rows if include_hidden or not r.hidden]
+    rows = _ordered(tab, sort, include_hidden)
     for key, slugs in filters.items():
         wanted = set(slugs)
-        rows = [r for r in rows if wanted <= {slug_of(v) for v in r.values.get(key, ())}]
-    if sort in ("start", "-start"):
-        dated = [r for r in rows if r.start]
-        undated = [r for r in rows if not r.start]
-        dated.sort(key=lambda r: r.start, reverse=sort == "-start")
-        rows = dated + undated
-    elif sort == "-label":
-        rows = list(reversed(rows))
+        rows = [r for r in rows if wanted <= r.slugs.get(key, set())]
     facet_out = []
+    all_counts = _counts(tab, facets, rows) if filters else \
+        _memo(tab, ("counts", include_hidden), lambda: _counts(tab, facets, rows))
     for facet in facets:
-        counts: dict[str, int] = {}
-        for r in rows:
-            for v in r.values.get(facet.key, ()):
-                counts[v] = counts.get(v, 0) + 1
+        counts = all_counts[facet.key]
         chosen = set(filters.get(facet.key, ()))
         values = [{"iri": v, "slug": slug_of(v), "label": tab.value_labels.get(v, slug_of(v)),
                    "count": c, "selected": slug_of(v) in chosen}
@@ -178,3 +210,31 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
     start = (page - 1) * per_page
     return Listing(type_, rows[start:start + per_page], total, page, pages, per_page, sort,
                    filters, facet_out, tab.value_labels)
+
+
+def _memo(tab: Table, key, compute):
+    if key not in tab.memo:
+        tab.memo[key] = compute()
+    return tab.memo[key]
+
+
+def _ordered(tab: Table, sort: str, include_hidden: bool) -> list[Row]:
+    """The unfiltered list in the asked-for order (computed once per table)."""
+    def compute():
+        rows = [r for r in tab.rows if include_hidden or not r.hidden]
+        if sort in ("start", "-start"):
+            dated = sorted((r for r in rows if r.start), key=lambda r: r.start, reverse=sort == "-start")
+            return dated + [r for r in rows if not r.start]
+        return list(reversed(rows)) if sort == "-label" else rows
+    return _memo(tab, ("order", sort, include_hidden), compute)
+
+
+def _counts(tab: Table, facets, rows) -> dict[str, dict[str, int]]:
+    out = {}
+    for facet in facets:
+        counts: dict[str, int] = {}
+        for r in rows:
+            for v in r.values.get(facet.key, ()):
+                counts[v] = counts.get(v, 0) + 1
+        out[facet.key] = counts
+    return out

@@ -8,6 +8,7 @@ ranked by bm25 with labels weighing most. Hidden (spam, test) entities are left 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import sqlite3
@@ -15,7 +16,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyoxigraph as ox
+
 from kb.errors import BadRequest
+from kb.namespaces import STANDARD_PREFIXES
 from kb.store import KB
 
 SEARCH_TYPES = {"organisation": "Organisation", "project": "Project", "activity": "Activity",
@@ -42,29 +46,39 @@ def index_path(kb: KB) -> Path | None:
 
 
 def _rows(kb: KB):
-    """(iri, type, label, other names, description, hidden) for every entity of a searchable type."""
+    """(iri, type, label, other names, description, hidden) for every entity of a searchable type.
+
+    Read with index range scans, one per property, rather than one big SPARQL join: flat cost."""
     n = kb.names
-    values = " ".join(f"(<{n.dsi(c)}> \"{t}\")" for t, c in SEARCH_TYPES.items())
-    query = f"""
-    SELECT ?s ?type (SAMPLE(?l) AS ?label)
-           (GROUP_CONCAT(DISTINCT ?alt; SEPARATOR=" | ") AS ?alts)
-           (GROUP_CONCAT(DISTINCT ?d; SEPARATOR=" ") AS ?descs)
-           (MAX(?h) AS ?hidden)
-    WHERE {{
-      VALUES (?class ?type) {{ {values} }}
-      ?s a ?class .
-      OPTIONAL {{ ?s rdfs:label ?l }}
-      OPTIONAL {{ ?s skos:altLabel ?alt }}
-      OPTIONAL {{ {{ ?s dcterms:description ?d }} UNION {{ ?s dsi:shortDescription ?d }} }}
-      OPTIONAL {{ ?s dsi:hidden ?hv BIND(IF(?hv, 1, 0) AS ?h) }}
-      FILTER(isIRI(?s))
-    }} GROUP BY ?s ?type"""
-    for row in kb.select(query):
-        label = row["label"].value if "label" in row else ""
-        yield (row["s"].value, row["type"].value, label,
-               row["alts"].value if "alts" in row else "",
-               row["descs"].value if "descs" in row else "",
-               int(row["hidden"].value) if "hidden" in row else 0)
+    P = STANDARD_PREFIXES
+
+    def scan(predicate: str):
+        query = f"SELECT ?s ?o WHERE {{ ?s <{predicate}> ?o }}"
+        for row in kb.store.query(query, use_default_graph_as_union=True):
+            yield row[0], row[1]
+
+    kinds = {}
+    for slug, cls in SEARCH_TYPES.items():
+        for q in kb.store.quads_for_pattern(None, ox.NamedNode(P["rdf"] + "type"), ox.NamedNode(n.dsi(cls)), None):
+            if isinstance(q.subject, ox.NamedNode):
+                kinds.setdefault(q.subject, slug)
+    for s_, _ in itertools.chain(scan(n.dsi("mergedInto")), scan(n.dsi("withdrawn"))):
+        kinds.pop(s_, None)
+    texts: dict = {key: {} for key in ("label", "alt", "desc")}
+    for key, predicate in (("label", P["rdfs"] + "label"), ("alt", P["skos"] + "altLabel"),
+                           ("alt", P["skos"] + "prefLabel"), ("desc", P["dcterms"] + "description"),
+                           ("desc", n.dsi("shortDescription"))):
+        for s_, o in scan(predicate):
+            if s_ in kinds and isinstance(o, ox.Literal):
+                texts[key].setdefault(s_, []).append(o)
+    hidden = {s_ for s_, o in scan(n.dsi("hidden")) if o.value == "true"}
+    for node, slug in kinds.items():
+        labels = sorted(texts["label"].get(node, []),
+                        key=lambda lit: (lit.language not in (None, "en"), lit.language or "", lit.value))
+        label = labels[0].value if labels else ""
+        others = sorted({lit.value for lit in labels[1:] + texts["alt"].get(node, [])} - {label})
+        descs = sorted({lit.value for lit in texts["desc"].get(node, [])})
+        yield node.value, slug, label, " | ".join(others), " ".join(descs), int(node in hidden)
 
 
 def _fill(conn: sqlite3.Connection, kb: KB, generation: int) -> None:
@@ -151,7 +165,7 @@ def search(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offse
     params: list = [match]
     if type:
         where += " AND type = ?"
-        params.append(SEARCH_TYPES[type])
+        params.append(type)
     if not include_hidden:
         where += " AND hidden = 0"
     conn = connect(kb)
