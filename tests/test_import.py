@@ -281,3 +281,15 @@ def test_imported_data_validates_against_the_shapes(built_kb):
                             fmt=ox.RdfFormat.N_TRIPLES, settings=built_kb.settings)
     unexpected = [v for v in result.violations if v["focus"].split("#")[0] not in flagged]
     assert unexpected == [], unexpected[:5]
+
+
+def test_matches_and_doubtful_ones_are_reported(reimport):
+    _, reports, _, _, _ = reimport
+    report = reports["dsi4eu"]
+    assert sum(1 for m in report.matches if m["decision"] == "same entity") > 1000
+    doubtful = [f for f in report.findings if f.reason.startswith("doubtful match")]
+    assert doubtful
+    records = {dsi4eu.ORGS: _json_rows(dsi4eu.ORGS), dsi4eu.PROJECTS: _json_rows(dsi4eu.PROJECTS)}
+    for f in doubtful:
+        row = records[f.file][f.row - 1]
+        assert (row.get("organisation_name") or row.get("project_name")).strip() == f.value

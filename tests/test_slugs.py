@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 
 import pytest
@@ -127,4 +126,3 @@ def test_real_slugs_are_valid_and_known(built_kb):
     waag = built_kb.select("""SELECT ?e WHERE { ?e owl:sameAs
         <http://data.digitalsocial.eu/id/organization/ba71764f-aa4e-fc08-d79b-f6ee1921c8fb> }""")
     assert {r["e"].value for r in waag} == {built_kb.names.entity("organisation", "waag-society")}
-    json.dumps(slugs[:1])

@@ -53,10 +53,10 @@ def build(ctx: Context, folder: Path) -> dict:
     orgs = _load(folder / ORGS)
     projects = _load(folder / PROJECTS)
     matches = []
-    org_iris = _resolve(ctx, "organisation", "Organisation", higher, matches,
+    org_iris = _resolve(ctx, "organisation", "Organisation", ORGS, higher, matches,
                         [(org_key(r["organisation_id"]), r["organisation_name"], r, ()) for r in orgs])
     links = _links(ctx, orgs, projects, org_iris)
-    project_iris = _resolve(ctx, "project", "Project", higher, matches, [
+    project_iris = _resolve(ctx, "project", "Project", PROJECTS, higher, matches, [
         (project_key(r["project_id"]), r["project_name"], r,
          {org_iris[k] for k in links.get(project_key(r["project_id"]), ()) if k in org_iris})
         for r in projects])
@@ -74,7 +74,7 @@ def build(ctx: Context, folder: Path) -> dict:
     return {g.matches: _matches_graph(ctx, matches)}
 
 
-def _resolve(ctx, type_, cls, higher, matches, items) -> dict[str, str]:
+def _resolve(ctx, type_, cls, file, higher, matches, items) -> dict[str, str]:
     """IRIs for DSI4EU records: the registry's, else a confident match's, else a new slug."""
     records = [_record(ctx, key, name, r, orgs) for key, name, r, orgs in items]
     found = match(records, store_candidates(ctx.kb, cls, higher))
@@ -83,8 +83,12 @@ def _resolve(ctx, type_, cls, higher, matches, items) -> dict[str, str]:
         if not ctx.slugs.lookup(key):
             ctx.slugs.bind(key, m.iri)
     iris = ctx.slugs.mint_all(type_, [(key, name) for key, name, _, _ in items])
+    rows = {key: n for n, (key, _, _, _) in enumerate(items, 1)}
     for m in found:
         matches.append((m, iris[m.key]))
+        if not m.confident:
+            ctx.report.issue(file, rows[m.key], "name", f"doubtful match with <{m.iri}> "
+                             f"({m.other_name!r}): kept apart; " + "; ".join(m.evidence), m.name)
     ctx.report.figures[f"dsi4eu {type_}s matched"] = sum(
         1 for m in confident.values() if iris[m.key] == m.iri)
     ctx.report.figures[f"dsi4eu {type_}s doubtful matches"] = sum(1 for m in found if not m.confident)
