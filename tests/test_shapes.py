@@ -257,3 +257,20 @@ def test_jsonld_input(tmp_path):
 
 def test_shapes_graph_is_cached():
     assert shapes_graph() is shapes_graph()
+
+
+def test_shapes_use_only_defined_ontology_terms_and_existing_schemes():
+    from kb import vocab
+    from kb.namespaces import names
+
+    n = names()
+    g = rdflib.Graph().parse(SHAPES, format="turtle")
+    text = SHAPES.read_text(encoding="utf-8")
+    iris = {str(t) for triple in g for t in triple if isinstance(t, rdflib.URIRef)}
+    iris |= {n.dsi_ns + t for t in re.findall(r"\bdsi:(\w+)", text)}  # also inside SPARQL strings
+    used = {i[len(n.dsi_ns):] for i in iris if i.startswith(n.dsi_ns)}
+    assert used and used <= vocab.TERMS, used - vocab.TERMS
+    schemes = {p.stem for p in (ROOT / "ontology" / "taxonomies").glob("*.ttl")}
+    for iri in iris:
+        if iri.startswith(n.concept_ns):
+            assert iri[len(n.concept_ns):].split("/")[0] in schemes, iri
