@@ -52,24 +52,26 @@ def validate(kb, triples):
 
 
 def results_of(kb, result) -> list[dict]:
-    """The report's results as plain dicts, each with the form field it concerns."""
+    """The report's results as plain dicts, each with the form field it concerns (walked, not queried:
+    rdflib would parse a SPARQL query on every call)."""
+    import rdflib
+
+    sh = rdflib.Namespace(SH)
     report = result.report_graph
-    rows = report.query(
-        "PREFIX sh: <http://www.w3.org/ns/shacl#> SELECT ?r ?focus ?path ?severity ?message ?value WHERE { "
-        "?r a sh:ValidationResult ; sh:focusNode ?focus ; sh:resultSeverity ?severity . "
-        "OPTIONAL { ?r sh:resultPath ?path } OPTIONAL { ?r sh:resultMessage ?message } "
-        "OPTIONAL { ?r sh:value ?value } }")
     out = []
-    for row in rows:
-        path = str(row.path) if row.path is not None and not _is_bnode(row.path) else ""
+    for r in report.objects(None, sh.result):  # top-level results, not nested sh:detail
+        focus, path = report.value(r, sh.focusNode), report.value(r, sh.resultPath)
+        severity, value = report.value(r, sh.resultSeverity), report.value(r, sh.value)
+        messages = list(report.objects(r, sh.resultMessage))
+        english = [m for m in messages if getattr(m, "language", None) in (None, "en")] or messages
+        path = str(path) if path is not None and not _is_bnode(path) else ""
         out.append({
-            "focus": str(row.focus),
+            "focus": str(focus),
             "path": path,
-            "field": field_of(kb, path, str(row.focus)),
-            "severity": str(row.severity).rsplit("#", 1)[-1],
-            "message": (str(row.message) if row.message is not None else "does not conform")
-            .replace(kb.names.dsi_ns, "dsi:"),
-            "value": str(row.value) if row.value is not None else None,
+            "field": field_of(kb, path, str(focus)),
+            "severity": str(severity).rsplit("#", 1)[-1] if severity is not None else "Violation",
+            "message": (str(english[0]) if english else "does not conform").replace(kb.names.dsi_ns, "dsi:"),
+            "value": str(value) if value is not None else None,
         })
     out.sort(key=lambda r: (r["severity"] != "Violation", r["field"], r["message"]))
     return out

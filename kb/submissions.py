@@ -126,8 +126,8 @@ class SubmissionStore:
 
     def __init__(self, path: str | Path | None):
         self.path = Path(path) if path is not None else None
-        self._lock = threading.Lock()
-        self._ready = False  # the file is made on first use: opening an app writes nothing
+        self._lock = threading.RLock()  # one connection shared by the server's threads, one at a time
+        self._db: sqlite3.Connection | None = None  # opened on first use: opening an app writes nothing
 
     @classmethod
     def for_kb(cls, kb) -> "SubmissionStore":
@@ -143,22 +143,31 @@ class SubmissionStore:
     def exists(self) -> bool:
         return self.path is not None and self.path.exists()
 
-    def _connect(self) -> sqlite3.Connection:
-        if self.path is None:
-            import tempfile
+    def _connect(self) -> "_Locked":
+        """The shared connection, held under the lock. Kept open: closing the last connection makes
+        SQLite checkpoint the WAL (an extra fsync per request); durability comes from
+        ``synchronous=FULL``, which syncs the WAL at every commit."""
+        with self._lock:
+            if self._db is None:
+                if self.path is None:
+                    import tempfile
 
-            self.path = Path(tempfile.mkdtemp(prefix="dsikb-submissions-")) / "submissions.sqlite"
-        if not self._ready:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=FULL")
-        db.execute("PRAGMA foreign_keys=ON")
-        if not self._ready:
-            db.executescript(SCHEMA_SQL)
-            self._ready = True
-        return _Closing(db)
+                    self.path = Path(tempfile.mkdtemp(prefix="dsikb-submissions-")) / "submissions.sqlite"
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                db.row_factory = sqlite3.Row
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+                db.execute("PRAGMA foreign_keys=ON")
+                db.executescript(SCHEMA_SQL)
+                self._db = db
+        return _Locked(self._lock, self._db)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     # -- reading -----------------------------------------------------------------------------
     def get(self, sid: str) -> Submission:
@@ -209,7 +218,7 @@ class SubmissionStore:
     def add(self, sub: Submission, minted: list[str]) -> tuple[Submission, bool]:
         """Write ``sub`` durably (committed and synced when this returns). Returns (stored, created):
         an earlier submission with the same key or content is returned instead of a new one."""
-        with self._lock, self._connect() as db:
+        with self._connect() as db:
             try:
                 db.execute("BEGIN IMMEDIATE")
                 db.execute(
@@ -228,33 +237,43 @@ class SubmissionStore:
                 if existing is None:
                     raise
                 return existing, False
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
         return sub, True
 
     def decide(self, sid: str, status: str, *, moderator: str, reason: str | None = None,
                supersedes: list[str] = ()) -> Submission:
         if status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
-        with self._lock, self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("UPDATE submissions SET status = ?, reason = ?, moderator = ?, decided = ? WHERE id = ?",
-                       (status, reason, moderator, now_iso(), sid))
-            for old in supersedes:
-                db.execute("UPDATE submissions SET superseded_by = ? WHERE id = ?", (sid, old))
-            db.execute("COMMIT")
+        with self._connect() as db:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("UPDATE submissions SET status = ?, reason = ?, moderator = ?, decided = ? WHERE id = ?",
+                           (status, reason, moderator, now_iso(), sid))
+                for old in supersedes:
+                    db.execute("UPDATE submissions SET superseded_by = ? WHERE id = ?", (sid, old))
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
         return self.get(sid)
 
 
-class _Closing:
-    """A connection used as ``with``: closes on exit (sqlite3's own ``with`` only commits)."""
+class _Locked:
+    """``with store._connect() as db``: the shared connection, under the store's lock."""
 
-    def __init__(self, db):
-        self.db = db
+    def __init__(self, lock, db):
+        self.lock, self.db = lock, db
 
     def __enter__(self):
+        self.lock.acquire()
         return self.db
 
     def __exit__(self, *exc):
-        self.db.close()
+        self.lock.release()
 
 
 def _from_row(row) -> Submission:
