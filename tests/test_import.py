@@ -138,7 +138,8 @@ def test_unmapped_values_stay_as_tags(built_kb, reimport):
 
 def test_spam_and_test_entries_are_flagged_and_hidden_not_dropped(built_kb):
     for name, issue in (("Buy2essays.com", "spam"), ("Pak SEO Company", "spam"),
-                        ("test", "test-entry"), ("JBQAM", "test-entry")):
+                        ("test", "test-entry"), ("JBQAM", "test-entry"), ("prova2", "test-entry"),
+                        ("Dissertationplanet", "spam"), ("Online Education Merge", "spam")):
         rows = built_kb.select(f"""SELECT ?e ?q WHERE {{ ?e rdfs:label "{name}" ;
             dsi:hidden true ; dsi:qualityIssue ?q }}""")
         assert rows, name

@@ -195,10 +195,12 @@ def outside_europe(country: str | None) -> bool:
 
 # -- data quality -----------------------------------------------------------------------------
 _SPAM = re.compile(
-    r"\bessays?\b|essay\w*\.com|\bessay|writing service|\bseo\b|\bloans?\b|resource generator|casino|"
-    r"viagra|payday|escort|replica watches|\bpills?\b", re.I)
-_TEST = re.compile(r"^(test(ing)?( (org(anisation|anization)?|project))?|x+|asdf\w*|qwert\w*|"
-                   r"dummy|lorem ipsum.*|sample|aaa+|abc|foo|bar|temp)$", re.I)
+    r"\bessays?\b|essay\w*\.com|\bessay|writing (service|help)|\bassignment\b|dissertation|"
+    r"lab report writing|\bseo\b|\bloans?\b|resource generator|unblocked games|casino|viagra|payday|"
+    r"escort|replica watches|\bpills?\b|designing company|dermatology|pompy hydrauliczne|"
+    r"^\d+ (things|ways|tips)\b|ways to turn .* into cash|^tips on |\w\?\w+\?\w", re.I)
+_TEST = re.compile(r"^((project )?(test|prova)\d*(ing)?( (org(anisation|anization)?|project))?|x+|"
+                   r"asdf\w*|qwert\w*|dummy|lorem ipsum.*|sample|aaa+|abc|foo|bar|temp)$", re.I)
 
 
 def looks_random(text: str) -> bool:
