@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 
 from endpoint import sparql_protocol as protocol
 from endpoint.negotiation import negotiate, vary_accept, wants_html
+from endpoint.sparql_editor import editor
 from endpoint.state import get_kb, get_settings
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable, TooManyRequests
 from kb.sparql import description, formats, safety
@@ -104,7 +105,7 @@ def close(app: Flask) -> None:
 def _cors_and_vary(response: Response) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers.setdefault("Access-Control-Expose-Headers",
-                                "ETag, Retry-After, X-SPARQL-Rows, X-SPARQL-Truncated")
+                                "ETag, Retry-After, X-SPARQL-Rows, X-SPARQL-Truncated, X-SPARQL-Cache")
     return vary_accept(response)
 
 
@@ -121,11 +122,9 @@ def sparql():
     op = protocol.parse(request, max_length=settings.max_query_length)
     if op.kind is None:
         if wants_html():
-            from endpoint.sparql_editor import editor
             return editor()
         return _service_description(op.format)
     if op.kind == "query" and request.method != "POST" and op.format is None and wants_html():
-        from endpoint.sparql_editor import editor
         return editor(op.text)
     service().check_rate(request.remote_addr or "unknown")
     if op.kind == "update":
