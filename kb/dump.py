@@ -1,7 +1,7 @@
 """Dumps of the store as RDF files: streaming (memory stays flat as the store grows), gzip on ``.gz``.
 
 Quad formats (N-Quads, TriG) keep the named graphs; triple formats (Turtle, N-Triples, JSON-LD) of
-the whole dataset hold the union of the graphs (each triple once). A *public* dump leaves out hidden
+the whole dataset hold the union of the graphs (each triple once, found without a growing set). A *public* dump leaves out hidden
 and withdrawn entities: every statement whose subject or object is one of them, or is a membership or
 collaboration node that involves one (see docs/publishing.md).
 """
@@ -97,8 +97,24 @@ def _statements(kb, fmt: str, graph: str | None) -> Iterable:
         tmp_prefix = kb.graphs.ns + "tmp/"
         return (q for q in store.quads_for_pattern(None, None, None, None)
                 if not (isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value.startswith(tmp_prefix)))
-    # the union of all graphs, each triple once
-    return store.query("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }", use_default_graph_as_union=True)
+    return _union(store, kb.graphs.ns + "tmp/")
+
+
+def _union(store, tmp_prefix: str) -> Iterator[ox.Triple]:
+    """Every triple of every graph once, in flat memory: a triple stated in several graphs is written
+    where the store's SPOG index lists it first (a SPARQL union default graph would instead keep a
+    hash set of every triple seen, which grows with the store)."""
+
+    def usable(graph) -> bool:
+        return not (isinstance(graph, ox.NamedNode) and graph.value.startswith(tmp_prefix))
+
+    for quad in store.quads_for_pattern(None, None, None, None):
+        if not usable(quad.graph_name):
+            continue
+        first = next(q.graph_name for q in store.quads_for_pattern(quad.subject, quad.predicate, quad.object, None)
+                     if usable(q.graph_name))
+        if first == quad.graph_name:
+            yield quad.triple
 
 
 def _filtered(statements: Iterable, excluded: set, counter: list) -> Iterator:
