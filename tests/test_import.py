@@ -294,3 +294,19 @@ def test_matches_and_doubtful_ones_are_reported(reimport):
     for f in doubtful:
         row = records[f.file][f.row - 1]
         assert (row.get("organisation_name") or row.get("project_name")).strip() == f.value
+
+
+def test_meta_parts_of_other_writers_survive_a_rebuild(kb_copy):
+    import pyoxigraph as ox
+
+    from kb.derive import derive
+    from kb.importers.meta import describe, update_meta
+
+    linkset = kb_copy.graphs.linkset("wikidata")
+    part = describe(linkset, title="Links to Wikidata", license="https://creativecommons.org/publicdomain/zero/1.0/")
+    assert update_meta(kb_copy, {linkset: part}) is True
+    assert derive(kb_copy)[kb_copy.graphs.meta] == "unchanged"
+    meta = {(q.subject, q.predicate, q.object) for q in kb_copy.graph_quads(kb_copy.graphs.meta)}
+    assert {(t.subject, t.predicate, t.object) for t in part} <= meta
+    assert (ox.NamedNode(kb_copy.graphs.source("dsi2013")), ox.NamedNode("http://purl.org/dc/terms/license"),
+            ox.NamedNode("https://creativecommons.org/licenses/by-nc/3.0/")) in meta

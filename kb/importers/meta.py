@@ -78,11 +78,17 @@ def describe_source(graph: str, source: str, files: tuple[str, ...], license: st
 
 
 def describe_project_graphs(kb) -> dict[str, list[ox.Triple]]:
-    """Parts for the graphs the project writes itself (CC BY 4.0): ontology, shapes, taxonomies,
-    curated, derived, matches, as far as they exist in the store."""
+    """Parts for every graph whose description this module knows, as far as it is in the store:
+    the project's own (CC BY 4.0: ontology, shapes, taxonomies, curated, derived, matches) and the
+    imports (their licence, origin and pinned checksums). Other writers' parts are left alone."""
+    from kb.importers import SOURCES
+
     g = kb.graphs
     present = set(kb.named_graphs())
     parts = {}
+    for source, (module, license) in SOURCES.items():
+        if g.source(source) in present:
+            parts[g.source(source)] = describe_source(g.source(source), source, module.FILES, license)
     for graph in present:
         kind = g.kind(graph)
         if graph in (g.ontology, g.shapes, g.curated, g.derived, g.matches):
