@@ -67,6 +67,10 @@ def cmd_import(args) -> int:
     kb = _open(args)
     report = run_import(kb, args.source, Path(args.dir), report_dir=args.report_dir)
     print(report.summary())
+    from kb.derive import derive
+
+    for graph, state in derive(kb).items():  # shortcuts and collaborations follow the new data
+        print(f"  {state}: {graph}")
     return 0
 
 
