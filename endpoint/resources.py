@@ -7,14 +7,16 @@ answers 301 to its survivor, a withdrawn one 410, an unknown one 404 (rendered b
 
 from __future__ import annotations
 
+import hashlib
 import json
+from datetime import datetime
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, make_response, render_template, request
 
 from endpoint.negotiation import RDF_TYPES, SUFFIX_TYPES, negotiate, vary_accept, wants_html
 from endpoint.state import get_kb
-from kb.describe import Merged, describe, jsonld_context, status, to_jsonld
+from kb.describe import Merged, _state, describe, jsonld_context, status, to_jsonld
 from kb.errors import BadRequest, NotFound
 from kb.namespaces import ENTITY_TYPES, SLUG_RE
 
@@ -153,7 +155,18 @@ def _data(path: str, ext: str | None) -> Response:
     if negotiated:
         resp.headers["Content-Location"] = f"{request.script_root}/data/{path}.{ext}"
         vary_accept(resp)
-    return resp
+    return _conditional(resp, desc, ext)
+
+
+def _conditional(resp: Response, desc, form: str) -> Response:
+    """ETag (store generation, resource, form, page) and Last-Modified; 304 when unchanged."""
+    generation = _state(get_kb())[0]
+    tag = hashlib.sha1(f"{generation}|{desc.iri}|{form}|{desc.inverse_page}".encode()).hexdigest()[:20]
+    resp.set_etag(tag)
+    if desc.modified:
+        resp.last_modified = datetime.fromisoformat(desc.modified.replace("Z", "+00:00"))
+    resp.headers["Cache-Control"] = "public, max-age=300"
+    return resp.make_conditional(request)
 
 
 def serialize(triples, ext: str, names, *, first: str | None = None) -> bytes:
@@ -211,4 +224,4 @@ def _page(path: str) -> Response:
     body = render_template(template, v=view, d=desc, alternates=alternates(path))
     resp = make_response(body, 200, {"Content-Type": "text/html; charset=utf-8"})
     resp.headers["Link"] = alternates_header(path)
-    return resp
+    return _conditional(resp, desc, "html")

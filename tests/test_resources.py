@@ -261,6 +261,17 @@ def test_data_by_accept(tiny_client, tiny_kb, ext):
     assert isomorphic(parse(r.data, fmt), _expected(tiny_kb))
 
 
+@pytest.mark.parametrize("url", ["/data/organisation/open-lab.ttl", "/page/organisation/open-lab"])
+def test_conditional_get(tiny_client, url):
+    first = tiny_client.get(url)
+    assert first.headers["ETag"]
+    again = tiny_client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    other = tiny_client.get(url.replace("open-lab", "societe-numerique"),
+                            headers={"If-None-Match": first.headers["ETag"]})
+    assert other.status_code == 200
+
+
 def test_data_406(tiny_client):
     r = tiny_client.get("/data/organisation/societe-numerique", headers={"Accept": "text/html"})
     assert r.status_code == 406
@@ -348,3 +359,61 @@ def test_links_follow_the_request_host_not_the_base():
     assert "<code>https://example.net/kb/id/organisation/societe-numerique</code>" in html
     r = client.get("/id/organisation/societe-numerique", headers={"Accept": "text/turtle"})
     assert r.headers["Location"] == "/data/organisation/societe-numerique.ttl"
+
+
+# -- over the real built data (session fixtures from conftest) ---------------------------------------
+def _leading_org(kb) -> tuple[str, str]:
+    row = kb.select("SELECT ?s ?l WHERE { ?s a dsi:Organisation ; dsi:leads ?p ; rdfs:label ?l "
+                    "FILTER NOT EXISTS { ?s dsi:hidden true } } ORDER BY ?s LIMIT 1")[0]
+    return row["s"].value, row["l"].value
+
+
+@pytest.mark.parametrize("accept, target", [
+    (HTML_ACCEPT, "/page/"), ("text/turtle", "/data/"), ("application/ld+json;q=1, text/html;q=0.1", "/data/"),
+])
+def test_real_entity_dereferences(client, built_kb, accept, target):
+    iri, label = _leading_org(built_kb)
+    path = iri[len(built_kb.names.id_ns):]
+    r = client.get("/id/" + path, headers={"Accept": accept})
+    assert r.status_code == 303 and r.headers["Location"].startswith(target + path)
+    final = client.get(r.headers["Location"], headers={"Accept": accept})
+    assert final.status_code == 200
+    if target == "/page/":
+        assert f'<h1 id="title">{label}</h1>' in final.text.replace("&amp;", "&")
+        assert "<h3>Leads" in final.text and "Where this comes from" in final.text
+    else:
+        g = parse(final.data, "turtle" if "turtle" in accept else "json-ld")
+        assert (rdflib.URIRef(iri), rdflib.RDFS.label, None) in g
+        doc = rdflib.URIRef(built_kb.names.base + "data/" + path)
+        assert (doc, rdflib.FOAF.primaryTopic, rdflib.URIRef(iri)) in g
+        assert list(g.objects(doc, rdflib.DCTERMS.license)), "the document names its licence(s)"
+        # every project it leads is there with its label
+        for p in g.objects(rdflib.URIRef(iri), rdflib.URIRef(built_kb.names.dsi("leads"))):
+            assert g.value(p, rdflib.RDFS.label) is not None
+
+
+def test_real_data_formats_agree(client, built_kb):
+    iri, _ = _leading_org(built_kb)
+    path = iri[len(built_kb.names.id_ns):]
+    graphs = [parse(client.get(f"/data/{path}.{ext}").data, fmt) for ext, (_, fmt) in FORMATS.items()]
+    assert client.get(f"/data/{path}.ttl").headers["Last-Modified"].endswith("GMT")
+    assert len(graphs[0]) > 20
+    for other in graphs[1:]:
+        assert isomorphic(graphs[0], other)
+
+
+def test_injected_script_label_renders_as_text(kb_copy):
+    from endpoint import create_app
+
+    iri, _ = _leading_org(kb_copy)
+    kb_copy.update(f"DELETE {{ GRAPH ?g {{ <{iri}> rdfs:label ?l }} }} WHERE {{ GRAPH ?g {{ <{iri}> rdfs:label ?l }} }};"
+                   f"INSERT DATA {{ GRAPH <{kb_copy.graphs.curated}> {{ <{iri}> rdfs:label \"<script>alert(1)</script>Evil & Co\" }} }}")
+    client = create_app(kb_copy.settings, kb=kb_copy).test_client()
+    path = iri[len(kb_copy.names.id_ns):]
+    for url in (f"/page/{path}", "/search?q=evil", "/browse/organisation?per_page=500"):
+        html = client.get(url).text
+        assert "<script>alert(1)</script>" not in html, url
+    page = client.get(f"/page/{path}").text
+    assert '<h1 id="title">&lt;script&gt;alert(1)&lt;/script&gt;Evil &amp; Co</h1>' in page
+    embedded = page.split('<script type="application/ld+json">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(embedded)["name"] == "<script>alert(1)</script>Evil & Co"
