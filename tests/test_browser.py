@@ -55,7 +55,44 @@ def browser(tmp_path_factory):
         context.close()
 
 
+A11Y = r"""() => {
+  const problems = [];
+  const one = (sel) => document.querySelectorAll(sel).length;
+  if (!document.documentElement.lang) problems.push("no lang on <html>");
+  if (one("h1") !== 1) problems.push(one("h1") + " h1 elements");
+  for (const sel of ["header[role=banner]", "main", "nav", "footer[role=contentinfo]"])
+    if (!one(sel)) problems.push("no " + sel);
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    const labelled = (el.id && document.querySelector(`label[for="${el.id}"]`)) || el.getAttribute("aria-label");
+    if (!labelled) problems.push("unlabelled " + el.outerHTML.slice(0, 60));
+  }
+  for (const img of document.querySelectorAll("img")) if (!img.hasAttribute("alt")) problems.push("img without alt");
+  for (const a of document.querySelectorAll("a")) if (!a.textContent.trim() && !a.getAttribute("aria-label")) problems.push("empty link");
+  const lum = (rgb) => {
+    const c = rgb.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number).map(v => v / 255)
+      .map(v => v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4));
+    return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+  };
+  const bg = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      if (c && !c.startsWith("rgba(0, 0, 0, 0)") && c !== "transparent") return c;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  for (const el of document.querySelectorAll("main a, main p, main li, main dt, main dd, main th, main td, .count, .muted, nav a, footer")) {
+    if (!el.textContent.trim() || !el.offsetParent) continue;
+    const [l1, l2] = [lum(getComputedStyle(el).color), lum(bg(el))].sort((a, b) => b - a);
+    const ratio = (l1 + 0.05) / (l2 + 0.05);
+    if (ratio < 4.5) { problems.push(`contrast ${ratio.toFixed(2)} on ${el.tagName}.${el.className}`); break; }
+  }
+  return problems;
+}"""
+
+
 def _shot(page, name: str) -> None:
+    """Keep a screenshot, after checking what a screen-reader or low-vision reader needs."""
+    assert page.evaluate(A11Y) == [], f"accessibility problems on {page.url}"
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
