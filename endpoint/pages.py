@@ -192,6 +192,7 @@ def entity_view(kb, desc: Description) -> dict:
     others = sorted(groups.values(), key=lambda g: g["label"].casefold())
 
     inverse: dict[str, dict] = {}
+    hidden_inverse = 0
     skip = {P["schema"] + "member", P["schema"] + "funder", d("takesPartIn"), d("leads"), d("funds"),
             d("partnerIn"), d("evaluates"), d("advises")}
     for i in desc.inverse:
@@ -199,6 +200,9 @@ def entity_view(kb, desc: Description) -> dict:
             continue  # memberships and collaborations are shown as involvement
         if (involvement and i.predicate.value in skip) or i.predicate.value == d("collaboratesWith"):
             continue
+        if i.subject.value in desc.hidden_links and not desc.hidden:
+            hidden_inverse += 1
+            continue  # spam and test entries stay out of public lists
         g = inverse.setdefault(i.predicate.value, {"label": plabel(i.predicate.value), "values": []})
         g["values"].append(_link(desc, i.subject))
     for g in inverse.values():
@@ -220,6 +224,11 @@ def entity_view(kb, desc: Description) -> dict:
             elsewhere.append(link | {"probable": p.endswith("closeMatch")})
 
     issues = [_link(desc, v)["text"] for v in desc.values(d("qualityIssue"))]
+    browse = []
+    if d("Place") in types and any(i.predicate.value == d("country") for i in desc.inverse):
+        slug = desc.iri.rsplit("/", 1)[-1]
+        browse = [{"href": f"{request.script_root}/browse/{t}?country={slug}", "text": f"{t.capitalize()}s in {desc.label()}"}
+                  for t in ("organisation", "project")]
     type_labels = [plabels.get(t) or humanize(t).capitalize() for t in types if t.startswith(n.dsi_ns)]
     sparql = (f"SELECT ?property ?value ?valueLabel ?graph WHERE {{\n"
               f"  GRAPH ?graph {{ <{desc.iri}> ?property ?value }}\n"
@@ -231,7 +240,7 @@ def entity_view(kb, desc: Description) -> dict:
         "description": description, "short": short if short != description else None,
         "facts": facts, "involvement": involvement, "collaborators": collaborators, "others": others,
         "inverse": sorted(inverse.values(), key=lambda g: g["label"].casefold()),
-        "elsewhere": elsewhere, "issues": issues, "hidden": desc.hidden,
+        "elsewhere": elsewhere, "issues": issues, "browse": browse, "hidden_inverse": hidden_inverse, "hidden": desc.hidden,
         "coordinates": _coordinates(desc),
         "sparql_href": request.script_root + "/sparql?" + urlencode({"query": sparql}),
         "schema": _schema_org(kb, desc, is_org, is_project, description),

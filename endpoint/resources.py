@@ -173,8 +173,27 @@ def serialize(triples, ext: str, names, *, first: str | None = None) -> bytes:
     """Triples as Turtle, N-Triples, RDF/XML (pyoxigraph) or compact JSON-LD with the project context."""
     if ext == "jsonld":
         return json.dumps(to_jsonld(triples, names, first=first), ensure_ascii=False, indent=1).encode()
-    prefixes = names.prefixes() if ext in ("ttl", "rdf") else None
+    prefixes = used_prefixes(triples, names) if ext in ("ttl", "rdf") else None
     return ox.serialize(triples, format=OX_FORMATS[ext], prefixes=prefixes)
+
+
+def used_prefixes(triples, names) -> dict[str, str]:
+    """The project prefixes these triples use, leaving out those whose local names would need an
+    escaped slash (``dsid:project\\/x``): entity IRIs then read in full."""
+    iris = set()
+    for t in triples:
+        iris.add(t.predicate.value)
+        for term in (t.subject, t.object):
+            if isinstance(term, ox.NamedNode):
+                iris.add(term.value)
+            elif isinstance(term, ox.Literal):
+                iris.add(term.datatype.value)
+    out = {}
+    for prefix, ns in names.prefixes().items():
+        locals_ = [i[len(ns):] for i in iris if i.startswith(ns)]
+        if locals_ and all("/" not in loc and "#" not in loc for loc in locals_):
+            out[prefix] = ns
+    return out
 
 
 def alternates(path: str) -> list[dict]:

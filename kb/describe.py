@@ -80,6 +80,7 @@ class Description:
     hidden: bool = False
     modified: str | None = None
     meta: list[ox.Triple] = field(default_factory=list)
+    hidden_links: set[str] = field(default_factory=set)  # linked resources flagged dsi:hidden
 
     def values(self, predicate: str) -> list:
         return [s.value for s in self.own if s.predicate.value == predicate]
@@ -167,8 +168,10 @@ def _remember(kb: KB, cache: dict, term) -> tuple:
         for q in kb.store.quads_for_pattern(term, p, None, None):
             context.append(ox.Triple(q.subject, q.predicate, q.object))
             (tys if p == RDF_TYPE else labels).append(q.object)
+    hidden = any(q.object.value == "true" for q in
+                 kb.store.quads_for_pattern(term, ox.NamedNode(kb.names.dsi("hidden")), None, None))
     rdfs = _pick_label([t.object for t in context if t.predicate == RDFS_LABEL])
-    value = (rdfs or _pick_label(labels), sorted({t.value for t in tys}), tuple(context))
+    value = (rdfs or _pick_label(labels), sorted({t.value for t in tys}), tuple(context), hidden)
     cache[term] = value
     return value
 
@@ -247,8 +250,11 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
         labels[iri] = own_label
     types[iri] = sorted({s.value.value for s in own.values() if s.predicate == RDF_TYPE})
     cache = _term_cache(kb)
+    hidden_links: set[str] = set()
     for term in linked:
-        label, tys, context = cache.get(term) or _remember(kb, cache, term)
+        label, tys, context, flagged = cache.get(term) or _remember(kb, cache, term)
+        if flagged:
+            hidden_links.add(term.value)
         if label is not None:
             labels[term.value] = label
         if tys:
@@ -268,6 +274,7 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
         inverse_total=total, inverse_page=page, inverse_pages=pages, attached=attached,
         labels=labels, types=types, graphs=graphs, hidden=hidden, modified=_state(kb)[1],
     )
+    desc.hidden_links = hidden_links
     desc.meta = _metadata(kb, desc)
     return desc
 

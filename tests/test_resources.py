@@ -272,6 +272,14 @@ def test_conditional_get(tiny_client, url):
     assert other.status_code == 200
 
 
+def test_turtle_reads_cleanly(tiny_client):
+    ttl = tiny_client.get("/data/organisation/societe-numerique.ttl").text
+    assert "\\/" not in ttl  # no escaped slashes in prefixed names: entity IRIs are written in full
+    assert "<https://w3id.org/dsi/id/place/france>" in ttl
+    declared = [line.split()[1] for line in ttl.splitlines() if line.startswith("@prefix")]
+    assert "dsi:" in declared and "sh:" not in declared  # only the prefixes it uses
+
+
 def test_data_406(tiny_client):
     r = tiny_client.get("/data/organisation/societe-numerique", headers={"Accept": "text/html"})
     assert r.status_code == 406
@@ -341,6 +349,13 @@ def test_page_embeds_schema_org(tiny_client):
     assert data["address"] == {"@type": "PostalAddress", "addressCountry": "France", "addressLocality": "Paris"}
     project = tiny_client.get("/page/project/health-map").text
     assert '"@type": "Project"' in project and "Led by" in project and "Open Lab" in project
+
+
+def test_country_page_leads_to_its_lists(tiny_client):
+    html = tiny_client.get("/page/place/france").text
+    assert '<a class="button" href="/browse/organisation?country=france">Organisations in France</a>' in html
+    assert "Health Map" in html  # linked from: the projects and organisations in France
+    assert "Cheap Pills Shop" not in html and "1 flagged entry (spam or tests) left out." in html
 
 
 def test_hidden_entity_dereferences_but_is_marked(tiny_client):
