@@ -129,7 +129,10 @@ def recover(kb, subs: SubmissionStore) -> list[str]:
             continue
         rows = kb.select(f"SELECT ?nick WHERE {{ GRAPH <{graph}> {{ <{graph}#moderator> <{FOAF}nick> ?nick }} }}")
         moderator = rows[0]["nick"].value if rows else "unknown"
-        subs.decide(sub.id, "accepted", moderator=moderator)
+        prefix = kb.graphs.ns + "submission/"
+        revised = [r["old"].value[len(prefix):] for r in kb.select(
+            f"SELECT ?old WHERE {{ GRAPH <{graph}> {{ <{graph}> <{PROV}wasRevisionOf> ?old }} }}")]
+        subs.decide(sub.id, "accepted", moderator=moderator, supersedes=revised)
         fixed.append(sub.id)
     return fixed
 

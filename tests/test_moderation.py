@@ -223,3 +223,31 @@ def test_dsikb_moderator_add_writes_a_scrypt_hash(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["moderator", "add", "carol", "--file", str(path), "--password-stdin"]) == 2
     assert "at least" in capsys.readouterr().err
+
+
+def test_recovery_settles_an_accept_cut_between_store_and_spool(tmp_path):
+    """The store got the graph, the process died before the spool said 'accepted': the next start
+    (init_app runs recover) records it, with its moderator and the submission it revised."""
+    from endpoint import create_app
+    from kb import moderation
+    from kb.submissions import SubmissionStore, submit
+
+    kb = small_store(tmp_path / "store")
+    subs = SubmissionStore(tmp_path / "store.submissions.sqlite")
+    first = submit(kb, subs, json.dumps(project(name="Recovered Project")).encode(), "application/json").submission
+    moderation.accept(kb, subs, first.id, "alice")
+    entity = first.entities[0]
+    edit = submit(kb, subs, json.dumps(project(name="Recovered Project 2", entity=entity)).encode(),
+                  "application/json").submission
+    real_decide = subs.decide
+    subs.decide = lambda *a, **k: (_ for _ in ()).throw(OSError("killed"))  # dies after the store write
+    with pytest.raises(OSError):
+        moderation.accept(kb, subs, edit.id, "bob")
+    subs.decide = real_decide
+    assert subs.get(edit.id).status == "pending"
+    create_app(kb.settings, kb=kb)  # a restart
+    after = SubmissionStore(subs.path)
+    assert after.get(edit.id).status == "accepted" and after.get(edit.id).moderator == "bob"
+    assert after.get(first.id).superseded_by == edit.id
+    del kb
+    gc.collect()
