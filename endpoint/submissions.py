@@ -61,7 +61,8 @@ def check_csrf() -> None:
 
 @bp.app_context_processor
 def _inject():
-    return {"csrf_token": csrf_token}
+    # new_key: the form's Idempotency-Key, so a double click or a resent form makes one submission
+    return {"csrf_token": csrf_token, "new_key": lambda: secrets.token_urlsafe(16)}
 
 
 def moderator_required(view):

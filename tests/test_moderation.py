@@ -251,3 +251,18 @@ def test_recovery_settles_an_accept_cut_between_store_and_spool(tmp_path):
     assert after.get(first.id).superseded_by == edit.id
     del kb
     gc.collect()
+
+
+def test_a_form_sent_twice_makes_one_submission(mod_app):
+    from werkzeug.datastructures import MultiDict
+
+    person = mod_app.test_client()
+    html = person.get("/submit").get_data(as_text=True)
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+    form = MultiDict([("type", "project"), ("name", "Double Click Project"), ("country", "United Kingdom"),
+                      ("areasOfSociety", BASE + "id/concept/area-of-society/energy-and-environment"),
+                      ("technologyFocus", BASE + "id/concept/technology-focus/open-data"),
+                      ("idempotency_key", key), ("csrf_token", token(person, "/submit"))])
+    first, again = person.post("/submit", data=form), person.post("/submit", data=form)
+    assert first.status_code == again.status_code == 303
+    assert first.headers["Location"] == again.headers["Location"]
