@@ -9,7 +9,6 @@ Playwright (``executable_path``, no downloaded browser). Skipped only when Chrom
 from __future__ import annotations
 
 import gc
-import io
 import json
 import shutil
 import threading
@@ -25,6 +24,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 PASSWORD = "browser test password"
+ARTIFACTS = Path(__file__).parent / "artifacts"  # screenshots (gitignored)
 
 pytestmark = pytest.mark.browser
 
@@ -85,6 +85,8 @@ def test_submit_fix_moderate_publish(live, browser):
     # no area of society, no technology: the shapes require them for a project
     page.click("#send")
     page.wait_for_selector(".form-errors")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "submit-field-errors.png"), full_page=True)
     assert field_error(page, "website"), page.content()
     assert field_error(page, "areasOfSociety"), page.inner_text("main")[:3000]
     assert page.input_value("#name") == "Community Sensor Network Leeds"  # what they typed is kept
@@ -130,11 +132,21 @@ def test_submit_fix_moderate_publish(live, browser):
     assert [(r["g"]["value"], r["label"]["value"]) for r in rows] == [
         (kb.graphs.submission(sid), "Community Sensor Network Leeds")]
 
-    # and in the next dump
-    from kb.dump import dump
+    # and in the next dump, downloaded as a user would (regenerated for the new store generation)
+    import gzip
+    import time
 
-    out = io.BytesIO()
-    dump(kb, "nq", out, public=True)
-    lines = [line for line in out.getvalue().decode().splitlines() if line.startswith(f"<{entity}> ")]
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen(url + "/dumps/index.json", timeout=60) as resp:
+            listing = json.load(resp)
+        if listing["fresh"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert listing["fresh"], listing
+    with urllib.request.urlopen(url + "/dumps/dsi.nq.gz", timeout=60) as resp:
+        nquads = gzip.decompress(resp.read()).decode()
+    lines = [line for line in nquads.splitlines() if line.startswith(f"<{entity}> ")]
     assert lines and all(f"<{kb.graphs.submission(sid)}>" in line for line in lines)
+    assert any("Community Sensor Network Leeds" in line for line in lines)
     page.close()
