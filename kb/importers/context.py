@@ -47,6 +47,9 @@ class Context:
             else:
                 self.b.link(iri, PROPERTY[scheme], concept)
             return True
+        if value.isdigit():  # a stray id such as "21", not text anyone wrote: not kept
+            self.report.issue(file, row, field, f"a bare number, not in the {schemes[0]} scheme: dropped", raw)
+            return False
         self.b.add(iri, "tag", ox.Literal(value))
         self.report.issue(file, row, field, f"not in the {schemes[0]} scheme: kept as dsi:tag", raw)
         return False
