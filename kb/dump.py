@@ -162,6 +162,24 @@ PUBLIC_DUMPS = (
     ("dsi.jsonld.gz", "jsonld", "JSON-LD, all graphs merged"),
 )
 MANIFEST = "manifest.json"
+CONVERTED = ("ttl", "jsonld")  # written from the N-Triples union file: a fast parse, no second store scan
+
+
+def convert(source, out, format: str, prefixes: dict | None = None) -> None:
+    """Re-serialise an N-Triples file (gzip by suffix) as ``format``, streaming."""
+    source = Path(source)
+    opener = gzip.open if source.name.endswith(".gz") else open
+    stream, finish = _open_out(out)
+    ok = False
+    try:
+        with opener(source, "rb") as fh:
+            kwargs = {}
+            if format in ("ttl", "trig", "jsonld") and prefixes:
+                kwargs["prefixes"] = {p: ns for p, ns in prefixes.items() if p not in INSTANCE_PREFIXES}
+            ox.serialize(ox.parse(fh, ox.RdfFormat.N_TRIPLES), stream, FORMATS[format], **kwargs)
+        ok = True
+    finally:
+        finish(ok)
 
 
 def write_public_dumps(kb, folder, *, extra=None) -> dict:
@@ -184,9 +202,16 @@ def write_public_dumps(kb, folder, *, extra=None) -> dict:
     build.mkdir()
     files = []
     try:
-        for name, fmt, label in PUBLIC_DUMPS:
+        union = None  # (path, count) of the N-Triples union: Turtle and JSON-LD are converted from it
+        for name, fmt, label in sorted(PUBLIC_DUMPS, key=lambda d: CONVERTED.count(d[1])):
             path = build / name
-            triples = dump(kb, fmt, path, public=True)
+            if fmt in CONVERTED and union is not None:
+                convert(union[0], path, fmt, kb.names.prefixes())
+                triples = union[1]
+            else:
+                triples = dump(kb, fmt, path, public=True)
+                if fmt == "nt":
+                    union = (path, triples)
             sha = hashlib.sha256()
             with open(path, "rb") as fh:
                 for block in iter(lambda: fh.read(1 << 20), b""):
@@ -194,6 +219,8 @@ def write_public_dumps(kb, folder, *, extra=None) -> dict:
             files.append({"name": name, "format": fmt, "label": label, "media_type": MEDIA_TYPES[fmt],
                           "bytes": path.stat().st_size, "sha256": sha.hexdigest(), "triples": triples,
                           "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(path.stat().st_mtime))})
+        order = [d[0] for d in PUBLIC_DUMPS]
+        files.sort(key=lambda f: order.index(f["name"]))
         manifest = {"generation": generation, "folder": build.name, "files": files,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         if extra is not None:
