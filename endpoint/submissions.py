@@ -20,8 +20,8 @@ from endpoint.negotiation import negotiate, vary_accept, wants_html
 from endpoint.state import get_kb, get_settings
 from kb import accounts, moderation
 from kb.errors import BadRequest, Forbidden, SyntaxProblem, TooLarge, Unprocessable
-from kb.submissions import (CONCEPT_FIELDS, NotConforming, SubmissionStore, Submitter, json_schema,
-                            submit)
+from kb.submission_json import CONCEPT_FIELDS, json_schema
+from kb.submissions import NotConforming, SubmissionStore, Submitter, submit
 
 bp = Blueprint("submissions", __name__)
 
@@ -179,7 +179,7 @@ def form_options() -> dict:
         rows = kb.select(f"""SELECT ?c (SAMPLE(?l) AS ?label) WHERE {{ ?c skos:inScheme <{kb.names.scheme(scheme)}> ;
             skos:prefLabel ?l FILTER(LANG(?l) = "en" || LANG(?l) = "") }} GROUP BY ?c ORDER BY ?label""")
         options[field] = [(r["c"].value, r["label"].value) for r in rows]
-    rows = kb.select(f"""SELECT DISTINCT ?label WHERE {{ ?e dsi:country ?c . ?c rdfs:label ?label }} ORDER BY ?label""")
+    rows = kb.select("SELECT DISTINCT ?label WHERE { ?e dsi:country ?c . ?c rdfs:label ?label } ORDER BY ?label")
     options["countries"] = [r["label"].value for r in rows]
     _options_cache.clear()
     _options_cache[key] = options

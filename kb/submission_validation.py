@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from kb.submissions import CONCEPT_FIELDS, DCTERMS, GEO, RDF, RDFS
+from kb.submission_json import CONCEPT_FIELDS
+from kb.submissions import DCTERMS, GEO, RDF, RDFS
 
 SH = "http://www.w3.org/ns/shacl#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"

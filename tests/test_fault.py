@@ -130,7 +130,6 @@ def test_sigkill_while_submitting_loses_nothing(tmp_path):
     client = Client(server.url)
     logged_in = False
     kill_at = set(rng.sample(range(5, SUBMISSIONS - 5), KILLS))  # submissions during which to kill
-    triggers: list[threading.Event] = []
     kills = []
 
     def killer(trigger):

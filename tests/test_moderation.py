@@ -187,7 +187,7 @@ def test_withdrawal_records_it_answers_410_and_leaves_the_dump(mod_app, moderato
     assert resp.status_code == 303, resp.get_data(as_text=True)
     sid = resp.headers["Location"].rsplit("/", 1)[-1]
     assert mod_app.extensions["dsikb_submissions"].get(sid).kind == "withdraw"
-    assert moderator.get(f"/page/organisation/waag").status_code == 200
+    assert moderator.get("/page/organisation/waag").status_code == 200
     decide(moderator, sid, "accept")
     assert kb.ask(f"ASK {{ <{entity}> dsi:withdrawn ?when }}")
     assert moderator.get("/page/organisation/waag").status_code == 410

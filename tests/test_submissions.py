@@ -222,7 +222,41 @@ def test_the_schema_is_served_and_documents_the_shape(api):
     jsonschema.validate(project(), schema)
 
 
+def test_rdf_about_other_resources_is_refused(api):
+    ttl = f"""@prefix dsi: <{BASE}def/dsi#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+    <#org> a dsi:Organisation ; rdfs:label "Honest Org" ; dsi:country <{BASE}id/place/netherlands> .
+    <{ORG}nesta> rdfs:label "Nesta is now mine" ."""
+    resp = api.post("/api/submissions", data=ttl, content_type="text/turtle")
+    assert resp.status_code == 422, resp.get_data(as_text=True)
+    assert "outside this submission" in resp.get_json()["message"]
+    foreign = f"""@prefix dsi: <{BASE}def/dsi#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+    <http://example.org/x> a dsi:Organisation ; rdfs:label "Foreign" ."""
+    resp = api.post("/api/submissions", data=foreign, content_type="text/turtle")
+    assert resp.status_code == 422 and "outside this knowledge base" in resp.get_json()["message"]
+
+
 def test_an_edit_must_name_an_existing_entity(api):
     resp = post_json(api, project(name="Ghost", entity=BASE + "id/project/does-not-exist"))
     assert resp.status_code == 422
     assert "not an entity" in resp.get_json()["message"]
+
+
+def test_an_iri_taken_by_another_process_meanwhile_is_minted_again(tmp_path):
+    """Two servers over one store: the spool's UNIQUE iri column catches the clash, intake mints again."""
+    from kb.submissions import SubmissionStore, submit
+
+    kb = small_store(tmp_path / "store")
+    mine = SubmissionStore(tmp_path / "store.submissions.sqlite")
+    other = SubmissionStore(tmp_path / "store.submissions.sqlite")
+    taken = BASE + "id/project/race-project"
+    real_is_minted = mine.is_minted
+    mine.is_minted = lambda iri: False if iri == taken else real_is_minted(iri)  # blind to the other
+    first = submit(kb, other, json.dumps(project(name="Race Project")).encode(), "application/json")
+    assert first.submission.entities == [taken]
+    calls = []
+    mine.is_minted = lambda iri: (calls.append(iri) or False) if iri == taken and len(calls) < 1 else real_is_minted(iri)
+    second = submit(kb, mine, json.dumps(project(name="Race Project", website="https://race2.example.org/")).encode(),
+                    "application/json")
+    assert second.created and second.submission.entities == [BASE + "id/project/race-project-2"]
+    del kb
+    gc.collect()
