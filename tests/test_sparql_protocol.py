@@ -298,6 +298,7 @@ def test_browser_gets_the_editor_with_prefixes_and_examples(c, small):
     config = json.loads(html.split('<script id="sparql-config" type="application/json">')[1].split("</script>")[0])
     assert config["endpoint"] == "http://localhost/sparql"
     assert config["prefixes"]["dsi"].endswith("def/dsi#")
+    assert "<code>dsi:</code>" in html  # the prefix table people can read
     from endpoint.sparql_editor import examples
 
     assert len(examples()) >= 10
