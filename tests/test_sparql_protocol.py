@@ -174,6 +174,8 @@ def test_syntax_error_names_line_and_column(c):
     r = send(c, "get", "SELECT * WHERE {\n  ?s ?p }")
     assert r.status_code == 400
     assert "line 2, column" in r.data.decode()
+    # a browser client on another site can read the error too
+    assert r.headers["Access-Control-Allow-Origin"] == "*" and "Accept" in r.headers["Vary"]
 
 
 @pytest.mark.parametrize("request_kwargs,status,words", [
