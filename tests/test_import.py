@@ -310,3 +310,9 @@ def test_meta_parts_of_other_writers_survive_a_rebuild(kb_copy):
     assert {(t.subject, t.predicate, t.object) for t in part} <= meta
     assert (ox.NamedNode(kb_copy.graphs.source("dsi2013")), ox.NamedNode("http://purl.org/dc/terms/license"),
             ox.NamedNode("https://creativecommons.org/licenses/by-nc/3.0/")) in meta
+
+
+def test_descriptions_are_plain_text(built_kb):
+    assert built_kb.ask("""ASK { ?e dcterms:description ?d FILTER(CONTAINS(?d, "FabLab Palermo")) }""")
+    assert not built_kb.ask("""ASK { ?e dcterms:description|dsi:shortDescription|dsi:socialImpact ?d
+        FILTER(REGEX(?d, "</?(p|strong|li|span|br|div|a)[ >/]", "i") || CONTAINS(?d, "&nbsp;")) }""")

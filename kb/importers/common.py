@@ -3,8 +3,10 @@ Twitter), name normalisation for matching, places, and the data-quality rules (s
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date
+from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pyoxigraph as ox
@@ -85,6 +87,53 @@ def clean_text(value) -> str:
     if text in {"-", "--", "n/a", "N/A", "null", "None"}:
         return ""
     return "\n".join(re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")).strip()
+
+
+class _Text(HTMLParser):
+    """Collects the text of an HTML fragment; block elements and <br> become line breaks."""
+
+    BLOCKS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote",
+              "section", "header", "tr"}
+    SKIP = {"script", "style", "iframe"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self.skipping += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("- ")
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self.skipping = max(0, self.skipping - 1)
+        elif tag in self.BLOCKS and tag != "li":
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def plain_text(value) -> str:
+    """Text of a description that may hold HTML (DSI4EU's editor): tags out, entities decoded,
+    paragraphs kept as blank-line-separated lines."""
+    text = clean_text(value)
+    if not text:
+        return ""
+    if "<" in text:
+        parser = _Text()
+        parser.feed(text)
+        parser.close()
+        text = "".join(parser.parts)
+    text = html.unescape(text).replace("\xa0", " ")
+    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def norm(text: str | None) -> str:

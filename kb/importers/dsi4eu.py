@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kb.importers.common import (clean_text, coordinates, host_of, iso_date, quality_issues,
-                                 website)
+from kb.importers.common import (clean_text, coordinates, host_of, iso_date, plain_text,
+                                 quality_issues, website)
 from kb.importers.context import Context
 from kb.importers.dsi2013 import membership
 from kb.importers.matching import Record, match, store_candidates
@@ -130,8 +130,8 @@ def _common(ctx: Context, n: int, file: str, r: dict, iri: str, cls: str, key: s
     elif problem:
         ctx.flag_quality(iri, "invalid-website", hide=False)
         ctx.report.issue(file, n, "website", problem, r.get("website"))
-    ctx.w.text(iri, "shortDescription", clean_text(r.get("short_description")))
-    long = clean_text(r.get("long_description"))
+    ctx.w.text(iri, "shortDescription", plain_text(r.get("short_description")))
+    long = plain_text(r.get("long_description"))
     if long:
         ctx.w.single_std(iri, "dcterms:description", ox.Literal(long))
     pair, problem = coordinates(r.get("latitude"), r.get("longitude"))
@@ -182,7 +182,7 @@ def _organisation(ctx: Context, n: int, r: dict, iri: str) -> None:
 def _project(ctx: Context, n: int, r: dict, iri: str) -> None:
     name = clean_text(r.get("project_name"))
     _common(ctx, n, PROJECTS, r, iri, "Project", project_key(r["project_id"]), name)
-    ctx.w.text(iri, "socialImpact", clean_text(r.get("social_impact")))
+    ctx.w.text(iri, "socialImpact", plain_text(r.get("social_impact")))
     _date(ctx, n, PROJECTS, iri, "startDate", "start_date", r.get("start_date"))
     _date(ctx, n, PROJECTS, iri, "endDate", "end_date", r.get("end_date"))
     _created(ctx, n, PROJECTS, iri, "creation_date", r.get("creation_date"))
