@@ -105,3 +105,19 @@ def test_bad_browse_requests(tiny_client, url, status):
     r = tiny_client.get(url)
     assert r.status_code == status
     assert r.text.strip()
+
+
+def test_real_lists_match_the_store(client, built_kb):
+    from kb.stats import stats
+
+    figures = stats(built_kb)["entities"]
+    for type_, cls in (("organisation", "Organisation"), ("project", "Project")):
+        data = client.get(f"/browse/{type_}.json").get_json()
+        assert data["total"] == figures[cls]  # hidden ones left out, as the home page counts them
+        country = next(f for f in data["facets"] if f["key"] == "country")
+        if country["values"]:
+            top = country["values"][0]
+            narrowed = client.get(f"/browse/{type_}.json?country={top['value']}").get_json()
+            assert narrowed["total"] == top["count"]
+    page = client.get("/browse/project?sort=-start")
+    assert page.status_code == 200 and "Area of society" in page.text

@@ -89,3 +89,19 @@ def test_script_in_a_label_renders_as_text(tiny_client, tiny_kb):
     html = tiny_client.get("/search?q=evil").text
     assert "<script>alert" not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Evil" in html
+
+
+def test_real_data_accent_folding(client, built_kb):
+    """"liberte living" finds "Liberté Living-Lab"; hidden (spam) entries never show up."""
+    rows = built_kb.select("SELECT ?s ?l WHERE { ?s a dsi:Organisation ; rdfs:label ?l "
+                           "FILTER(CONTAINS(?l, 'é')) FILTER NOT EXISTS { ?s dsi:hidden true } } ORDER BY ?s LIMIT 1")
+    iri, label = rows[0]["s"].value, rows[0]["l"].value
+    import unicodedata
+
+    folded = "".join(c for c in unicodedata.normalize("NFD", label) if not unicodedata.combining(c)).lower()
+    data = client.get("/search.json", query_string={"q": folded, "type": "organisation"}).get_json()
+    assert iri in [r["id"] for r in data["results"][:3]]
+    hidden = {r["s"].value for r in built_kb.select("SELECT ?s WHERE { ?s dsi:hidden true }")}
+    for word in ("test", "viagra", "casino", "loan", "essay"):
+        found = client.get("/search.json", query_string={"q": word, "per_page": 100}).get_json()
+        assert not hidden & {r["id"] for r in found["results"]}
