@@ -132,7 +132,8 @@ def _memberships(ctx: Context, rows: list[dict], org_iris: dict, project_iris: d
     seen: dict[tuple, int] = {}
     count = 0
     for n, r in enumerate(rows, 1):
-        org = org_iris.get(org_key(r["Organisation ID"])) or ctx.slugs.lookup(org_key(r["Organisation ID"]))
+        key = org_key(r["Organisation ID"])
+        org = org_iris.get(key) or ctx.slugs.lookup(key)  # a curated entity may hold the key
         project = project_iris.get(project_key(r["Project ID"]))
         role = clean_text(r["Role"])
         problem = None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kb.importers.common import (clean_text, coordinates, host_of, iso_date, plain_text,
+from kb.importers.common import (Builder, clean_text, coordinates, host_of, iso_date, plain_text,
                                  quality_issues, website)
 from kb.importers.context import Context
 from kb.importers.dsi2013 import membership
@@ -208,8 +208,6 @@ def _earlier(ctx: Context, folder: Path, orgs: list[dict], projects: list[dict])
 def _matches_graph(ctx: Context, matches) -> set[ox.Triple]:
     """Evidence notes for merged records; rdfs:seeAlso (doubtful) or owl:sameAs (a confident match
     that kept its own older IRI) between two entities."""
-    from kb.importers.common import Builder
-
     b = Builder(ctx.names)
     for m, iri in sorted(matches, key=lambda x: (x[0].key, x[0].iri)):
         kind, number = m.key.split(":")[1:]
