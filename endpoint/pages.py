@@ -7,6 +7,7 @@ request's host (the base may be a different host, e.g. w3id.org).
 from __future__ import annotations
 
 import re
+import weakref
 from urllib.parse import urlencode
 
 import pyoxigraph as ox
@@ -71,21 +72,22 @@ def query_url(**changes) -> str:
     return request.path + ("?" + urlencode(items) if items else "")
 
 
-_HOME: dict = {}
+_HOME: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> (generation, figures, example)
 
 
 @bp.get("/")
 def home():
     kb = get_kb()
-    key = (id(kb.store), kb.generation)
-    if _HOME.get("key") != key:  # the figures change only when the store does
+    generation = kb.generation
+    cached = _HOME.get(kb)
+    if cached is None or cached[0] != generation:  # the figures change only when the store does
         figures = stats(kb)
         countries = kb.select("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s dsi:country ?c "
                               "FILTER NOT EXISTS { ?s dsi:hidden true } }")
         figures["countries"] = int(countries[0]["n"].value) if countries else 0
-        _HOME.update(key=key, figures=figures, example=_example(kb))
-    return render_template("home.html", figures=_HOME["figures"], base=kb.names.base,
-                           example=_HOME["example"])
+        cached = (generation, figures, _example(kb))
+        _HOME[kb] = cached
+    return render_template("home.html", figures=cached[1], base=kb.names.base, example=cached[2])
 
 
 def _example(kb) -> str | None:

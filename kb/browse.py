@@ -9,6 +9,7 @@ together (each chosen value narrows the list); counts are over the current, filt
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -78,7 +79,7 @@ class Listing:
     value_labels: dict[str, str]
 
 
-_cache: dict[tuple, Table] = {}
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> (generation, {type: Table})
 _lock = threading.Lock()
 
 
@@ -90,16 +91,15 @@ def table(kb: KB, type_: str) -> Table:
     """All entities of a type with their facet values (cached per store generation)."""
     if type_ not in BROWSE_TYPES:
         raise NotFound(f"there is no list of {type_!r}: browse one of {', '.join(BROWSE_TYPES)}")
-    key = (id(kb.store), kb.generation, type_)
+    generation = kb.generation
     with _lock:
-        cached = _cache.get(key)
-        if cached is not None:
-            return cached
-        for old in [k for k in _cache if k[0] == key[0] and k[1] != key[1]]:
-            del _cache[old]
-        built = _build(kb, type_)
-        _cache[key] = built
-        return built
+        tables = _cache.get(kb)
+        if tables is None or tables[0] != generation:
+            tables = (generation, {})
+            _cache[kb] = tables
+        if type_ not in tables[1]:
+            tables[1][type_] = _build(kb, type_)
+        return tables[1][type_]
 
 
 def _scan(kb: KB, predicate: str, cls: ox.NamedNode | None = None):

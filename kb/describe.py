@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import weakref
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -33,7 +34,7 @@ XSD_DATETIME = _n("xsd", "dateTime")
 INVERSE_PAGE = 100
 MAX_CACHED_TERMS = 200_000
 _STATE_CACHE: dict = {}
-_TERM_CACHE: dict = {}
+_TERM_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> (generation, {term: ...})
 MAX_DEPENDENTS = 5000
 
 
@@ -154,11 +155,11 @@ def _state(kb: KB) -> tuple[int, str | None]:
 
 def _term_cache(kb: KB) -> dict:
     """Labels, types and context triples of linked resources, kept for one store generation."""
-    key = (id(kb.store), _state(kb)[0])
-    entry = _TERM_CACHE.get(id(kb.store))
+    key = _state(kb)[0]
+    entry = _TERM_CACHE.get(kb)
     if entry is None or entry[0] != key or len(entry[1]) > MAX_CACHED_TERMS:
         entry = (key, {})
-        _TERM_CACHE[id(kb.store)] = entry
+        _TERM_CACHE[kb] = entry
     return entry[1]
 
 
@@ -326,8 +327,8 @@ def _metadata(kb: KB, desc: Description) -> list[ox.Triple]:
 
 def property_labels(kb: KB) -> dict[str, str]:
     """rdfs:label of every property and class the ontology and taxonomies name (cached per generation)."""
-    key = (id(kb.store), _state(kb)[0])
-    cached = _LABEL_CACHE.get(id(kb.store))
+    key = _state(kb)[0]
+    cached = _LABEL_CACHE.get(kb)
     if cached and cached[0] == key:
         return cached[1]
     labels: dict[str, str] = {}
@@ -335,11 +336,11 @@ def property_labels(kb: KB) -> dict[str, str]:
         lit = q.object
         if isinstance(lit, ox.Literal) and lit.language in (None, "en"):
             labels.setdefault(q.subject.value, lit.value)
-    _LABEL_CACHE[id(kb.store)] = (key, labels)
+    _LABEL_CACHE[kb] = (key, labels)
     return labels
 
 
-_LABEL_CACHE: dict[int, tuple] = {}
+_LABEL_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 # -- JSON-LD: one published context built from the project's prefix map -------------------------

@@ -13,6 +13,7 @@ import os
 import re
 import sqlite3
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +29,7 @@ WEIGHTS = (10.0, 5.0, 1.0)  # label, other names, descriptions
 MAX_QUERY = 200
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _lock = threading.Lock()
-_memory: dict[int, tuple[int, sqlite3.Connection]] = {}
+_memory: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # in-memory KB -> (generation, index)
 
 
 @dataclass
@@ -114,12 +115,12 @@ def connect(kb: KB) -> sqlite3.Connection:
     path = index_path(kb)
     if path is None:
         with _lock:
-            cached = _memory.get(id(kb.store))
+            cached = _memory.get(kb)
             if cached is None or cached[0] != generation:
                 conn = sqlite3.connect(":memory:", check_same_thread=False)
                 _fill(conn, kb, generation)
-                _memory[id(kb.store)] = (generation, conn)
-            return _memory[id(kb.store)][1]
+                _memory[kb] = (generation, conn)
+            return _memory[kb][1]
     if _stored_generation(path) != generation:
         with _lock:
             if _stored_generation(path) != generation:
