@@ -82,7 +82,7 @@ def _rows(kb: KB):
         yield node.value, slug, label, " | ".join(others), " ".join(descs), int(node in hidden)
 
 
-def _fill(conn: sqlite3.Connection, kb: KB, generation: int) -> None:
+def _fill(conn: sqlite3.Connection, kb: KB, generation: str) -> None:
     conn.executescript("""
         CREATE VIRTUAL TABLE IF NOT EXISTS entity USING fts5(
             label, alt, description, iri UNINDEXED, type UNINDEXED, hidden UNINDEXED,
@@ -97,21 +97,27 @@ def _fill(conn: sqlite3.Connection, kb: KB, generation: int) -> None:
     conn.commit()
 
 
-def _stored_generation(path: Path) -> int | None:
+def _stamp(kb: KB) -> str:
+    """What the index must match: generation, time of the last change and base of the store (a
+    rebuilt store that happens to reach the same generation number still gets a fresh index)."""
+    return f"{kb.generation}|{kb.modified}|{kb.names.base}"
+
+
+def _stored_generation(path: Path) -> str | None:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         finally:
             conn.close()
-        return int(row[0]) if row else None
+        return row[0] if row else None
     except sqlite3.Error:
         return None
 
 
 def connect(kb: KB) -> sqlite3.Connection:
     """A connection to an index that is current with the store (rebuilt first when it is not)."""
-    generation = kb.generation
+    generation = _stamp(kb)
     path = index_path(kb)
     if path is None:
         with _lock:
@@ -128,14 +134,14 @@ def connect(kb: KB) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
 
 
-def rebuild(kb: KB, path: Path | None = None, generation: int | None = None) -> Path:
+def rebuild(kb: KB, path: Path | None = None, generation: str | None = None) -> Path:
     """Build the index afresh into a temporary file, then swap it in."""
     path = path or index_path(kb)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
     conn = sqlite3.connect(tmp)
     try:
-        _fill(conn, kb, kb.generation if generation is None else generation)
+        _fill(conn, kb, _stamp(kb) if generation is None else generation)
     finally:
         conn.close()
     os.replace(tmp, path)
