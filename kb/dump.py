@@ -130,6 +130,66 @@ def _filtered(statements: Iterable, excluded: set, counter: list) -> Iterator:
         yield st
 
 
+def _line_based(kb, format: str, graph: str | None) -> bool:
+    """N-Quads of the store, or N-Triples/N-Quads of one graph: oxigraph's own dump can write them
+    (one statement per line, so lines can be counted and filtered) unless a temporary graph exists."""
+    if format == "nq" and not graph:
+        tmp = kb.graphs.ns + "tmp/"
+        return not any(g.startswith(tmp) for g in kb.named_graphs())
+    return format in ("nq", "nt") and graph is not None
+
+
+class _Lines:
+    """A writer between ``Store.dump`` and the output: counts statement lines and drops those whose
+    subject or object is an excluded node (N-Triples/N-Quads terms other than literals hold no space)."""
+
+    def __init__(self, out, excluded: set):
+        self.out, self.count, self.rest = out, 0, b""
+        self.tokens = {(f"<{n.value}>" if isinstance(n, ox.NamedNode) else f"_:{n.value}").encode()
+                       for n in excluded}
+
+    def write(self, data: bytes) -> int:
+        size = len(data)
+        if not self.tokens:
+            self.count += data.count(b"\n")
+            self.out.write(data)
+            return size
+        data = self.rest + data
+        cut = data.rfind(b"\n") + 1
+        self.rest = data[cut:]
+        kept = [line for line in data[:cut].splitlines(keepends=True) if not self._excluded(line)]
+        self.count += len(kept)
+        self.out.write(b"".join(kept))
+        return size
+
+    def _excluded(self, line: bytes) -> bool:
+        subject, _, rest = line.split(b" ", 2)
+        if subject in self.tokens:
+            return True
+        return rest[:1] in (b"<", b"_") and rest[:rest.index(b" ")] in self.tokens
+
+    def flush(self):
+        self.out.flush()
+
+
+def _dump_lines(kb, format: str, out, graph: str | None, excluded: set) -> int:
+    stream, finish = _open_out(out)
+    ok = False
+    try:
+        lines = _Lines(stream, excluded)
+        kwargs = {}
+        if graph:
+            node = ox.NamedNode(graph)
+            if not kb.store.contains_named_graph(node):
+                raise BadRequest(f"no graph <{graph}> in the store (see `dsikb stats` for the graphs)")
+            kwargs["from_graph"] = node
+        kb.store.dump(lines, FORMATS[format], **kwargs)
+        ok = True
+    finally:
+        finish(ok)
+    return lines.count
+
+
 def dump(kb, format: str, out, graph: str | None = None, *, public: bool = False) -> int:
     """Write the store (or one named graph) as ``format`` to ``out``; returns statements written.
 
@@ -139,6 +199,8 @@ def dump(kb, format: str, out, graph: str | None = None, *, public: bool = False
     if format not in FORMATS:
         raise BadRequest(f"unknown dump format {format!r}: use one of {', '.join(FORMATS)}")
     excluded = excluded_nodes(kb) if public else set()
+    if _line_based(kb, format, graph):
+        return _dump_lines(kb, format, out, graph, excluded)
     statements = _statements(kb, format, graph)
     stream, finish = _open_out(out)
     counter = [0]
