@@ -32,7 +32,7 @@ FORMAT_NAMES = {"ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD", "rdf": 
 def _path(type_: str, slug: str) -> str:
     """The resource path ("organisation/nesta") after checking type and slug."""
     if type_ not in ENTITY_TYPES:
-        raise NotFound(f"there are no resources of type {type_!r} here: "
+        raise NotFound(f"There are no resources of type {type_!r} here: "
                        f"entity types are {', '.join(ENTITY_TYPES)} (and concept/{{scheme}}/{{slug}})")
     if not SLUG_RE.match(slug):
         raise NotFound(f"{slug!r} is not a valid identifier: slugs are lowercase letters, digits and hyphens")

@@ -191,7 +191,7 @@ def status(kb: KB, iri: str) -> None:
         raise Gone(f"{iri} was withdrawn on {withdrawn.object.value[:10]}{why}. "
                    "Its identifier stays reserved and is never reused.")
     if next(iter(kb.store.quads_for_pattern(node, None, None, None)), None) is None:
-        raise NotFound(f"there is no resource {iri} in this knowledge base. "
+        raise NotFound(f"There is no resource {iri} in this knowledge base. "
                        "Check the spelling of the address or use the search.")
 
 
