@@ -316,3 +316,31 @@ def test_descriptions_are_plain_text(built_kb):
     assert built_kb.ask("""ASK { ?e dcterms:description ?d FILTER(CONTAINS(?d, "FabLab Palermo")) }""")
     assert not built_kb.ask("""ASK { ?e dcterms:description|dsi:shortDescription|dsi:socialImpact ?d
         FILTER(REGEX(?d, "</?(p|strong|li|span|br|div|a)[ >/]", "i") || CONTAINS(?d, "&nbsp;")) }""")
+
+
+def test_every_dsi4eu_controlled_value_is_mapped_or_reported(built_kb, reimport):
+    _, reports, _, _, _ = reimport
+    labels = _concept_labels(built_kb)
+    per_entity: dict[str, set[str]] = {}
+    for r in built_kb.select("SELECT ?e ?c WHERE { ?e dcterms:identifier ?i ; ?p ?c FILTER(isIRI(?c)) }"):
+        per_entity.setdefault(r["e"].value, set()).update(labels.get(r["c"].value, ()))
+    iris = {r["i"].value: r["e"].value for r in built_kb.select(f"""SELECT ?e ?i WHERE {{
+        GRAPH <{built_kb.graphs.source('dsi4eu')}> {{ ?e dcterms:identifier ?i }} }}""")}
+    reported = {(f.file, f.row, f.field, f.value) for f in reports["dsi4eu"].findings}
+    checked = 0
+    for file, rows, key, fields in (
+            (dsi4eu.PROJECTS, _json_rows(dsi4eu.PROJECTS), dsi4eu.project_key,
+             ("support_tags", "focus", "technology")),
+            (dsi4eu.ORGS, _json_rows(dsi4eu.ORGS), dsi4eu.org_key, ("organisation_type", "organisation_size"))):
+        for n, row in enumerate(rows, 1):
+            entity = iris[key(row["project_id"] if file == dsi4eu.PROJECTS else row["organisation_id"])]
+            for field in fields:
+                values = row[field] if isinstance(row[field], list) else [row[field]]
+                for value in values:
+                    value = value.get("name") if isinstance(value, dict) else value
+                    if not (value or "").strip():
+                        continue
+                    checked += 1
+                    assert norm(value) in per_entity.get(entity, set()) or \
+                        (file, n, field, value) in reported, (file, n, field, value)
+    assert checked > 4000

@@ -43,6 +43,10 @@ class Context:
         if found:
             scheme, concept = found
             if scheme in SINGLE_SCHEMES:
+                kept = self.w.existing.values(iri, self.names.dsi(PROPERTY[scheme]))
+                if kept and concept not in kept:
+                    self.report.issue(file, row, field, f"differs from {kept[0]} given by a "
+                                      "higher-precedence source: not imported", raw)
                 self.w.single(iri, PROPERTY[scheme], concept)
             else:
                 self.b.link(iri, PROPERTY[scheme], concept)
