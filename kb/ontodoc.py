@@ -26,11 +26,24 @@ def _label(g: rdflib.Graph, node, lang: str = "en") -> str:
     return best or str(node).rstrip("/#").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
 
+def _english(g: rdflib.Graph) -> rdflib.Graph:
+    """A copy without literals in other languages: pyLODE joins every label it finds into one
+    ("OrganisationOrganización") and takes the last title it meets; the page is the English one."""
+    out = rdflib.Graph(bind_namespaces="core")
+    for prefix, ns in g.namespaces():
+        out.bind(prefix, ns, override=True)
+    for s, p, o in g:
+        if isinstance(o, rdflib.Literal) and o.language and not o.language.lower().startswith("en"):
+            continue
+        out.add((s, p, o))
+    return out
+
+
 def ontology_html(ontology: rdflib.Graph, schemes: rdflib.Graph, dsi_ns: str) -> str:
     """The pyLODE page of ``ontology``, anchors = local names, plus a section per concept scheme."""
     from pylode import OntPub
 
-    doc = OntPub(ontology)
+    doc = OntPub(_english(ontology), sort_subjects=True)
     for s in set(ontology.subjects()):
         if isinstance(s, rdflib.URIRef) and str(s).startswith(dsi_ns) and len(str(s)) > len(dsi_ns):
             doc.fids[str(s)] = str(s)[len(dsi_ns):]
