@@ -72,6 +72,7 @@ def test_every_term_has_its_anchor_on_the_documentation_page(client):
     assert 'href="#Organisation"' in html  # the table of contents links to it
     assert "Concept schemes" in html and 'id="scheme-area-of-society"' in html
     assert "https://w3id.org/dsi/id/concept/role/delivery-lead" in html
+    assert "<title>The DSI ontology</title>" in html and "Organización" not in html  # the English page
     assert '<link rel="alternate"' not in html or "text/turtle" in html
 
 
