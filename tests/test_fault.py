@@ -105,7 +105,7 @@ class Client:
 
 
 @pytest.mark.slow
-def test_sigkill_while_submitting_loses_nothing(tmp_path):
+def test_sigkill_while_submitting_loses_nothing(tmp_path, capsys):
     from kb.accounts import add_account
     from kb.store import KB
     from kb.submissions import SubmissionStore
@@ -200,9 +200,10 @@ def test_sigkill_while_submitting_loses_nothing(tmp_path):
         assert want <= have, f"graph of {sub.id} is missing {len(want - have)} statements"
         assert kb.ask(f"ASK {{ GRAPH <{graph}> {{ <{graph}> prov:wasGeneratedBy ?a ; prov:generatedAtTime ?t }} }}")
     elapsed = time.monotonic() - t0
-    print(f"\nfault test (seed {seed}): sent {sent}, acknowledged {len(acknowledged)}, found {len(found)}, "
-          f"in spool {len(subs.ids())}, retries {retries}, kills at {kills} s, "
-          f"accepts sent {len(accept_sent)}, published graphs {len(published)}, {elapsed:.1f} s")
+    with capsys.disabled():  # the figures belong in the test output, not only on failure
+        print(f"\nfault test (seed {seed}): sent {sent}, acknowledged {len(acknowledged)}, found {len(found)}, "
+              f"in spool {len(subs.ids())}, retries {retries}, kills at {kills} s, "
+              f"accepts sent {len(accept_sent)}, published graphs {len(published)}, {elapsed:.1f} s")
     assert len(found) == len(acknowledged) == SUBMISSIONS
     assert len(subs.ids()) == SUBMISSIONS, "a retried POST made a second submission"
     assert len(kills) == KILLS
