@@ -198,6 +198,24 @@ def test_places_have_labels(built_kb):
         dsi:country dsid:place\\/united-kingdom }""")
 
 
+def test_each_place_has_one_label_written_as_people_write_it(built_kb):
+    rows = built_kb.select("""SELECT ?p (GROUP_CONCAT(DISTINCT ?l; separator='|') AS ?ls)
+        WHERE { ?p a dsi:Place ; rdfs:label ?l } GROUP BY ?p HAVING (COUNT(DISTINCT ?l) > 1)""")
+    assert not rows, [(r["p"].value, r["ls"].value) for r in rows[:5]]
+    shouting = built_kb.select("""SELECT DISTINCT ?l WHERE { ?p a dsi:Place ; rdfs:label ?l
+        FILTER (UCASE(?l) = ?l && REGEX(?l, "[A-Z]{3}")) }""")
+    assert not shouting, [r["l"].value for r in shouting]
+
+
+@pytest.mark.parametrize("raw, shown", [("AMSTERDAM", "Amsterdam"), ("PAris", "Paris"), ("paris", "Paris"),
+                                        ("ashton under lyne", "Ashton under Lyne"), ("McAllen", "McAllen"),
+                                        ("Esch-sur-Alzette", "Esch-sur-Alzette"), ("ÉVRY", "Évry")])
+def test_place_names_are_cased_as_people_write_them(raw, shown):
+    from kb.importers.common import place_name
+
+    assert place_name(raw) == shown
+
+
 def test_meta_graph_has_licence_origin_and_checksum(built_kb):
     g = built_kb.graphs
     for source, licence, name in (

@@ -56,23 +56,57 @@ class Builder:
     def link(self, s, p, iri: str) -> None:
         self.add(s, p, ox.NamedNode(iri))
 
-    def place(self, country: str | None, city: str | None = None) -> tuple[str | None, str | None]:
-        """IRIs of the country and city Places (described in this graph), from their names."""
+    def place(self, country: str | None, city: str | None = None, *,
+              labelled=lambda iri: False) -> tuple[str | None, str | None]:
+        """IRIs of the country and city Places (described in this graph), from their names.
+
+        ``labelled(iri)`` says a higher-precedence graph already names that place."""
         country = clean_text(country)
         city = clean_text(city)
         country_iri = city_iri = None
         if country:
             country_iri = self.names.entity("place", slugify(country))
             self.add(country_iri, RDF_TYPE, self.dsi("Place"))
-            self.add(country_iri, "rdfs:label", ox.Literal(country, language="en"))
+            if not labelled(country_iri):
+                self.place_label(country_iri, country, lang="en")
         if city and not _is_junk_place(city):
             slug = slugify(city) + ("-" + slugify(country) if country else "")
             city_iri = self.names.entity("place", slug)
             self.add(city_iri, RDF_TYPE, self.dsi("Place"))
-            self.add(city_iri, "rdfs:label", ox.Literal(city))
+            if not labelled(city_iri):
+                self.place_label(city_iri, place_name(city))
             if country_iri:
                 self.link(city_iri, "country", country_iri)
         return country_iri, city_iri
+
+    def place_label(self, iri: str, name: str, lang: str | None = None) -> None:
+        """One label per place and graph: the first spelling met (rows spell one city many ways)."""
+        labelled = self.__dict__.setdefault("_place_labels", set())
+        if iri not in labelled:
+            labelled.add(iri)
+            self.add(iri, "rdfs:label", ox.Literal(name, language=lang) if lang else ox.Literal(name))
+
+
+_LOWER_PARTICLES = {"upon", "under", "on", "sur", "de", "del", "la", "le", "les", "am", "an", "der",
+                    "en", "di", "da", "y", "i"}
+
+
+def place_name(text: str) -> str:
+    """A place name as people write it: 'AMSTERDAM', 'paris' and 'PAris' become 'Amsterdam', 'Paris'."""
+    letters = [c for c in text if c.isalpha()]
+    shouting_or_flat = letters and (all(c.isupper() for c in letters) or all(c.islower() for c in letters))
+
+    def fix(match: re.Match) -> str:
+        word = match.group(0)
+        if shouting_or_flat:
+            if word.lower() in _LOWER_PARTICLES and match.start() > 0:
+                return word.lower()
+            return word[0].upper() + word[1:].lower()
+        if re.fullmatch(r"[A-Z]{2}[a-z]+", word):  # a caps-lock slip: 'PAris'
+            return word[0] + word[1:].lower()
+        return word
+
+    return re.sub(r"[^\W\d_]+", fix, text)
 
 
 def _is_junk_place(text: str) -> bool:

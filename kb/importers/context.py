@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from kb.importers.common import RDF_TYPE, TRUE, Builder, clean_text, outside_europe
+from kb.importers.common import RDF_TYPE, TRUE, Builder, clean_text, outside_europe, std
 from kb.importers.concepts import PROPERTY, ConceptIndex
 from kb.importers.entity import EntityWriter, Existing
 from kb.importers.report import ImportReport
@@ -59,7 +59,9 @@ class Context:
         return False
 
     def place(self, iri: str, country: str, city: str, *, file: str, row: int) -> None:
-        country_iri, city_iri = self.b.place(country, city)
+        label = std("rdfs:label").value
+        country_iri, city_iri = self.b.place(
+            country, city, labelled=lambda place: self.w.existing.has(place, label))
         if country_iri:
             self.w.single(iri, "country", country_iri)
             if outside_europe(country):
