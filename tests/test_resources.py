@@ -338,6 +338,10 @@ def test_entity_page_shows_what_a_person_needs(tiny_client):
         assert f'<link rel="alternate" type="{mime}" href="/data/organisation/societe-numerique.{ext}"' in html
         assert f'</data/organisation/societe-numerique.{ext}>; rel="alternate"; type="{mime}"' in r.headers["Link"]
     assert "/sparql?query=SELECT" in html
+    # a way to correct the entry or ask for it to be removed
+    iri = "https%3A//w3id.org/dsi/id/organisation/societe-numerique"
+    assert f'<a href="/submit?entity={iri}">Suggest a change</a>' in html
+    assert f'<a href="/submit/withdraw?entity={iri}">Ask for this entry to be removed</a>' in html
 
 
 def test_page_embeds_schema_org(tiny_client):
