@@ -4,52 +4,31 @@ against the endpoint and shows the rows; a shared /sparql?query= link opens with
 
 from __future__ import annotations
 
-import shutil
-import threading
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
 
 from endpoint.sparql_editor import examples
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage"]
+from tests.support import chromium, live_server
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def live(built_kb):
-    from werkzeug.serving import make_server
-
     from endpoint import create_app, sparql
 
     app = create_app(built_kb.settings.replace(rate_limit=0), kb=built_kb)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
+    with live_server(app) as url:
+        yield url
     sparql.close(app)
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
-    profile = tmp_path_factory.mktemp("chromium-sparql")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS,
-            viewport={"width": 1280, "height": 1000})
+    with chromium(tmp_path_factory.mktemp("chromium-sparql"), width=1280, height=1000) as context:
         yield context
-        context.close()
 
 
 def _editor_text(page) -> str:

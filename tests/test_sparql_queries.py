@@ -5,13 +5,13 @@ Then SPARQLWrapper, the standard Python client, against a live server."""
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 
 import pytest
 import rdflib
 
 from endpoint.sparql_editor import examples
+from tests.support import live_server
 
 EXAMPLES = examples()
 
@@ -75,15 +75,8 @@ def test_example_query_returns_rows(real_app, built_kb, example, how):
 
 @pytest.fixture(scope="module")
 def live_url(real_app):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, real_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/sparql"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with live_server(real_app) as url:
+        yield url + "/sparql"
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

@@ -17,6 +17,7 @@ import pyoxigraph as ox
 import pytest
 
 from tests.conftest import settings_for
+from tests.support import live_server
 
 EX = "http://example.org/"
 TOKEN = "s3cret-token-for-tests"
@@ -176,16 +177,9 @@ PATHOLOGICAL = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i .
 
 @pytest.fixture()
 def live(app_factory):
-    from werkzeug.serving import make_server
-
     app = app_factory(query_timeout=1.0, query_workers=2)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/sparql"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with live_server(app) as url:
+        yield url + "/sparql"
 
 
 def test_timeout_stops_the_query_and_others_are_served(live):

@@ -10,29 +10,22 @@ from __future__ import annotations
 
 import gc
 import json
-import shutil
-import threading
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.test_submissions import BASE, small_store
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+from tests.support import ARTIFACTS, chromium, live_server
+
 PASSWORD = "browser test password"
-ARTIFACTS = Path(__file__).parent / "artifacts"  # screenshots (gitignored)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    from werkzeug.serving import make_server
-
     from endpoint import create_app
     from kb.accounts import add_account
 
@@ -40,27 +33,16 @@ def live(tmp_path_factory):
     add_account(root / "moderators", "mia", PASSWORD)
     kb = small_store(root / "store", moderators=str(root / "moderators"))
     app = create_app(kb.settings, kb=kb)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", kb
-    server.shutdown()
-    thread.join(5)
+    with live_server(app) as url:
+        yield url, kb
     del app, kb
     gc.collect()
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (no browser download)")
-    profile = tmp_path_factory.mktemp("chromium-submit")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=FLAGS, viewport={"width": 1200, "height": 900})
+    with chromium(tmp_path_factory.mktemp("chromium-submit"), width=1200, height=900) as context:
         yield context
-        context.close()
 
 
 def field_error(page, field: str) -> str:
