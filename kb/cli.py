@@ -50,6 +50,13 @@ def cmd_serve(args) -> int:
 
     settings = Settings.from_env(store=args.store, host=args.host, port=args.port)
     app = create_app(settings)
+    if not settings.store_is_remote:
+        import threading
+
+        from kb.browse import warm
+
+        threading.Thread(target=warm, args=(app.extensions["dsikb"],), daemon=True,
+                         name="dsikb-warm").start()
     print(f"dsikb serving {settings.store} on http://{settings.host}:{settings.port}/", file=sys.stderr)
     try:  # a production WSGI server when installed (a dependency); Flask's dev server otherwise
         from waitress import serve

@@ -121,3 +121,14 @@ def test_real_lists_match_the_store(client, built_kb):
             assert narrowed["total"] == top["count"]
     page = client.get("/browse/project?sort=-start")
     assert page.status_code == 200 and "Area of society" in page.text
+
+
+def test_warm_builds_the_search_index_and_every_list_before_the_first_request(kb_copy):
+    from kb import browse, search
+
+    path = search.index_path(kb_copy)
+    assert not path.exists()
+    browse.warm(kb_copy)
+    assert search._stored_generation(path) == search._stamp(kb_copy)
+    generation, tables = browse._cache[kb_copy]
+    assert generation == kb_copy.generation and set(tables) == set(browse.BROWSE_TYPES)
