@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from kb.importers.common import RDF_TYPE, TRUE, Builder, clean_text, outside_europe, std
+from kb.importers.common import RDF_TYPE, TRUE, Builder, clean_text, outside_europe, quality_issues, std, website
 from kb.importers.concepts import PROPERTY, ConceptIndex
 from kb.importers.entity import EntityWriter, Existing
 from kb.importers.report import ImportReport
@@ -26,6 +26,24 @@ class Context:
         self.w = EntityWriter(self.b, Existing.from_graphs(kb, higher_graphs))
         self.concepts = ConceptIndex.from_store(kb)
         self.slugs = SlugRegistry.from_store(kb)
+
+    def identity(self, iri: str, name: str, raw_site, *, file: str, row: int, name_field: str,
+                 site_field: str, extra=()) -> list[str]:
+        """An entity's name and website, with the quality flags they raise (spam, test entry, no
+        usable name hide it; a malformed website is reported); counts the row. Returns the flags."""
+        self.w.label(iri, name)
+        site, problem = website(raw_site)
+        issues = quality_issues(name, site=site or raw_site, extra=extra)
+        for issue in issues:
+            self.flag_quality(iri, issue, hide=True)
+            self.report.flag(file, row, name_field, issue, name)
+        self.report.row(file, "flagged" if issues else "entity")
+        if site:
+            self.w.single(iri, "website", site)
+        elif problem:
+            self.flag_quality(iri, "invalid-website", hide=False)
+            self.report.issue(file, row, site_field, problem, raw_site)
+        return issues
 
     def flag_quality(self, iri: str, issue: str, *, hide: bool) -> None:
         self.b.link(iri, "qualityIssue", self.concepts.quality(issue))

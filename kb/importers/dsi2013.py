@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kb.importers.common import clean_text, coordinates, quality_issues, twitter, website
+from kb.importers.common import clean_text, coordinates, twitter
 from kb.importers.context import Context
 from kb.namespaces import LEGACY_CONCEPT, LEGACY_ID
 from kb.slugs import slug_of
@@ -62,19 +62,8 @@ def _organisations(ctx: Context, rows: list[dict], iris: dict[str, str]) -> None
         name = clean_text(r["Name"])
         ctx.typed(iri, "Organisation")
         ctx.b.link(iri, "owl:sameAs", key)
-        ctx.w.label(iri, name)
-        site, problem = website(r["Website"])
-        issues = quality_issues(name, site=site or r["Website"],
-                                extra=(r["Street Address"], r["Region"], r["Location"]))
-        for issue in issues:
-            ctx.flag_quality(iri, issue, hide=True)
-            ctx.report.flag(ORGS, n, "Name", issue, name)
-        ctx.report.row(ORGS, "flagged" if issues else "entity")
-        if site:
-            ctx.w.single(iri, "website", site)
-        elif problem:
-            ctx.flag_quality(iri, "invalid-website", hide=False)
-            ctx.report.issue(ORGS, n, "Website", problem, r["Website"])
+        ctx.identity(iri, name, r["Website"], file=ORGS, row=n, name_field="Name", site_field="Website",
+                     extra=(r["Street Address"], r["Region"], r["Location"]))
         handle = twitter(r["Twitter"])
         if handle:
             ctx.w.text(iri, "twitter", handle)
@@ -100,18 +89,8 @@ def _projects(ctx: Context, rows: list[dict], iris: dict[str, str]) -> None:
         name = clean_text(r["Project Name"])
         ctx.typed(iri, "Project")
         ctx.b.link(iri, "owl:sameAs", key)
-        ctx.w.label(iri, name)
-        site, problem = website(r["Project website"])
-        issues = quality_issues(name, site=site or r["Project website"])
-        for issue in issues:
-            ctx.flag_quality(iri, issue, hide=True)
-            ctx.report.flag(PROJECTS, n, "Project Name", issue, name)
-        ctx.report.row(PROJECTS, "flagged" if issues else "entity")
-        if site:
-            ctx.w.single(iri, "website", site)
-        elif problem:
-            ctx.flag_quality(iri, "invalid-website", hide=False)
-            ctx.report.issue(PROJECTS, n, "Project website", problem, r["Project website"])
+        ctx.identity(iri, name, r["Project website"], file=PROJECTS, row=n, name_field="Project Name",
+                     site_field="Project website")
         ctx.classify(iri, ("activity-type",), r["Project type"], file=PROJECTS, row=n,
                      field="Project type")
         for value in _split(r["Area of Society"]):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kb.importers.common import (Builder, clean_text, coordinates, host_of, iso_date, plain_text,
-                                 quality_issues, website)
+                                 website)
 from kb.importers.context import Context
 from kb.importers.dsi2013 import membership
 from kb.importers.matching import Record, match, store_candidates
@@ -118,18 +118,7 @@ def _links(ctx, orgs, projects, org_iris) -> dict[str, set[str]]:
 def _common(ctx: Context, n: int, file: str, r: dict, iri: str, cls: str, key: str, name: str) -> None:
     ctx.typed(iri, cls)
     ctx.b.add(iri, "dcterms:identifier", ox.Literal(key))
-    ctx.w.label(iri, name)
-    site, problem = website(r.get("website"))
-    issues = quality_issues(name, site=site or r.get("website"))
-    for issue in issues:
-        ctx.flag_quality(iri, issue, hide=True)
-        ctx.report.flag(file, n, "name", issue, name)
-    ctx.report.row(file, "flagged" if issues else "entity")
-    if site:
-        ctx.w.single(iri, "website", site)
-    elif problem:
-        ctx.flag_quality(iri, "invalid-website", hide=False)
-        ctx.report.issue(file, n, "website", problem, r.get("website"))
+    ctx.identity(iri, name, r.get("website"), file=file, row=n, name_field="name", site_field="website")
     ctx.w.text(iri, "shortDescription", plain_text(r.get("short_description")))
     long = plain_text(r.get("long_description"))
     if long:
