@@ -52,11 +52,9 @@ def built_kb(built_store_dir):
 
 @pytest.fixture(scope="session")
 def app(built_kb):
-    from endpoint import create_app
+    from tests.support import make_app
 
-    application = create_app(built_kb.settings, kb=built_kb)
-    application.config["TESTING"] = True
-    return application
+    return make_app(built_kb)
 
 
 @pytest.fixture()

@@ -20,6 +20,15 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 ARTIFACTS = Path(__file__).parent / "artifacts"  # screenshots the browser tests keep (gitignored)
 
 
+def make_app(kb):
+    """The app over an open store, in testing mode (errors surface in the test, not as a 500 page)."""
+    from endpoint import create_app
+
+    app = create_app(kb.settings, kb=kb)
+    app.config["TESTING"] = True
+    return app
+
+
 @contextlib.contextmanager
 def live_server(app) -> Iterator[str]:
     """Serve ``app`` on a free port of 127.0.0.1 in a thread; yields its root URL (no trailing /)."""

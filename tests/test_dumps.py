@@ -12,6 +12,7 @@ import pytest
 import rdflib
 
 from tests.conftest import settings_for
+from tests.support import make_app
 
 EX = "https://w3id.org/dsi/"
 SMALL = """
@@ -85,11 +86,7 @@ def small_kb(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def small_app(small_kb):
-    from endpoint import create_app
-
-    app = create_app(small_kb.settings, kb=small_kb)
-    app.config["TESTING"] = True
-    return app
+    return make_app(small_kb)
 
 
 @pytest.fixture()

@@ -15,6 +15,7 @@ import rdflib
 from rdflib.compare import isomorphic
 
 from kb.settings import DEFAULT_BASE_URI, Settings
+from tests.support import make_app
 
 B = DEFAULT_BASE_URI
 TINY = f"""
@@ -101,11 +102,7 @@ def tiny_kb():
 
 @pytest.fixture(scope="module")
 def tiny_client(tiny_kb):
-    from endpoint import create_app
-
-    app = create_app(tiny_kb.settings, kb=tiny_kb)
-    app.config["TESTING"] = True
-    return app.test_client()
+    return make_app(tiny_kb).test_client()
 
 
 def parse(body: bytes, fmt: str) -> rdflib.Graph:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support import make_app
 from tests.test_resources import B, build_tiny
 
 
@@ -14,10 +15,7 @@ def tiny_kb():
 
 @pytest.fixture(scope="module")
 def tiny_client(tiny_kb):
-    from endpoint import create_app
-
-    app = create_app(tiny_kb.settings, kb=tiny_kb)
-    return app.test_client()
+    return make_app(tiny_kb).test_client()
 
 
 @pytest.mark.parametrize("text", ["societe", "SOCIÉTÉ", "Societe numerique", "numéri", "citoyens"])
