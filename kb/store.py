@@ -62,6 +62,7 @@ class KB:
         self.graphs = Graphs(self.names)
         self.path = path
         self._state_file = path.with_name(path.name + ".state.json") if path else None
+        self._state_cache: tuple | None = None
         self._generation = self._read_state().get("generation", 0)
 
     # -- opening -----------------------------------------------------------------------------
@@ -91,12 +92,25 @@ class KB:
 
     # -- generation (changes on every write) -------------------------------------------------
     def _read_state(self) -> dict:
-        if self._state_file and self._state_file.exists():
-            try:
-                return json.loads(self._state_file.read_text())
-            except (OSError, ValueError):
-                return {}
-        return {}
+        """The state file's content, re-read only when its stat signature changed (``bump`` replaces
+        the file atomically, so every write gives a new inode): one ``stat`` per call, since the
+        SPARQL endpoint asks for the generation on every request."""
+        if not self._state_file:
+            return {}
+        try:
+            st = os.stat(self._state_file)
+        except OSError:
+            return {}
+        signature = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._state_cache
+        if cached is not None and cached[0] == signature:
+            return cached[1]
+        try:
+            state = json.loads(self._state_file.read_text())
+        except (OSError, ValueError):
+            return {}
+        self._state_cache = (signature, state)
+        return state
 
     @property
     def generation(self) -> int:

@@ -82,6 +82,18 @@ def test_generation_survives_reopening(tmp_path):
     assert KB.open(settings).generation == gen
 
 
+
+def test_a_reader_sees_each_write_of_another_handle(kb, tmp_path):
+    """The generation is cached by the state file's stat signature: a read-only handle (as a server
+    beside `dsikb load` has) still sees every bump, including several within one second."""
+    reader = KB.open(settings_for(tmp_path / "store"), read_only=True)
+    seen = [reader.generation]
+    for n in range(3):
+        kb.replace_graph(kb.graphs.curated, triples(("a", "p", str(n))))
+        seen.append(reader.generation)
+    assert seen == [seen[0], seen[0] + 1, seen[0] + 2, seen[0] + 3]
+    assert reader.modified == kb.modified is not None
+
 def test_queries_see_the_union_of_graphs_with_project_prefixes(kb):
     n = kb.names
     kb.replace_graph(kb.graphs.curated, [ox.Triple(ox.NamedNode(n.entity("organisation", "nesta")),
