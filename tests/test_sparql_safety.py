@@ -205,3 +205,18 @@ def test_timeout_stops_the_query_and_others_are_served(live):
     # the killed worker is replaced: the endpoint keeps answering
     status, body = fetch(live, "ASK { ?s ?p ?o }")
     assert json.loads(body)["boolean"] is True
+
+
+def test_a_quiet_endpoint_answers_from_the_worker_that_answered_last(app_factory):
+    """Idle workers are taken last in, first out: one after another, queries go to the worker with
+    the warmest caches rather than round the pool."""
+    app = app_factory(query_workers=2)
+    c = app.test_client()
+    pool = app.extensions["dsikb_sparql"].pool
+    answered = []
+    for n in range(4):
+        r = c.get("/sparql", query_string={"query": f"ASK {{ ?s ?p ?o }} # {n}"})
+        assert r.status_code == 200 and json.loads(r.data)["boolean"] is True
+        answered.append(pool._idle.queue[-1])  # the worker given back last is taken next
+    assert len(pool._idle.queue) == 2  # both workers started and are idle
+    assert len(set(map(id, answered))) == 1
