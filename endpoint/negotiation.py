@@ -25,6 +25,9 @@ def negotiate(offers: list[str], *, default: str | None = None) -> str:
     A missing Accept header (or ``*/*``) gets ``default`` or the first offer; nothing acceptable
     raises 406 naming every offered type.
     """
+    raw = request.headers.get("Accept", "")
+    if raw in offers:  # the common case of a client asking for exactly one type: no parsing needed
+        return raw
     accept = request.accept_mimetypes
     if not accept or accept.provided is False:
         return default or offers[0]
@@ -57,6 +60,9 @@ def vary_accept(response: Response) -> Response:
 
 def wants_html() -> bool:
     """True when a browser asked (text/html preferred over JSON and RDF)."""
+    raw = request.headers.get("Accept", "")
+    if raw and "html" not in raw and "*" not in raw:  # no pattern could match text/html
+        return False
     accept = request.accept_mimetypes
     best = accept.best_match(["text/html", "application/json", "text/plain"], default=None)
     return best == "text/html" and accept["text/html"] > accept["application/json"]

@@ -180,7 +180,8 @@ def _query(op: protocol.Operation) -> Response:
         return Response(body, 200, {**headers, **_info_headers(info), "X-SPARQL-Cache": "hit"})
     # Only what the query needs: pyoxigraph plans some queries slower when given unused prefixes.
     prefixes = kb.names.prefixes()
-    job = {"query": op.text, "media": media, "output_prefixes": prefixes,
+    job = {"query": op.text, "media": media,
+           "output_prefixes": prefixes if media in formats.GRAPH else None,
            "prefixes": {p: ns for p, ns in prefixes.items() if p in found.undeclared} or None,
            "base_iri": request.base_url if found.relative_iris else None,
            "max_rows": settings.max_rows, "max_bytes": settings.max_response_bytes,

@@ -272,6 +272,21 @@ def test_large_results_stream(small):
     assert len(rows_json(r)) == 820
 
 
+@pytest.mark.parametrize("accept, expected", [
+    ("text/csv", "text/csv"),  # one exact type: answered without parsing the header
+    ("TEXT/CSV", "text/csv"),  # media types are case-insensitive
+    ("application/json", "application/sparql-results+json"),  # an alias
+    ("text/csv;q=0.5, application/sparql-results+xml", "application/sparql-results+xml"),
+    ("text/plain;q=0.1, text/tab-separated-values", "text/tab-separated-values"),
+    ("*/*", "application/sparql-results+json"),
+    ("text/*", "text/html"),  # a browser-like wildcard on a GET gets the editor with the query
+])
+def test_accept_header_choices(c, accept, expected):
+    r = c.get("/sparql", query_string={"query": SELECT_PEOPLE}, headers={"Accept": accept})
+    assert r.status_code == 200, r.data
+    assert r.mimetype == expected
+
+
 def test_service_description(c):
     r = c.get("/sparql", headers={"Accept": "text/turtle"})
     assert r.status_code == 200 and r.mimetype == "text/turtle"

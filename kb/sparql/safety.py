@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kb.errors import BadRequest
 
@@ -34,8 +35,7 @@ QUERY_FORMS = {"SELECT", "ASK", "CONSTRUCT", "DESCRIBE"}
 UPDATE_WORDS = {"INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH"}
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str
     text: str
 
@@ -63,13 +63,8 @@ class Analysis:
 
 def tokens(text: str) -> list[Token]:
     """The significant tokens of a SPARQL text (no whitespace, no comments)."""
-    out = []
-    for match in _TOKEN.finditer(text):
-        kind = match.lastgroup
-        if kind in ("ws", "comment"):
-            continue
-        out.append(Token(kind, match.group()))
-    return out
+    return [Token(m.lastgroup, m.group()) for m in _TOKEN.finditer(text)
+            if m.lastgroup != "ws" and m.lastgroup != "comment"]
 
 
 def analyse(text: str, prefixes: dict[str, str] | None = None) -> Analysis:
