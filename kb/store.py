@@ -94,7 +94,9 @@ class KB:
     def _read_state(self) -> dict:
         """The state file's content, re-read only when its stat signature changed (``bump`` replaces
         the file atomically, so every write gives a new inode): one ``stat`` per call, since the
-        SPARQL endpoint asks for the generation on every request."""
+        SPARQL endpoint asks for the generation on every request. A file written in the last two
+        seconds is always re-read (as git treats "racy" index entries): on a filesystem with coarse
+        timestamps, two quick writes could otherwise recycle an inode with the same mtime and size."""
         if not self._state_file:
             return {}
         try:
@@ -103,7 +105,7 @@ class KB:
             return {}
         signature = (st.st_ino, st.st_mtime_ns, st.st_size)
         cached = self._state_cache
-        if cached is not None and cached[0] == signature:
+        if cached is not None and cached[0] == signature and time.time() - st.st_mtime > 2:
             return cached[1]
         try:
             state = json.loads(self._state_file.read_text())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time
 
 import pyoxigraph as ox
 import pytest
@@ -93,6 +95,12 @@ def test_a_reader_sees_each_write_of_another_handle(kb, tmp_path):
         seen.append(reader.generation)
     assert seen == [seen[0], seen[0] + 1, seen[0] + 2, seen[0] + 3]
     assert reader.modified == kb.modified is not None
+    # an old state file is answered from the cache, and a write still invalidates it
+    state = tmp_path / "store.state.json"
+    os.utime(state, (time.time() - 60, time.time() - 60))
+    assert reader.generation == seen[-1] == reader.generation
+    kb.replace_graph(kb.graphs.curated, triples(("a", "p", "last")))
+    assert reader.generation == seen[-1] + 1
 
 def test_queries_see_the_union_of_graphs_with_project_prefixes(kb):
     n = kb.names
