@@ -13,6 +13,7 @@ from typing import Callable
 import pyoxigraph as ox
 
 from kb.namespaces import rebase
+from kb.overrides import without_overridden
 from kb.settings import PROJECT_ROOT, Settings
 from kb.store import KB, rdf_format
 
@@ -50,7 +51,10 @@ def init(settings: Settings, *, log: Callable[[str], None] = lambda m: None, kb:
     for graph, files in bundled_graphs(kb).items():
         if not files:
             continue
-        changed = kb.replace_graph(graph, parse_files(files, settings.base_uri))
+        triples = parse_files(files, settings.base_uri)
+        if graph == kb.graphs.curated:  # values corrected by accepted edits stay corrected
+            triples = without_overridden(kb, triples)
+        changed = kb.replace_graph(graph, triples)
         states[graph] = "updated" if changed else "unchanged"
         log(f"{states[graph]}: {graph}")
 

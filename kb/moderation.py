@@ -1,6 +1,7 @@
 """Moderation: accept (publish as the submission's own named graph, with PROV-O, in one store
-transaction), reject (kept with a reason), edits that replace earlier submitted statements, withdrawals,
-and what a moderator needs to decide: the diff against the store and possible duplicates.
+transaction), reject (kept with a reason), edits that replace earlier submitted statements and the
+imported values of the properties they state (kb.overrides), withdrawals, and what a moderator needs
+to decide: the diff against the store and possible duplicates.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 import pyoxigraph as ox
 
 from kb.errors import BadRequest
+from kb.overrides import overridden, pairs_of
 from kb.submissions import RDF, RDFS, XSD, Submission, SubmissionStore, now_iso, website_host
 
 PROV = "http://www.w3.org/ns/prov#"
@@ -93,8 +95,11 @@ def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
     if sub.kind == "withdraw":
         entity = _n(sub.entities[0])
         triples.append(ox.Triple(entity, _n(kb.names.dsi("withdrawn")), ox.Literal(when, datatype=_n(XSD + "dateTime"))))
+    replaced = overridden(kb, pairs_of(kb, triples, sub.entities))  # none for new entities
     triples += provenance_triples(kb, sub, moderator, when, sorted(earlier))
     ops = [f"DROP SILENT GRAPH <{graph}>", f"INSERT DATA {{ GRAPH <{graph}> {{ {_ground(triples)} }} }}"]
+    for base in sorted({q.graph_name.value for q in replaced}):  # imported values the edit corrects
+        ops.append(f"DELETE DATA {{ GRAPH <{base}> {{ {_ground(q for q in replaced if q.graph_name.value == base)} }} }}")
     for old_id, entities in sorted(earlier.items()):
         old_graph = kb.graphs.submission(old_id)
         stale = [q for q in kb.graph_quads(old_graph)
@@ -155,11 +160,11 @@ def diff(kb, sub: Submission) -> list[dict]:
         elif not current:
             out.append({"entity": entity, "action": "create", "added": sorted(proposed), "removed": []})
         else:
-            from_subs = set()
-            for old in subs_statements(kb, entity):
-                from_subs.add(old)
+            from_subs = set(subs_statements(kb, entity))
+            corrected = {(q.predicate.value, _show(q.object))
+                         for q in overridden(kb, pairs_of(kb, sub.triples(), [entity]))}
             out.append({"entity": entity, "action": "change", "added": sorted(proposed - current),
-                        "removed": sorted(from_subs - proposed)})
+                        "removed": sorted((from_subs | corrected) - proposed)})
     return out
 
 

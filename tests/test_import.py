@@ -362,3 +362,19 @@ def test_every_dsi4eu_controlled_value_is_mapped_or_reported(built_kb, reimport)
                     assert norm(value) in per_entity.get(entity, set()) or \
                         (file, n, field, value) in reported, (file, n, field, value)
     assert checked > 4000
+
+
+def test_a_reimport_keeps_values_corrected_by_accepted_edits(kb_copy, tmp_path):
+    """An accepted edit's graph names "Breathing Games Lab"; importing DSI4EU again leaves the
+    imported name out of the import graph (counted in the report) and keeps the other imported facts."""
+    org = kb_copy.names.entity("organisation", "breathing-games")
+    graph = kb_copy.graphs.submission("corrected-name")
+    imported = kb_copy.graphs.source("dsi4eu")
+    kb_copy.update(f'INSERT DATA {{ GRAPH <{graph}> {{ <{org}> rdfs:label "Breathing Games Lab" }} }}')
+    facts_before = len(kb_copy.select(f"SELECT ?p ?o WHERE {{ GRAPH <{imported}> {{ <{org}> ?p ?o }} }}"))
+    report = run_import(kb_copy, "dsi4eu", SOURCES, report_dir=tmp_path / "reports")
+    assert report.figures["dsi4eu statements corrected by accepted edits"] == 1
+    rows = kb_copy.select(f"SELECT DISTINCT ?l WHERE {{ <{org}> rdfs:label ?l }}")
+    assert {r["l"].value for r in rows} == {"Breathing Games Lab"}
+    facts_after = len(kb_copy.select(f"SELECT ?p ?o WHERE {{ GRAPH <{imported}> {{ <{org}> ?p ?o }} }}"))
+    assert facts_after == facts_before - 1

@@ -148,6 +148,46 @@ def test_an_accepted_edit_replaces_earlier_statements_and_keeps_history(mod_app,
     assert b"https://old.example.org/" in subs.get(first).raw  # history kept
 
 
+def test_an_accepted_edit_corrects_imported_values_and_a_reimport_keeps_them(mod_app, moderator):
+    """Waag is imported (dsi4eu) as "Waag Society" with a website and a country; an edit renames it.
+    The imported name leaves the import graph in the accepting update, properties the edit does not
+    state keep their imported values, and importing the source again does not bring the old name back."""
+    import pyoxigraph as ox
+
+    from kb.overrides import submitted, without_overridden
+    from tests.test_submissions import SEED
+
+    kb = mod_app.extensions["dsikb"]
+    waag = ORG + "waag"
+    imported = kb.graphs.source("dsi4eu")
+    kb.update(f'INSERT DATA {{ GRAPH <{imported}> {{ <{waag}> <{BASE}def/dsi#twitter> "waagsociety" }} }}')
+    sid = send(moderator, {"type": "organisation", "entity": waag, "name": "Waag Futurelab",
+                           "website": "https://waag.org/", "country": "Netherlands",
+                           "shortDescription": "A lab for open technology."})
+    detail = moderator.get(f"/moderate/{sid}").get_data(as_text=True)
+    assert "Waag Society" in detail[detail.index("change"):]  # the diff shows the imported name going
+    assert decide(moderator, sid, "accept").status_code == 303
+
+    def values(prop):
+        return {r["o"].value for r in kb.select(f"SELECT DISTINCT ?o WHERE {{ <{waag}> {prop} ?o }}")}
+
+    assert values("rdfs:label") == {"Waag Futurelab"}
+    assert values("dsi:website") == {"https://waag.org/"}  # the same value: kept in both graphs
+    assert values("dsi:country") == {BASE + "id/place/netherlands"}
+    assert values("dsi:twitter") == {"waagsociety"}  # not in the edit: the imported value stays
+    assert values("rdf:type") == {BASE + "def/dsi#Organisation"}
+    assert not kb.ask(f'ASK {{ GRAPH <{imported}> {{ <{waag}> rdfs:label "Waag Society" }} }}')
+    assert kb.ask(f"ASK {{ GRAPH <{imported}> {{ <{waag}> dsi:website <https://waag.org/> }} }}")
+    page = mod_app.test_client().get("/page/organisation/waag").get_data(as_text=True)
+    assert "Waag Futurelab" in page and "Waag Society" not in page
+    # a re-import of the same source file keeps the correction
+    again = without_overridden(kb, list(ox.parse(SEED, ox.RdfFormat.TURTLE)), submitted(kb))
+    labels = {t.object.value for t in again if t.subject.value == waag and t.predicate.value.endswith("#label")}
+    assert labels == set()
+    assert {t.object.value for t in again if t.subject.value == ORG + "nesta"
+            and t.predicate.value.endswith("#label")} == {"Nesta"}  # other entities untouched
+
+
 def test_suggest_a_change_through_the_form(mod_app, moderator):
     from werkzeug.datastructures import MultiDict
 

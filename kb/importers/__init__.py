@@ -40,11 +40,16 @@ def run_import(kb, source: str, dir: Path, report_dir: Path = Path("var/reports"
     ctx = Context(kb, source, report, higher)
     extra = module.build(ctx, folder) or {}
     graph = g.source(source)
-    states = {graph: kb.replace_graph(graph, ctx.b.triples)}
+    from kb.overrides import without_overridden
+
+    kept = without_overridden(kb, ctx.b.triples)  # values corrected by accepted edits stay corrected
+    if len(kept) != len(ctx.b.triples):
+        report.figures[f"{source} statements corrected by accepted edits"] = len(ctx.b.triples) - len(kept)
+    states = {graph: kb.replace_graph(graph, kept)}
     for other, triples in extra.items():
         states[other] = kb.replace_graph(other, triples)
     states[g.meta] = update_meta(kb, {graph: describe_source(graph, source, module.FILES, license)})
     report.graph_states = {k: "updated" if v else "unchanged" for k, v in states.items()}
-    report.figures[f"{source} triples"] = len(ctx.b.triples)
+    report.figures[f"{source} triples"] = len(kept)
     report.write(Path(report_dir))
     return report
