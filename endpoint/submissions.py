@@ -418,3 +418,79 @@ def reject(sid: str):
     check_csrf()
     moderation.reject(get_subs(), sid, session["moderator"], request.form.get("reason", ""))
     return redirect(url_for("submissions.detail", sid=sid), code=303)
+
+
+# -- links to other datasets and merges --------------------------------------------------------
+LINK_TARGET = "wikidata"
+
+
+def _labels(kb, iris) -> dict[str, str]:
+    iris = sorted(set(iris))
+    if not iris:
+        return {}
+    values = " ".join(f"<{i}>" for i in iris)
+    rows = kb.select(f"SELECT ?e (SAMPLE(?l) AS ?label) WHERE {{ VALUES ?e {{ {values} }} ?e rdfs:label ?l }} GROUP BY ?e")
+    return {r["e"].value: r["label"].value for r in rows if "label" in r}
+
+
+def _page(kb, iri: str) -> str:
+    parsed = kb.names.parse_entity(iri)
+    return f"/page/{parsed[0]}/{parsed[1]}" if parsed else iri
+
+
+@bp.get("/moderate/links")
+@moderator_required
+def link_queue():
+    """The linker's proposals waiting for a decision (probable ones first), and recent decisions."""
+    from kb.linking import linkset
+
+    kb = get_kb()
+    graph = kb.graphs.linkset(LINK_TARGET)
+    rows = linkset.links(kb, graph)
+    decided = linkset.decisions(kb, graph)
+    waiting = [r for r in rows if r["status"] is None and (r["entity"], r["item"]) not in decided]
+    waiting.sort(key=lambda r: (r["predicate"] != linkset.CLOSE_MATCH, -(r["score"] or 0), r["entity"]))
+    limit = min(max(request.args.get("limit", 200, type=int) or 200, 1), 2000)
+    shown = waiting[:limit]
+    labels = _labels(kb, [r["entity"] for r in shown])
+    for r in shown:
+        r["label"] = labels.get(r["entity"], r["entity"])
+        r["page"] = _page(kb, r["entity"])
+        r["probable"] = r["predicate"] == linkset.CLOSE_MATCH
+    return render_template("moderate_links.html", links=shown, waiting=len(waiting),
+                           decided=sorted(decided.items())[:50], target=LINK_TARGET)
+
+
+@bp.post("/moderate/links/decide")
+@moderator_required
+def link_decide():
+    from kb.linking import linkset
+
+    check_csrf()
+    kb = get_kb()
+    entity, item = request.form.get("entity", "").strip(), request.form.get("item", "").strip()
+    decision = request.form.get("decision", "")
+    if not entity or not item:
+        raise BadRequest("a decision needs the entity and the item it links to")
+    linkset.decide(kb, kb.graphs.linkset(LINK_TARGET), entity, item, decision,
+                   by=session["moderator"], reason=request.form.get("reason", ""))
+    return redirect(url_for("submissions.link_queue"), code=303)
+
+
+@bp.route("/moderate/merge", methods=["GET", "POST"])
+@moderator_required
+def merge_form():
+    """Merge a duplicate into the entity that stays: the duplicate's URI then answers 301."""
+    from kb.merge import merge
+
+    kb, done = get_kb(), None
+    if request.method == "POST":
+        check_csrf()
+        survivor = request.form.get("survivor", "").strip()
+        merged = request.form.get("merged", "").strip()
+        reason = request.form.get("reason", "").strip()
+        if not reason:
+            raise BadRequest("give a reason for the merge: it is kept with the merge's provenance")
+        changed = merge(kb, survivor, merged, by=session["moderator"], reason=reason)
+        done = {"survivor": survivor, "merged": merged, "changed": changed, "page": _page(kb, survivor)}
+    return render_template("moderate_merge.html", done=done, form=request.form)

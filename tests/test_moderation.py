@@ -306,3 +306,50 @@ def test_a_form_sent_twice_makes_one_submission(mod_app):
     first, again = person.post("/submit", data=form), person.post("/submit", data=form)
     assert first.status_code == again.status_code == 303
     assert first.headers["Location"] == again.headers["Location"]
+
+
+def test_moderators_decide_proposed_links_over_http(mod_app, moderator):
+    from kb.linking.linkset import CLOSE_MATCH, SAME_AS, Link, replace_machine_links
+
+    kb = mod_app.extensions["dsikb"]
+    graph = kb.graphs.linkset("wikidata")
+    nesta, waag = ORG + "nesta", ORG + "waag"
+    replace_machine_links(kb, graph, [nesta, waag], [
+        Link(nesta, "http://www.wikidata.org/entity/Q6954145", SAME_AS, 0.97, ["same website host"]),
+        Link(waag, "http://www.wikidata.org/entity/Q2114059", CLOSE_MATCH, 0.71, ["similar name"])],
+        source="https://query.wikidata.org/sparql")
+    assert mod_app.test_client().get("/moderate/links").status_code == 302  # moderators only
+    page = moderator.get("/moderate/links").get_data(as_text=True)
+    rows = page[page.index('id="links"'):]
+    assert "Q2114059" in rows and "Q6954145" in rows and "Nesta" in rows
+    assert rows.index("Q2114059") < rows.index("Q6954145")  # the probable one first
+    form = {"entity": nesta, "item": "http://www.wikidata.org/entity/Q6954145", "decision": "confirmed",
+            "reason": "checked the website"}
+    assert moderator.post("/moderate/links/decide", data=form).status_code == 403  # no CSRF token
+    form["csrf_token"] = token(moderator, "/moderate/links")
+    assert moderator.post("/moderate/links/decide", data=form).status_code == 303
+    form.update(entity=waag, item="http://www.wikidata.org/entity/Q2114059", decision="rejected",
+                reason="another Waag")
+    assert moderator.post("/moderate/links/decide", data=form).status_code == 303
+    assert kb.ask(f"ASK {{ GRAPH <{graph}> {{ <{nesta}> owl:sameAs wd:Q6954145 }} }}")
+    assert not kb.ask(f"ASK {{ <{waag}> ?p wd:Q2114059 }}")
+    page = moderator.get("/moderate/links").get_data(as_text=True)
+    assert "Nothing waiting" in page and "confirmed" in page and "rejected" in page
+    form.update(decision="maybe")
+    assert moderator.post("/moderate/links/decide", data=form).status_code == 400
+
+
+def test_moderators_merge_duplicates_over_http(mod_app, moderator):
+    kb = mod_app.extensions["dsikb"]
+    a, b = ORG + "fab-lab-one", ORG + "fablab-1"
+    kb.update(f'INSERT DATA {{ GRAPH <{kb.graphs.curated}> {{ <{a}> a dsi:Organisation ; rdfs:label "Fab Lab One" . '
+              f'<{b}> a dsi:Organisation ; rdfs:label "FabLab 1" }} }}')
+    form = {"survivor": a, "merged": b, "reason": "", "csrf_token": token(moderator, "/moderate/merge")}
+    assert moderator.post("/moderate/merge", data=form).status_code == 400  # a reason is needed
+    form["reason"] = "one lab, two entries"
+    resp = moderator.post("/moderate/merge", data=form)
+    assert resp.status_code == 200 and "Merged" in resp.get_data(as_text=True)
+    r = mod_app.test_client().get("/id/organisation/fablab-1", headers={"Accept": "text/html"})
+    assert r.status_code == 301 and r.headers["Location"].endswith("/id/organisation/fab-lab-one")
+    form.update(survivor=a, merged=ORG + "nesta-project")
+    assert moderator.post("/moderate/merge", data=form).status_code in (400, 404)
