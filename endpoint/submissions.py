@@ -452,13 +452,16 @@ def link_queue():
     waiting.sort(key=lambda r: (r["predicate"] != linkset.CLOSE_MATCH, -(r["score"] or 0), r["entity"]))
     limit = min(max(request.args.get("limit", 200, type=int) or 200, 1), 2000)
     shown = waiting[:limit]
-    labels = _labels(kb, [r["entity"] for r in shown])
+    done = sorted(decided.items())[:50]
+    labels = _labels(kb, [r["entity"] for r in shown] + [entity for (entity, _), _ in done])
     for r in shown:
         r["label"] = labels.get(r["entity"], r["entity"])
         r["page"] = _page(kb, r["entity"])
         r["probable"] = r["predicate"] == linkset.CLOSE_MATCH
+    done = [{"entity": e, "label": labels.get(e, e), "page": _page(kb, e), "item": i, "status": st}
+            for (e, i), st in done]
     return render_template("moderate_links.html", links=shown, waiting=len(waiting),
-                           decided=sorted(decided.items())[:50], target=LINK_TARGET)
+                           decided=done, target=LINK_TARGET)
 
 
 @bp.post("/moderate/links/decide")
