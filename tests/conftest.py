@@ -74,3 +74,19 @@ def kb_copy(built_kb, tmp_path):
     if state.exists():
         shutil.copy(state, dest.with_name(dest.name + ".state.json"))
     return KB.open(settings_for(dest))
+
+
+@pytest.fixture(scope="module")
+def tiny_kb():
+    """The small hand-written store of tests/test_resources.py (every entity type, hidden and
+    merged entities, two languages), one per test module."""
+    from tests.test_resources import build_tiny
+
+    return build_tiny()
+
+
+@pytest.fixture(scope="module")
+def tiny_client(tiny_kb):
+    from tests.support import make_app
+
+    return make_app(tiny_kb).test_client()

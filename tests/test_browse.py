@@ -7,19 +7,7 @@ import io
 
 import pytest
 
-from tests.test_resources import B, build_tiny
-
-
-@pytest.fixture(scope="module")
-def tiny_kb():
-    return build_tiny()
-
-
-@pytest.fixture(scope="module")
-def tiny_client(tiny_kb):
-    from endpoint import create_app
-
-    return create_app(tiny_kb.settings, kb=tiny_kb).test_client()
+from tests.test_resources import B
 
 
 def _counts(listing, key):

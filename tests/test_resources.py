@@ -15,7 +15,6 @@ import rdflib
 from rdflib.compare import isomorphic
 
 from kb.settings import DEFAULT_BASE_URI, Settings
-from tests.support import make_app
 
 B = DEFAULT_BASE_URI
 TINY = f"""
@@ -93,16 +92,6 @@ def build_tiny(base: str = B):
                         for t in ox.parse(text, ox.RdfFormat.TURTLE))
     kb.bump()
     return kb
-
-
-@pytest.fixture(scope="module")
-def tiny_kb():
-    return build_tiny()
-
-
-@pytest.fixture(scope="module")
-def tiny_client(tiny_kb):
-    return make_app(tiny_kb).test_client()
 
 
 def parse(body: bytes, fmt: str) -> rdflib.Graph:

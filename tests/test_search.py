@@ -4,18 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import make_app
-from tests.test_resources import B, build_tiny
-
-
-@pytest.fixture(scope="module")
-def tiny_kb():
-    return build_tiny()
-
-
-@pytest.fixture(scope="module")
-def tiny_client(tiny_kb):
-    return make_app(tiny_kb).test_client()
+from tests.test_resources import B
 
 
 @pytest.mark.parametrize("text", ["societe", "SOCIÉTÉ", "Societe numerique", "numéri", "citoyens"])
