@@ -13,12 +13,14 @@ import secrets
 import time
 from functools import wraps
 
+import pyoxigraph as ox
 from flask import (Blueprint, Response, current_app, jsonify, make_response, redirect,
                    render_template, request, session, url_for)
 
 from endpoint.negotiation import negotiate, vary_accept, wants_html
 from endpoint.state import get_kb, get_settings
 from kb import accounts, moderation
+from kb.describe import best_label
 from kb.errors import BadRequest, Forbidden, SyntaxProblem, TooLarge, Unprocessable
 from kb.submission_json import CONCEPT_FIELDS, json_schema
 from kb.submissions import NotConforming, SubmissionStore, Submitter, submit
@@ -132,8 +134,6 @@ def _report_response(exc: NotConforming) -> Response:
 
 def report_rdf(report_graph, media_type: str) -> bytes:
     """The rdflib report graph as Turtle or JSON-LD, written by Oxigraph with the project's prefixes."""
-    import pyoxigraph as ox
-
     triples = ox.parse(report_graph.serialize(format="nt", encoding="utf-8"), ox.RdfFormat.N_TRIPLES)
     fmt = ox.RdfFormat.TURTLE if media_type == "text/turtle" else ox.RdfFormat.JSON_LD
     prefixes = {**get_kb().names.prefixes(), "sh": "http://www.w3.org/ns/shacl#"}
@@ -155,13 +155,15 @@ def api_status(sid: str):
     return vary_accept(resp)
 
 
+def _page(kb, iri: str) -> str:
+    """The page of one of our entities (other IRIs are returned as they are)."""
+    parsed = kb.names.parse_entity(iri)
+    return f"/page/{parsed[0]}/{parsed[1]}" if parsed else iri
+
+
 def _entity_links(sub) -> list[dict]:
     kb = get_kb()
-    out = []
-    for iri in sub.entities:
-        parsed = kb.names.parse_entity(iri)
-        out.append({"iri": iri, "page": f"/page/{parsed[0]}/{parsed[1]}" if parsed else iri})
-    return out
+    return [{"iri": iri, "page": _page(kb, iri)} for iri in sub.entities]
 
 
 # -- the form ----------------------------------------------------------------------------------
@@ -397,8 +399,7 @@ def detail(sid: str):
     warnings = json.loads(sub.report) if sub.report else []
     dups = moderation.duplicates(kb, sub)
     for d in dups:
-        parsed = kb.names.parse_entity(d["candidate"])
-        d["page"] = f"/page/{parsed[0]}/{parsed[1]}" if parsed else d["candidate"]
+        d["page"] = _page(kb, d["candidate"])
     return render_template("moderate_detail.html", sub=sub, diff=moderation.diff(kb, sub),
                            dups=dups, warnings=warnings,
                            raw=sub.raw.decode("utf-8", "replace"), links=_entity_links(sub))
@@ -424,20 +425,6 @@ def reject(sid: str):
 LINK_TARGET = "wikidata"
 
 
-def _labels(kb, iris) -> dict[str, str]:
-    iris = sorted(set(iris))
-    if not iris:
-        return {}
-    values = " ".join(f"<{i}>" for i in iris)
-    rows = kb.select(f"SELECT ?e (SAMPLE(?l) AS ?label) WHERE {{ VALUES ?e {{ {values} }} ?e rdfs:label ?l }} GROUP BY ?e")
-    return {r["e"].value: r["label"].value for r in rows if "label" in r}
-
-
-def _page(kb, iri: str) -> str:
-    parsed = kb.names.parse_entity(iri)
-    return f"/page/{parsed[0]}/{parsed[1]}" if parsed else iri
-
-
 @bp.get("/moderate/links")
 @moderator_required
 def link_queue():
@@ -452,14 +439,12 @@ def link_queue():
     waiting.sort(key=lambda r: (r["predicate"] != linkset.CLOSE_MATCH, -(r["score"] or 0), r["entity"]))
     limit = min(max(request.args.get("limit", 200, type=int) or 200, 1), 2000)
     shown = waiting[:limit]
-    done = sorted(decided.items())[:50]
-    labels = _labels(kb, [r["entity"] for r in shown] + [entity for (entity, _), _ in done])
     for r in shown:
-        r["label"] = labels.get(r["entity"], r["entity"])
+        r["label"] = best_label(kb, ox.NamedNode(r["entity"])) or r["entity"]
         r["page"] = _page(kb, r["entity"])
         r["probable"] = r["predicate"] == linkset.CLOSE_MATCH
-    done = [{"entity": e, "label": labels.get(e, e), "page": _page(kb, e), "item": i, "status": st}
-            for (e, i), st in done]
+    done = [{"entity": e, "label": best_label(kb, ox.NamedNode(e)) or e, "page": _page(kb, e), "item": i,
+             "status": st} for (e, i), st in sorted(decided.items())[:50]]
     return render_template("moderate_links.html", links=shown, waiting=len(waiting),
                            decided=done, target=LINK_TARGET)
 

@@ -145,8 +145,9 @@ def recover(kb, subs: SubmissionStore) -> list[str]:
 # -- what a moderator sees ---------------------------------------------------------------------
 def diff(kb, sub: Submission) -> list[dict]:
     """Per entity: 'create' or 'change', with added and removed (property, value) pairs."""
+    triples = sub.triples()
     mine = {}
-    for t in sub.triples():
+    for t in triples:
         for entity in sub.entities:
             if t.subject.value == entity:
                 mine.setdefault(entity, set()).add((t.predicate.value, _show(t.object)))
@@ -162,7 +163,7 @@ def diff(kb, sub: Submission) -> list[dict]:
         else:
             from_subs = set(subs_statements(kb, entity))
             corrected = {(q.predicate.value, _show(q.object))
-                         for q in overridden(kb, pairs_of(kb, sub.triples(), [entity]))}
+                         for q in overridden(kb, pairs_of(kb, triples, [entity]))}
             out.append({"entity": entity, "action": "change", "added": sorted(proposed - current),
                         "removed": sorted((from_subs | corrected) - proposed)})
     return out
