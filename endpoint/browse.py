@@ -21,12 +21,18 @@ bp = Blueprint("browse", __name__)
 PER_PAGE = 50
 
 
-def _int_arg(name: str, default: int) -> int:
+MAX_PAGE = 1_000_000
+
+
+def _int_arg(name: str, default: int, maximum: int = MAX_PAGE) -> int:
+    """A page or page-size parameter: ASCII digits (``isdigit`` alone accepts "²") up to ``maximum``."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit():
-        raise BadRequest(f"{name} must be a positive whole number, not {raw!r}")
+    if not (raw.isascii() and raw.isdigit()):
+        raise BadRequest(f"{name} must be a positive whole number, not {raw[:50]!r}")
+    if len(raw) > len(str(maximum)) or int(raw) > maximum:
+        raise BadRequest(f"{name} must be at most {maximum}, not {raw[:50]}")
     return int(raw)
 
 

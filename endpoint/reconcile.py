@@ -8,6 +8,7 @@ response (and JSONP on GET for old clients). The scoring lives in :mod:`kb.recon
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from flask import Blueprint, Response, jsonify, request
@@ -107,9 +108,12 @@ def _limit(value, default: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise BadRequest("limit must be a positive number")
     try:
-        n = int(float(value))
+        number = float(value)
     except ValueError:
-        raise BadRequest(f"limit must be a positive number, not {value!r}") from None
+        raise BadRequest(f"limit must be a positive number, not {str(value)[:50]!r}") from None
+    if not math.isfinite(number):  # inf, nan: int() of them raises OverflowError (a 500)
+        raise BadRequest(f"limit must be a positive number, not {str(value)[:50]!r}")
+    n = int(min(number, MAX_LIMIT))
     if n < 1:
         raise BadRequest("limit must be a positive number")
     return min(n, MAX_LIMIT)

@@ -24,12 +24,16 @@ from kb.describe import best_label
 from kb.errors import BadRequest, Forbidden, SyntaxProblem, TooLarge, Unprocessable
 from kb.submission_json import CONCEPT_FIELDS, json_schema
 from kb.submissions import NotConforming, SubmissionStore, Submitter, submit
+from kb.terms import FieldProblem, iri
 
 bp = Blueprint("submissions", __name__)
 
 FORM_SCHEMES = {"organisationType": "organisation-type", "areasOfSociety": "area-of-society",
                 "technologyFocus": "technology-focus", "technologyMethod": "technology-method"}
 REPORT_TYPES = ["application/json", "text/turtle", "application/ld+json"]
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+DCTERMS = "http://purl.org/dc/terms/"
+GEO = "http://www.w3.org/2003/01/geo/wgs84_pos#"
 
 
 def init_app(app) -> None:
@@ -87,8 +91,9 @@ def _read_body(limit: int) -> bytes:
 
 
 def _submitter_from_headers() -> Submitter:
+    """Who sent an API submission; an unknown X-Submitter-Kind is refused by ``submit`` (400)."""
     return Submitter(name=request.headers.get("X-Submitter-Name", ""), email=request.headers.get("From", ""),
-                     kind=request.headers.get("X-Submitter-Kind", "person"),
+                     kind=request.headers.get("X-Submitter-Kind", "").strip().lower() or "person",
                      named=request.headers.get("X-Submitter-Consent", "").lower() in {"yes", "true", "1"})
 
 
@@ -106,6 +111,9 @@ def api_submit():
         return jsonify(body), 400
     except NotConforming as exc:
         return _report_response(exc)
+    except FieldProblem as exc:  # one field is unusable: say which (400 or 422)
+        return jsonify({"status": exc.status, "error": "Unprocessable Content" if exc.status == 422 else "Bad Request",
+                        "field": exc.field, "message": exc.message, "results": exc.results}), exc.status
     except Unprocessable as exc:
         return jsonify({"status": 422, "error": "Unprocessable Content", "message": exc.message,
                         "conforms": False, "results": getattr(exc, "results", [])}), 422
@@ -178,8 +186,9 @@ def form_options() -> dict:
         return _options_cache[key]
     options = {}
     for field, scheme in FORM_SCHEMES.items():
-        rows = kb.select(f"""SELECT ?c (SAMPLE(?l) AS ?label) WHERE {{ ?c skos:inScheme <{kb.names.scheme(scheme)}> ;
-            skos:prefLabel ?l FILTER(LANG(?l) = "en" || LANG(?l) = "") }} GROUP BY ?c ORDER BY ?label""")
+        rows = kb.select("""SELECT ?c (SAMPLE(?l) AS ?label) ?scheme WHERE { ?c skos:inScheme ?scheme ;
+            skos:prefLabel ?l FILTER(LANG(?l) = "en" || LANG(?l) = "") } GROUP BY ?c ?scheme ORDER BY ?label""",
+                         bind={"scheme": ox.NamedNode(kb.names.scheme(scheme))})
         options[field] = [(r["c"].value, r["label"].value) for r in rows]
     rows = kb.select("SELECT DISTINCT ?label WHERE { ?e dsi:country ?c . ?c rdfs:label ?label } ORDER BY ?label")
     options["countries"] = [r["label"].value for r in rows]
@@ -229,12 +238,17 @@ def form_to_json(form) -> dict:
 def _partner_labels(form) -> list[dict]:
     kb = get_kb()
     out = []
-    for iri, role in zip(form.getlist("partner"), form.getlist("partner_role")):
-        if not iri.startswith(kb.names.id_ns):
+    for value, role in zip(form.getlist("partner"), form.getlist("partner_role")):
+        if not value.startswith(kb.names.id_ns):
             continue
-        rows = kb.select(f"SELECT (SAMPLE(?l) AS ?label) WHERE {{ <{iri}> rdfs:label ?l }}")
-        label = rows[0]["label"].value if rows and "label" in rows[0] else iri
-        out.append({"iri": iri, "label": label, "role": role})
+        try:
+            node = iri(value, "partners")
+        except FieldProblem:
+            out.append({"iri": value, "label": value, "role": role})  # shown back with its error
+            continue
+        rows = kb.select("SELECT ?e (SAMPLE(?l) AS ?label) WHERE { ?e rdfs:label ?l } GROUP BY ?e", bind={"e": node})
+        label = rows[0]["label"].value if rows and "label" in rows[0] else value
+        out.append({"iri": value, "label": label, "role": role})
     return out
 
 
@@ -257,26 +271,35 @@ def current_values(entity: str):
 
     kb = get_kb()
     parsed = kb.names.parse_entity(entity)
-    if not parsed or parsed[0] not in ("organisation", "project") or not kb.ask(f"ASK {{ <{entity}> a ?t }}"):
+    try:
+        node = iri(entity, "entity")
+    except FieldProblem:
+        node = None
+    if (node is None or not parsed or parsed[0] not in ("organisation", "project")
+            or not kb.ask("ASK { ?e a ?t }", bind={"e": node})):
         raise NotFound(f"{entity} is not an organisation or project of this knowledge base")
     n = kb.names
-    single = {"name": "rdfs:label", "website": "dsi:website", "shortDescription": "dsi:shortDescription",
-              "description": "dcterms:description", "startDate": "dsi:startDate", "endDate": "dsi:endDate",
-              "latitude": "geo:lat", "longitude": "geo:long", "organisationType": "dsi:organisationType"}
+    single = {"name": RDFS_LABEL, "website": n.dsi("website"), "shortDescription": n.dsi("shortDescription"),
+              "description": DCTERMS + "description", "startDate": n.dsi("startDate"),
+              "endDate": n.dsi("endDate"), "latitude": GEO + "lat", "longitude": GEO + "long",
+              "organisationType": n.dsi("organisationType")}
     values = MultiDict({"type": parsed[0], "entity": entity})
     for key, prop in single.items():
-        rows = kb.select(f"SELECT ?v WHERE {{ <{entity}> {prop} ?v }} ORDER BY ?v LIMIT 1")
+        rows = kb.select("SELECT ?e ?prop ?v WHERE { ?e ?prop ?v } ORDER BY ?v LIMIT 1",
+                         bind={"e": node, "prop": ox.NamedNode(prop)})
         if rows:
             values[key] = rows[0]["v"].value
     for key in ("country", "city"):
-        rows = kb.select(f"SELECT ?l WHERE {{ <{entity}> dsi:{key} ?p . ?p rdfs:label ?l }} ORDER BY ?l LIMIT 1")
+        rows = kb.select("SELECT ?e ?prop ?l WHERE { ?e ?prop ?p . ?p rdfs:label ?l } ORDER BY ?l LIMIT 1",
+                         bind={"e": node, "prop": ox.NamedNode(n.dsi(key))})
         if rows:
             values[key] = rows[0]["l"].value
     for key, (prop, _) in CONCEPT_FIELDS.items():
-        for row in kb.select(f"SELECT DISTINCT ?c WHERE {{ <{entity}> <{n.dsi(prop)}> ?c }}"):
+        for row in kb.select("SELECT DISTINCT ?e ?prop ?c WHERE { ?e ?prop ?c }",
+                             bind={"e": node, "prop": ox.NamedNode(n.dsi(prop))}):
             values.add(key, row["c"].value)
-    for row in kb.select(f"""SELECT DISTINCT ?o ?r WHERE {{ ?m dsi:project <{entity}> ; dsi:organisation ?o .
-                             OPTIONAL {{ ?m dsi:role ?r }} }} ORDER BY ?o"""):
+    for row in kb.select("""SELECT DISTINCT ?e ?o ?r WHERE { ?m dsi:project ?e ; dsi:organisation ?o .
+                             OPTIONAL { ?m dsi:role ?r } } ORDER BY ?o""", bind={"e": node}):
         values.add("partner", row["o"].value)
         values.add("partner_role", row["r"].value.rsplit("/", 1)[-1] if "r" in row else "takes-part")
     return values
@@ -350,11 +373,10 @@ def partners_json():
     if len(q) > 100:
         raise BadRequest("type at most 100 characters")
     kb = get_kb()
-    needle = json.dumps(q)
-    rows = kb.select(f"""SELECT ?e (SAMPLE(?l) AS ?label) WHERE {{ ?e a dsi:Organisation ; rdfs:label ?l
-        FILTER(CONTAINS(LCASE(STR(?l)), {needle}))
-        FILTER NOT EXISTS {{ ?e dsi:hidden true }} FILTER NOT EXISTS {{ ?e dsi:withdrawn ?w }} }}
-        GROUP BY ?e ORDER BY STRLEN(?label) ?label LIMIT 10""")
+    rows = kb.select("""SELECT ?e (SAMPLE(?l) AS ?label) ?needle WHERE { ?e a dsi:Organisation ; rdfs:label ?l
+        FILTER(CONTAINS(LCASE(STR(?l)), ?needle))
+        FILTER NOT EXISTS { ?e dsi:hidden true } FILTER NOT EXISTS { ?e dsi:withdrawn ?w } }
+        GROUP BY ?e ?needle ORDER BY STRLEN(?label) ?label LIMIT 10""", bind={"needle": ox.Literal(q)})
     return jsonify([{"iri": r["e"].value, "label": r["label"].value} for r in rows])
 
 

@@ -21,6 +21,7 @@ from kb.errors import KBError
 from kb.graphs import Graphs
 from kb.namespaces import names as _names
 from kb.settings import Settings
+from kb.terms import bindings, inline_bindings
 
 GENERATION_TTL = 30.0  # seconds a remote "generation" (a fingerprint of the store) is reused
 ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
@@ -36,10 +37,12 @@ class RemoteStore:
         self.max_bytes = max_bytes
 
     def query(self, query: str, *, prefixes: dict[str, str] | None = None, base_iri: str | None = None,
-              use_default_graph_as_union: bool = False, default_graph=None, named_graphs=None, **_ignored):
-        text = query
+              use_default_graph_as_union: bool = False, default_graph=None, named_graphs=None,
+              substitutions=None, **_ignored):
+        # the protocol has no bindings: bound terms travel as a VALUES block written by kb.terms
+        text = inline_bindings(query, {v.value: t for v, t in (substitutions or {}).items()})
         if prefixes:
-            text = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items()) + query
+            text = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items()) + text
         if base_iri:
             text = f"BASE <{base_iri}>\n" + text
         params: list[tuple[str, str]] = []
@@ -106,8 +109,12 @@ class RemoteKB:
         self._generation: tuple[float, int] | None = None
         self._lock = threading.Lock()
 
-    def query(self, sparql: str, *, union: bool = True, prologue: bool = True, **kwargs):
-        """Run a SPARQL query remotely; the project's prefixes are declared; default graph = union."""
+    def query(self, sparql: str, *, union: bool = True, prologue: bool = True, bind: dict | None = None,
+              **kwargs):
+        """Run a SPARQL query remotely; the project's prefixes are declared; default graph = union.
+        ``bind={"e": term}`` as for a local store (see RemoteStore.query)."""
+        if bind:
+            kwargs["substitutions"] = bindings(bind)
         return self.store.query(sparql, prefixes=self.names.prefixes() if prologue else None,
                                 use_default_graph_as_union=union, **kwargs)
 
@@ -124,11 +131,9 @@ class RemoteKB:
         return sorted(r["g"].value for r in rows if isinstance(r.get("g"), ox.NamedNode))
 
     def triple_count(self, graph: str | None = None) -> int:
-        if graph:
-            q = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
-        else:
-            q = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
-        return int(self.select(q, union=False)[0]["n"].value)
+        bind = {"g": ox.NamedNode(graph)} if graph else None
+        q = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+        return int(self.select(q, union=False, bind=bind)[0]["n"].value)
 
     @property
     def generation(self) -> int:

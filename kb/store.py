@@ -21,6 +21,7 @@ from kb.errors import BadRequest, KBError, SyntaxProblem
 from kb.graphs import Graphs
 from kb.namespaces import names as _names
 from kb.settings import Settings
+from kb.terms import bindings, sparql_term
 
 FORMATS = {
     "ttl": ox.RdfFormat.TURTLE,
@@ -137,9 +138,15 @@ class KB:
         return self._generation
 
     # -- reading -----------------------------------------------------------------------------
-    def query(self, sparql: str, *, union: bool = True, prologue: bool = True, **kwargs):
-        """Run a SPARQL query; the project's prefixes are declared; default graph = union."""
+    def query(self, sparql: str, *, union: bool = True, prologue: bool = True, bind: dict | None = None,
+              **kwargs):
+        """Run a SPARQL query; the project's prefixes are declared; default graph = union.
+        ``bind={"e": term}`` substitutes pyoxigraph terms for variables: values from requests reach
+        the store this way, never as query text (see kb/terms.py). Oxigraph wants each bound variable
+        in scope: in an ASK's pattern, or in a SELECT's projection (and GROUP BY)."""
         prefixes = self.names.prefixes() if prologue else None
+        if bind:
+            kwargs["substitutions"] = bindings(bind)
         return self.store.query(
             sparql, prefixes=prefixes, use_default_graph_as_union=union, **kwargs
         )
@@ -172,11 +179,9 @@ class KB:
         return _digest(list(self.graph_quads(graph)))
 
     def triple_count(self, graph: str | None = None) -> int:
-        if graph:
-            q = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
-        else:
-            q = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
-        return int(next(iter(self.store.query(q)))["n"].value)
+        bind = {"g": ox.NamedNode(graph)} if graph else None
+        q = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+        return int(next(iter(self.store.query(q, substitutions=bindings(bind))))["n"].value)
 
     # -- writing -----------------------------------------------------------------------------
     def replace_graph(self, graph: str, quads_or_triples: Iterable) -> bool:
@@ -192,7 +197,7 @@ class KB:
             return False
         try:
             self.store.extend(staged)
-            self.store.update(f"MOVE SILENT GRAPH <{tmp.value}> TO GRAPH <{graph}>")
+            self.store.update(f"MOVE SILENT GRAPH {sparql_term(tmp)} TO GRAPH {sparql_term(target)}")
         finally:
             self.store.remove_graph(tmp) if self.store.contains_named_graph(tmp) else None
         self.bump()

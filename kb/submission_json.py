@@ -6,6 +6,7 @@ then turned into the triples the importers would have written for the same organ
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pyoxigraph as ox
 
 from kb.errors import BadRequest, SyntaxProblem, Unprocessable
 from kb.submissions import DCTERMS, GEO, RDF, RDFS, XSD, slugify
+from kb.terms import FieldProblem, iri, website
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "submission.schema.json"
 
@@ -29,6 +31,11 @@ def load_json(raw: bytes) -> dict:
         problem = SyntaxProblem(f"the body does not parse as JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}")
         problem.line, problem.column = exc.lineno, exc.colno
         raise problem from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise BadRequest(f"the body holds a value JSON cannot read here: {str(exc)[:200]}") from None
+    except RecursionError:  # kb.nesting refuses deep bodies first; this is the last line of defence
+        raise BadRequest("the body nests too deep") from None
+    _check_text(data, "")
     validator = jsonschema.Draft202012Validator(json_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -38,6 +45,26 @@ def load_json(raw: bytes) -> dict:
                             "message": e.message} for e in errors]
         raise problem
     return data
+
+
+def _check_text(value, path: str) -> None:
+    """Every string (key or value) must be encodable text: a lone surrogate (``"\\ud800"``) is a
+    JSON escape no RDF term or UTF-8 file can hold (a 400 naming the field)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FieldProblem(path or "(top level)", "holds a lone surrogate escape (such as \\ud800): "
+                               "send the character itself or a valid surrogate pair", status=400) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, path)
+            _check_text(item, f"{path}/{key}" if path else key)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            _check_text(item, f"{path}/{n}" if path else str(n))
+    elif isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity: JSON extensions
+        raise FieldProblem(path or "(top level)", "is not a finite number", status=400)
 
 
 def _json_path(error) -> str:
@@ -76,20 +103,20 @@ def _date_type(value: str) -> str:
     return XSD + ("gYear" if re.fullmatch(r"\d{4}", value) else "date")
 
 
-def _concept(kb, scheme: str, value: str) -> ox.NamedNode:
+def _concept(kb, scheme: str, value: str, field: str) -> ox.NamedNode:
     if value.startswith(("http://", "https://")):
-        return ox.NamedNode(value)
-    return ox.NamedNode(kb.names.concept(scheme, slugify(value)))
+        return iri(value, field)
+    return iri(kb.names.concept(scheme, slugify(value) or "none"), field)
 
 
-def _place(kb, value: str, within: str | None, triples: list) -> ox.NamedNode:
+def _place(kb, value: str, within: str | None, triples: list, field: str) -> ox.NamedNode:
     """A place IRI for a country slug/label/IRI or a city (``{city}-{country}``); unknown places are
     described in the submission (a label and dsi:Place) so the page has a name to show."""
     if value.startswith(("http://", "https://")):
-        return ox.NamedNode(value)
-    slug = slugify(value) + (f"-{within}" if within else "")
-    node = ox.NamedNode(kb.names.entity("place", slug))
-    if not kb.ask(f"ASK {{ <{node.value}> ?p ?o }}"):
+        return iri(value, field)
+    slug = (slugify(value) or "unnamed") + (f"-{within}" if within else "")
+    node = iri(kb.names.entity("place", slug), field)
+    if not kb.ask("ASK { ?e ?p ?o }", bind={"e": node}):
         triples += [ox.Triple(node, ox.NamedNode(RDF + "type"), ox.NamedNode(kb.names.dsi("Place"))),
                     ox.Triple(node, ox.NamedNode(RDFS + "label"), ox.Literal(value.strip()))]
     return node
@@ -105,7 +132,7 @@ def json_to_triples(kb, data: dict, subject: str) -> list[ox.Triple]:
     if data.get("description"):
         out.append(ox.Triple(s, ox.NamedNode(DCTERMS + "description"), ox.Literal(data["description"])))
     if data.get("website"):
-        out.append(ox.Triple(s, dsi("website"), ox.NamedNode(data["website"].strip())))
+        out.append(ox.Triple(s, dsi("website"), website(data["website"])))
     for key, prop in TEXT_FIELDS.items():
         values = data.get(key) or []
         for value in values if isinstance(values, list) else [values]:
@@ -114,28 +141,28 @@ def json_to_triples(kb, data: dict, subject: str) -> list[ox.Triple]:
     for key, (prop, scheme) in CONCEPT_FIELDS.items():
         values = data.get(key) or []
         for value in values if isinstance(values, list) else [values]:
-            out.append(ox.Triple(s, dsi(prop), _concept(kb, scheme, value)))
+            out.append(ox.Triple(s, dsi(prop), _concept(kb, scheme, value, key)))
     for key in ("startDate", "endDate"):
         if data.get(key):
             out.append(ox.Triple(s, dsi(key), _lit(data[key], _date_type(data[key]))))
     country = None
     if data.get("country"):
-        country = _place(kb, data["country"], None, out)
+        country = _place(kb, data["country"], None, out, "country")
         out.append(ox.Triple(s, dsi("country"), country))
     if data.get("city"):
         within = n.parse_entity(country.value)[1] if country is not None and n.parse_entity(country.value) else None
-        out.append(ox.Triple(s, dsi("city"), _place(kb, data["city"], within, out)))
+        out.append(ox.Triple(s, dsi("city"), _place(kb, data["city"], within, out, "city")))
     for key, prop in (("latitude", "lat"), ("longitude", "long")):
         if data.get(key) is not None:
             out.append(ox.Triple(s, ox.NamedNode(GEO + prop), _lit(data[key], XSD + "decimal")))
     for partner in data.get("partners") or []:
-        org = partner["organisation"]
+        org = iri(partner["organisation"], "partners")
         role = slugify(partner.get("role") or "delivery-partner")
-        parsed = n.parse_entity(org)
-        org_slug = parsed[1] if parsed else slugify(org)
-        m = ox.NamedNode(f"{subject}#membership-{org_slug}-{role}")
+        parsed = n.parse_entity(org.value)
+        org_slug = parsed[1] if parsed else slugify(org.value)
+        m = iri(f"{subject}#membership-{org_slug}-{role}", "partners")
         out += [ox.Triple(m, ox.NamedNode(RDF + "type"), dsi("ActivityMembership")),
-                ox.Triple(m, dsi("organisation"), ox.NamedNode(org)),
+                ox.Triple(m, dsi("organisation"), org),
                 ox.Triple(m, dsi("project"), s),
-                ox.Triple(m, dsi("role"), _concept(kb, "role", role))]
+                ox.Triple(m, dsi("role"), _concept(kb, "role", role, "partners"))]
     return out

@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 import pyoxigraph as ox
 
 from kb.errors import BadRequest, NotFound, SyntaxProblem, TooLarge, Unprocessable, UnsupportedMediaType
+from kb.nesting import check_depth
+from kb.terms import FieldProblem, iri as parse_iri
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -38,6 +40,7 @@ MEDIA_TYPES = {
     "application/ld+json": ox.RdfFormat.JSON_LD,
     "application/json": None,  # the simple JSON shape of docs/submission.schema.json
 }
+SUBMITTER_KINDS = ("person", "organisation")  # docs/submissions.md: X-Submitter-Kind: person|organisation
 SUBMITTABLE = ("Organisation", "Project", "Activity", "Funding", "Place", "Event")
 STATUSES = ("pending", "accepted", "rejected")
 
@@ -316,17 +319,36 @@ def mint(kb, subs: SubmissionStore, type_: str, label: str, taken: set[str]) -> 
         iri = kb.names.entity(type_, slug)
         if iri in taken or subs.is_minted(iri):
             continue
-        if not kb.ask(f"ASK {{ {{ <{iri}> ?p ?o }} UNION {{ ?s ?p <{iri}> }} }}"):
+        if not kb.ask("ASK { { ?e ?p ?o } UNION { ?s ?p ?e } }", bind={"e": parse_iri(iri, "name")}):
             return iri
     raise BadRequest(f"could not mint an identifier for {label!r}")
 
 
 # -- parsing -----------------------------------------------------------------------------------
 def media_type_of(content_type: str | None) -> str:
-    mt = (content_type or "").split(";")[0].strip().lower()
-    if mt not in MEDIA_TYPES:
+    """The body's media type from a Content-Type header read by a real parser (the standard
+    library's HTTP header policy): 400 for a malformed header, 415 for an unknown type or a
+    charset other than UTF-8."""
+    from email import message_from_string
+    from email.policy import HTTP
+
+    header = (content_type or "").strip()
+    if any(c in header for c in "\r\n"):
+        raise BadRequest("the Content-Type header is malformed: it holds a line break")
+    parsed = message_from_string(f"Content-Type: {header}\n\n", policy=HTTP) if header else None
+    if parsed is not None and parsed["content-type"].defects:
+        problem = parsed["content-type"].defects[0]
+        raise BadRequest(f"the Content-Type header {header[:200]!r} is malformed ({problem}): send e.g. "
+                         "'application/json' or 'text/turtle; charset=utf-8'")
+    mt = parsed.get_content_type() if parsed is not None else ""
+    charset = parsed.get_param("charset") if parsed is not None else None
+    if charset is not None and str(charset).strip().lower() not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"cannot read a body in charset {str(charset)[:50]!r}: send UTF-8 "
+                                   "(charset=utf-8, or leave the charset out)")
+    if not header or mt not in MEDIA_TYPES:
+        shown = header.split(";")[0].strip().lower()[:100]
         raise UnsupportedMediaType(
-            f"cannot read a body of type {mt or '(none)'!r}: send text/turtle, application/ld+json, "
+            f"cannot read a body of type {shown or '(none)'!r}: send text/turtle, application/ld+json, "
             "application/n-triples, or application/json in the shape of /api/submissions/schema")
     return mt
 
@@ -402,6 +424,10 @@ def submit(kb, subs: SubmissionStore, raw: bytes, content_type: str | None, *,
     if len(raw) > limit:
         raise TooLarge(f"the body has {len(raw)} bytes; submissions may have at most {limit}")
     media_type = media_type_of(content_type)
+    check_depth(raw, media_type)  # before any parser: deep nesting crashes recursive parsers
+    if submitter is not None and submitter.kind not in SUBMITTER_KINDS:
+        raise FieldProblem("X-Submitter-Kind", f"{submitter.kind[:50]!r} is not a kind of submitter: use "
+                           + " or ".join(SUBMITTER_KINDS), status=400)
     chash = content_hash(media_type, raw)
     existing = subs.find(idempotency_key=idempotency_key, content_hash=chash)
     if existing is not None:
@@ -455,14 +481,13 @@ def _build(kb, subs, raw, media_type, submitter):
             submitter.kind = who.get("kind", submitter.kind)
             submitter.named = bool(who.get("consentToBeNamed", submitter.named))
         if "withdraw" in data:
-            entity = data["withdraw"]
-            _must_exist(kb, entity)
-            triples = [ox.Triple(ox.NamedNode(entity), ox.NamedNode(n.dsi("reason")),
+            entity = _must_exist(kb, parse_iri(data["withdraw"], "withdraw"), "withdraw")
+            triples = [ox.Triple(entity, ox.NamedNode(n.dsi("reason")),
                                  ox.Literal(data.get("reason") or "withdrawal requested"))]
-            return "withdraw", triples, [entity], []
+            return "withdraw", triples, [entity.value], []
         if data.get("entity"):
-            _must_exist(kb, data["entity"])
-            return "edit", json_to_triples(kb, data, data["entity"]), [data["entity"]], []
+            entity = _must_exist(kb, parse_iri(data["entity"], "entity"), "entity")
+            return "edit", json_to_triples(kb, data, entity.value), [entity.value], []
         iri = mint(kb, subs, data["type"], data["name"], set())
         return "create", json_to_triples(kb, data, iri), [iri], [iri]
     triples = parse_rdf(raw, media_type, placeholder_ns(kb))
@@ -471,10 +496,12 @@ def _build(kb, subs, raw, media_type, submitter):
     return _mint_rdf(kb, subs, triples)
 
 
-def _must_exist(kb, iri: str) -> None:
-    if not iri.startswith(kb.names.id_ns) or not kb.ask(f"ASK {{ <{iri}> ?p ?o }}"):
-        raise Unprocessable(f"{iri} is not an entity of this knowledge base: to add a new one, leave "
-                            "out 'entity'; to change one, give its IRI (e.g. from its page)")
+def _must_exist(kb, node: ox.NamedNode, field: str = "entity") -> ox.NamedNode:
+    """``node`` when it is an entity of the store (looked up as a bound term), else a 422."""
+    if not node.value.startswith(kb.names.id_ns) or not kb.ask("ASK { ?e ?p ?o }", bind={"e": node}):
+        raise FieldProblem(field, f"{node.value} is not an entity of this knowledge base: to add a new one, "
+                           "leave out 'entity'; to change one, give its IRI (e.g. from its page)")
+    return node
 
 
 def _mint_rdf(kb, subs, triples):
@@ -498,7 +525,7 @@ def _mint_rdf(kb, subs, triples):
             minted.append(iri)
             entities.append(iri)
         elif subject.value.startswith(n.id_ns):
-            _must_exist(kb, subject.value)
+            _must_exist(kb, subject)
             entities.append(subject.value)
             edits.append(subject.value)
         else:

@@ -1,0 +1,165 @@
+"""Bad input gets a 4xx with a message a person can act on, never a 500 or a dead process: bodies
+nested thousands of levels deep, invalid IRIs, lone surrogates, huge numbers, odd page and limit
+parameters, an unknown submitter kind and a malformed Content-Type (issue 10, items 1a, 7 and 8)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tests.test_submissions import ORG, api, post_json, project, sub_app  # noqa: F401 (fixtures)
+
+DEEP = 4000
+
+
+def deep_jsonld(depth: int) -> str:
+    return '{"@id":"#it",' + '"http://e/p":{' * depth + '"@id":"#x"' + "}" * depth + "}"
+
+
+def test_a_4000_deep_jsonld_body_is_refused_and_the_process_lives(tmp_path):
+    """Run in a subprocess: a regression segfaults that process, not pytest (exit code -11)."""
+    script = textwrap.dedent(f"""
+        import sys
+        from endpoint import create_app
+        from kb.store import KB
+        from tests.conftest import settings_for
+        kb = KB.open(settings_for({str(tmp_path / "store")!r}))
+        app = create_app(kb.settings, kb=kb)
+        body = '{{"@id":"#it",' + '"http://e/p":{{' * {DEEP} + '"@id":"#x"' + '}}' * {DEEP} + '}}'
+        resp = app.test_client().post("/api/submissions", data=body, content_type="application/ld+json")
+        print(resp.status_code)
+        print(resp.get_data(as_text=True))
+        sys.exit(0 if 400 <= resp.status_code < 500 else 3)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stdout[-500:], done.stderr[-2000:])
+    assert f"nests {DEEP + 1} levels deep" in done.stdout and "at most 64" in done.stdout
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("application/ld+json", deep_jsonld(200)),
+    ("application/json", "[" * 100_000 + "]" * 100_000),
+    ("application/json", '{"type": "project", "name": ' + "[" * 100_000),
+    ("text/turtle", "<#a> <http://e/p> " + "( " * 5000 + ") " * 5000 + "."),
+    ("text/turtle", "<#a> <http://e/p> " + "[ <http://e/p> " * 5000 + "] " * 5000 + "."),
+])
+def test_deeply_nested_bodies_get_400_naming_the_depth(api, content_type, body):
+    resp = api.post("/api/submissions", data=body, content_type=content_type)
+    assert resp.status_code == 400, resp.get_data(as_text=True)[:300]
+    assert "levels deep; at most 64 are accepted" in resp.get_json()["message"]
+
+
+def test_brackets_inside_strings_iris_and_comments_are_not_nesting(api):
+    """The depth scanner skips strings, IRIs and comments: this body nests one level, not hundreds."""
+    noise = "[ ( { " * 200
+    body = f"""@prefix dsi: <https://w3id.org/dsi/def/dsi#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+    # {noise}
+    [] a dsi:Organisation ; rdfs:label "Bracket Lovers {noise}" ;
+       dsi:shortDescription '''{noise} " \\''' ''', "{noise} \\" [" ;
+       dsi:website <https://brackets.example.org/{"(" * 300}> ."""
+    resp = api.post("/api/submissions", data=body.encode(), content_type="text/turtle")
+    assert resp.status_code in (202, 422), resp.get_data(as_text=True)[:500]
+    jbody = json.dumps(project(name="Deep " + "[{" * 500, description="]}" * 500 + '\\"'))
+    resp = api.post("/api/submissions", data=jbody, content_type="application/json")
+    assert resp.status_code in (202, 422), resp.get_data(as_text=True)[:500]
+
+
+def test_a_website_without_scheme_is_normalised(api, sub_app):
+    resp = post_json(api, project(name="Scheme Less", website="www.schemeless.example.org"))
+    assert resp.status_code == 202, resp.get_data(as_text=True)
+    stored = sub_app.extensions["dsikb_submissions"].get(resp.get_json()["id"])
+    assert "<https://www.schemeless.example.org/>" in stored.ntriples
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"website": "not a url"}, "website"),
+    ({"website": "https://exa mple.org/"}, "website"),
+    ({"country": "http://bad country/"}, "country"),
+    ({"city": "https://bad city/"}, "city"),
+    ({"technologyFocus": ["https://bad concept/"]}, "technologyFocus"),
+    ({"partners": [{"organisation": "https://w3id.org/dsi/id/organisation/a b", "role": "co-funder"}]}, "partners"),
+    ({"entity": "https://w3id.org/dsi/id/organisation/nes ta"}, "entity"),
+])
+def test_invalid_iris_are_field_errors(api, changes, field):
+    resp = post_json(api, project(**changes))
+    assert resp.status_code in (400, 422), resp.get_data(as_text=True)[:500]
+    body = resp.get_json()
+    assert body["field"] == field and body["message"]
+
+
+def test_a_lone_surrogate_in_a_name_is_a_field_error(api):
+    raw = json.dumps(project()).replace('"Open Air Quality Map"', '"Open \\ud800 Map"')
+    resp = api.post("/api/submissions", data=raw, content_type="application/json")
+    assert resp.status_code == 400, resp.get_data(as_text=True)[:500]
+    assert resp.get_json()["field"] == "name"
+
+
+def test_a_5000_digit_number_is_a_400(api):
+    raw = json.dumps(project(latitude=0)).replace('"latitude": 0', '"latitude": ' + "9" * 5000)
+    resp = api.post("/api/submissions", data=raw, content_type="application/json")
+    assert resp.status_code == 400, resp.get_data(as_text=True)[:500]
+    assert resp.get_json()["message"]
+
+
+def test_emoji_in_the_partner_search_is_fine(api):
+    resp = api.get("/submit/partners.json?q=" + "\U0001F600nesta")
+    assert resp.status_code == 200
+    assert resp.get_json() == []
+    assert api.get("/submit/partners.json?q=nest").get_json()[0]["label"] == "Nesta"
+
+
+@pytest.mark.parametrize("path", ["/search.json?q=nesta&page=", "/search?q=nesta&page=",
+                                  "/search.json?q=nesta&per_page=", "/browse/organisation?page=",
+                                  "/browse/organisation.json?per_page="])
+@pytest.mark.parametrize("value", ["999999999999999999999", "-1", "abc", "\u00b2", "1e3"])
+def test_page_parameters_out_of_range_are_400(api, path, value):
+    resp = api.get(path + value)
+    assert resp.status_code == 400, (path + value, resp.status_code)
+
+
+@pytest.mark.parametrize("limit", ["Infinity", "-Infinity", "NaN", "-1", "1e400", "\"inf\"", "\"nan\""])
+def test_reconcile_limits_that_are_not_numbers_are_400(api, limit):
+    query = '{"q0": {"query": "Nesta", "limit": %s}}' % limit
+    resp = api.get("/reconcile", query_string={"queries": query})
+    assert resp.status_code == 400, (limit, resp.status_code, resp.get_data(as_text=True)[:300])
+    assert "limit" in resp.get_json()["message"]
+    for raw in (limit.strip('"'), "inf", "nan", "-1"):
+        resp = api.get("/reconcile/suggest/entity", query_string={"prefix": "Nes", "limit": raw})
+        assert resp.status_code == 400, (raw, resp.status_code)
+        assert "limit" in resp.get_json()["message"]
+
+
+def test_a_huge_reconcile_limit_is_capped(api):
+    resp = api.get("/reconcile", query_string={"queries": '{"q0": {"query": "Nesta", "limit": 1e300}}'})
+    assert resp.status_code == 200
+
+
+def test_an_unknown_submitter_kind_is_refused(api):
+    resp = post_json(api, project(name="Kind Test"), **{"X-Submitter-Kind": "robot<script>"})
+    assert resp.status_code == 400
+    assert resp.get_json()["field"] == "X-Submitter-Kind"
+    resp = post_json(api, project(name="Kind Test"), **{"X-Submitter-Kind": "organisation"})
+    assert resp.status_code == 202
+
+
+@pytest.mark.parametrize("content_type, status", [
+    ('application/json; charset="utf-8"x', 400),
+    ("application/json; charset=latin-1", 415),
+    ("application/json; charset=utf-16", 415),
+])
+def test_malformed_or_non_utf8_charsets_are_refused(api, content_type, status):
+    resp = api.post("/api/submissions", data=json.dumps(project(name="Charset")), headers={"Content-Type": content_type})
+    assert resp.status_code == status, resp.get_data(as_text=True)[:300]
+    assert "charset" in resp.get_json()["message"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json; charset=utf-8", "application/json; charset=UTF-8",
+                                          'application/json; charset="utf-8"', "application/json"])
+def test_utf8_charsets_are_accepted(api, content_type):
+    resp = api.post("/api/submissions", data=json.dumps(project(name="Charset " + content_type[-6:])),
+                    headers={"Content-Type": content_type})
+    assert resp.status_code == 202, resp.get_data(as_text=True)[:300]
