@@ -1,23 +1,29 @@
 """How deep a body nests, found by a linear scan before any parser sees it.
 
-Recursive-descent parsers crash on deep nesting (pyoxigraph's JSON-LD parser segfaults the process
-at ~4,000 levels; Python's ``json`` raises RecursionError), so submissions check the depth first.
-The scanners skip strings, IRIs, comments and escapes: a ``[`` inside a string is not nesting.
-Each step jumps to the next interesting character with a compiled regex: linear in the body.
+Recursive-descent parsers crash on deep nesting (pyoxigraph's JSON-LD and SPARQL parsers segfault the
+process at a few thousand levels; Python's ``json`` raises RecursionError), so bodies are checked
+first. The scanners skip strings, IRIs, comments and escapes: a ``[`` inside a string is not nesting.
+Text between those is measured in C (a regex keeps the brackets, ``accumulate`` sums them), so even
+a megabyte of brackets takes milliseconds.
 """
 
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 
 from kb.errors import BadRequest
 
 MAX_DEPTH = 64
 
-_JSON_NEXT = re.compile(r'[\[\]{}"]')
+_NOT_BRACKET = re.compile(r"[^\[\](){}]+")
+_DELTA = {"[": 1, "(": 1, "{": 1, "]": -1, ")": -1, "}": -1}
+_JSON_PLAIN = re.compile(r'[^"]*')
 _JSON_STRING_END = re.compile(r'\\.|"', re.S)
-_TURTLE_NEXT = re.compile(r"""[\[\]()"'<#\\]""")
-_IRI_END = re.compile(r"[>\s]")
+# IRIREF of Turtle and SPARQL: where this does not match, "<" is not an IRI (a SPARQL less-than)
+_IRI_BODY = r'(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*+>'
+_IRIREF = re.compile("<" + _IRI_BODY)
+_TURTLE_PLAIN = re.compile(r"""(?:[^"'<#\\]|<(?!""" + _IRI_BODY + "))*+")
 _LINE_END = re.compile(r"[\r\n]")
 _SHORT_END = {q: re.compile(r"\\.|[\r\n]|" + q, re.S) for q in "\"'"}
 _LONG_END = {q: re.compile(r"\\.|" + q * 3, re.S) for q in "\"'"}
@@ -31,8 +37,27 @@ class TooDeep(BadRequest):
         self.depth, self.limit = depth, limit
 
 
+class _Depth:
+    """Running bracket depth over chunks of plain text (outside strings, IRIs and comments)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.depth, self.deepest, self.broken = limit, 0, 0, False
+
+    def add(self, chunk: str) -> None:
+        kept = _NOT_BRACKET.sub("", chunk)
+        if not kept:
+            return
+        sums = list(accumulate(map(_DELTA.__getitem__, kept), initial=self.depth))
+        self.deepest = max(self.deepest, max(sums))
+        self.depth = sums[-1]
+        # an unmatched closer is a syntax error: parsers stop there, so nothing after it nests
+        self.broken = min(sums) < 0
+        if self.deepest > self.limit:
+            raise TooDeep(self.deepest, self.limit)
+
+
 def _skip(pattern: re.Pattern, text: str, at: int, closer: str) -> int:
-    """The index after the ``closer`` that ends a string starting before ``at`` (escapes skipped)."""
+    """The index after the ``closer`` that ends a string whose content starts at ``at``."""
     while True:
         m = pattern.search(text, at)
         if m is None:
@@ -42,62 +67,63 @@ def _skip(pattern: re.Pattern, text: str, at: int, closer: str) -> int:
         at = m.end()
 
 
+def _scan(text: str, limit: int, step) -> int:
+    """Deepest nesting, ``step(text, at)`` skipping the non-plain token at ``at``."""
+    state, at, n = _Depth(limit), 0, len(text)
+    plain = _JSON_PLAIN if step is _json_step else _TURTLE_PLAIN
+    try:
+        while at < n:
+            m = plain.match(text, at)
+            state.add(m.group())
+            if state.broken:
+                return state.deepest
+            at = m.end()
+            if at < n:
+                at = step(text, at)
+    except TooDeep:
+        rest = _scan(text[m.end():], 10**9, step) if limit < 10**9 else 0  # the full depth, for the message
+        raise TooDeep(max(state.deepest, state.depth + rest), limit) from None
+    return state.deepest
+
+
+def _json_step(text: str, at: int) -> int:
+    return _skip(_JSON_STRING_END, text, at + 1, '"')
+
+
+def _turtle_step(text: str, at: int) -> int:
+    c = text[at]
+    if c in "\"'":
+        if text.startswith(c * 3, at):
+            return _skip(_LONG_END[c], text, at + 3, c * 3)
+        return _skip(_SHORT_END[c], text, at + 1, c)
+    if c == "<":
+        iri = _IRIREF.match(text, at)
+        return iri.end() if iri is not None else at + 1
+    if c == "#":
+        end = _LINE_END.search(text, at)
+        return len(text) if end is None else end.end()
+    return at + 2  # a backslash escape outside strings (``ex:a\(b``)
+
+
 def json_depth(text: str, limit: int = MAX_DEPTH) -> int:
-    """Deepest ``[``/``{`` nesting of a JSON text; raises TooDeep as soon as it passes ``limit``."""
-    depth = deepest = at = 0
-    while (m := _JSON_NEXT.search(text, at)) is not None:
-        c, at = m.group(), m.end()
-        if c == '"':
-            at = _skip(_JSON_STRING_END, text, at, '"')
-        elif c in "[{":
-            depth += 1
-            if depth > limit:
-                raise TooDeep(_finish(text, at, depth, json_depth), limit)
-            deepest = max(deepest, depth)
-        else:
-            depth = max(0, depth - 1)
-    return deepest
+    """Deepest ``[``/``{`` nesting of a JSON text; raises TooDeep past ``limit``."""
+    return _scan(text, limit, _json_step)
 
 
 def turtle_depth(text: str, limit: int = MAX_DEPTH) -> int:
-    """Deepest collection/blank-node-list nesting (``(``, ``[``) of a Turtle or N-Triples text."""
-    depth = deepest = at = 0
-    while (m := _TURTLE_NEXT.search(text, at)) is not None:
-        c, at = m.group(), m.end()
-        if c in "\"'":
-            if text.startswith(c * 2, at):
-                at = _skip(_LONG_END[c], text, at + 2, c * 3)
-            else:
-                at = _skip(_SHORT_END[c], text, at, c)
-        elif c == "<":
-            end = _IRI_END.search(text, at)
-            at = len(text) if end is None else end.end() if end.group() == ">" else end.start()
-        elif c == "#":
-            end = _LINE_END.search(text, at)
-            at = len(text) if end is None else end.end()
-        elif c == "\\":
-            at += 1
-        elif c in "[(":
-            depth += 1
-            if depth > limit:
-                raise TooDeep(_finish(text, at, depth, turtle_depth), limit)
-            deepest = max(deepest, depth)
-        else:
-            depth = max(0, depth - 1)
-    return deepest
+    """Deepest bracket nesting (``(``, ``[``, ``{``) of a Turtle, N-Triples or SPARQL text:
+    collections, blank-node property lists, groups and expressions."""
+    return _scan(text, limit, _turtle_step)
 
 
-def _finish(text: str, at: int, depth: int, scanner) -> int:
-    """The full depth, for the message (the rest scanned with no limit, bounded by the body size)."""
-    try:
-        return depth + max(0, scanner(text[at:], limit=10**9) - 0)
-    except TooDeep:  # pragma: no cover - the limit is never reached
-        return depth
+sparql_depth = turtle_depth  # SPARQL lexes strings, IRIs and comments as Turtle does
 
 
 def check_depth(raw: bytes, media_type: str, limit: int = MAX_DEPTH) -> None:
     """Refuse (400) a JSON, JSON-LD, Turtle or N-Triples body nested deeper than ``limit``."""
     text = raw.decode("utf-8", "replace")
+    if len(_NOT_BRACKET.sub("", text)) <= limit:  # the usual case: too few brackets to nest deeper
+        return
     if media_type in ("application/json", "application/ld+json"):
         json_depth(text, limit)
     elif media_type in ("text/turtle", "application/x-turtle", "application/n-triples"):

@@ -163,3 +163,31 @@ def test_utf8_charsets_are_accepted(api, content_type):
     resp = api.post("/api/submissions", data=json.dumps(project(name="Charset " + content_type[-6:])),
                     headers={"Content-Type": content_type})
     assert resp.status_code == 202, resp.get_data(as_text=True)[:300]
+
+
+# -- the depth scanner itself --------------------------------------------------------------------
+def test_the_scanners_skip_strings_iris_and_comments():
+    from kb.nesting import json_depth, sparql_depth, turtle_depth
+
+    assert json_depth('{"a": "[[[[", "b": [1, {"c": "\\"[{"}]}') == 3
+    assert turtle_depth('<#a> <http://e/p> "((" , """[[ "" \\""" ((""", \'x(\' ; <http://x/(> ( [ ] ) . # (((') == 2
+    assert sparql_depth("SELECT * WHERE { ?a ?b ?c FILTER(?a < ((1)) && ?b > 2) }") == 4  # "<" as less-than
+    assert sparql_depth("SELECT * WHERE { ?a <http://x/((((> ?c } # {{{{") == 1
+
+
+@pytest.mark.parametrize("scanner, body", [
+    ("json_depth", "[]" * 500_000), ("json_depth", '["\\"' * 200_000 + "]"),
+    ("turtle_depth", "()" * 500_000), ("turtle_depth", "(<" * 500_000), ("turtle_depth", '("""' * 300_000),
+    ("turtle_depth", "<" + "a" * 1_000_000), ("turtle_depth", "(<a>)" * 100_000),
+])
+def test_the_scanners_are_linear_on_a_megabyte(scanner, body):
+    import time
+
+    import kb.nesting
+
+    started = time.monotonic()
+    try:
+        getattr(kb.nesting, scanner)(body)
+    except kb.nesting.TooDeep:
+        pass
+    assert time.monotonic() - started < 5
