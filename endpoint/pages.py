@@ -17,6 +17,7 @@ from endpoint.state import get_kb
 from kb.describe import Description, property_labels
 from kb.namespaces import LEGACY_CONCEPT, LEGACY_ID, STANDARD_PREFIXES as P
 from kb.stats import stats
+from kb.terms import sparql_term
 
 bp = Blueprint("pages", __name__)
 
@@ -233,7 +234,7 @@ def entity_view(kb, desc: Description) -> dict:
                   for t in ("organisation", "project")]
     type_labels = [plabels.get(t) or humanize(t).capitalize() for t in types if t.startswith(n.dsi_ns)]
     sparql = (f"SELECT ?property ?value ?valueLabel ?graph WHERE {{\n"
-              f"  GRAPH ?graph {{ <{desc.iri}> ?property ?value }}\n"
+              f"  GRAPH ?graph {{ {sparql_term(ox.NamedNode(desc.iri))} ?property ?value }}\n"
               f"  OPTIONAL {{ ?value rdfs:label ?valueLabel }}\n}} ORDER BY ?property")
     return {
         "title": desc.label() or desc.iri.rsplit("/", 1)[-1],

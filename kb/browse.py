@@ -105,9 +105,11 @@ def table(kb: KB, type_: str) -> Table:
 def _scan(kb: KB, predicate: str, cls: ox.NamedNode | None = None):
     """(subject, object) of every statement with ``predicate`` (of a subject of class ``cls``):
     one index scan, through SPARQL, which hands rows to Python faster than quads_for_pattern."""
-    typed = f"?s a <{cls.value}> . " if cls is not None else ""
-    query = f"SELECT ?s ?o WHERE {{ {typed}?s <{predicate}> ?o }}"
-    for row in kb.store.query(query, use_default_graph_as_union=True):
+    bind = {ox.Variable("p"): ox.NamedNode(predicate)}
+    if cls is not None:
+        bind[ox.Variable("c")] = cls
+    query = "SELECT ?s ?o ?p ?c WHERE { ?s a ?c . ?s ?p ?o }" if cls is not None else "SELECT ?s ?o ?p WHERE { ?s ?p ?o }"
+    for row in kb.store.query(query, use_default_graph_as_union=True, substitutions=bind):
         yield row[0], row[1]
 
 

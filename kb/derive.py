@@ -27,27 +27,28 @@ SHORTCUTS = {  # property -> roles (None: every role)
 INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 
 
+EXTRA = {"funds": "https://schema.org/funder", "takesPartIn": "https://schema.org/member"}  # ?p extra ?o
+
+
 def shortcut_triples(kb) -> set[ox.Triple]:
-    """The membership shortcuts, by SPARQL CONSTRUCT over the union of graphs."""
+    """The membership shortcuts, from one SELECT over the union of graphs (built as terms in
+    Python rather than CONSTRUCT text per property)."""
     concepts = ConceptIndex.from_store(kb)
+    rows = kb.select("""SELECT DISTINCT ?o ?p ?role WHERE {
+        ?m a dsi:ActivityMembership ; dsi:organisation ?o ; dsi:project ?p ; dsi:role ?role }""")
     out: set[ox.Triple] = set()
     for prop, roles in SHORTCUTS.items():
-        if roles:
-            iris = [concepts.lookup("role", r) for r in roles]
-            values = "VALUES ?role { " + " ".join(f"<{i}>" for i in iris if i) + " }"
-        else:
-            values = ""
-        extra = ""
-        if prop == "funds":
-            extra = "?p schema:funder ?o ."
-        if prop == "takesPartIn":
-            extra = "?p schema:member ?o ."
-        query = f"""
-            CONSTRUCT {{ ?o dsi:{prop} ?p . {extra} }}
-            WHERE {{ {values}
-              ?m a dsi:ActivityMembership ; dsi:organisation ?o ; dsi:project ?p ; dsi:role ?role .
-            }}"""
-        out.update(kb.query(query))
+        wanted = {concepts.lookup("role", r) for r in roles} - {None} if roles else None
+        shortcut = ox.NamedNode(kb.names.dsi(prop))
+        extra = ox.NamedNode(EXTRA[prop]) if prop in EXTRA else None
+        for r in rows:
+            o, p = r["o"], r["p"]
+            if wanted is not None and r["role"].value not in wanted:
+                continue
+            if isinstance(o, (ox.NamedNode, ox.BlankNode)):  # as CONSTRUCT: no literal subjects
+                out.add(ox.Triple(o, shortcut, p))
+            if extra is not None and isinstance(p, (ox.NamedNode, ox.BlankNode)):
+                out.add(ox.Triple(p, extra, o))
     return out
 
 
@@ -62,11 +63,10 @@ def collaboration_triples(kb) -> set[ox.Triple]:
           FILTER NOT EXISTS { ?a dsi:hidden true }
           FILTER NOT EXISTS { ?b dsi:hidden true }
         } GROUP BY ?a ?b""")
-    partner_rows = kb.select(f"""
-        SELECT ?c ?a ?b WHERE {{
-          GRAPH <{kb.graphs.source('dsi2013')}> {{
-            ?c a dsi:Collaboration ; dsi:collaborator ?a, ?b . FILTER(STR(?a) < STR(?b)) }}
-        }}""")
+    partner_rows = kb.select("""
+        SELECT ?g ?c ?a ?b WHERE {
+          GRAPH ?g { ?c a dsi:Collaboration ; dsi:collaborator ?a, ?b . FILTER(STR(?a) < STR(?b)) }
+        }""", bind={"g": ox.NamedNode(kb.graphs.source("dsi2013"))})
     existing = {r["c"].value for r in partner_rows}
     pairs = {(r["a"].value, r["b"].value): int(r["n"].value) for r in rows}
     for r in partner_rows:

@@ -41,8 +41,7 @@ INSTANCE_PREFIXES = {"dsid", "concept", "graph"}
 def excluded_nodes(kb) -> set:
     """Hidden and withdrawn entities, and the membership/collaboration nodes that involve them."""
     n = kb.names
-    rows = kb.select(f"SELECT DISTINCT ?x WHERE {{ {{ ?x <{n.dsi('hidden')}> true }} "
-                     f"UNION {{ ?x <{n.dsi('withdrawn')}> ?when }} }}")
+    rows = kb.select("SELECT DISTINCT ?x WHERE { { ?x dsi:hidden true } UNION { ?x dsi:withdrawn ?when } }")
     entities = {row["x"] for row in rows}
     if not entities:
         return entities

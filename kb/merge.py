@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyoxigraph as ox
+
 from kb.errors import BadRequest, NotFound
 from kb.store import KB
+from kb.terms import iri as parse_iri, sparql_term
 
-
-def _lit(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ") + '"'
+DCT = "http://purl.org/dc/terms/"
+PROV = "http://www.w3.org/ns/prov#"
+SKOS_ALT = "http://www.w3.org/2004/02/skos/core#altLabel"
+XSD_DATETIME = "http://www.w3.org/2001/XMLSchema#dateTime"
 
 
 def survivor_of(kb: KB, iri: str) -> str | None:
-    rows = kb.select(f"SELECT ?s WHERE {{ <{iri}> <{kb.names.dsi('mergedInto')}> ?s }}")
+    rows = kb.select("SELECT ?e ?s WHERE { ?e dsi:mergedInto ?s }", bind={"e": parse_iri(iri, "merged")})
     return rows[0]["s"].value if rows else None
+
+
+def _names_of(kb: KB, node: ox.NamedNode) -> set[str]:
+    rows = kb.select("SELECT ?e ?l WHERE { { ?e rdfs:label ?l } UNION { ?e skos:altLabel ?l } }", bind={"e": node})
+    return {r["l"].value for r in rows}
 
 
 def merge(kb: KB, survivor: str, merged: str, *, by: str, reason: str = "") -> bool:
@@ -35,12 +44,13 @@ def merge(kb: KB, survivor: str, merged: str, *, by: str, reason: str = "") -> b
         raise BadRequest(f"cannot merge a {b[0]} into a {a[0]}: entities of one type only")
     if survivor == merged:
         raise BadRequest("an entity cannot be merged into itself")
-    for iri in (survivor, merged):
-        if not kb.ask(f"ASK {{ <{iri}> a ?t }}"):
-            raise NotFound(f"no entity {iri}")
+    s_node, m_node = parse_iri(survivor, "survivor"), parse_iri(merged, "merged")
+    for node in (s_node, m_node):
+        if not kb.ask("ASK { ?e a ?t }", bind={"e": node}):
+            raise NotFound(f"no entity {node.value}")
     if not by.strip():
         raise BadRequest("say who decided the merge (by=...)")
-    merged_into = n.dsi("mergedInto")
+    merged_into = ox.NamedNode(n.dsi("mergedInto"))
     current = survivor_of(kb, merged)
     if current == survivor:
         return False
@@ -49,22 +59,20 @@ def merge(kb: KB, survivor: str, merged: str, *, by: str, reason: str = "") -> b
     if survivor_of(kb, survivor) is not None:
         raise BadRequest(f"{survivor} was itself merged into {survivor_of(kb, survivor)}: merge into that one")
     graph = kb.graphs.merges
+    g = ox.NamedNode(graph)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
-    known = {r["l"].value for r in kb.select(
-        f"SELECT ?l WHERE {{ {{ <{survivor}> rdfs:label ?l }} UNION {{ <{survivor}> skos:altLabel ?l }} }}")}
-    names = {r["l"].value for r in kb.select(
-        f"SELECT ?l WHERE {{ {{ <{merged}> rdfs:label ?l }} UNION {{ <{merged}> skos:altLabel ?l }} }}")}
-    alt = " ".join(f"<{survivor}> skos:altLabel {_lit(x)} ." for x in sorted(names - known))
-    why = f"<{merged}> <{n.dsi('reason')}> {_lit(reason)} ." if reason.strip() else ""
+    names = _names_of(kb, m_node) - _names_of(kb, s_node)
+    data = [ox.Triple(m_node, merged_into, s_node),
+            ox.Triple(m_node, ox.NamedNode(DCT + "modified"), ox.Literal(now, datatype=ox.NamedNode(XSD_DATETIME))),
+            ox.Triple(m_node, ox.NamedNode(PROV + "wasAttributedTo"), ox.Literal(by))]
+    if reason.strip():
+        data.append(ox.Triple(m_node, ox.NamedNode(n.dsi("reason")), ox.Literal(reason)))
+    data += [ox.Triple(s_node, ox.NamedNode(SKOS_ALT), ox.Literal(x)) for x in sorted(names)]
     kb.update(f"""
-DELETE {{ GRAPH <{graph}> {{ ?x <{merged_into}> <{merged}> }} }}
-INSERT {{ GRAPH <{graph}> {{ ?x <{merged_into}> <{survivor}> }} }}
-WHERE {{ GRAPH <{graph}> {{ ?x <{merged_into}> <{merged}> }} }} ;
-INSERT DATA {{ GRAPH <{graph}> {{
-  <{merged}> <{merged_into}> <{survivor}> ; dcterms:modified "{now}"^^xsd:dateTime ;
-    prov:wasAttributedTo {_lit(by)} .
-  {why} {alt}
-}} }}""")
+DELETE {{ GRAPH {sparql_term(g)} {{ ?x {sparql_term(merged_into)} {sparql_term(m_node)} }} }}
+INSERT {{ GRAPH {sparql_term(g)} {{ ?x {sparql_term(merged_into)} {sparql_term(s_node)} }} }}
+WHERE {{ GRAPH {sparql_term(g)} {{ ?x {sparql_term(merged_into)} {sparql_term(m_node)} }} }} ;
+INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}""")
     from kb.linking.linkset import describe_graph
 
     describe_graph(kb, graph, title="Merges of duplicate entities (dsi:mergedInto, decided by moderators)")

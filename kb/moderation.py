@@ -14,6 +14,7 @@ import pyoxigraph as ox
 from kb.errors import BadRequest
 from kb.overrides import overridden, pairs_of
 from kb.submissions import RDF, RDFS, XSD, Submission, SubmissionStore, now_iso, website_host
+from kb.terms import sparql_term
 
 PROV = "http://www.w3.org/ns/prov#"
 FOAF = "http://xmlns.com/foaf/0.1/"
@@ -73,10 +74,6 @@ def _graph_label(sub: Submission, moderator: str, when: str) -> str:
     return f"Contribution {sub.id} ({sub.kind}){who}, accepted by moderator {moderator} on {when[:10]}"
 
 
-def _ground(triples) -> str:
-    return " ".join(f"{t.subject} {t.predicate} {t.object} ." for t in triples)
-
-
 def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
     """Publish a pending submission as ``graph/submission/{id}`` with its provenance; earlier
     accepted submissions about the same entities lose those statements (kept in the spool and linked
@@ -97,17 +94,19 @@ def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
         triples.append(ox.Triple(entity, _n(kb.names.dsi("withdrawn")), ox.Literal(when, datatype=_n(XSD + "dateTime"))))
     replaced = overridden(kb, pairs_of(kb, triples, sub.entities))  # none for new entities
     triples += provenance_triples(kb, sub, moderator, when, sorted(earlier))
-    ops = [f"DROP SILENT GRAPH <{graph}>", f"INSERT DATA {{ GRAPH <{graph}> {{ {_ground(triples)} }} }}"]
+    g = _n(graph)
+    ops = [f"DROP SILENT GRAPH {sparql_term(g)}", f"INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(triples)} }} }}"]
     for base in sorted({q.graph_name.value for q in replaced}):  # imported values the edit corrects
-        ops.append(f"DELETE DATA {{ GRAPH <{base}> {{ {_ground(q for q in replaced if q.graph_name.value == base)} }} }}")
+        gone = [q for q in replaced if q.graph_name.value == base]
+        ops.append(f"DELETE DATA {{ GRAPH {sparql_term(_n(base))} {{ {sparql_term(gone)} }} }}")
     for old_id, entities in sorted(earlier.items()):
-        old_graph = kb.graphs.submission(old_id)
-        stale = [q for q in kb.graph_quads(old_graph)
+        old = _n(kb.graphs.submission(old_id))
+        stale = [q for q in kb.graph_quads(old.value)
                  if any(_owned(q.subject.value, e) for e in entities if isinstance(q.subject, ox.NamedNode))]
         if stale:
-            ops.append(f"DELETE DATA {{ GRAPH <{old_graph}> {{ {_ground(stale)} }} }}")
-        ops.append(f"INSERT DATA {{ GRAPH <{old_graph}> {{ <{old_graph}> <{PROV}invalidatedAtTime> "
-                   f"\"{when}\"^^<{XSD}dateTime> }} }}")
+            ops.append(f"DELETE DATA {{ GRAPH {sparql_term(old)} {{ {sparql_term(stale)} }} }}")
+        invalidated = ox.Triple(old, _n(PROV + "invalidatedAtTime"), ox.Literal(when, datatype=_n(XSD + "dateTime")))
+        ops.append(f"INSERT DATA {{ GRAPH {sparql_term(old)} {{ {sparql_term(invalidated)} }} }}")
     kb.update(" ;\n".join(ops))
     kb.flush()
     return subs.decide(sid, "accepted", moderator=moderator, supersedes=sorted(earlier))
@@ -132,11 +131,12 @@ def recover(kb, subs: SubmissionStore) -> list[str]:
         graph = kb.graphs.submission(sub.id)
         if not kb.store.contains_named_graph(_n(graph)):
             continue
-        rows = kb.select(f"SELECT ?nick WHERE {{ GRAPH <{graph}> {{ <{graph}#moderator> <{FOAF}nick> ?nick }} }}")
+        rows = kb.select("SELECT ?g ?m ?nick WHERE { GRAPH ?g { ?m foaf:nick ?nick } }",
+                         bind={"g": _n(graph), "m": _n(graph + "#moderator")})
         moderator = rows[0]["nick"].value if rows else "unknown"
         prefix = kb.graphs.ns + "submission/"
         revised = [r["old"].value[len(prefix):] for r in kb.select(
-            f"SELECT ?old WHERE {{ GRAPH <{graph}> {{ <{graph}> <{PROV}wasRevisionOf> ?old }} }}")]
+            "SELECT ?g ?old WHERE { GRAPH ?g { ?g prov:wasRevisionOf ?old } }", bind={"g": _n(graph)})]
         subs.decide(sub.id, "accepted", moderator=moderator, supersedes=revised)
         fixed.append(sub.id)
     return fixed
@@ -153,7 +153,7 @@ def diff(kb, sub: Submission) -> list[dict]:
                 mine.setdefault(entity, set()).add((t.predicate.value, _show(t.object)))
     out = []
     for entity in sub.entities:
-        rows = kb.select(f"SELECT DISTINCT ?p ?o WHERE {{ <{entity}> ?p ?o }}")
+        rows = kb.select("SELECT DISTINCT ?e ?p ?o WHERE { ?e ?p ?o }", bind={"e": _n(entity)})
         current = {(r["p"].value, _show(r["o"])) for r in rows}
         proposed = mine.get(entity, set())
         if sub.kind == "withdraw":
@@ -172,8 +172,8 @@ def diff(kb, sub: Submission) -> list[dict]:
 def subs_statements(kb, entity: str) -> set[tuple[str, str]]:
     """(property, value) of ``entity`` held in submission graphs (what an accepted edit replaces)."""
     prefix = kb.graphs.ns + "submission/"
-    rows = kb.select(f"SELECT DISTINCT ?p ?o WHERE {{ GRAPH ?g {{ <{entity}> ?p ?o }} "
-                     f"FILTER(STRSTARTS(STR(?g), \"{prefix}\")) }}")
+    rows = kb.select("SELECT DISTINCT ?e ?prefix ?p ?o WHERE { GRAPH ?g { ?e ?p ?o } FILTER(STRSTARTS(STR(?g), ?prefix)) }",
+                     bind={"e": _n(entity), "prefix": ox.Literal(prefix)})
     return {(r["p"].value, _show(r["o"])) for r in rows}
 
 
@@ -200,8 +200,9 @@ def duplicates(kb, sub: Submission, *, cutoff: float = 0.85) -> list[dict]:
                       and t.predicate.value == RDF + "type"), None)
         if type_ is None:
             continue
-        rows = kb.select(f"SELECT ?e (SAMPLE(?l) AS ?label) (SAMPLE(?w) AS ?site) WHERE {{ ?e a <{type_}> ; "
-                         f"rdfs:label ?l OPTIONAL {{ ?e dsi:website ?w }} FILTER(?e != <{entity}>) }} GROUP BY ?e")
+        rows = kb.select("SELECT ?e (SAMPLE(?l) AS ?label) (SAMPLE(?w) AS ?site) ?type ?self WHERE { ?e a ?type ; "
+                         "rdfs:label ?l OPTIONAL { ?e dsi:website ?w } FILTER(?e != ?self) } GROUP BY ?e ?type ?self",
+                         bind={"type": _n(type_), "self": _n(entity)})
         host, name = website_host(site) if site else "", _norm(label)
         for row in rows:
             other_site = row["site"].value if "site" in row else ""
@@ -222,11 +223,11 @@ def duplicates(kb, sub: Submission, *, cutoff: float = 0.85) -> list[dict]:
 def provenance(kb, entity: str) -> list[dict]:
     """Accepted submissions that describe ``entity``: graph, when, moderator, submitter (if named).
     For entity pages ("where does this come from")."""
-    rows = kb.select(f"""
-        SELECT DISTINCT ?g ?when ?nick ?who WHERE {{
-          GRAPH ?g {{ <{entity}> ?p ?o . ?g prov:generatedAtTime ?when ; prov:wasGeneratedBy ?a .
+    rows = kb.select("""
+        SELECT DISTINCT ?e ?g ?when ?nick ?who WHERE {
+          GRAPH ?g { ?e ?p ?o . ?g prov:generatedAtTime ?when ; prov:wasGeneratedBy ?a .
                      ?a prov:wasAssociatedWith ?m . ?m foaf:nick ?nick .
-                     OPTIONAL {{ ?g prov:wasAttributedTo ?s . ?s foaf:name ?who }} }}
-        }} ORDER BY ?when""")
+                     OPTIONAL { ?g prov:wasAttributedTo ?s . ?s foaf:name ?who } }
+        } ORDER BY ?when""", bind={"e": _n(entity)})
     return [{"graph": r["g"].value, "generated": r["when"].value, "moderator": r["nick"].value,
              "submitter": r["who"].value if "who" in r else None} for r in rows]

@@ -17,6 +17,7 @@ import pyoxigraph as ox
 
 from kb.submission_json import CONCEPT_FIELDS, TEXT_FIELDS
 from kb.submissions import GEO, RDFS
+from kb.terms import sparql_term
 
 Pairs = dict[tuple[str, str], set]  # (subject IRI, property IRI) -> submitted values (terms)
 
@@ -50,9 +51,10 @@ def pairs_of(kb, triples: Iterable[ox.Triple], entities: Iterable[str]) -> Pairs
 def submitted(kb) -> Pairs:
     """(entity, editable property) -> values, from every accepted submission in the store."""
     prefix = kb.graphs.ns + "submission/"
-    values = " ".join(f"<{p}>" for p in sorted(editable(kb)))
-    rows = kb.select(f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?p {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} "
-                     f"FILTER(isIRI(?s) && STRSTARTS(STR(?g), \"{prefix}\")) }}")
+    rows = kb.select(f"SELECT DISTINCT ?s ?p ?o ?prefix WHERE {{ "
+                     f"VALUES ?p {{ {sparql_term([ox.NamedNode(p) for p in sorted(editable(kb))])} }} "
+                     "GRAPH ?g { ?s ?p ?o } FILTER(isIRI(?s) && STRSTARTS(STR(?g), ?prefix)) }",
+                     bind={"prefix": ox.Literal(prefix)})
     out: Pairs = {}
     for r in rows:
         out.setdefault((r["s"].value, r["p"].value), set()).add(r["o"])
@@ -64,10 +66,10 @@ def overridden(kb, pairs: Pairs) -> list[ox.Quad]:
     One SPARQL query, so it also works where the store is remote (the moderator's diff)."""
     if not pairs:
         return []
-    keys = " ".join(f"(<{s}> <{p}>)" for s, p in sorted(pairs))
-    graphs = " ".join(f"<{g}>" for g in base_graphs(kb))
-    rows = kb.select(f"SELECT ?g ?s ?p ?o WHERE {{ VALUES (?s ?p) {{ {keys} }} VALUES ?g {{ {graphs} }} "
-                     f"GRAPH ?g {{ ?s ?p ?o }} }}")
+    keys = [(ox.NamedNode(s), ox.NamedNode(p)) for s, p in sorted(pairs)]
+    graphs = [ox.NamedNode(g) for g in base_graphs(kb)]
+    rows = kb.select(f"SELECT ?g ?s ?p ?o WHERE {{ VALUES (?s ?p) {{ {sparql_term(keys)} }} "
+                     f"VALUES ?g {{ {sparql_term(graphs)} }} GRAPH ?g {{ ?s ?p ?o }} }}")
     return [ox.Quad(r["s"], r["p"], r["o"], r["g"]) for r in rows
             if r["o"] not in pairs[(r["s"].value, r["p"].value)]]
 

@@ -11,8 +11,11 @@ import threading
 import weakref
 from dataclasses import dataclass, field
 
+import pyoxigraph as ox
+
 from kb.linking.matching import best_similarity, fold, site_key, tokens
 from kb.store import KB
+from kb.terms import sparql_term
 
 # Reconciliation type id -> ontology class; the ids are the entity types of our URIs.
 TYPES = {"organisation": "Organisation", "project": "Project", "place": "Place",
@@ -108,13 +111,12 @@ def build_index(kb: KB, generation: int = 0) -> Index:
     """Read the public entities (not hidden, withdrawn or merged) of the given types."""
     n = kb.names
     dsi = n.dsi
-    classes = " ".join(f"<{dsi(c)}>" for c in TYPES.values())
+    classes = [ox.NamedNode(dsi(c)) for c in TYPES.values()]
     # Cheaper than FILTER NOT EXISTS per entity: read the few non-public entities once.
     hidden = {r["e"].value for r in kb.select(
-        f"SELECT ?e WHERE {{ {{ ?e <{dsi('hidden')}> true }} UNION {{ ?e <{dsi('withdrawn')}> ?w }} "
-        f"UNION {{ ?e <{dsi('mergedInto')}> ?m }} }}")}
+        "SELECT ?e WHERE { { ?e dsi:hidden true } UNION { ?e dsi:withdrawn ?w } UNION { ?e dsi:mergedInto ?m } }")}
     entities: dict[str, Entity] = {}
-    for row in kb.select(f"SELECT ?e WHERE {{ VALUES ?c {{ {classes} }} ?e a ?c }}"):
+    for row in kb.select(f"SELECT ?e WHERE {{ VALUES ?c {{ {sparql_term(classes)} }} ?e a ?c }}"):
         iri = row["e"].value
         if iri in hidden or iri in entities:
             continue
@@ -122,33 +124,38 @@ def build_index(kb: KB, generation: int = 0) -> Index:
         if parsed and parsed[0] in TYPES:
             entities[iri] = Entity(iri=iri, type=parsed[0], slug=parsed[1])
 
-    def each(pattern: str):
-        for row in kb.select(f"SELECT ?e ?v WHERE {{ {pattern} }}"):
+    prefixes = n.prefixes()
+
+    def each(curie: str):
+        """(entity, value) of one property, given as a prefixed name such as ``rdfs:label``."""
+        prefix, local = curie.split(":", 1)
+        for row in kb.select("SELECT ?e ?v ?p WHERE { ?e ?p ?v }",
+                             bind={"p": ox.NamedNode(prefixes[prefix] + local)}):
             e = entities.get(row["e"].value)
             if e is not None:
                 yield e, row["v"].value
 
-    for e, v in each("?e rdfs:label ?v"):
+    for e, v in each("rdfs:label"):
         if not e.label:
             e.label = v
         e.names.append(v)
-    for e, v in each("?e skos:altLabel ?v"):
+    for e, v in each("skos:altLabel"):
         e.names.append(v)
-    for e, v in each(f"?e <{dsi('website')}> ?v"):
+    for e, v in each("dsi:website"):
         e.websites.append(v)
         if site_key(v):
             e.sites.add(site_key(v))
-    for e, v in each(f"?e <{dsi('country')}> ?v"):
+    for e, v in each("dsi:country"):
         e.countries.add(v)
         place = entities.get(v)  # places are indexed too: their label is known already
         if place is not None and place.label:
             e.countries.add(fold(place.label))
             e.country_label = e.country_label or place.label
-    for e, v in each(f"?e <{dsi('shortDescription')}> ?v"):
+    for e, v in each("dsi:shortDescription"):
         e.description = e.description or v
-    for e, v in each("?e dcterms:description ?v"):
+    for e, v in each("dcterms:description"):
         e.description = e.description or v
-    for e, v in each("?e dcterms:identifier ?v"):
+    for e, v in each("dcterms:identifier"):
         e.identifiers.append(v)
     usable = [e for e in entities.values() if e.names]
     for e in usable:

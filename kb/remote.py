@@ -131,9 +131,12 @@ class RemoteKB:
         return sorted(r["g"].value for r in rows if isinstance(r.get("g"), ox.NamedNode))
 
     def triple_count(self, graph: str | None = None) -> int:
-        bind = {"g": ox.NamedNode(graph)} if graph else None
-        q = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
-        return int(self.select(q, union=False, bind=bind)[0]["n"].value)
+        if graph:  # grouped so that ?g can be bound: an empty graph gives no row
+            rows = self.select("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
+                               union=False, bind={"g": ox.NamedNode(graph)})
+        else:
+            rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }", union=False)
+        return int(rows[0]["n"].value) if rows else 0
 
     @property
     def generation(self) -> int:

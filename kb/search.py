@@ -54,8 +54,8 @@ def _rows(kb: KB):
     P = STANDARD_PREFIXES
 
     def scan(predicate: str):
-        query = f"SELECT ?s ?o WHERE {{ ?s <{predicate}> ?o }}"
-        for row in kb.store.query(query, use_default_graph_as_union=True):
+        for row in kb.store.query("SELECT ?s ?o ?p WHERE { ?s ?p ?o }", use_default_graph_as_union=True,
+                                  substitutions={ox.Variable("p"): ox.NamedNode(predicate)}):
             yield row[0], row[1]
 
     kinds = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from anyascii import anyascii
+import pyoxigraph as ox
 
 from kb.namespaces import LEGACY_ID
 
@@ -43,17 +44,19 @@ class SlugRegistry:
         """Keys and IRIs of every entity already in the store (all graphs but ``exclude_graphs``
         for the taken set; keys are read from every graph so an entity keeps its IRI)."""
         id_ns = kb.names.id_ns
-        rows = kb.select(f"""
-            SELECT ?e ?k WHERE {{
-              {{ ?e owl:sameAs ?k FILTER(STRSTARTS(STR(?k), "{LEGACY_ID}")) }}
-              UNION {{ ?e dcterms:identifier ?k FILTER(STRSTARTS(STR(?k), "dsi4eu:")) }}
-              FILTER(STRSTARTS(STR(?e), "{id_ns}"))
-            }}""")
+        bind = {"legacy": ox.Literal(LEGACY_ID), "idns": ox.Literal(id_ns)}
+        rows = kb.select("""
+            SELECT ?e ?k ?legacy ?idns WHERE {
+              { ?e owl:sameAs ?k FILTER(STRSTARTS(STR(?k), ?legacy)) }
+              UNION { ?e dcterms:identifier ?k FILTER(STRSTARTS(STR(?k), "dsi4eu:")) }
+              FILTER(STRSTARTS(STR(?e), ?idns))
+            }""", bind=bind)
         assigned: dict[str, str] = {}
         for row in sorted(rows, key=lambda r: (r["k"].value, r["e"].value)):
             assigned.setdefault(row["k"].value, row["e"].value)
-        taken_rows = kb.select(f"""
-            SELECT DISTINCT ?e WHERE {{ ?e a ?type FILTER(STRSTARTS(STR(?e), "{id_ns}")) }}""")
+        taken_rows = kb.select("""
+            SELECT DISTINCT ?e ?idns WHERE { ?e a ?type FILTER(STRSTARTS(STR(?e), ?idns)) }""",
+                               bind={"idns": ox.Literal(id_ns)})
         taken = {r["e"].value for r in taken_rows if "#" not in r["e"].value}
         return cls(kb.names, assigned, taken)
 

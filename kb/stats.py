@@ -7,6 +7,8 @@ the whole store.
 
 from __future__ import annotations
 
+import pyoxigraph as ox
+
 from kb.store import KB
 
 ENTITY_CLASSES = ("Organisation", "Project", "Activity", "Event", "Funding", "Place", "Person")
@@ -17,13 +19,11 @@ def stats(kb: KB, *, detail: bool = False) -> dict:
     n = kb.names
     per_class = {}
     for cls in ENTITY_CLASSES:
-        rows = kb.select(
-            f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s a <{n.dsi(cls)}> "
-            f"FILTER NOT EXISTS {{ ?s <{n.dsi('hidden')}> true }} }}"
-        )
-        per_class[cls] = int(rows[0]["n"].value)
-    hidden = kb.select(f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s <{n.dsi('hidden')}> true }}")
-    withdrawn = kb.select(f"SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE {{ ?s <{n.dsi('withdrawn')}> ?w }}")
+        rows = kb.select("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c FILTER NOT EXISTS { ?s dsi:hidden true } } "
+                         "GROUP BY ?c", bind={"c": ox.NamedNode(n.dsi(cls))})
+        per_class[cls] = int(rows[0]["n"].value) if rows else 0  # grouped: no row for no entity
+    hidden = kb.select("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s dsi:hidden true }")
+    withdrawn = kb.select("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s dsi:withdrawn ?w }")
     links = kb.select(
         "SELECT (COUNT(*) AS ?n) WHERE { { ?s owl:sameAs ?o } UNION { ?s skos:exactMatch ?o } "
         "UNION { ?s skos:closeMatch ?o } FILTER(isIRI(?o) && STRSTARTS(STR(?o), 'http://www.wikidata.org/')) }"

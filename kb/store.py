@@ -179,9 +179,12 @@ class KB:
         return _digest(list(self.graph_quads(graph)))
 
     def triple_count(self, graph: str | None = None) -> int:
-        bind = {"g": ox.NamedNode(graph)} if graph else None
-        q = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
-        return int(next(iter(self.store.query(q, substitutions=bindings(bind))))["n"].value)
+        if graph:  # grouped so that ?g can be bound: an empty graph gives no row
+            rows = list(self.store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
+                                         substitutions=bindings({"g": ox.NamedNode(graph)})))
+        else:
+            rows = list(self.store.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"))
+        return int(rows[0]["n"].value) if rows else 0
 
     # -- writing -----------------------------------------------------------------------------
     def replace_graph(self, graph: str, quads_or_triples: Iterable) -> bool:

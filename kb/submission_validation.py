@@ -11,6 +11,7 @@ import pyoxigraph as ox
 
 from kb.submission_json import CONCEPT_FIELDS
 from kb.submissions import DCTERMS, GEO, RDF, RDFS
+from kb.terms import sparql_term
 
 SH = "http://www.w3.org/ns/shacl#"
 SKOS = "http://www.w3.org/2004/02/skos/core#"
@@ -34,9 +35,10 @@ def context_triples(kb, triples) -> list[ox.Triple]:
         found = {q.triple for i in iris for p in CONTEXT_PROPERTIES
                  for q in kb.store.quads_for_pattern(ox.NamedNode(i), ox.NamedNode(p), None, None)}
         return sorted(found, key=str)
-    values = " ".join(f"<{i}>" for i in sorted(iris))
-    props = " ".join(f"<{p}>" for p in CONTEXT_PROPERTIES)
-    rows = kb.select(f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?s {{ {values} }} VALUES ?p {{ {props} }} ?s ?p ?o }}")
+    nodes = [ox.NamedNode(i) for i in sorted(iris)]
+    props = [ox.NamedNode(p) for p in CONTEXT_PROPERTIES]
+    rows = kb.select(f"SELECT DISTINCT ?s ?p ?o WHERE {{ VALUES ?s {{ {sparql_term(nodes)} }} "
+                     f"VALUES ?p {{ {sparql_term(props)} }} ?s ?p ?o }}")
     return [ox.Triple(r["s"], r["p"], r["o"]) for r in rows]
 
 

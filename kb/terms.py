@@ -59,7 +59,14 @@ def bindings(bind: dict | None) -> dict:
 
 
 def sparql_term(term) -> str:
-    """The one place a term becomes SPARQL text: only parsed pyoxigraph terms (never ``str``)."""
+    """The one place a term becomes SPARQL text: only parsed pyoxigraph terms (never ``str``).
+    A list (or other iterable) of terms or triples becomes their texts joined by spaces: the
+    content of a ``VALUES`` block or of ``INSERT DATA``/``DELETE DATA``; a tuple is one row of a
+    multi-variable ``VALUES`` block: ``(<s> <p>)``."""
+    if isinstance(term, tuple):
+        return "(" + " ".join(sparql_term(t) for t in term) + ")"
+    if not isinstance(term, TEXT_TYPES + (str, bytes)) and hasattr(term, "__iter__"):
+        return " ".join(sparql_term(t) for t in term)
     if not isinstance(term, TEXT_TYPES):
         raise TypeError(f"only pyoxigraph terms become SPARQL text, not {type(term).__name__}")
     if isinstance(term, ox.Quad):  # a quad as a triple inside ``GRAPH <g> { ... }``: the caller names g

@@ -78,9 +78,11 @@ def statistics(kb) -> dict:
         for q in store.quads_for_pattern(node, ox.NamedNode(RDF + "type"), None, None):
             classes[q.object.value] -= 1
     properties = Counter()
-    for row in kb.select("SELECT ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
-                         f"FILTER(!STRSTARTS(STR(?g), '{tmp}')) }} GROUP BY ?p", union=False):
-        properties[row["p"].value] = int(row["n"].value) - dropped_pred[row["p"].value]
+    for row in kb.select("SELECT ?g ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ?p", union=False):
+        if not row["g"].value.startswith(tmp):  # temporary graphs are not part of the dataset
+            properties[row["p"].value] += int(row["n"].value)
+    for p in properties:
+        properties[p] -= dropped_pred[p]
     links: dict[str, Counter] = {}
     info = {}
     for pred in LINK_PREDICATES:
@@ -96,7 +98,8 @@ def statistics(kb) -> dict:
         "FILTER NOT EXISTS { ?s dsi:hidden true } FILTER NOT EXISTS { ?s dsi:withdrawn ?w } } "
         "ORDER BY ?l LIMIT 3")]
     licences = sorted({r["l"].value for r in kb.select(
-        f"SELECT DISTINCT ?l WHERE {{ GRAPH <{kb.graphs.meta}> {{ ?g dcterms:license ?l }} FILTER(isIRI(?l)) }}")})
+        "SELECT DISTINCT ?meta ?l WHERE { GRAPH ?meta { ?g dcterms:license ?l } FILTER(isIRI(?l)) }",
+        bind={"meta": ox.NamedNode(kb.graphs.meta)})})
     total = _quad_count(kb)
     return {
         "triples": total - len(dropped),
@@ -117,10 +120,9 @@ def statistics(kb) -> dict:
 def _quad_count(kb) -> int:
     """Statements in every named graph except the temporary ones (as kb.dump writes them)."""
     tmp = kb.graphs.ns + "tmp/"
-    rows = kb.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
-                     f"FILTER(!STRSTARTS(STR(?g), '{tmp}')) }}", union=False)
+    rows = kb.select("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", union=False)
     default = sum(1 for _ in kb.store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
-    return int(rows[0]["n"].value) + default
+    return sum(int(r["n"].value) for r in rows if not r["g"].value.startswith(tmp)) + default
 
 
 def describe(kb, figures: dict, *, site: str, dumps: list[dict]) -> list[ox.Triple]:

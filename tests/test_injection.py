@@ -103,3 +103,62 @@ def test_a_crafted_withdraw_form_is_refused(api, queries):
     resp = api.post("/submit/withdraw", data=form)
     assert resp.status_code in (400, 422)
     assert not any("UNION" in q for q in queries)
+
+
+# -- the moderators' forms: merge and link decisions take IRIs typed by a person ------------------
+@pytest.fixture(scope="module")
+def moderation_app(tmp_path_factory):
+    import gc
+
+    from endpoint import create_app
+    from kb.accounts import add_account
+    from tests.test_moderation import PASSWORD
+    from tests.test_submissions import small_store
+
+    root = tmp_path_factory.mktemp("inject-moderation")
+    add_account(root / "moderators", "alice", PASSWORD)
+    kb = small_store(root / "store", moderators=str(root / "moderators"))
+    app = create_app(kb.settings, kb=kb)
+    app.config["TESTING"] = True
+    yield app
+    del app, kb
+    gc.collect()
+
+
+@pytest.fixture()
+def moderator_queries(moderation_app, monkeypatch):
+    kb = moderation_app.extensions["dsikb"]
+    seen: list[str] = []
+    real_query, real_update = kb.query, kb.update
+    monkeypatch.setattr(kb, "query", lambda sparql, **kw: (seen.append(sparql), real_query(sparql, **kw))[1])
+    monkeypatch.setattr(kb, "update", lambda sparql, **kw: (seen.append(sparql), real_update(sparql, **kw))[1])
+    return seen
+
+
+@pytest.mark.parametrize("value", INJECTIONS[:4])
+def test_a_crafted_merge_is_refused(moderation_app, moderator_queries, value):
+    from tests.test_moderation import login, token
+
+    client = login(moderation_app.test_client())
+    form = {"csrf_token": token(client, "/moderate/merge"), "survivor": ORG + "nesta", "merged": value,
+            "reason": "test"}
+    resp = client.post("/moderate/merge", data=form)
+    assert 400 <= resp.status_code < 500, resp.status_code
+    assert not any(value in q for q in moderator_queries)
+    kb = moderation_app.extensions["dsikb"]
+    assert kb.ask(f"ASK {{ <{ORG}nesta> ?p ?o }}") and kb.ask(f"ASK {{ <{ORG}waag> ?p ?o }}")
+
+
+@pytest.mark.parametrize("field", ["entity", "item"])
+def test_a_crafted_link_decision_is_refused(moderation_app, moderator_queries, field):
+    from tests.test_moderation import login, token
+
+    client = login(moderation_app.test_client())
+    value = INJECTIONS[0] if field == "entity" else "http://www.wikidata.org/entity/Q1> } ; DROP ALL ; INSERT DATA { <a:b> <a:b> <a:b>"
+    form = {"csrf_token": token(client, "/moderate/merge"), "entity": ORG + "nesta",
+            "item": "http://www.wikidata.org/entity/Q1", "decision": "confirmed", field: value}
+    resp = client.post("/moderate/links/decide", data=form)
+    assert 400 <= resp.status_code < 500, resp.status_code
+    assert not any(value in q for q in moderator_queries)
+    kb = moderation_app.extensions["dsikb"]
+    assert kb.ask(f"ASK {{ <{ORG}nesta> ?p ?o }}")

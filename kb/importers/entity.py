@@ -13,6 +13,7 @@ from collections import defaultdict
 import pyoxigraph as ox
 
 from kb.importers.common import Builder, norm, std
+from kb.terms import sparql_term
 
 SINGLE = ("website", "country", "city", "region", "organisationType", "organisationSize",
           "startDate", "endDate", "shortDescription", "socialImpact", "twitter")
@@ -33,8 +34,8 @@ class Existing:
         preds = [kb.names.dsi(t) for t in SINGLE] + [std(p).value for p in SINGLE_STD]
         rows = kb.select(f"""
             SELECT ?s ?p ?o WHERE {{
-              VALUES ?g {{ {' '.join(f'<{g}>' for g in graphs)} }}
-              VALUES ?p {{ {' '.join(f'<{p}>' for p in preds)} }}
+              VALUES ?g {{ {sparql_term([ox.NamedNode(g) for g in graphs])} }}
+              VALUES ?p {{ {sparql_term([ox.NamedNode(p) for p in preds])} }}
               GRAPH ?g {{ ?s ?p ?o }}
             }}""")
         facts: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))

@@ -13,7 +13,10 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import pyoxigraph as ox
+
 from kb.importers.common import host_of, norm
+from kb.terms import sparql_term
 
 GENERIC_HOSTS = {"facebook.com", "twitter.com", "google.com", "sites.google.com", "wordpress.com",
                  "blogspot.com", "linkedin.com", "youtube.com", "github.com", "meetup.com",
@@ -143,19 +146,19 @@ def store_candidates(kb, cls: str, graphs: list[str]) -> list[Record]:
     """Entities of class ``cls`` in ``graphs`` with their name, website host, coordinates, country
     and organisations, read from those graphs only (so the result does not depend on the import
     that is being rebuilt)."""
-    values = " ".join(f"<{g}>" for g in graphs)
+    values = [ox.NamedNode(g) for g in graphs]
     rows = kb.select(f"""
         SELECT ?e (SAMPLE(?l) AS ?label) (SAMPLE(?w) AS ?site) (SAMPLE(?la) AS ?lat)
                (SAMPLE(?lo) AS ?long) (SAMPLE(?c) AS ?country)
                (GROUP_CONCAT(DISTINCT STR(?org); separator=" ") AS ?orgs)
         WHERE {{
-          VALUES ?g {{ {values} }}
-          GRAPH ?g {{ ?e a dsi:{cls} }}
-          {{ VALUES ?g1 {{ {values} }} GRAPH ?g1 {{ ?e rdfs:label ?l }} }}
-          OPTIONAL {{ VALUES ?g2 {{ {values} }} GRAPH ?g2 {{ ?e dsi:website ?w }} }}
-          OPTIONAL {{ VALUES ?g3 {{ {values} }} GRAPH ?g3 {{ ?e geo:lat ?la ; geo:long ?lo }} }}
-          OPTIONAL {{ VALUES ?g4 {{ {values} }} GRAPH ?g4 {{ ?e dsi:country ?c }} }}
-          OPTIONAL {{ VALUES ?g5 {{ {values} }}
+          VALUES ?g {{ {sparql_term(values)} }}
+          GRAPH ?g {{ ?e a {sparql_term(ox.NamedNode(kb.names.dsi(cls)))} }}
+          {{ VALUES ?g1 {{ {sparql_term(values)} }} GRAPH ?g1 {{ ?e rdfs:label ?l }} }}
+          OPTIONAL {{ VALUES ?g2 {{ {sparql_term(values)} }} GRAPH ?g2 {{ ?e dsi:website ?w }} }}
+          OPTIONAL {{ VALUES ?g3 {{ {sparql_term(values)} }} GRAPH ?g3 {{ ?e geo:lat ?la ; geo:long ?lo }} }}
+          OPTIONAL {{ VALUES ?g4 {{ {sparql_term(values)} }} GRAPH ?g4 {{ ?e dsi:country ?c }} }}
+          OPTIONAL {{ VALUES ?g5 {{ {sparql_term(values)} }}
                       GRAPH ?g5 {{ ?m dsi:project ?e ; dsi:organisation ?org }} }}
         }} GROUP BY ?e""")
     out = []

@@ -13,8 +13,11 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
+import pyoxigraph as ox
+
 from kb.errors import BadRequest, NotFound
 from kb.store import KB
+from kb.terms import iri as parse_iri, sparql_term
 
 SAME_AS = "http://www.w3.org/2002/07/owl#sameAs"
 CLOSE_MATCH = "http://www.w3.org/2004/02/skos/core#closeMatch"
@@ -37,28 +40,50 @@ def node_iri(graph: str, entity: str, item: str) -> str:
     return f"{graph}#link-{digest}"
 
 
-def _lit(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ").replace("\r", " ") + '"'
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+PROV = "http://www.w3.org/ns/prov#"
+DCT = "http://purl.org/dc/terms/"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+_n = ox.NamedNode
+
+
+def _typed(value: str, datatype: str) -> ox.Literal:
+    return ox.Literal(value, datatype=_n(XSD + datatype))
 
 
 def decisions(kb: KB, graph: str) -> dict[tuple[str, str], str]:
     """(entity, item) -> 'confirmed' | 'rejected' for every moderated link."""
-    rows = kb.select(f"""SELECT ?e ?i ?s WHERE {{ GRAPH <{graph}> {{
-        ?n rdf:subject ?e ; rdf:object ?i ; <{kb.names.dsi('status')}> ?s }} }}""")
+    rows = kb.select("""SELECT ?g ?e ?i ?s WHERE { GRAPH ?g {
+        ?n rdf:subject ?e ; rdf:object ?i ; dsi:status ?s } }""", bind={"g": _n(graph)})
     return {(r["e"].value, r["i"].value): r["s"].value for r in rows}
 
 
 def links(kb: KB, graph: str, entity: str | None = None) -> list[dict]:
     """The links in ``graph`` (optionally of one entity), with predicate, score and decision."""
-    where = f"VALUES ?e {{ <{entity}> }}" if entity else ""
-    rows = kb.select(f"""SELECT ?e ?p ?i ?score ?status WHERE {{ GRAPH <{graph}> {{ {where}
+    bind = {"g": _n(graph), **({"e": parse_iri(entity, "entity")} if entity else {})}
+    rows = kb.select("""SELECT ?g ?e ?p ?i ?score ?status WHERE { GRAPH ?g {
         ?e ?p ?i FILTER(?p IN (owl:sameAs, skos:closeMatch))
-        OPTIONAL {{ ?n rdf:subject ?e ; rdf:object ?i .
-                   OPTIONAL {{ ?n prov:value ?score }} OPTIONAL {{ ?n <{kb.names.dsi('status')}> ?status }} }}
-    }} }}""")
+        OPTIONAL { ?n rdf:subject ?e ; rdf:object ?i .
+                   OPTIONAL { ?n prov:value ?score } OPTIONAL { ?n dsi:status ?status } }
+    } }""", bind=bind)
     return [{"entity": r["e"].value, "predicate": r["p"].value, "item": r["i"].value,
              "score": float(r["score"].value) if "score" in r else None,
              "status": r["status"].value if "status" in r else None} for r in rows]
+
+
+def _link_triples(graph: str, link: Link, source: str, when: dt.datetime) -> list[ox.Triple]:
+    e, p, i = _n(link.entity), _n(link.predicate), _n(link.item)
+    n = _n(node_iri(graph, link.entity, link.item))
+    out = [ox.Triple(e, p, i),
+           ox.Triple(n, _n(RDF + "type"), _n(RDF + "Statement")),
+           ox.Triple(n, _n(RDF + "subject"), e), ox.Triple(n, _n(RDF + "predicate"), p),
+           ox.Triple(n, _n(RDF + "object"), i),
+           ox.Triple(n, _n(PROV + "value"), _typed(f"{link.score:.3f}", "decimal")),
+           ox.Triple(n, _n(PROV + "generatedAtTime"), _typed(when.isoformat(), "dateTime")),
+           ox.Triple(n, _n(DCT + "date"), _typed(when.date().isoformat(), "date")),
+           ox.Triple(n, _n(DCT + "source"), _n(source)),
+           ox.Triple(n, _n(DCT + "creator"), ox.Literal("dsikb link"))]
+    return out + [ox.Triple(n, _n(DCT + "description"), ox.Literal(line)) for line in link.evidence]
 
 
 def replace_machine_links(kb: KB, graph: str, entities: list[str], new: list[Link], *,
@@ -67,26 +92,14 @@ def replace_machine_links(kb: KB, graph: str, entities: list[str], new: list[Lin
     if not entities and not new:
         return
     when = when or dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-    status = kb.names.dsi("status")
-    values = " ".join(f"<{e}>" for e in entities)
-    delete = f"""DELETE {{ GRAPH <{graph}> {{ ?e ?lp ?i . ?n ?np ?no }} }}
-WHERE {{ GRAPH <{graph}> {{ VALUES ?e {{ {values} }}
+    g = _n(graph)
+    delete = f"""DELETE {{ GRAPH {sparql_term(g)} {{ ?e ?lp ?i . ?n ?np ?no }} }}
+WHERE {{ GRAPH {sparql_term(g)} {{ VALUES ?e {{ {sparql_term([_n(e) for e in entities])} }}
   ?n rdf:subject ?e ; rdf:object ?i ; ?np ?no .
-  FILTER NOT EXISTS {{ ?n <{status}> ?s }}
+  FILTER NOT EXISTS {{ ?n dsi:status ?s }}
   OPTIONAL {{ ?e ?lp ?i FILTER(?lp IN (owl:sameAs, skos:closeMatch)) }} }} }}"""
-    triples = []
-    for link in new:
-        n = node_iri(graph, link.entity, link.item)
-        triples.append(f"<{link.entity}> <{link.predicate}> <{link.item}> .")
-        triples.append(f"<{n}> a rdf:Statement ; rdf:subject <{link.entity}> ; "
-                       f"rdf:predicate <{link.predicate}> ; rdf:object <{link.item}> ; "
-                       f'prov:value "{link.score:.3f}"^^xsd:decimal ; '
-                       f'prov:generatedAtTime "{when.isoformat()}"^^xsd:dateTime ; '
-                       f'dcterms:date "{when.date().isoformat()}"^^xsd:date ; '
-                       f"dcterms:source <{source}> ; dcterms:creator \"dsikb link\" .")
-        for line in link.evidence:
-            triples.append(f"<{n}> dcterms:description {_lit(line)} .")
-    insert = f"INSERT DATA {{ GRAPH <{graph}> {{ {' '.join(triples)} }} }}" if triples else ""
+    data = [t for link in new for t in _link_triples(graph, link, source, when)]
+    insert = f"INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}" if data else ""
     kb.update(delete + (" ;\n" + insert if insert else ""))
 
 
@@ -96,31 +109,33 @@ def decide(kb: KB, graph: str, entity: str, item: str, decision: str, *, by: str
     ``predicate`` (default owl:sameAs); rejected ones lose their link triple but keep the node."""
     if decision not in (CONFIRMED, REJECTED):
         raise BadRequest(f"a decision is {CONFIRMED!r} or {REJECTED!r}, not {decision!r}")
-    if not kb.ask(f"ASK {{ <{entity}> ?p ?o }}"):
+    e, i, p = parse_iri(entity, "entity"), parse_iri(item, "item"), parse_iri(predicate, "predicate")
+    if not kb.ask("ASK { ?e ?p ?o }", bind={"e": e}):
         raise NotFound(f"no entity {entity}")
-    n = node_iri(graph, entity, item)
+    g, n = _n(graph), _n(node_iri(graph, e.value, i.value))
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     dsi = kb.names.dsi
-    keep = f"<{entity}> <{predicate}> <{item}> ." if decision == CONFIRMED else ""
-    kb.update(f"""DELETE {{ GRAPH <{graph}> {{ <{entity}> ?lp <{item}> . <{n}> ?np ?no }} }}
-WHERE {{ GRAPH <{graph}> {{
-  {{ <{entity}> ?lp <{item}> FILTER(?lp IN (owl:sameAs, skos:closeMatch)) }} UNION
-  {{ <{n}> ?np ?no FILTER(?np IN (rdf:predicate, <{dsi('status')}>, <{dsi('reason')}>,
+    data = [ox.Triple(e, p, i)] if decision == CONFIRMED else []
+    data += [ox.Triple(n, _n(RDF + "type"), _n(RDF + "Statement")), ox.Triple(n, _n(RDF + "subject"), e),
+             ox.Triple(n, _n(RDF + "object"), i), ox.Triple(n, _n(RDF + "predicate"), p),
+             ox.Triple(n, _n(dsi("status")), ox.Literal(decision)), ox.Triple(n, _n(dsi("reason")), ox.Literal(reason)),
+             ox.Triple(n, _n(PROV + "wasAttributedTo"), ox.Literal(by)),
+             ox.Triple(n, _n(DCT + "modified"), _typed(now, "dateTime"))]
+    kb.update(f"""DELETE {{ GRAPH {sparql_term(g)} {{ {sparql_term(e)} ?lp {sparql_term(i)} . {sparql_term(n)} ?np ?no }} }}
+WHERE {{ GRAPH {sparql_term(g)} {{
+  {{ {sparql_term(e)} ?lp {sparql_term(i)} FILTER(?lp IN (owl:sameAs, skos:closeMatch)) }} UNION
+  {{ {sparql_term(n)} ?np ?no FILTER(?np IN (rdf:predicate, dsi:status, dsi:reason,
                                     prov:wasAttributedTo, dcterms:modified)) }} }} }} ;
-INSERT DATA {{ GRAPH <{graph}> {{ {keep}
-  <{n}> a rdf:Statement ; rdf:subject <{entity}> ; rdf:object <{item}> ; rdf:predicate <{predicate}> ;
-    <{dsi('status')}> "{decision}" ; <{dsi('reason')}> {_lit(reason)} ;
-    prov:wasAttributedTo {_lit(by)} ; dcterms:modified "{now}"^^xsd:dateTime . }} }}""")
+INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}""")
 
 
 def one_same_as_per_item(kb: KB, graph: str) -> int:
     """Where several of our entities are owl:sameAs one item (duplicates in our data, or a project
     and its organisation), keep the best-scored and make the others skos:closeMatch. Moderated
     links are left as they are. Returns how many links were demoted."""
-    status = kb.names.dsi("status")
-    rows = kb.select(f"""SELECT ?e ?i ?n ?score WHERE {{ GRAPH <{graph}> {{
+    rows = kb.select("""SELECT ?g ?e ?i ?n ?score WHERE { GRAPH ?g {
         ?e owl:sameAs ?i . ?n rdf:subject ?e ; rdf:object ?i ; prov:value ?score
-        FILTER NOT EXISTS {{ ?n <{status}> ?s }} }} }}""")
+        FILTER NOT EXISTS { ?n dsi:status ?s } } }""", bind={"g": _n(graph)})
     by_item: dict[str, list] = {}
     for r in rows:
         by_item.setdefault(r["i"].value, []).append((-float(r["score"].value), r["e"].value, r["n"].value))
@@ -129,22 +144,25 @@ def one_same_as_per_item(kb: KB, graph: str) -> int:
         if len(group) > 1:
             group.sort()
             keep = group[0][1]
-            demote += [(e, item, n, keep) for _, e, n, _ in [(g[0], g[1], g[2], None) for g in group[1:]]]
+            demote += [(e, item, n, keep) for _, e, n in group[1:]]
     if not demote:
         return 0
+    g, rdf_p = _n(graph), _n(RDF + "predicate")
+    same, close = _n(SAME_AS), _n(CLOSE_MATCH)
     parts = []
     for e, item, n, keep in demote:
-        parts.append(f"""DELETE DATA {{ GRAPH <{graph}> {{ <{e}> owl:sameAs <{item}> . <{n}> rdf:predicate owl:sameAs }} }} ;
-INSERT DATA {{ GRAPH <{graph}> {{ <{e}> skos:closeMatch <{item}> . <{n}> rdf:predicate skos:closeMatch ;
-  dcterms:description {_lit("the item is owl:sameAs a better match: " + keep)} }} }}""")
+        e, item, n = _n(e), _n(item), _n(n)
+        gone = [ox.Triple(e, same, item), ox.Triple(n, rdf_p, same)]
+        added = [ox.Triple(e, close, item), ox.Triple(n, rdf_p, close),
+                 ox.Triple(n, _n(DCT + "description"), ox.Literal("the item is owl:sameAs a better match: " + keep))]
+        parts.append(f"DELETE DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(gone)} }} }} ;\n"
+                     f"INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(added)} }} }}")
     kb.update(" ;\n".join(parts))
     return len(demote)
 
 
 def describe_graph(kb: KB, graph: str, *, title: str, derived_from: str | None = None) -> None:
     """The graph's description in graph/meta (licence CC BY 4.0: the links are the project's work)."""
-    import pyoxigraph as ox
-
     from kb.importers.meta import CC_BY, describe, update_meta
 
     triples = describe(graph, title=title, license=CC_BY)

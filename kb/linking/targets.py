@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pyoxigraph as ox
+
+from kb.terms import sparql_term
+
 WD = "http://www.wikidata.org/entity/"
 
 # Classes whose membership (through P31/P279*) we ask about, by Q-id.
@@ -70,42 +74,42 @@ class Target:
         return self.namespace + qid
 
     def website_query(self, sites: list[str]) -> str:
-        values = " ".join(f"<{_iri(s)}>" for s in sites)
-        return (f"SELECT DISTINCT ?item ?site WHERE {{ VALUES ?site {{ {values} }} "
-                f"?item <{self.website_property}> ?site . }}")
+        """Items with one of these websites (sites that are not valid IRIs are left out)."""
+        nodes = [node for node in map(_node, sites) if node is not None]
+        return (f"SELECT DISTINCT ?item ?site WHERE {{ VALUES ?site {{ {sparql_term(nodes)} }} "
+                f"?item {sparql_term(ox.NamedNode(self.website_property))} ?site . }}")
 
     def label_query(self, literals: list[tuple[str, str]]) -> str:
-        values = " ".join(f"{_literal(text)}@{lang}" for text, lang in literals)
-        return ("SELECT DISTINCT ?item ?name WHERE { VALUES ?name { " + values + " } "
+        names = [ox.Literal(text, language=lang) for text, lang in literals]
+        return (f"SELECT DISTINCT ?item ?name WHERE {{ VALUES ?name {{ {sparql_term(names)} }} "
                 "{ ?item <http://www.w3.org/2000/01/rdf-schema#label> ?name } UNION "
                 "{ ?item <http://www.w3.org/2004/02/skos/core#altLabel> ?name } }")
 
     def details_query(self, items: list[str], languages: list[str]) -> str:
         """One row per fact about each candidate: labels, aliases, websites, countries, classes."""
-        values = " ".join(f"<{_iri(i)}>" for i in items)
-        langs = ", ".join(_literal(lang) for lang in languages)
-        classes = " ".join(f"<{self.item(q)}>" for q in ASKED_CLASSES)
+        nodes = [ox.NamedNode(i) for i in items]
+        langs = [ox.Literal(lang) for lang in languages]
+        classes = [ox.NamedNode(self.item(q)) for q in ASKED_CLASSES]
+        website, country = ox.NamedNode(self.website_property), ox.NamedNode(self.country_property)
+        isa, sub = ox.NamedNode(self.instance_of), ox.NamedNode(self.subclass_of)
         return f"""SELECT ?item ?p ?v ?vl WHERE {{
-  VALUES ?item {{ {values} }}
-  {{ ?item <http://www.w3.org/2000/01/rdf-schema#label> ?v BIND("label" AS ?p) FILTER(LANG(?v) IN ({langs})) }}
-  UNION {{ ?item <http://www.w3.org/2004/02/skos/core#altLabel> ?v BIND("alt" AS ?p) FILTER(LANG(?v) IN ({langs})) }}
-  UNION {{ ?item <{self.website_property}> ?v BIND("site" AS ?p) }}
-  UNION {{ ?item <{self.country_property}> ?v BIND("country" AS ?p)
+  VALUES ?item {{ {sparql_term(nodes)} }}
+  {{ VALUES ?lang {{ {sparql_term(langs)} }} ?item <http://www.w3.org/2000/01/rdf-schema#label> ?v BIND("label" AS ?p)
+     FILTER(LANG(?v) = ?lang) }}
+  UNION {{ VALUES ?lang {{ {sparql_term(langs)} }} ?item <http://www.w3.org/2004/02/skos/core#altLabel> ?v
+           BIND("alt" AS ?p) FILTER(LANG(?v) = ?lang) }}
+  UNION {{ ?item {sparql_term(website)} ?v BIND("site" AS ?p) }}
+  UNION {{ ?item {sparql_term(country)} ?v BIND("country" AS ?p)
            OPTIONAL {{ ?v <http://www.w3.org/2000/01/rdf-schema#label> ?vl FILTER(LANG(?vl) = "en") }} }}
-  UNION {{ VALUES ?v {{ {classes} }} ?item <{self.instance_of}>/<{self.subclass_of}>* ?v BIND("isa" AS ?p) }}
+  UNION {{ VALUES ?v {{ {sparql_term(classes)} }} ?item {sparql_term(isa)}/{sparql_term(sub)}* ?v BIND("isa" AS ?p) }}
 }}"""
 
 
-def _literal(text: str) -> str:
-    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r"))
-    return f'"{escaped}"'
-
-
-def _iri(iri: str) -> str:
-    for bad in '<>"{}|^`\\ ':
-        if bad in iri:
-            raise ValueError(f"not usable as an IRI: {iri!r}")
-    return iri
+def _node(iri: str) -> ox.NamedNode | None:
+    try:
+        return ox.NamedNode(iri)
+    except ValueError:
+        return None
 
 
 TARGETS = {"wikidata": Target("wikidata", WD, "Wikidata")}
