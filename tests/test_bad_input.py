@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from urllib.parse import quote
 
 import pytest
 
@@ -191,3 +192,92 @@ def test_the_scanners_are_linear_on_a_megabyte(scanner, body):
     except kb.nesting.TooDeep:
         pass
     assert time.monotonic() - started < 5
+
+
+# -- property: whatever the body, a 202 or a 4xx whose body parses, never a 5xx or an exception -----
+def _answer_is_sane(client, raw, content_type: str) -> None:
+    resp = client.post("/api/submissions", data=raw, content_type=content_type)
+    assert resp.status_code == 202 or 400 <= resp.status_code < 500, (resp.status_code, raw[:300])
+    assert isinstance(resp.get_json(), dict) and resp.get_json().get("message", "x"), resp.get_data()[:300]
+
+
+def _property_settings():
+    from hypothesis import HealthCheck, settings
+
+    return settings(max_examples=40, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def _from_schema(node: dict, defs: dict):
+    """Values for a schema node: objects as fixed dictionaries of their properties (the installed
+    hypothesis-jsonschema fails on object schemas with this Hypothesis), other nodes by from_schema."""
+    from hypothesis import strategies as st
+    from hypothesis_jsonschema import from_schema
+
+    if "$ref" in node:
+        return _from_schema(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+    if node.get("type") == "object":
+        props = {k: _from_schema(v, defs) for k, v in node.get("properties", {}).items()}
+        required = node.get("required", [])
+        return st.fixed_dictionaries({k: props[k] for k in required},
+                                     optional={k: v for k, v in props.items() if k not in required})
+    if node.get("type") == "array" and node.get("items", {}).get("type") == "object":
+        return st.lists(_from_schema(node["items"], defs), max_size=3)
+    leaf = {k: v for k, v in node.items() if k not in ("description", "format")}
+    if "items" in leaf and "$ref" in leaf["items"]:
+        leaf["items"] = defs[leaf["items"]["$ref"].rsplit("/", 1)[-1]]
+    return from_schema(leaf)
+
+
+def test_schema_shaped_bodies_get_202_or_4xx(sub_app):
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from kb.submission_json import json_schema
+
+    client = sub_app.test_client()
+    defs = json_schema()["$defs"]
+    bodies = st.one_of(*[_from_schema(option, defs) for option in json_schema()["oneOf"]])
+
+    @_property_settings()
+    @given(bodies)
+    def check(data):
+        _answer_is_sane(client, json.dumps(data), "application/json")
+
+    check()
+
+
+def test_arbitrary_json_and_text_get_4xx_never_5xx(sub_app):
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    client = sub_app.test_client()
+    scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+    values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                          | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=20)
+    fields = st.sampled_from(["type", "name", "entity", "withdraw", "website", "country", "city", "partners",
+                              "latitude", "areasOfSociety", "startDate", "submitter", "reason", "tags"])
+    near_schema = st.fixed_dictionaries({"type": st.sampled_from(["project", "organisation"]),
+                                         "name": st.text(min_size=1, max_size=40)},
+                                        optional={"x": st.just(1)}).flatmap(
+        lambda base: st.dictionaries(fields, values, max_size=4).map(lambda extra: {**base, **extra}))
+    bodies = (near_schema.map(json.dumps) | values.map(lambda v: json.dumps(v, allow_nan=True))
+              | st.text(max_size=200) | st.binary(max_size=200))
+    types = st.sampled_from(["application/json", "application/ld+json", "text/turtle", "application/n-triples"])
+
+    @_property_settings()
+    @given(bodies, types)
+    def check(raw, content_type):
+        _answer_is_sane(client, raw, content_type)
+
+    check()
+
+
+@pytest.mark.parametrize("q", ['"', "*", "NEAR(", "a AND", "\x00", "\U0001F600", "-", "^x", "a:b", "'", "((((", "x" * 5000,
+                               "%ED%A0%80", "%FF%FE", "nesta OR"])
+@pytest.mark.parametrize("path", ["/search.json", "/search", "/reconcile/suggest/entity", "/submit/partners.json"])
+def test_odd_search_texts_never_500(api, path, q):
+    key = "prefix" if "suggest" in path else "q"
+    raw = q if q.startswith("%") else quote(q)  # %ED%A0%80 and %FF%FE are not UTF-8
+    resp = api.get(f"{path}?{key}={raw}")
+    assert resp.status_code == 200 or 400 <= resp.status_code < 500, (path, q, resp.status_code)
