@@ -15,6 +15,7 @@ from endpoint.pages import local_href
 from endpoint.state import get_kb
 from kb.browse import BROWSE_TYPES, FACETS, SORTS, listing
 from kb.errors import BadRequest, NotFound
+from kb.terms import FieldProblem
 from kb.search import SEARCH_TYPES, search
 
 bp = Blueprint("browse", __name__)
@@ -30,9 +31,9 @@ def _int_arg(name: str, default: int, maximum: int = MAX_PAGE) -> int:
     if raw is None or raw == "":
         return default
     if not (raw.isascii() and raw.isdigit()):
-        raise BadRequest(f"{name} must be a positive whole number, not {raw[:50]!r}")
+        raise FieldProblem(name, f"must be a positive whole number, not {raw[:50]!r}", status=400)
     if len(raw) > len(str(maximum)) or int(raw) > maximum:
-        raise BadRequest(f"{name} must be at most {maximum}, not {raw[:50]}")
+        raise FieldProblem(name, f"must be at most {maximum}, not {raw[:50]}", status=400)
     return int(raw)
 
 

@@ -8,14 +8,17 @@ from werkzeug.exceptions import HTTPException
 from kb.errors import KBError
 
 
-def _render(status: int, title: str, message: str, headers: dict | None = None):
+def _render(status: int, title: str, message: str, headers: dict | None = None, field: str | None = None):
     accept = request.accept_mimetypes
     best = accept.best_match(["text/plain", "application/json", "text/html"], default="text/plain")
     if accept.provided and best == "text/html":
         body = render_template("error.html", status=status, title=title, message=message)
         response = (body, status, {"Content-Type": "text/html; charset=utf-8"})
     elif best == "application/json" or request.path.endswith(".json") or request.path.startswith(("/api/", "/reconcile")):
-        payload = jsonify({"status": status, "error": title, "message": message})
+        body = {"status": status, "error": title, "message": message}
+        if field:  # the parameter, header or JSON field the message is about
+            body["field"] = field
+        payload = jsonify(body)
         response = (payload, status)
     else:
         response = (f"{status} {title}: {message}\n", status, {"Content-Type": "text/plain; charset=utf-8"})
@@ -37,7 +40,8 @@ TITLES = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method N
 def init_app(app: Flask) -> None:
     @app.errorhandler(KBError)
     def kb_error(exc: KBError):
-        return _render(exc.status, TITLES.get(exc.status, "Error"), exc.message, exc.headers)
+        return _render(exc.status, TITLES.get(exc.status, "Error"), exc.message, exc.headers,
+                       getattr(exc, "field", None))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

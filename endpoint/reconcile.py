@@ -17,6 +17,7 @@ from markupsafe import escape
 from endpoint.state import get_kb
 from kb import reconcile as rc
 from kb.errors import BadRequest, NotFound
+from kb.terms import FieldProblem
 
 bp = Blueprint("reconcile", __name__)
 
@@ -105,17 +106,18 @@ def _types(q: dict, names) -> tuple[str, ...]:
 def _limit(value, default: int) -> int:
     if value is None:
         return default
+    problem = FieldProblem("limit", f"must be a positive number, not {str(value)[:50]!r}", status=400)
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise BadRequest("limit must be a positive number")
+        raise problem
     try:
         number = float(value)
     except ValueError:
-        raise BadRequest(f"limit must be a positive number, not {str(value)[:50]!r}") from None
+        raise problem from None
     if not math.isfinite(number):  # inf, nan: int() of them raises OverflowError (a 500)
-        raise BadRequest(f"limit must be a positive number, not {str(value)[:50]!r}")
+        raise problem
     n = int(min(number, MAX_LIMIT))
     if n < 1:
-        raise BadRequest("limit must be a positive number")
+        raise problem
     return min(n, MAX_LIMIT)
 
 

@@ -118,8 +118,9 @@ def test_emoji_in_the_partner_search_is_fine(api):
                                   "/browse/organisation.json?per_page="])
 @pytest.mark.parametrize("value", ["999999999999999999999", "-1", "abc", "\u00b2", "1e3"])
 def test_page_parameters_out_of_range_are_400(api, path, value):
-    resp = api.get(path + value)
+    resp = api.get(path + value, headers={"Accept": "application/json"})
     assert resp.status_code == 400, (path + value, resp.status_code)
+    assert resp.get_json()["field"] == path.rsplit("&", 1)[-1].split("?")[-1].rstrip("=")
 
 
 @pytest.mark.parametrize("limit", ["Infinity", "-Infinity", "NaN", "-1", "1e400", "\"inf\"", "\"nan\""])
@@ -127,7 +128,7 @@ def test_reconcile_limits_that_are_not_numbers_are_400(api, limit):
     query = '{"q0": {"query": "Nesta", "limit": %s}}' % limit
     resp = api.get("/reconcile", query_string={"queries": query})
     assert resp.status_code == 400, (limit, resp.status_code, resp.get_data(as_text=True)[:300])
-    assert "limit" in resp.get_json()["message"]
+    assert "limit" in resp.get_json()["message"] and resp.get_json()["field"] == "limit"
     for raw in (limit.strip('"'), "inf", "nan", "-1"):
         resp = api.get("/reconcile/suggest/entity", query_string={"prefix": "Nes", "limit": raw})
         assert resp.status_code == 400, (raw, resp.status_code)
