@@ -282,3 +282,18 @@ def test_odd_search_texts_never_500(api, path, q):
     raw = q if q.startswith("%") else quote(q)  # %ED%A0%80 and %FF%FE are not UTF-8
     resp = api.get(f"{path}?{key}={raw}")
     assert resp.status_code == 200 or 400 <= resp.status_code < 500, (path, q, resp.status_code)
+
+
+def test_rdf_xml_is_not_a_submission_format(api):
+    """Submissions take no RDF/XML (no XML parser, no entity expansion on the web surface): 415."""
+    body = ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">]>'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>')
+    resp = api.post("/api/submissions", data=body, content_type="application/rdf+xml")
+    assert resp.status_code == 415
+
+
+def test_a_remote_jsonld_context_is_not_fetched(api):
+    body = json.dumps({"@context": "http://127.0.0.1:9/context.jsonld", "@id": "#it",
+                       "@type": "https://w3id.org/dsi/def/dsi#Organisation"})
+    resp = api.post("/api/submissions", data=body, content_type="application/ld+json")
+    assert resp.status_code == 400 and "remote context" in resp.get_json()["message"]
