@@ -21,24 +21,47 @@ def deep_jsonld(depth: int) -> str:
     return '{"@id":"#it",' + '"http://e/p":{' * depth + '"@id":"#x"' + "}" * depth + "}"
 
 
-def test_a_4000_deep_jsonld_body_is_refused_and_the_process_lives(tmp_path):
-    """Run in a subprocess: a regression segfaults that process, not pytest (exit code -11)."""
+def test_a_4000_deep_jsonld_body_is_refused_and_the_server_lives(tmp_path):
+    """A live server in a subprocess (a regression segfaults that process, not pytest: exit -11),
+    sent the body by a real HTTP client; afterwards the same server still answers /healthz."""
+    import urllib.error
+    import urllib.request
+
     script = textwrap.dedent(f"""
         import sys
+        from werkzeug.serving import make_server
         from endpoint import create_app
         from kb.store import KB
         from tests.conftest import settings_for
         kb = KB.open(settings_for({str(tmp_path / "store")!r}))
-        app = create_app(kb.settings, kb=kb)
-        body = '{{"@id":"#it",' + '"http://e/p":{{' * {DEEP} + '"@id":"#x"' + '}}' * {DEEP} + '}}'
-        resp = app.test_client().post("/api/submissions", data=body, content_type="application/ld+json")
-        print(resp.status_code)
-        print(resp.get_data(as_text=True))
-        sys.exit(0 if 400 <= resp.status_code < 500 else 3)
+        server = make_server("127.0.0.1", 0, create_app(kb.settings, kb=kb), threaded=True)
+        print(server.server_port, flush=True)
+        server.serve_forever()
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, (done.returncode, done.stdout[-500:], done.stderr[-2000:])
-    assert f"nests {DEEP + 1} levels deep" in done.stdout and "at most 64" in done.stdout
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True)
+    try:
+        root = f"http://127.0.0.1:{int(server.stdout.readline())}"
+        request = urllib.request.Request(root + "/api/submissions", data=deep_jsonld(DEEP).encode(),
+                                         headers={"Content-Type": "application/ld+json"}, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=60) as resp:
+                status, body = resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, exc.read()
+        except OSError as exc:
+            server.wait(10)
+            pytest.fail(f"the server died: {exc}, exit code {server.returncode}")
+        assert status == 400, body[:300]
+        message = json.loads(body)["message"]
+        assert f"nests {DEEP + 1} levels deep" in message and "at most 64" in message
+        with urllib.request.urlopen(root + "/healthz", timeout=30) as resp:
+            assert resp.status == 200
+        assert server.poll() is None
+    finally:
+        server.terminate()
+        server.wait(10)
+        server.stdout.close()
 
 
 @pytest.mark.parametrize("content_type, body", [
