@@ -299,9 +299,11 @@ def test_arbitrary_json_and_text_get_4xx_never_5xx(sub_app):
 
 @pytest.mark.parametrize("q", ['"', "*", "NEAR(", "a AND", "\x00", "\U0001F600", "-", "^x", "a:b", "'", "((((", "x" * 5000,
                                "%ED%A0%80", "%FF%FE", "nesta OR"])
-@pytest.mark.parametrize("path", ["/search.json", "/search", "/reconcile/suggest/entity", "/submit/partners.json"])
+@pytest.mark.parametrize("path", ["/search.json", "/search", "/reconcile/suggest/entity", "/submit/partners.json",
+                                  "/browse/organisation.json", "/browse/project", "/reconcile"])
 def test_odd_search_texts_never_500(api, path, q):
-    key = "prefix" if "suggest" in path else "q"
+    key = {"/reconcile/suggest/entity": "prefix", "/browse/organisation.json": "country",
+           "/browse/project": "sort", "/reconcile": "query"}.get(path, "q")
     raw = q if q.startswith("%") else quote(q)  # %ED%A0%80 and %FF%FE are not UTF-8
     resp = api.get(f"{path}?{key}={raw}")
     assert resp.status_code == 200 or 400 <= resp.status_code < 500, (path, q, resp.status_code)
