@@ -114,6 +114,20 @@ def test_web_addresses_and_local_paths_are_link_targets(value, expected):
     assert link_target(value) == expected
 
 
+# -- the submission path refuses them (shapes/dsi-shapes.ttl dsish:WebAddresses) -----------------------
+@pytest.mark.parametrize("predicate", [p for p in PREDICATES if not p.endswith("#country")])
+def test_a_submission_with_a_javascript_iri_is_refused(evil_kb, predicate):
+    from tests.support import make_app
+
+    client = make_app(evil_kb).test_client()
+    ttl = (f"@prefix dsi: <{BASE}def/dsi#> . @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+           f"[] a dsi:Organisation ; rdfs:label \"Script Kiddies\" ; dsi:country <{BASE}id/place/united-kingdom> ;\n"
+           f"   <{predicate}> <jAvAsCrIpT:alert(1)> .")
+    r = client.post("/api/submissions", data=ttl, content_type="text/turtle", headers={"Accept": "application/json"})
+    assert r.status_code == 422, r.get_data(as_text=True)
+    assert "web address" in r.get_data(as_text=True) or "http" in r.get_data(as_text=True)
+
+
 # -- the pages as HTML ---------------------------------------------------------------------------------
 def test_entity_page_makes_no_link_of_a_javascript_iri(evil_kb):
     from tests.support import make_app
