@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import pyoxigraph as ox
 from flask import Blueprint, render_template, request
@@ -292,8 +292,9 @@ def _coordinates(desc: Description):
     lat, lon = desc.first(P["geo"] + "lat"), desc.first(P["geo"] + "long")
     if lat is None or lon is None:
         return None
+    query = urlencode({"mlat": lat.value, "mlon": lon.value})
     return {"lat": lat.value, "long": lon.value,
-            "osm": f"https://www.openstreetmap.org/?mlat={lat.value}&mlon={lon.value}#map=12/{lat.value}/{lon.value}"}
+            "osm": f"https://www.openstreetmap.org/?{query}#map=12/{quote(lat.value)}/{quote(lon.value)}"}
 
 
 def _involvement(kb, desc: Description, is_org: bool) -> list[dict]:
@@ -368,7 +369,7 @@ def _schema_org(kb, desc: Description, is_org: bool, is_project: bool, descripti
     if description:
         data["description"] = description
     site = desc.first(d("website"))
-    if site is not None:
+    if site is not None and link_target(site.value):
         data["url"] = site.value
     same = [v.value for v in desc.values(P["owl"] + "sameAs") if v.value.startswith("http://www.wikidata.org/")]
     if same:

@@ -142,6 +142,12 @@ def test_entity_page_makes_no_link_of_a_javascript_iri(evil_kb):
     assert links.inline == []
     for value in PREDICATES.values():  # still shown, as text
         assert value.replace("&", "&amp;") in html or value.split(":", 1)[1] in html
+    # nor does the schema.org description for search engines give it as the url
+    import json
+    import re
+
+    schema = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S).group(1))
+    assert "url" not in schema and "javascript" not in json.dumps(schema.get("sameAs", [])).lower()
     # the javascript: subject that links here is listed, as text
     assert "Evil subject" in html or "javascript:alert(12)" in html
 
