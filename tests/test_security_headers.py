@@ -123,9 +123,20 @@ def test_html_pages_carry_the_security_headers(c, path):
     assert csp["default-src"] == ["'self'"]
     assert csp["object-src"] == ["'none'"] and csp["base-uri"] == ["'self'"]
     assert csp["frame-ancestors"] == ["'none'"] and csp["form-action"] == ["'self'"]
+    # inline styles only where YASGUI needs them; inline script nowhere
+    assert csp.get("style-src") == (["'self'", "'unsafe-inline'"] if path == "/sparql" else None)
     assert r.headers["X-Content-Type-Options"] == "nosniff"
     assert r.headers["X-Frame-Options"] == "DENY"
     assert r.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def test_the_reconciliation_preview_may_be_framed_but_runs_nothing(c):
+    r = get(c, "/reconcile/preview?id=organisation/nesta")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    assert "X-Frame-Options" not in r.headers  # OpenRefine shows it in a frame
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp and "frame-ancestors" not in csp
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
 
 
 @pytest.mark.parametrize("path, accept", [
