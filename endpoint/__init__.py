@@ -12,7 +12,7 @@ def create_app(settings: Settings | None = None, *, kb=None) -> Flask:
 
     ``kb`` may be given an open :class:`kb.store.KB` (tests share one store across apps).
     """
-    from endpoint import errors, health, pages
+    from endpoint import errors, health, pages, security
     from endpoint.state import init_app
 
     settings = settings or Settings.from_env()
@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, *, kb=None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = max(settings.submission_max_bytes, settings.max_query_length * 4)
     init_app(app, kb)
     errors.init_app(app)
+    security.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     for name in ("sparql", "resources", "dumps", "submissions", "reconcile", "browse"):

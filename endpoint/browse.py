@@ -11,7 +11,7 @@ import io
 
 from flask import Blueprint, jsonify, make_response, render_template, request
 
-from endpoint.pages import local_href
+from endpoint.pages import link_target, local_href
 from endpoint.state import get_kb
 from kb.browse import BROWSE_TYPES, FACETS, SORTS, listing
 from kb.errors import BadRequest, NotFound
@@ -79,7 +79,7 @@ def browse(name: str):
 
 
 def _row_view(row) -> dict:
-    return {"iri": row.iri, "href": local_href(row.iri) or row.iri, "label": row.label,
+    return {"iri": row.iri, "href": local_href(row.iri) or link_target(row.iri), "label": row.label,
             "description": row.description, "start": row.start, "hidden": row.hidden}
 
 
@@ -134,7 +134,7 @@ def search_page():
                         "results": [{"id": h.iri, "type": h.type, "label": h.label, "snippet": h.snippet,
                                      "url": request.host_url.rstrip("/") + (local_href(h.iri) or ""),
                                      "score": round(-h.score, 3)} for h in hits]})
-    view = [{"href": local_href(h.iri) or h.iri, "label": h.label, "type": h.type, "snippet": h.snippet,
+    view = [{"href": local_href(h.iri) or link_target(h.iri), "label": h.label, "type": h.type, "snippet": h.snippet,
              "hidden": h.hidden} for h in hits]
     return render_template("search.html", q=q, type_=type_, hits=view, total=total, page=page,
                            pages=pages, types=SEARCH_TYPES)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import pyoxigraph as ox
 from flask import Blueprint, render_template, request
@@ -56,9 +56,42 @@ def local_href(iri: str) -> str | None:
     return None
 
 
+LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+# What browsers drop from a URL before reading its scheme (C0 controls, space; tabs and newlines even
+# inside), plus DEL and the Unicode spaces and separators, so that the scheme is read as they read it.
+_IGNORED = re.compile(r"[\x00-\x20\x7f-\x9f\u00a0\u1680\u2000-\u200f\u2028\u2029\u202f\u205f\u3000\ufeff]")
+
+
+def link_target(value: str | None) -> str | None:
+    """``value`` as a safe href: an http(s) or mailto: address, or a path on this server ("/..."); None
+    for anything else (javascript:, data:, ftp:, urn:, "//host"), which pages show as text.
+
+    Decided on the parsed URL's scheme, as a browser reads it, never on a substring."""
+    if not value:
+        return None
+    cleaned = _IGNORED.sub("", value)
+    try:
+        parts = urlsplit(cleaned)
+    except ValueError:
+        return None
+    if parts.scheme:
+        return cleaned if parts.scheme.lower() in LINK_SCHEMES else None
+    # a relative reference: only an absolute path (not "//host" nor "/\\host", which leave this server)
+    if cleaned.startswith("/") and not cleaned.startswith(("//", "/\\")):
+        return cleaned
+    return None
+
+
 @bp.app_template_filter("href")
-def href_filter(iri: str) -> str:
-    return local_href(iri) or iri
+def href_filter(iri: str) -> str | None:
+    """Where a link to ``iri`` goes: a path on this server for ours, the IRI itself for a web
+    address, None (show it as text) for anything else."""
+    return local_href(iri) or link_target(iri)
+
+
+@bp.app_template_filter("link_target")
+def link_target_filter(value: str | None) -> str | None:
+    return link_target(value)
 
 
 @bp.app_template_global("query_url")
@@ -108,7 +141,7 @@ def _link(desc: Description, term) -> dict:
     label = desc.labels.get(iri)
     href = local_href(iri)
     external = href is None
-    return {"text": label or _short(iri), "href": href or iri, "external": external, "iri": iri,
+    return {"text": label or _short(iri), "href": href or link_target(iri), "external": external, "iri": iri,
             "has_label": label is not None}
 
 
@@ -260,8 +293,9 @@ def _coordinates(desc: Description):
     lat, lon = desc.first(P["geo"] + "lat"), desc.first(P["geo"] + "long")
     if lat is None or lon is None:
         return None
+    query = urlencode({"mlat": lat.value, "mlon": lon.value})
     return {"lat": lat.value, "long": lon.value,
-            "osm": f"https://www.openstreetmap.org/?mlat={lat.value}&mlon={lon.value}#map=12/{lat.value}/{lon.value}"}
+            "osm": f"https://www.openstreetmap.org/?{query}#map=12/{quote(lat.value)}/{quote(lon.value)}"}
 
 
 def _involvement(kb, desc: Description, is_org: bool) -> list[dict]:
@@ -336,7 +370,7 @@ def _schema_org(kb, desc: Description, is_org: bool, is_project: bool, descripti
     if description:
         data["description"] = description
     site = desc.first(d("website"))
-    if site is not None:
+    if site is not None and link_target(site.value):
         data["url"] = site.value
     same = [v.value for v in desc.values(P["owl"] + "sameAs") if v.value.startswith("http://www.wikidata.org/")]
     if same:

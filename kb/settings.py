@@ -47,6 +47,7 @@ class Settings:
     query_workers: int = _setting(2, "Worker processes that evaluate SPARQL queries (stoppable on timeout).", env_type=int)
     update_token: str = _setting("", "Bearer token that enables SPARQL Update (empty: the endpoint is read-only).")
     service_allowlist: str = _setting("", "Space-separated SPARQL endpoint IRIs a query may call with SERVICE (empty: none).")
+    trusted_hosts: str = _setting("", "Space-separated host names (`name` or `name:port`) a request's Host header may give; others get 400 (empty: the host of DSIKB_BASE_URI, the address `dsikb serve` listens on, localhost, 127.0.0.1 and [::1], any port).")
     host: str = _setting("127.0.0.1", "Address `dsikb serve` listens on.")
     port: int = _setting(8080, "Port `dsikb serve` listens on.", env_type=int)
     secret_key: str = _setting("", "Flask session key for moderator logins (empty: a random key per process).")

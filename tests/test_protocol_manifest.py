@@ -58,7 +58,7 @@ def endpoint_for(tmp_path_factory):
     def get(data: frozenset):
         if data not in apps:
             path = tmp_path_factory.mktemp("w3c-protocol") / "store"
-            settings = settings_for(path, rate_limit=0, query_workers=1)
+            settings = settings_for(path, rate_limit=0, query_workers=1, trusted_hosts="localhost www.example")
             kb = KB.open(settings)
             for file_iri, graph in sorted(data):
                 kb.store.load(path=file_iri.removeprefix("file://"), format=ox.RdfFormat.N_TRIPLES,
