@@ -140,7 +140,7 @@ def sign_in():
     throttle: LoginThrottle = current_app.extensions["dsikb_login_throttle"]
     name, password = request.form.get("name", ""), request.form.get("password", "")
     keys = (("name", name[:100]), ("address", request.remote_addr or ""))
-    wait = throttle.wait(keys)
+    wait = throttle.begin(keys)  # counted as a failure until it succeeds: no guesses in parallel
     if wait:
         seconds = math.ceil(wait)
         body, status = login_page(f"Too many failed sign-ins for this name or from this address: "
@@ -151,14 +151,13 @@ def sign_in():
         start_session(name)
         target = request.form.get("next") or ""
         return redirect(target if target.startswith("/moderate") else url_for("submissions.queue"), code=303)
-    throttle.failed(keys)
     return login_page("Unknown name or wrong password.", 401)
 
 
 class LoginThrottle:
     """Failed sign-ins per key (a name, an address) in a sliding window. After ``max_failures`` in the
-    window a key waits ``base_delay`` seconds, doubled with every further failure (at most
-    ``max_delay``); a success clears its keys. In memory, so per process."""
+    window a key waits ``base_delay`` seconds from its last failure, doubled with every further failure
+    (at most ``max_delay``); a success clears its keys. In memory, so per process."""
 
     def __init__(self, max_failures: int = 5, window: float = 900, base_delay: float = 30,
                  max_delay: float = 900, max_keys: int = 10_000):
@@ -174,31 +173,28 @@ class LoginThrottle:
             times.popleft()
         return times
 
-    def wait(self, keys) -> float:
-        """Seconds before any of ``keys`` may try again (0: now)."""
+    def begin(self, keys) -> float:
+        """An attempt for ``keys``: the seconds to wait when any of them is held back (the attempt is
+        then not counted), else 0 and the attempt counts as a failure until ``succeeded``. Checking
+        and counting under one lock stops simultaneous guesses from all passing the check."""
         if self.max_failures <= 0:
             return 0.0
         now, longest = self.clock(), 0.0
         with self._lock:
-            for key in keys:
-                times = self._recent(key, now)
+            recent = {key: self._recent(key, now) for key in keys}
+            for times in recent.values():
                 over = len(times) - self.max_failures
                 if over >= 0:
                     delay = min(self.base_delay * 2 ** over, self.max_delay)
                     longest = max(longest, times[-1] + delay - now)
-        return max(longest, 0.0)
-
-    def failed(self, keys) -> None:
-        if self.max_failures <= 0:
-            return
-        now = self.clock()
-        with self._lock:
+            if longest > 0:
+                return longest
             if len(self._failures) >= self.max_keys:
                 self._prune(now)
-            for key in keys:
-                times = self._recent(key, now)
+            for key, times in recent.items():
                 times.append(now)
                 self._failures[key] = times
+        return 0.0
 
     def succeeded(self, keys) -> None:
         with self._lock:

@@ -205,6 +205,29 @@ def test_failures_from_one_address_are_throttled(app, hashes):
     assert attempt(client, "alice", PASSWORD, addr="203.0.113.8").status_code == 303  # another address
 
 
+def test_simultaneous_attempts_do_not_get_past_the_limit(app, hashes):
+    """Ten guesses sent at once (the hash takes long enough for all to be in flight): at most the
+    allowed five are hashed, the others get 429."""
+    import threading
+
+    statuses, start = [], threading.Barrier(10)
+
+    def guess(i):
+        client = app.test_client()
+        env = {"REMOTE_ADDR": f"192.0.2.{100 + i}"}
+        form = {"name": "alice", "password": f"parallel guess {i}", "csrf_token": token(client, environ_base=env)}
+        start.wait()
+        statuses.append(client.post("/moderate/login", data=form, environ_base=env).status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [401] * 5 + [429] * 5
+    assert len(hashes) == 5
+
+
 def test_unknown_names_are_throttled_like_known_ones(app):
     client = app.test_client()
     for i in range(5):
