@@ -140,7 +140,7 @@ def _epochs_path(path: Path) -> Path:
 def _read_epochs(path: Path) -> dict[str, str]:
     try:
         data = json.loads(_epochs_path(path).read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):  # missing or unreadable: every stamp changes, so sessions end
         return {}
     return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) else {}
 

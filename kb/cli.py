@@ -162,7 +162,8 @@ def cmd_moderator(args) -> int:
         print(f"password of moderator {args.name} changed in {path}; their sessions have ended", file=sys.stderr)
         return 0
     new = accounts.add_account(path, args.name, password)
-    print(f"moderator {args.name} {'added to' if new else 'updated in'} {path}", file=sys.stderr)
+    print(f"moderator {args.name} added to {path}" if new else
+          f"moderator {args.name} updated in {path}; their sessions have ended", file=sys.stderr)
     return 0
 
 

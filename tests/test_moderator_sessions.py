@@ -295,3 +295,25 @@ def test_plain_http_to_a_public_host_says_why_sign_in_needs_https(app):
     assert "https" in html and "DSIKB_COOKIE_SECURE" in html
     local = app.test_client().get("/moderate/login").get_data(as_text=True)
     assert "DSIKB_COOKIE_SECURE" not in local
+
+
+def test_sign_out_works_when_the_state_file_cannot_be_written(app, monkeypatch, caplog):
+    """A read-only accounts folder: sign-out still ends this browser's session (no 500) and says so in the log."""
+    from kb import accounts
+
+    client = signed_in(app)
+    csrf = token(client, "/moderate")
+
+    def read_only(*args):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(accounts, "_write_atomically", read_only)
+    resp = client.post("/moderate/logout", data={"csrf_token": csrf})
+    assert resp.status_code == 303
+    assert refused(client)
+    assert "could not end the sessions of alice" in caplog.text
+
+
+def test_a_wrong_cookie_secure_value_stops_the_start_with_a_message(store, accounts_file):
+    with pytest.raises(ValueError, match="DSIKB_COOKIE_SECURE must be auto, yes or no"):
+        make(store, accounts_file, cookie_secure="sometimes")
