@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
-from functools import wraps
 
 import pyoxigraph as ox
 from flask import (Blueprint, Response, current_app, jsonify, make_response, redirect,
                    render_template, request, session, url_for)
 
+from endpoint import moderator_auth
+from endpoint.moderator_auth import moderator_required
 from endpoint.negotiation import negotiate, vary_accept, wants_html
 from endpoint.state import get_kb, get_settings
-from kb import accounts, moderation
+from kb import moderation
 from kb.describe import best_label
 from kb.errors import BadRequest, Forbidden, SyntaxProblem, TooLarge, Unprocessable
 from kb.submission_json import CONCEPT_FIELDS, json_schema
@@ -41,8 +41,7 @@ def init_app(app) -> None:
     kb = app.extensions["dsikb"]
     subs = SubmissionStore.for_kb(kb)
     app.extensions["dsikb_submissions"] = subs
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    moderator_auth.init_app(app)  # session cookie flags, sign-in throttle
     if subs.exists and hasattr(kb, "store"):
         moderation.recover(kb, subs)
 
@@ -69,15 +68,6 @@ def check_csrf() -> None:
 def _inject():
     # new_key: the form's Idempotency-Key, so a double click or a resent form makes one submission
     return {"csrf_token": csrf_token, "new_key": lambda: secrets.token_urlsafe(16)}
-
-
-def moderator_required(view):
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not session.get("moderator"):
-            return redirect(url_for("submissions.login", next=request.path))
-        return view(*args, **kwargs)
-    return wrapper
 
 
 # -- the API -----------------------------------------------------------------------------------
@@ -383,26 +373,16 @@ def partners_json():
 # -- moderation --------------------------------------------------------------------------------
 @bp.route("/moderate/login", methods=["GET", "POST"])
 def login():
-    error = None
     if request.method == "POST":
         check_csrf()
-        name, password = request.form.get("name", ""), request.form.get("password", "")
-        if accounts.check(get_settings().moderators, name, password):
-            session.clear()
-            session["moderator"] = name
-            session["csrf"] = secrets.token_urlsafe(32)  # a new token for the new session
-            target = request.form.get("next") or ""
-            return redirect(target if target.startswith("/moderate") else url_for("submissions.queue"), code=303)
-        time.sleep(0.2)
-        error = "Unknown name or wrong password."
-    status = 401 if error else 200
-    return render_template("moderate_login.html", error=error, next=request.values.get("next", "")), status
+        return moderator_auth.sign_in()  # throttled; a new session and CSRF token on success
+    return moderator_auth.login_page()
 
 
 @bp.post("/moderate/logout")
 def logout():
     check_csrf()
-    session.clear()
+    moderator_auth.end_session()  # copies of the cookie are refused from now on
     return redirect(url_for("submissions.login"), code=303)
 
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from kb.errors import KBError
+from kb.errors import KBError, NotFound
 from kb.settings import Settings
 
 
@@ -145,14 +145,25 @@ def cmd_link(args) -> int:
 def cmd_moderator(args) -> int:
     import getpass
 
-    from kb.accounts import add_account
+    from kb import accounts
 
     path = args.file or _settings(args).moderators
     if not path:
         raise KBError("name the accounts file: --file FILE or DSIKB_MODERATORS")
+    if args.action == "remove":
+        accounts.remove_account(path, args.name)
+        print(f"moderator {args.name} removed from {path}; their sessions have ended", file=sys.stderr)
+        return 0
+    if args.action == "passwd" and args.name not in accounts.read_accounts(path):
+        raise NotFound(f"no moderator named {args.name!r} in {path}")
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(f"password for {args.name}: ")
-    new = add_account(path, args.name, password)
-    print(f"moderator {args.name} {'added to' if new else 'updated in'} {path}", file=sys.stderr)
+    if args.action == "passwd":
+        accounts.set_password(path, args.name, password)
+        print(f"password of moderator {args.name} changed in {path}; their sessions have ended", file=sys.stderr)
+        return 0
+    new = accounts.add_account(path, args.name, password)
+    print(f"moderator {args.name} added to {path}" if new else
+          f"moderator {args.name} updated in {path}; their sessions have ended", file=sys.stderr)
     return 0
 
 
@@ -203,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = command("moderator", cmd_moderator, "Manage moderator accounts (name:hash lines in DSIKB_MODERATORS).")
-    p.add_argument("action", choices=["add"], help="add (or change the password of) an account")
+    p.add_argument("action", choices=["add", "passwd", "remove"],
+                   help="add (or replace) an account, change its password, or remove it; "
+                        "passwd and remove end the account's sessions")
     p.add_argument("name")
     p.add_argument("--file", help="accounts file (default: DSIKB_MODERATORS)")
     p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
