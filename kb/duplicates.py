@@ -22,9 +22,10 @@ from kb.linking.matching import LEGAL_FORMS, fold, site_key
 
 TYPES = {"organisation": "Organisation", "project": "Project", "place": "Place"}
 # fuzz.ratio (0-100) of two normalised names, spaces removed, for "close name in the same city".
-# On the real data, pairs at 90+ in one city are spelling variants ("Fab Lab Barcelona" /
-# "FabLab Barcelona", "Open Knowledge Foundation" / "Open Knowledge Fundation"); below 90 they
-# are different organisations that share words ("Impact Hub Madrid" / "Impact Hub Milan").
+# Over every same-city pair of the real data, 84-96 is empty: 97 is a spelling variant ("Sea
+# Communication" / "Sea Communications"); 83 and below are mostly different organisations that share
+# words ("Rewired State" / "Young Rewired State" 83, "Barcelona Lab" / "Barcelona Media" 77). 90 sits
+# in the gap, with room for one typo in a short name.
 CLOSE_NAME = 90
 SAME_HOST = "same website host"
 SAME_PAGE = "same web page"
@@ -205,7 +206,7 @@ def _close(a: str, b: str) -> bool:
 def candidates(kb, name: str, website: str | None = None, city: str | None = None,
                country: str | None = None, *, type: str = "organisation") -> list[Match]:
     """Public entities of ``type`` a new record (name, website, city name or place IRI) may
-    duplicate, strongest evidence first. ``country`` narrows nothing yet: the city is per country."""
+    duplicate, strongest evidence first; with ``country``, a city name is matched in that country."""
     idx = index(kb)
     why: dict[str, list[str]] = {}
     host = host_key(website) if type == "organisation" else page_key(website)
