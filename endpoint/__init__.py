@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, *, kb=None) -> Flask:
     security.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
-    for name in ("sparql", "resources", "dumps", "submissions", "reconcile", "browse"):
+    for name in ("sparql", "resources", "dumps", "submissions", "reconcile", "browse", "moderate_duplicates"):
         module = _optional_blueprint(name)
         if module is not None:
             app.register_blueprint(module.bp)

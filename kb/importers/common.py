@@ -297,8 +297,9 @@ def looks_random(text: str) -> bool:
 
 
 def quality_issues(name: str, *, site: str | None = None, extra: tuple[str, ...] = ()) -> list[str]:
-    """Hiding quality issues of a record: ``spam``, ``test-entry`` or ``no-name`` (slugs of the
-    quality-issue scheme)."""
+    """Hiding quality issues of a record: ``spam``, ``test-entry``, ``no-name`` or
+    ``placeholder-name`` (slugs of the quality-issue scheme); :func:`placeholder_name` says which
+    placeholder rule fired."""
     label = clean_text(name)
     issues = []
     if not label or not re.search(r"[^\W_]", label):
@@ -309,4 +310,74 @@ def quality_issues(name: str, *, site: str | None = None, extra: tuple[str, ...]
         issues.append("spam")
     elif sum(looks_random(x) for x in (label, *extra) if x) >= 2:
         issues.append("test-entry")
+    elif placeholder_name(label, site=site):
+        issues.append("placeholder-name")
     return issues
+
+
+# -- placeholders: what people typed to get past a required field ------------------------------
+_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+FILLER_WORDS = frozenset("""
+yes no none nothing null nil na n a unknown blah bla bleh meh tbd tba todo tes tst ok okay hello hi
+name organisation organization project company city town place country somewhere nowhere
+""".split()) | {"n a", "no name", "not applicable", "to do"}
+# Given names that the 2013 form received as organisation names ("adam", "Bob"); only a name that is
+# nothing but one of these, with no website, counts.
+FIRST_NAMES = frozenset("""
+adam alan alex alice amy andrea andrew angela anna anne ben bob carlos charlie chris claire daniel
+david emma eva george hans helen ian jack james jan jane jean john jose juan julia kate laura lisa
+lucas luis maria mark marie mary matt michael mike nick olivia paul pedro peter pierre robert sam
+sara sarah simon sophie steve thomas tom
+""".split())
+
+
+def keyboard_fragment(word: str) -> bool:
+    """``adf``, ``qwe``, ``jkl``: 2-5 lower-case letters walking along one keyboard row."""
+    if not re.fullmatch(r"[a-z]{2,5}", word):
+        return False
+    for row in _ROWS:
+        if all(c in row for c in word):
+            pos = [row.index(c) for c in word]
+            steps = [b - a for a, b in zip(pos, pos[1:])]
+            if all(0 < s <= 2 for s in steps) or all(-2 <= s < 0 for s in steps):
+                return True
+    return False
+
+
+def placeholder(text: str | None) -> str | None:
+    """Which placeholder rule a name or place breaks (``single letter``, ``repeated letters``,
+    ``keyboard fragment``, ``filler word``), or None."""
+    raw = clean_text(text)
+    key = norm(raw)
+    compact = key.replace(" ", "")
+    if not compact:
+        return None
+    if len(compact) == 1:
+        return "single letter"
+    if re.search(r"([a-z])\1\1", compact) and len(set(compact)) <= 2 or re.fullmatch(r"([a-z])\1+", compact):
+        return "repeated letters"
+    if keyboard_fragment(raw):
+        return "keyboard fragment"
+    if re.fullmatch(r"[a-z]{4,}", raw) and (not re.search(r"[aeiouy]", raw) or len(set(raw)) * 2.5 <= len(raw)):
+        return "keyboard mash"  # 'qdsfds', 'basbbabbdb': lower case, no vowel or a few letters repeated
+    if key in FILLER_WORDS:
+        return "filler word"
+    return None
+
+
+def placeholder_place(text: str | None) -> str | None:
+    """Which placeholder rule a city name breaks (a :func:`placeholder` rule or ``test entry``)."""
+    return placeholder(text) or ("test entry" if clean_text(text) and _TEST.fullmatch(norm(text)) else None)
+
+
+def placeholder_name(name: str | None, *, site: str | None = None) -> str | None:
+    """Why a record's name is a placeholder rather than the name of an organisation or project:
+    a :func:`placeholder` rule, or ``first name alone`` (a bare given name and no website)."""
+    rule = placeholder(name)
+    if rule:
+        return rule
+    if re.fullmatch(r"[a-z]{2}", clean_text(name)):  # 'ma'; acronyms are written in capitals
+        return "two lower-case letters"
+    if not site and norm(name) in FIRST_NAMES and " " not in clean_text(name):
+        return "first name alone"
+    return None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from kb.importers.common import RDF_TYPE, TRUE, Builder, clean_text, outside_europe, quality_issues, std, website
+from kb.importers.common import (RDF_TYPE, TRUE, Builder, clean_text, outside_europe, placeholder,
+                                 placeholder_name, placeholder_place, quality_issues, std, website)
 from kb.importers.concepts import PROPERTY, ConceptIndex
 from kb.importers.entity import EntityWriter, Existing
 from kb.importers.report import ImportReport
@@ -36,6 +37,9 @@ class Context:
         issues = quality_issues(name, site=site or raw_site, extra=extra)
         for issue in issues:
             self.flag_quality(iri, issue, hide=True)
+            if issue == "placeholder-name":
+                issue += f" ({placeholder_name(name, site=site or raw_site)})"
+                self.count(issue)
             self.report.flag(file, row, name_field, issue, name)
         self.report.row(file, "flagged" if issues else "entity")
         if site:
@@ -76,7 +80,8 @@ class Context:
         self.report.issue(file, row, field, f"not in the {schemes[0]} scheme: kept as dsi:tag", raw)
         return False
 
-    def place(self, iri: str, country: str, city: str, *, file: str, row: int) -> None:
+    def place(self, iri: str, country: str, city: str, *, file: str, row: int, coords=None,
+              city_field: str = "city") -> None:
         label = std("rdfs:label").value
         country_iri, city_iri = self.b.place(
             country, city, labelled=lambda place: self.w.existing.has(place, label))
@@ -84,8 +89,47 @@ class Context:
             self.w.single(iri, "country", country_iri)
             if outside_europe(country):
                 self.flag_quality(iri, "outside-europe", hide=False)
+            self.check_coordinates(iri, country, coords, file=file, row=row)
         if city_iri:
             self.w.single(iri, "city", city_iri)
+            self.check_place(city_iri, city, file=file, row=row, field=city_field)
+
+    # -- quality rules of places (counted per rule in the report's figures) ----------------------
+    def count(self, rule: str) -> None:
+        key = f"{self.source} flagged: {rule}"
+        self.report.figures[key] = self.report.figures.get(key, 0) + 1
+
+    def check_place(self, place_iri: str, name: str, *, file: str, row: int, field: str) -> None:
+        """A city named by a placeholder ('c', 'test', 'XXXX') is hidden: it names no place."""
+        rule = placeholder_place(name)
+        if rule:
+            self.flag_quality(place_iri, "placeholder-place", hide=True)
+            self.count(f"placeholder-place ({rule})")
+            self.report.issue(file, row, field, f"placeholder-place ({rule}): the place is hidden", name)
+
+    def check_coordinates(self, iri: str, country: str, coords, *, file: str, row: int) -> None:
+        """Coordinates far from the stated country (GeoNames cities, kb.places) flag the record."""
+        from kb import places
+
+        code = places.lookup_code(clean_text(country))
+        if not coords or not code:
+            return
+        elsewhere = places.country_elsewhere(float(coords[0]), float(coords[1]), code)
+        if elsewhere:
+            self.flag_quality(iri, "coordinates-elsewhere", hide=False)
+            self.count("coordinates-elsewhere")
+            self.report.issue(file, row, "latitude/longitude", f"coordinates-elsewhere: the point lies in "
+                              f"{elsewhere}, not in {code} ({clean_text(country)})", f"{coords[0]}, {coords[1]}")
+
+    def region(self, iri: str, value: str, *, file: str, row: int, field: str) -> None:
+        """A region, unless it is a placeholder ('Yes', 'test'): then it is reported, not kept."""
+        value = clean_text(value)
+        rule = placeholder(value)
+        if rule:
+            self.count(f"placeholder-region ({rule})")
+            self.report.issue(file, row, field, f"placeholder-region ({rule}): not imported", value)
+        else:
+            self.w.text(iri, "region", value)
 
     def typed(self, iri: str, cls: str) -> None:
         self.b.add(iri, RDF_TYPE, self.b.dsi(cls))

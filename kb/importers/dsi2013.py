@@ -78,8 +78,8 @@ def _organisations(ctx: Context, rows: list[dict], iris: dict[str, str]) -> None
         if problem:
             ctx.flag_quality(iri, "impossible-coordinates", hide=False)
             ctx.report.issue(ORGS, n, "Latitude/Longitude", problem)
-        ctx.place(iri, r["Country"], r["Location"], file=ORGS, row=n)
-        ctx.w.text(iri, "region", clean_text(r["Region"]))
+        ctx.place(iri, r["Country"], r["Location"], file=ORGS, row=n, coords=pair, city_field="Location")
+        ctx.region(iri, r["Region"], file=ORGS, row=n, field="Region")
 
 
 def _projects(ctx: Context, rows: list[dict], iris: dict[str, str]) -> None:

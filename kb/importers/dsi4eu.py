@@ -128,7 +128,7 @@ def _common(ctx: Context, n: int, file: str, r: dict, iri: str, cls: str, key: s
     if problem:
         ctx.flag_quality(iri, "impossible-coordinates", hide=False)
         ctx.report.issue(file, n, "latitude/longitude", problem)
-    ctx.place(iri, r.get("country"), r.get("region"), file=file, row=n)
+    ctx.place(iri, r.get("country"), r.get("region"), file=file, row=n, coords=pair, city_field="region")
 
 
 def _created(ctx, n, file, iri, field, raw) -> None:
