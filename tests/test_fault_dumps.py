@@ -158,3 +158,42 @@ def test_sigkill_while_regenerating_dumps_serves_whole_files(built_kb, tmp_path,
     assert not leftovers, f"build folders of killed builds left behind: {leftovers}"
     del kb
     gc.collect()
+
+
+@pytest.mark.slow
+def test_sigkill_of_dsikb_dump_leaves_the_previous_file_whole(built_kb, tmp_path, capsys):
+    """``dsikb dump --out FILE.gz`` killed at random moments: FILE is the last whole dump (never a cut
+    one); the killed runs' temporary files are the only leftovers (counted in the output)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "dsi.nq.gz"
+    store = tmp_path / "store"
+    copy_store(built_kb, store)
+    cmd = [sys.executable, "-m", "kb.cli", "dump", "--store", str(store), "--format", "nq", "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    seed = int(time.time())
+    rng = random.Random(seed)
+    t0 = time.monotonic()
+    started = time.monotonic()
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=120)
+    full = time.monotonic() - started
+    whole = hashlib.sha256(out.read_bytes()).hexdigest()
+    kills = []
+    for _ in range(3):
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        delay = rng.uniform(0.3 * full, full)  # after the interpreter started: while it writes
+        try:
+            proc.wait(delay)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            kills.append(round(delay, 2))
+        proc.wait()
+        assert hashlib.sha256(out.read_bytes()).hexdigest() == whole, "a killed dump replaced the file"
+    quads = len(list(ox.parse(gzip.decompress(out.read_bytes()), ox.RdfFormat.N_QUADS)))
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp"))
+    with capsys.disabled():
+        print(f"\ndsikb dump fault test (seed {seed}): one dump {full:.1f} s, kills at {kills} s, file whole "
+              f"({quads} quads), temporary files left by killed runs {len(leftovers)}, {time.monotonic() - t0:.1f} s")
+    assert kills
+    assert all(name.startswith(".dsi.nq.gz.") for name in leftovers)
