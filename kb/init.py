@@ -57,7 +57,7 @@ def init(settings: Settings, *, log: Callable[[str], None] = lambda m: None, kb:
     """Build or update the store; returns a summary (graph -> 'updated' | 'unchanged')."""
     kb = kb or KB.open(settings)
     states: dict[str, str] = {}
-    for graph in drop_staging_graphs(kb):  # a killed init's leftovers; not counted as a change
+    for graph in drop_staging_graphs(kb):  # what a killed run left between staging and MOVE
         log(f"removed a staging graph left by an interrupted run: {graph}")
     for graph, files in bundled_graphs(kb).items():
         if not files:
