@@ -1,6 +1,7 @@
 """Fault test: ``dsikb serve`` is SIGKILLed at random moments while submissions are posted and
 accepted; after each restart every submission that got a 202 must be there, the store must open, and
-no half-written graph may exist (a submission graph is either complete with its provenance or absent).
+no half-written graph may exist (a submission graph is either complete with its provenance or absent),
+and the served dumps are whole and hold every published graph.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 
+import pyoxigraph as ox
 import pytest
 
 from kb.settings import PROJECT_ROOT
@@ -182,8 +184,14 @@ def test_sigkill_while_submitting_loses_nothing(tmp_path, capsys):
         server.stop()
 
     # the store opens; every acknowledged submission is in the spool; no half-written graph
+    from tests.test_fault_dumps import check_served_dumps, listing
+
     server.start()  # a restart runs recovery (an accept cut between store and spool is settled)
-    server.stop()
+    try:
+        listing(Client(server.url))  # the dumps of the final content: whole, with every published graph
+        dumps = check_served_dumps(Client(server.url), store.with_name(store.name + ".dumps"))
+    finally:
+        server.stop()
     gc.collect()
     kb = KB.open(settings.replace(store=str(store)))
     subs = SubmissionStore(store.with_name(store.name + ".submissions.sqlite"))
@@ -199,11 +207,14 @@ def test_sigkill_while_submitting_loses_nothing(tmp_path, capsys):
         want = {str(t) for t in sub.triples()}
         assert want <= have, f"graph of {sub.id} is missing {len(want - have)} statements"
         assert kb.ask(f"ASK {{ GRAPH <{graph}> {{ <{graph}> prov:wasGeneratedBy ?a ; prov:generatedAtTime ?t }} }}")
+    dumped = {q.graph_name.value for q in dumps["quads"] if isinstance(q.graph_name, ox.NamedNode)}
+    assert set(published) <= dumped, "a published submission graph is missing from the N-Quads dump"
     elapsed = time.monotonic() - t0
     with capsys.disabled():  # the figures belong in the test output, not only on failure
         print(f"\nfault test (seed {seed}): sent {sent}, acknowledged {len(acknowledged)}, found {len(found)}, "
               f"in spool {len(subs.ids())}, retries {retries}, kills at {kills} s, "
-              f"accepts sent {len(accept_sent)}, published graphs {len(published)}, {elapsed:.1f} s")
+              f"accepts sent {len(accept_sent)}, published graphs {len(published)} (all in the served dumps, "
+              f"which are whole), {elapsed:.1f} s")
     assert len(found) == len(acknowledged) == SUBMISSIONS
     assert len(subs.ids()) == SUBMISSIONS, "a retried POST made a second submission"
     assert len(kills) == KILLS
