@@ -24,6 +24,7 @@ def create_app(settings: Settings | None = None, *, kb=None) -> Flask:
     errors.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(_optional_blueprint("openapi").bp)  # /openapi.json: the API description
     for name in ("sparql", "resources", "dumps", "submissions", "reconcile", "browse"):
         module = _optional_blueprint(name)
         if module is not None:
