@@ -198,7 +198,7 @@ def _submissions(paths: dict) -> None:
                    {"200": _ok("the form", HTML), **_errors(404)},
                    [_param("entity", description="IRI of an organisation or project to change")], ["contribute"]),
         "post": _op("Send the form (needs the session cookie and its CSRF token)",
-                    {"303": {"description": "stored: see its status", "headers": LOCATION},
+                    {"303": {"description": "stored: see its status", "headers": LOCATION, "content": _content(HTML)},
                      "400": html_error, "422": html_error, **_errors(403, 413)}, tags=["contribute"],
                     requestBody={"required": True, "content": {
                         "application/x-www-form-urlencoded": {"schema": form}}})}
@@ -209,7 +209,7 @@ def _submissions(paths: dict) -> None:
         "get": _op("The form an organisation uses to ask to be removed", {"200": _ok("the form", HTML)},
                    tags=["contribute"]),
         "post": _op("Ask for a withdrawal (needs the session cookie and its CSRF token)",
-                    {"303": {"description": "stored: see its status", "headers": LOCATION},
+                    {"303": {"description": "stored: see its status", "headers": LOCATION, "content": _content(HTML)},
                      "422": html_error, **_errors(403, 413)}, tags=["contribute"],
                     requestBody={"required": True, "content": {
                         "application/x-www-form-urlencoded": {"schema": withdraw_form}}})}
