@@ -42,8 +42,11 @@ class Nested(str):
 
 
 SURROGATE = st.characters(categories=["Cs"])
+NUMBERS = ["0", "-1", "1", "-0", "1.5", "1e308", "-1e308", "1e999", "inf", "-inf", "nan", "9" * 40, "9" * 400,
+           "9" * 5000, "-" + "9" * 40, "0x1f", "1" + "0" * 19, "18446744073709551616", " 7 ", "٣"]
 TEXT = st.one_of(
     st.sampled_from(SPECIAL),
+    st.sampled_from(NUMBERS),
     st.text(max_size=30),
     st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=200),
     st.text(st.one_of(SURROGATE, st.characters()), max_size=10),
@@ -68,10 +71,23 @@ def _query(pairs) -> str:
     return "&".join(f"{_encode(k)}={_encode(v)}" for k, v in pairs)
 
 
+NUMERIC = {"page", "per_page", "limit", "latitude", "longitude"}
+WITH_SURROGATE = st.builds(lambda a, b: a + b, st.sampled_from(["", "Nesta ", "x"]), st.text(SURROGATE, min_size=1,
+                                                                                           max_size=2))
+
+
+def _value(name: str):
+    return st.one_of(st.sampled_from(NUMBERS), TEXT) if name in NUMERIC else TEXT
+
+
 def params(names: list[str]):
-    """A list of (name, value) pairs: known names (maybe repeated) and sometimes a stranger."""
-    name = st.one_of(st.sampled_from(names), st.text(max_size=8)) if names else st.text(max_size=8)
-    return st.lists(st.tuples(name, TEXT), max_size=6)
+    """A list of (name, value) pairs: known names (maybe repeated) and sometimes a stranger; numbers
+    more often for the parameters that take numbers."""
+    stranger = st.tuples(st.text(max_size=8), TEXT)
+    if not names:
+        return st.lists(stranger, max_size=6)
+    known = st.sampled_from(names).flatmap(lambda n: st.tuples(st.just(n), _value(n)))
+    return st.lists(st.one_of(known, known, known, stranger), max_size=6)
 
 
 # -- checking what came back -----------------------------------------------------------------------
@@ -171,18 +187,40 @@ def test_every_route_is_fuzzed(fuzz_app):
     assert sorted(rules - fuzzed) == []
 
 
+# Sensible values sent after the fuzzed ones (the first of a repeated parameter wins), so that the
+# fuzzed ones reach the code behind them: a search runs only with some q.
+BASE = {"/search": [("q", "open")], "/search.json": [("q", "open")], "/reconcile/suggest/entity": [("prefix", "nes")]}
+
+
 @pytest.mark.parametrize("route", list(GET_ROUTES))
 def test_get_routes_survive_arbitrary_parameters(fuzz_client, route):
     fuzzed = "{}" in route or GET_ROUTES[route]
+
     @settings(SETTINGS, max_examples=25 if fuzzed else 8)
     @given(segment=TEXT, pairs=params(GET_ROUTES[route]), accept=ACCEPT)
     def run(segment, pairs, accept):
         path = route.replace("{}", _encode(segment) or "x")
-        url = path + "?" + _query(pairs)
+        url = path + "?" + _query(pairs + BASE.get(route, []))
         send(fuzz_client.get, f"GET {url[:300]} Accept: {accept!r:.60}", url,
              headers={"Accept": accept} if accept else {})
 
     run()
+
+
+EDGES = {"/data/organisation/nesta": ["page"], "/page/organisation/nesta": ["page"],
+         "/page/concept/area-of-society": ["page"], "/browse/organisation": ["page", "per_page"],
+         "/browse/project.json": ["page", "per_page"], "/search?q=open": ["page", "per_page"],
+         "/search.json?q=open": ["page", "per_page"], "/reconcile/suggest/entity?prefix=nes": ["limit"],
+         "/reconcile?query=Nesta": ["limit"]}
+
+
+@pytest.mark.parametrize("route", list(EDGES))
+def test_numeric_parameters_at_their_edges(fuzz_client, route):
+    """Every number-taking parameter with every edge value, not left to chance."""
+    for name in EDGES[route]:
+        for value in NUMBERS:
+            url = route + ("&" if "?" in route else "?") + _query([(name, value)])
+            send(fuzz_client.get, f"GET {url[:200]}", url)
 
 
 # -- POST routes: forms, reconciliation queries, submissions ---------------------------------------
@@ -197,10 +235,14 @@ def _dumps(value) -> str:
     return json.dumps(value)
 
 
+VALID_FORM = [("type", "organisation"), ("name", "Fuzzed Form Organisation"), ("country", "United Kingdom"),
+              ("website", "https://fuzz.example.net/"), ("shortDescription", "Made by the fuzz tests.")]
+
+
 @SETTINGS
 @given(pairs=params(FORM))
 def test_submit_form_survives_arbitrary_fields(fuzz_client, pairs):
-    data = [("csrf_token", "fuzz-token"), *pairs]
+    data = [("csrf_token", "fuzz-token"), *pairs, *VALID_FORM]
     send(fuzz_client.post, f"POST /submit {pairs!r:.300}", "/submit", data=_form(data), content_type=FORM_TYPE)
 
 
@@ -252,7 +294,7 @@ IRI_ISH = st.one_of(st.sampled_from(["https://www.example.org/", "http://a b/", 
                                      "https://🚀.example/", "http://[::1", "https://a/\ud800", "https://a/{x}",
                                      "https://a/\"x\"", "https://a/\\x", "https://a/`x`", "https://a/^x|"]),
                     TEXT.map(lambda t: "https://" + t))
-FIELD_VALUE = st.one_of(TEXT, IRI_ISH, JSON_VALUE, st.lists(st.one_of(TEXT, IRI_ISH), max_size=3),
+FIELD_VALUE = st.one_of(TEXT, IRI_ISH, JSON_VALUE, WITH_SURROGATE, st.lists(st.one_of(TEXT, IRI_ISH), max_size=3),
                         st.lists(st.fixed_dictionaries({"organisation": st.one_of(IRI_ISH, TEXT),
                                                         "role": TEXT}), max_size=2))
 ENTITY = st.fixed_dictionaries(
@@ -265,7 +307,12 @@ TURTLE = st.builds(
     IRI_ISH, TEXT, st.sampled_from(["", "<#it> dsi:country <x> .", "<#it> rdfs:label 1e999 .", "[] a dsi:Project ."]))
 DEEP = st.one_of(st.integers(1, 100_000), st.sampled_from([20_000, 100_000])).map(
     lambda n: Nested("[" * n + "]" * n))
+VALID = {"type": "organisation", "name": "Fuzzed Organisation", "country": "united-kingdom",
+         "website": "https://fuzz.example.net/", "shortDescription": "Made by the fuzz tests."}
+ONE_BAD_FIELD = st.builds(lambda field, value: {**VALID, field: value},
+                          st.sampled_from(["type", "name", *ENTITY_FIELDS]), FIELD_VALUE)
 BODY = st.one_of(
+    ONE_BAD_FIELD.map(lambda d: ("application/json", _dumps(d))),
     ENTITY.map(lambda d: ("application/json", _dumps(d))),
     WITHDRAWAL.map(lambda d: ("application/json", _dumps(d))),
     JSON_VALUE.map(lambda v: ("application/json", _dumps(v))),
@@ -286,6 +333,16 @@ def test_api_submissions_survive_arbitrary_bodies(fuzz_client, body, accept):
     headers = {"Accept": accept} if accept else {}
     send(fuzz_client.post, f"POST /api/submissions {content_type} {text[:300]!r}", "/api/submissions", data=raw,
          content_type=content_type or None, headers=headers)
+
+
+@pytest.mark.parametrize("field", ["name", "shortDescription", "description", "city", "country", "twitter",
+                                   "website", "tags", "startDate"])
+def test_api_submissions_survive_lone_surrogates(fuzz_client, field):
+    """JSON may escape a lone surrogate (\\ud800); no Python str holding one can be encoded as UTF-8."""
+    value = ["tag \ud800"] if field == "tags" else "x \udc00 y"
+    body = json.dumps({**VALID, field: value})  # ensure_ascii: the surrogate travels as a \\udc00 escape
+    send(fuzz_client.post, f"POST /api/submissions {body[:300]}", "/api/submissions", data=body,
+         content_type="application/json")
 
 
 @SETTINGS
