@@ -345,6 +345,25 @@ def test_api_submissions_survive_lone_surrogates(fuzz_client, field):
          content_type="application/json")
 
 
+@pytest.mark.parametrize("website", ["www.example.org", "example.org/x", "https://www.example.org/", "http://a b/",
+                                     "https://x/<y>", "mailto:hello@example.org", "https://", "//example.org",
+                                     "https://exa mple.org", "https://🚀.example/"])
+def test_api_submissions_survive_odd_websites(fuzz_client, website):
+    body = json.dumps({**VALID, "website": website})
+    send(fuzz_client.post, f"POST /api/submissions website={website}", "/api/submissions", data=body,
+         content_type="application/json")
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "9" * 5000, "1e-999",
+                                    '"nan"', '"inf"', "1" + "0" * 30])
+@pytest.mark.parametrize("field", ["latitude", "longitude"])
+def test_api_submissions_survive_edge_numbers(fuzz_client, field, number):
+    """Python's json reads NaN, Infinity and 1e999 (as inf); 5,000 digits trip its int limit."""
+    body = json.dumps({**VALID, "latitude": 51.5, "longitude": -0.1, field: "N"}).replace('"N"', number)
+    send(fuzz_client.post, f"POST /api/submissions {field}={number[:40]}", "/api/submissions", data=body,
+         content_type="application/json")
+
+
 @SETTINGS
 @given(name=TEXT, kind=TEXT, consent=TEXT, email=TEXT, key=TEXT)
 def test_api_submission_headers_survive_arbitrary_text(fuzz_client, name, kind, consent, email, key):
