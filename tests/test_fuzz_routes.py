@@ -246,6 +246,15 @@ def test_submit_form_survives_arbitrary_fields(fuzz_client, pairs):
     send(fuzz_client.post, f"POST /submit {pairs!r:.300}", "/submit", data=_form(data), content_type=FORM_TYPE)
 
 
+@pytest.mark.parametrize("partner", [B + "id/organisation/x> {", B + "id/organisation/x> } ; DROP ALL ; #",
+                                     B + "id/organisation/🚀", B + "id/organisation/a b", B + "id/organisation/\\"])
+def test_submit_form_survives_odd_partners(fuzz_client, partner):
+    """A form sent back with its errors names the partners it had: their IRIs come from the request."""
+    data = [("csrf_token", "fuzz-token"), ("type", "project"), ("name", ""), ("partner", partner),
+            ("partner_role", "delivery-lead")]
+    send(fuzz_client.post, f"POST /submit partner={partner}", "/submit", data=_form(data), content_type=FORM_TYPE)
+
+
 @SETTINGS
 @given(pairs=params(["entity", "reason", "submitter_name", "submitter_email", "consent"]))
 def test_withdraw_form_survives_arbitrary_fields(fuzz_client, pairs):
