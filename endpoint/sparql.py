@@ -16,11 +16,11 @@ from collections import deque
 from flask import Blueprint, Flask, Response, current_app, request
 
 from endpoint import sparql_protocol as protocol
-from endpoint.negotiation import negotiate, vary_accept, wants_html
+from endpoint.negotiation import negotiate, vary_accept
 from endpoint.sparql_editor import editor
 from endpoint.state import get_kb, get_settings
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable, TooManyRequests
-from kb.sparql import description, formats, safety
+from kb.sparql import description, formats, safety, using
 from kb.sparql.cache import ResultCache
 from kb.sparql.pool import InlinePool, WorkerPool
 
@@ -121,10 +121,11 @@ def sparql():
     settings = get_settings()
     op = protocol.parse(request, max_length=settings.max_query_length)
     if op.kind is None:
-        if wants_html():
+        if protocol.html_preferred(request, list(description.DESCRIPTION_TYPES)):
             return editor()
         return _service_description(op.format)
-    if op.kind == "query" and request.method != "POST" and op.format is None and wants_html():
+    if (op.kind == "query" and request.method != "POST" and op.format is None
+            and protocol.html_preferred(request, formats.ANSWERS)):
         return editor(op.text)
     service().check_rate(request.remote_addr or "unknown")
     if op.kind == "update":
@@ -141,17 +142,12 @@ def _preflight() -> Response:
     })
 
 
-def _choose_media(form: str | None, fmt: str | None) -> str:
+def _choose_media(form: str | None, values: list[str]) -> str:
     form = form or "SELECT"
+    chosen = formats.from_parameters(form, values, accept_given=bool(request.headers.get("Accept")))
+    if chosen is not None:
+        return chosen
     offered = formats.offers(form)
-    if fmt is not None:
-        media = formats.SHORT_NAMES.get(fmt.lower(), fmt.lower())
-        media = formats.aliases(form).get(media, media)
-        if media not in offered:
-            raise NotAcceptable(f"format={fmt} is not offered for a {form} query. Offered: "
-                                + ", ".join(offered) + " (or format=" + ", ".join(
-                                    k for k, v in formats.SHORT_NAMES.items() if v in offered) + ")")
-        return media
     alias = formats.aliases(form)
     best = negotiate(offered + [a for a in alias if a not in offered], default=offered[0])
     return alias.get(best, best)
@@ -163,7 +159,7 @@ def _query(op: protocol.Operation) -> Response:
     if found.is_update:
         raise BadRequest("this is a SPARQL Update, not a query: send it by POST as "
                          "application/sparql-update (or update= in a form), with the bearer token")
-    media = _choose_media(found.form, op.format)
+    media = _choose_media(found.form, op.formats)
     generation = kb.generation
     key = (media, request.base_url, op.text, tuple(op.default_graphs or ()), tuple(op.named_graphs or ()),
            op.default_graphs is None, op.named_graphs is None)
@@ -230,15 +226,15 @@ def _update(op: protocol.Operation) -> Response:
     if scheme.lower() != "bearer" or not svc.token_ok(token.strip()):
         raise KBError("SPARQL Update needs the operator's token: send Authorization: Bearer <token>",
                       status=401, headers={"WWW-Authenticate": 'Bearer realm="dsikb sparql"'})
-    if op.using_graphs:
-        raise BadRequest("using-graph-uri / using-named-graph-uri are not supported here; "
-                         "put USING / USING NAMED in the update itself")
     found = safety.check(op.text, allowlist=svc.allowlist, prefixes=kb.names.prefixes())
     if found.form is not None and not found.is_update:
         raise BadRequest("this is a query, not an update: send it as a query")
+    text = op.text
+    if op.using_graphs or op.using_named_graphs:
+        text = using.apply(text, op.using_graphs or [], op.using_named_graphs or [])
     with svc._update_lock:
         try:
-            kb.update(op.text)
+            kb.update(text, base_iri=request.base_url)
         except SyntaxError as exc:
             raise BadRequest(f"SPARQL Update syntax error: {exc}") from None
     return Response(status=204)

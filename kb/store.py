@@ -220,8 +220,9 @@ class KB:
         self.bump()
         return True
 
-    def update(self, sparql: str) -> None:
-        self.store.update(sparql, prefixes=self.names.prefixes())
+    def update(self, sparql: str, *, base_iri: str | None = None) -> None:
+        """Run a SPARQL update (relative IRIs resolve against ``base_iri``, as in queries)."""
+        self.store.update(sparql, prefixes=self.names.prefixes(), base_iri=base_iri)
         self.bump()
 
     def flush(self) -> None:
