@@ -20,6 +20,7 @@ from endpoint.negotiation import negotiate, vary_accept
 from endpoint.sparql_editor import editor
 from endpoint.state import get_kb, get_settings
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable, TooManyRequests
+from kb import publicview
 from kb.sparql import description, formats, safety, using
 from kb.sparql.cache import ResultCache
 from kb.sparql.pool import InlinePool, WorkerPool
@@ -82,7 +83,7 @@ class SparqlService:
         """(triples, named graphs) for the service description, once per generation."""
         generation = self.kb.generation
         if self._sd_cache is None or self._sd_cache[0] != generation:
-            self._sd_cache = (generation, self.kb.triple_count(), self.kb.named_graphs())
+            self._sd_cache = (generation, publicview.size(self.kb), self.kb.named_graphs())
         return self._sd_cache[1], self._sd_cache[2]
 
 
@@ -182,6 +183,7 @@ def _query(op: protocol.Operation) -> Response:
            "base_iri": request.base_url if found.relative_iris else None,
            "max_rows": settings.max_rows, "max_bytes": settings.max_response_bytes,
            "has_dataset": found.has_dataset, "default_graph": op.default_graphs,
+           "union": getattr(settings, "store_is_remote", False),
            "named_graphs": op.named_graphs}
     if op.default_graphs is not None or op.named_graphs is not None:
         job["default_graph"] = op.default_graphs or []

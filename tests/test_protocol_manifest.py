@@ -15,6 +15,7 @@ from rdflib.collection import Collection
 from rdflib.query import Result
 
 from tests.conftest import SPECS, settings_for
+from kb import publicview
 
 PROTOCOL = SPECS / "sparql11-protocol" / "manifest.ttl"
 SERVICE_DESCRIPTION = SPECS / "sparql11-service-description" / "manifest.ttl"
@@ -67,6 +68,7 @@ def endpoint_for(tmp_path_factory):
         for file_iri, graph in sorted(data):
             kb.store.load(path=file_iri.removeprefix("file://"), format=ox.RdfFormat.N_TRIPLES,
                           to_graph=ox.NamedNode(graph))
+        publicview.rebuild(kb)  # derive the public default graph of what was written directly
         kb.bump()
         kb.flush()
         app = create_app(settings, kb=kb)

@@ -13,6 +13,7 @@ import rdflib
 
 from tests.conftest import settings_for
 from tests.support import live_server
+from kb import publicview
 
 EX = "http://example.org/"
 DATA = f"""
@@ -45,6 +46,7 @@ def endpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("clients") / "store"
     kb = KB.open(settings_for(path, rate_limit=0, query_workers=1))
     kb.store.load(DATA.encode(), ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(EX + "graph"))
+    publicview.rebuild(kb)  # derive the public default graph of what was written directly
     kb.bump()
     kb.flush()
     app = create_app(kb.settings, kb=kb)
@@ -136,6 +138,7 @@ def direct(tmp_path_factory):
     path = tmp_path_factory.mktemp("clients-direct") / "store"
     kb = KB.open(settings_for(path, rate_limit=0, query_workers=1))
     kb.store.load(DATA.encode(), ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(EX + "graph"))
+    publicview.rebuild(kb)  # derive the public default graph of what was written directly
     kb.bump()
     app = create_app(kb.settings, kb=kb)
     app.config["TESTING"] = True
