@@ -16,11 +16,12 @@ from collections import deque
 from flask import Blueprint, Flask, Response, current_app, request
 
 from endpoint import sparql_protocol as protocol
-from endpoint.negotiation import negotiate, vary_accept, wants_html
+from endpoint.negotiation import negotiate, vary_accept
 from endpoint.sparql_editor import editor
 from endpoint.state import get_kb, get_settings
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable, TooManyRequests
-from kb.sparql import description, formats, safety
+from kb import publicview
+from kb.sparql import description, formats, safety, using
 from kb.sparql.cache import ResultCache
 from kb.sparql.pool import InlinePool, WorkerPool
 
@@ -82,7 +83,7 @@ class SparqlService:
         """(triples, named graphs) for the service description, once per generation."""
         generation = self.kb.generation
         if self._sd_cache is None or self._sd_cache[0] != generation:
-            self._sd_cache = (generation, self.kb.triple_count(), self.kb.named_graphs())
+            self._sd_cache = (generation, publicview.size(self.kb), self.kb.named_graphs())
         return self._sd_cache[1], self._sd_cache[2]
 
 
@@ -121,10 +122,11 @@ def sparql():
     settings = get_settings()
     op = protocol.parse(request, max_length=settings.max_query_length)
     if op.kind is None:
-        if wants_html():
+        if protocol.html_preferred(request, list(description.DESCRIPTION_TYPES)):
             return editor()
         return _service_description(op.format)
-    if op.kind == "query" and request.method != "POST" and op.format is None and wants_html():
+    if (op.kind == "query" and request.method != "POST" and op.format is None
+            and protocol.html_preferred(request, formats.ANSWERS)):
         return editor(op.text)
     service().check_rate(request.remote_addr or "unknown")
     if op.kind == "update":
@@ -141,17 +143,12 @@ def _preflight() -> Response:
     })
 
 
-def _choose_media(form: str | None, fmt: str | None) -> str:
+def _choose_media(form: str | None, values: list[str]) -> str:
     form = form or "SELECT"
+    chosen = formats.from_parameters(form, values, accept_given=bool(request.headers.get("Accept")))
+    if chosen is not None:
+        return chosen
     offered = formats.offers(form)
-    if fmt is not None:
-        media = formats.SHORT_NAMES.get(fmt.lower(), fmt.lower())
-        media = formats.aliases(form).get(media, media)
-        if media not in offered:
-            raise NotAcceptable(f"format={fmt} is not offered for a {form} query. Offered: "
-                                + ", ".join(offered) + " (or format=" + ", ".join(
-                                    k for k, v in formats.SHORT_NAMES.items() if v in offered) + ")")
-        return media
     alias = formats.aliases(form)
     best = negotiate(offered + [a for a in alias if a not in offered], default=offered[0])
     return alias.get(best, best)
@@ -163,7 +160,7 @@ def _query(op: protocol.Operation) -> Response:
     if found.is_update:
         raise BadRequest("this is a SPARQL Update, not a query: send it by POST as "
                          "application/sparql-update (or update= in a form), with the bearer token")
-    media = _choose_media(found.form, op.format)
+    media = _choose_media(found.form, op.formats)
     generation = kb.generation
     key = (media, request.base_url, op.text, tuple(op.default_graphs or ()), tuple(op.named_graphs or ()),
            op.default_graphs is None, op.named_graphs is None)
@@ -186,6 +183,7 @@ def _query(op: protocol.Operation) -> Response:
            "base_iri": request.base_url if found.relative_iris else None,
            "max_rows": settings.max_rows, "max_bytes": settings.max_response_bytes,
            "has_dataset": found.has_dataset, "default_graph": op.default_graphs,
+           "union": getattr(settings, "store_is_remote", False),
            "named_graphs": op.named_graphs}
     if op.default_graphs is not None or op.named_graphs is not None:
         job["default_graph"] = op.default_graphs or []
@@ -230,15 +228,15 @@ def _update(op: protocol.Operation) -> Response:
     if scheme.lower() != "bearer" or not svc.token_ok(token.strip()):
         raise KBError("SPARQL Update needs the operator's token: send Authorization: Bearer <token>",
                       status=401, headers={"WWW-Authenticate": 'Bearer realm="dsikb sparql"'})
-    if op.using_graphs:
-        raise BadRequest("using-graph-uri / using-named-graph-uri are not supported here; "
-                         "put USING / USING NAMED in the update itself")
     found = safety.check(op.text, allowlist=svc.allowlist, prefixes=kb.names.prefixes())
     if found.form is not None and not found.is_update:
         raise BadRequest("this is a query, not an update: send it as a query")
+    text = op.text
+    if op.using_graphs or op.using_named_graphs:
+        text = using.apply(text, op.using_graphs or [], op.using_named_graphs or [])
     with svc._update_lock:
         try:
-            kb.update(op.text)
+            kb.update(text, base_iri=request.base_url)
         except SyntaxError as exc:
             raise BadRequest(f"SPARQL Update syntax error: {exc}") from None
     return Response(status=204)

@@ -4,12 +4,13 @@ query both in the URL and the body) are 400, unknown bodies 415."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 from flask import Request
 
 from kb.errors import BadRequest, TooLarge, UnsupportedMediaType
+from kb.sparql.formats import FORMAT_PARAMETERS
 
 FORM = "application/x-www-form-urlencoded"
 QUERY = "application/sparql-query"
@@ -24,8 +25,23 @@ class Operation:
     text: str | None = None
     default_graphs: list[str] | None = None
     named_graphs: list[str] | None = None
-    using_graphs: bool = False
-    format: str | None = None
+    using_graphs: list[str] | None = None
+    using_named_graphs: list[str] | None = None
+    formats: list[str] = field(default_factory=list)
+
+    @property
+    def format(self) -> str | None:
+        """The first non-empty ``format=``/``output=``/``results=`` value, if any."""
+        return next((f for f in self.formats if f.strip()), None)
+
+
+def html_preferred(request: Request, offered: list[str]) -> bool:
+    """True only when ``text/html`` has a higher q than every other type the endpoint could answer
+    with: a client that lists HTML as a fallback (Comunica, ``..., text/html;q=0.1``) and ``*/*``
+    get data, a browser gets the editor."""
+    accept = request.accept_mimetypes
+    html = accept["text/html"]
+    return html > 0 and all(accept[media] < html for media in offered)
 
 
 def _one(values: list[str], name: str) -> str | None:
@@ -67,8 +83,8 @@ def parse(request: Request, *, max_length: int) -> Operation:
         sources = [args]
     else:
         mimetype = request.mimetype
-        if not mimetype:
-            raise UnsupportedMediaType(
+        if not mimetype:  # 400, as the W3C protocol test bad_query_missing_form_type expects
+            raise BadRequest(
                 f"the POST has no Content-Type: send {FORM} (query=... or update=...), {QUERY} or {UPDATE}")
         if mimetype == FORM:
             form = request.form
@@ -100,8 +116,14 @@ def parse(request: Request, *, max_length: int) -> Operation:
 
     op.default_graphs = _graphs(collect("default-graph-uri"), "default-graph-uri")
     op.named_graphs = _graphs(collect("named-graph-uri"), "named-graph-uri")
-    op.using_graphs = bool(collect("using-graph-uri") or collect("using-named-graph-uri"))
-    op.format = _one(collect("format"), "format")
+    op.using_graphs = _graphs(collect("using-graph-uri"), "using-graph-uri")
+    op.using_named_graphs = _graphs(collect("using-named-graph-uri"), "using-named-graph-uri")
+    if op.kind == "query" and (op.using_graphs or op.using_named_graphs):
+        raise BadRequest("using-graph-uri and using-named-graph-uri apply to updates; queries take "
+                         "default-graph-uri / named-graph-uri")
+    # SPARQLWrapper and others repeat the format under several names: they must agree (checked where
+    # the query form is known, kb.sparql.formats.from_parameters).
+    op.formats = [v for name in FORMAT_PARAMETERS for v in collect(name)]
     if op.kind == "update" and (op.default_graphs or op.named_graphs):
         raise BadRequest("default-graph-uri and named-graph-uri apply to queries; updates take "
                          "using-graph-uri / using-named-graph-uri")

@@ -83,8 +83,10 @@ def _open_out(out) -> tuple[IO[bytes], callable]:
     return stream, finish
 
 
-def _statements(kb, fmt: str, graph: str | None) -> Iterable:
-    """Quads (quad formats) or triples (triple formats) of the store or of one graph."""
+def _statements(kb, fmt: str, graph: str | None, public: bool = False) -> Iterable:
+    """Quads (quad formats) or triples (triple formats) of the store or of one graph. The store's
+    default graph is derived (kb/publicview.py): quad formats hold the named graphs only, and the
+    public merge of a triple format is the default graph itself."""
     store = kb.store
     if graph:
         node = ox.NamedNode(graph)
@@ -95,7 +97,9 @@ def _statements(kb, fmt: str, graph: str | None) -> Iterable:
     if fmt in QUAD_FORMATS:
         tmp_prefix = kb.graphs.ns + "tmp/"
         return (q for q in store.quads_for_pattern(None, None, None, None)
-                if not (isinstance(q.graph_name, ox.NamedNode) and q.graph_name.value.startswith(tmp_prefix)))
+                if isinstance(q.graph_name, ox.NamedNode) and not q.graph_name.value.startswith(tmp_prefix))
+    if public:
+        return (q.triple for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
     return _union(store, kb.graphs.ns + "tmp/")
 
 
@@ -105,7 +109,7 @@ def _union(store, tmp_prefix: str) -> Iterator[ox.Triple]:
     hash set of every triple seen, which grows with the store)."""
 
     def usable(graph) -> bool:
-        return not (isinstance(graph, ox.NamedNode) and graph.value.startswith(tmp_prefix))
+        return isinstance(graph, ox.NamedNode) and not graph.value.startswith(tmp_prefix)
 
     for quad in store.quads_for_pattern(None, None, None, None):
         if not usable(quad.graph_name):
@@ -129,12 +133,18 @@ def _filtered(statements: Iterable, excluded: set, counter: list) -> Iterator:
         yield st
 
 
-def _line_based(kb, format: str, graph: str | None) -> bool:
-    """N-Quads of the store, or N-Triples/N-Quads of one graph: oxigraph's own dump can write them
-    (one statement per line, so lines can be counted and filtered) unless a temporary graph exists."""
+def _line_based(kb, format: str, graph: str | None, public: bool = False) -> bool:
+    """N-Quads of the store, N-Triples/N-Quads of one graph, or the public N-Triples (the default
+    graph): oxigraph's own dump can write them (one statement per line, so lines can be counted and
+    filtered) unless a temporary graph exists or, for N-Quads of the store, the derived default graph
+    would be written along."""
     if format == "nq" and not graph:
+        from kb import publicview
+
         tmp = kb.graphs.ns + "tmp/"
-        return not any(g.startswith(tmp) for g in kb.named_graphs())
+        return publicview.size(kb) == 0 and not any(g.startswith(tmp) for g in kb.named_graphs())
+    if format == "nt" and not graph and public:
+        return True
     return format in ("nq", "nt") and graph is not None
 
 
@@ -182,6 +192,8 @@ def _dump_lines(kb, format: str, out, graph: str | None, excluded: set) -> int:
             if not kb.store.contains_named_graph(node):
                 raise BadRequest(f"no graph <{graph}> in the store (see `dsikb stats` for the graphs)")
             kwargs["from_graph"] = node
+        elif format == "nt":  # the public merge: the derived default graph, already without excluded nodes
+            kwargs["from_graph"] = ox.DefaultGraph()
         kb.store.dump(lines, FORMATS[format], **kwargs)
         ok = True
     finally:
@@ -198,9 +210,9 @@ def dump(kb, format: str, out, graph: str | None = None, *, public: bool = False
     if format not in FORMATS:
         raise BadRequest(f"unknown dump format {format!r}: use one of {', '.join(FORMATS)}")
     excluded = excluded_nodes(kb) if public else set()
-    if _line_based(kb, format, graph):
+    if _line_based(kb, format, graph, public):
         return _dump_lines(kb, format, out, graph, excluded)
-    statements = _statements(kb, format, graph)
+    statements = _statements(kb, format, graph, public)
     stream, finish = _open_out(out)
     counter = [0]
     ok = False

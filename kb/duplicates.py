@@ -16,9 +16,11 @@ from urllib.parse import urlsplit
 import weakref
 from dataclasses import dataclass, field
 
+import pyoxigraph as ox
 from rapidfuzz import fuzz
 
 from kb.linking.matching import LEGAL_FORMS, fold, site_key
+from kb.terms import sparql_term
 
 TYPES = {"organisation": "Organisation", "project": "Project", "place": "Place"}
 # fuzz.ratio (0-100) of two normalised names, spaces removed, for "close name in the same city".
@@ -160,18 +162,18 @@ def build_index(kb, generation: int = 0) -> Index:
     n = kb.names
     dsi = n.dsi
     gone = {r["e"].value for r in kb.select(
-        f"SELECT ?e WHERE {{ {{ ?e <{dsi('hidden')}> true }} UNION {{ ?e <{dsi('withdrawn')}> ?w }} "
-        f"UNION {{ ?e <{dsi('mergedInto')}> ?m }} }}")}
+        "SELECT ?e WHERE { { ?e dsi:hidden true } UNION { ?e dsi:withdrawn ?w } UNION { ?e dsi:mergedInto ?m } }")}
     entries: dict[str, Entry] = {}
-    classes = " ".join(f"<{dsi(c)}>" for c in TYPES.values())
-    for row in kb.select(f"SELECT ?e WHERE {{ VALUES ?c {{ {classes} }} ?e a ?c }}"):
+    classes = [ox.NamedNode(dsi(c)) for c in TYPES.values()]
+    for row in kb.select(f"SELECT ?e WHERE {{ VALUES ?c {{ {sparql_term(classes)} }} ?e a ?c }}"):
         iri = row["e"].value
         parsed = n.parse_entity(iri)
         if iri not in gone and parsed and parsed[0] in TYPES:
             entries.setdefault(iri, Entry(iri, parsed[0], parsed[1]))
 
-    def each(pattern: str):
-        for r in kb.select(f"SELECT ?e ?v WHERE {{ {pattern} }} ORDER BY ?e ?v"):
+    def each(predicate: str):
+        for r in kb.select("SELECT ?e ?v ?pred WHERE { ?e ?pred ?v } ORDER BY ?e ?v",
+                           bind={"pred": ox.NamedNode(predicate)}):
             e = entries.get(r["e"].value)
             if e is not None:
                 yield e, r["v"].value
@@ -179,19 +181,20 @@ def build_index(kb, generation: int = 0) -> Index:
     labels: dict[str, str] = {}
     for r in kb.select("SELECT ?e ?v WHERE { ?e rdfs:label ?v } ORDER BY ?e ?v"):
         labels.setdefault(r["e"].value, r["v"].value)
-    for e, v in each("?e rdfs:label ?v"):
+    rdfs = "http://www.w3.org/2000/01/rdf-schema#"
+    for e, v in each(rdfs + "label"):
         e.label = e.label or labels.get(e.iri, v)
         e.names.add(normal_name(v))
-    for e, v in each("?e skos:altLabel ?v"):
+    for e, v in each("http://www.w3.org/2004/02/skos/core#altLabel"):
         e.names.add(normal_name(v))
-    for e, v in each(f"?e <{dsi('website')}> ?v"):
+    for e, v in each(dsi("website")):
         e.websites.append(v)
         key = host_key(v) if e.type == "organisation" else page_key(v)
         if key:
             e.hosts.add(key)
-    for e, v in each(f"?e <{dsi('city')}> ?v"):
+    for e, v in each(dsi("city")):
         e.city, e.city_label = e.city or v, e.city_label or labels.get(v, "")
-    for e, v in each(f"?e <{dsi('country')}> ?v"):
+    for e, v in each(dsi("country")):
         e.country, e.country_label = e.country or v, e.country_label or labels.get(v, "")
     for e in entries.values():
         e.names.discard("")

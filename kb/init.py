@@ -80,6 +80,12 @@ def init(settings: Settings, *, log: Callable[[str], None] = lambda m: None, kb:
     from kb.derive import derive
 
     states.update(derive(kb))
+    from kb import publicview
+
+    if publicview.size(kb) == 0 and kb.named_graphs():  # a store made before the public default graph
+        publicview.rebuild(kb)
+        kb.bump()
+        states["default graph"] = "updated"
     kb.flush()
     return {"store": str(settings.store), "graphs": states, "triples": kb.triple_count(),
             "generation": kb.generation}

@@ -169,12 +169,11 @@ def _build(kb, generation: int) -> _Places:
     idx = _Places(generation)
     dsi = kb.names.dsi
     gone = {r["p"].value for r in kb.select(
-        f"SELECT ?p WHERE {{ ?p a <{dsi('Place')}> . {{ ?p <{dsi('hidden')}> true }} UNION "
-        f"{{ ?p <{dsi('mergedInto')}> ?s }} UNION {{ ?p <{dsi('withdrawn')}> ?w }} }}")}
-    country_places = {r["c"].value for r in kb.select(
-        f"SELECT DISTINCT ?c WHERE {{ ?x <{dsi('country')}> ?c }}")}
-    for row in kb.select(f"SELECT ?p ?l ?c WHERE {{ ?p a <{dsi('Place')}> ; rdfs:label ?l . "
-                         f"OPTIONAL {{ ?p <{dsi('country')}> ?c }} }} ORDER BY ?p ?l"):
+        "SELECT ?p WHERE { ?p a dsi:Place . { ?p dsi:hidden true } UNION "
+        "{ ?p dsi:mergedInto ?s } UNION { ?p dsi:withdrawn ?w } }")}
+    country_places = {r["c"].value for r in kb.select("SELECT DISTINCT ?c WHERE { ?x dsi:country ?c }")}
+    for row in kb.select("SELECT ?p ?l ?c WHERE { ?p a dsi:Place ; rdfs:label ?l . "
+                         "OPTIONAL { ?p dsi:country ?c } } ORDER BY ?p ?l"):
         iri, label = row["p"].value, row["l"].value
         if iri in gone:
             continue

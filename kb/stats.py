@@ -15,13 +15,15 @@ ENTITY_CLASSES = ("Organisation", "Project", "Activity", "Event", "Funding", "Pl
 
 
 def stats(kb: KB, *, detail: bool = False) -> dict:
-    """Triples, entities per class (public ones: not flagged hidden), graphs, outbound links."""
+    """Triples and entities per class of the public dataset (the public default graph: what the dumps,
+    VoID and SPARQL clients see), hidden and withdrawn entities, graphs, outbound links."""
+    from kb import publicview
+
     n = kb.names
-    per_class = {}
-    for cls in ENTITY_CLASSES:
-        rows = kb.select("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c FILTER NOT EXISTS { ?s dsi:hidden true } } "
-                         "GROUP BY ?c", bind={"c": ox.NamedNode(n.dsi(cls))})
-        per_class[cls] = int(rows[0]["n"].value) if rows else 0  # grouped: no row for no entity
+    counts = {row["c"].value: int(row["n"].value) for row in kb.select(
+        "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c",
+        union=publicview.union_default(kb))}
+    per_class = {cls: counts.get(n.dsi(cls), 0) for cls in ENTITY_CLASSES}
     hidden = kb.select("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s dsi:hidden true }")
     withdrawn = kb.select("SELECT (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s dsi:withdrawn ?w }")
     links = kb.select(
@@ -30,7 +32,8 @@ def stats(kb: KB, *, detail: bool = False) -> dict:
     )
     graphs = kb.named_graphs()
     figures = {
-        "triples": kb.triple_count(),
+        "triples": publicview.size(kb),
+        "quads": kb.triple_count(),
         "entities": per_class,
         "hidden_entities": int(hidden[0]["n"].value),
         "withdrawn_entities": int(withdrawn[0]["n"].value),
@@ -54,14 +57,16 @@ def graph_triples(kb: KB) -> dict[str, int]:
 
 def links_by_target(kb: KB) -> dict[str, int]:
     """owl:sameAs / skos:exactMatch / skos:closeMatch links to other datasets, per target (as in VoID)."""
-    from kb.void import LINK_PREDICATES, _target_of
-
     import pyoxigraph as ox
+
+    from kb.void import LINK_PREDICATES, _target_of
 
     counts: dict[str, int] = {}
     for pred in LINK_PREDICATES:
-        for quad in kb.store.quads_for_pattern(None, ox.NamedNode(pred), None, None):
-            o = quad.object
+        links = {q.triple for q in kb.store.quads_for_pattern(None, ox.NamedNode(pred), None, None)
+                 if isinstance(q.graph_name, ox.NamedNode)}  # each link once, hidden entities' too
+        for triple in links:
+            o = triple.object
             if isinstance(o, ox.NamedNode) and not o.value.startswith(kb.names.base):
                 slug = _target_of(o.value)[0]
                 counts[slug] = counts.get(slug, 0) + 1

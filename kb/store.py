@@ -188,21 +188,33 @@ class KB:
 
     # -- writing -----------------------------------------------------------------------------
     def replace_graph(self, graph: str, quads_or_triples: Iterable) -> bool:
-        """Make ``graph`` hold exactly these triples, atomically. Returns False (and writes
-        nothing) when it already did: re-running an import changes nothing."""
+        """Make ``graph`` hold exactly these triples, atomically, with the public default graph kept in
+        step in the same transaction. Returns False (and writes nothing) when it already did:
+        re-running an import changes nothing."""
+        from kb import publicview
+
         target = ox.NamedNode(graph)
         tmp = ox.NamedNode(self.graphs.ns + "tmp/" + uuid.uuid4().hex)
         staged = [ox.Quad(t.subject, t.predicate, t.object, tmp) for t in quads_or_triples]
         new_digest = _digest(staged)
-        if self.store.contains_named_graph(target) and new_digest == self.graph_digest(graph):
+        exists = self.store.contains_named_graph(target)
+        if exists and new_digest == self.graph_digest(graph):
             return False
-        if not staged and not self.store.contains_named_graph(target):
+        if not staged and not exists:
             return False
+        old = {q.triple for q in self.graph_quads(graph)} if exists else set()
+        new = {q.triple for q in staged}
+        added, removed = new - old, old - new
+        view = publicview.Staging(self)
         try:
             self.store.extend(staged)
-            self.store.update(f"MOVE SILENT GRAPH {sparql_term(tmp)} TO GRAPH {sparql_term(target)}")
+            view.stage(self, added=added, removed=removed,
+                       nodes=publicview.status_nodes(self, added | removed))
+            self.store.update(" ;\n".join([f"MOVE SILENT GRAPH {sparql_term(tmp)} TO GRAPH {sparql_term(target)}",
+                                            *view.operations()]))
         finally:
             self.store.remove_graph(tmp) if self.store.contains_named_graph(tmp) else None
+            view.discard(self)
         self.bump()
         return True
 
@@ -215,21 +227,50 @@ class KB:
         """
         from kb.loader import load_file
 
+        from kb import publicview
+
         added = load_file(self, path, graph=graph, format=format, base_iri=base_iri)
         if added:
+            publicview.rebuild(self)  # a load may be any size and carry any graphs: derive it all again
             self.bump()
         return added
 
     def drop_graph(self, graph: str) -> bool:
+        """Remove a named graph; what only it stated leaves the public default graph with it."""
+        from kb import publicview
+
         node = ox.NamedNode(graph)
         if not self.store.contains_named_graph(node):
             return False
-        self.store.remove_graph(node)
+        removed = {q.triple for q in self.graph_quads(graph)}
+        view = publicview.Staging(self)
+        try:
+            view.stage(self, removed=removed, nodes=publicview.status_nodes(self, removed))
+            self.store.update(" ;\n".join([f"DROP GRAPH {sparql_term(node)}", *view.operations()]))
+        finally:
+            view.discard(self)
         self.bump()
         return True
 
-    def update(self, sparql: str) -> None:
-        self.store.update(sparql, prefixes=self.names.prefixes())
+    def update(self, sparql: str, *, base_iri: str | None = None, touched: Iterable | None = None) -> None:
+        """Run a SPARQL update (relative IRIs resolve against ``base_iri``, as in queries) and keep the
+        public default graph in step: in the same transaction for the nodes named in ``touched`` (every
+        node whose statements the update may change, as the callers in kb/ know them), else by deriving
+        the whole default graph again right after (updates from the endpoint's operator)."""
+        from kb import publicview
+
+        if touched is None:
+            self.store.update(sparql, prefixes=self.names.prefixes(), base_iri=base_iri)
+            publicview.rebuild(self)
+        else:
+            view = publicview.Staging(self)
+            try:
+                view.stage(self, nodes=[ox.NamedNode(t) if isinstance(t, str) else t for t in touched])
+                # a newline first: the caller's text may end in a comment
+                self.store.update("\n ;\n".join([sparql, *view.operations()]),
+                                  prefixes=self.names.prefixes(), base_iri=base_iri)
+            finally:
+                view.discard(self)
         self.bump()
 
     def flush(self) -> None:

@@ -61,48 +61,44 @@ def _namespace(iri: str) -> str:
 
 
 def statistics(kb) -> dict:
-    """Figures of the public dataset: triples, entities, class/property partitions, links, examples."""
+    """Figures of the public dataset, counted in the public default graph (kb/publicview.py): the
+    triples of the merged public dump, each once, without hidden and withdrawn entities."""
+    from kb import publicview
+
     n = kb.names
     store = kb.store
     excluded = excluded_nodes(kb)
     dropped = set()
-    for node in excluded:  # the statements a public dump leaves out
-        dropped.update(store.quads_for_pattern(node, None, None, None))
-        dropped.update(store.quads_for_pattern(None, None, node, None))
-    tmp = kb.graphs.ns + "tmp/"
-    dropped_pred = Counter(q.predicate.value for q in dropped)
+    for node in excluded:  # the statements about excluded nodes, in the named graphs
+        dropped.update(q.triple for q in store.quads_for_pattern(node, None, None, None)
+                       if isinstance(q.graph_name, ox.NamedNode))
+        dropped.update(q.triple for q in store.quads_for_pattern(None, None, node, None)
+                       if isinstance(q.graph_name, ox.NamedNode))
     classes = Counter()
-    for row in kb.select("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c FILTER(isIRI(?c)) } GROUP BY ?c"):
+    for row in kb.select("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c FILTER(isIRI(?c)) } GROUP BY ?c",
+                         union=False):
         classes[row["c"].value] = int(row["n"].value)
-    for node in excluded:
-        for q in store.quads_for_pattern(node, ox.NamedNode(RDF + "type"), None, None):
-            classes[q.object.value] -= 1
     properties = Counter()
-    for row in kb.select("SELECT ?g ?p (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ?p", union=False):
-        if not row["g"].value.startswith(tmp):  # temporary graphs are not part of the dataset
-            properties[row["p"].value] += int(row["n"].value)
-    for p in properties:
-        properties[p] -= dropped_pred[p]
+    for row in kb.select("SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p", union=False):
+        properties[row["p"].value] = int(row["n"].value)
     links: dict[str, Counter] = {}
     info = {}
     for pred in LINK_PREDICATES:
-        for quad in store.quads_for_pattern(None, ox.NamedNode(pred), None, None):
-            o, s = quad.object, quad.subject
-            if not isinstance(o, ox.NamedNode) or o.value.startswith(n.base) or s in excluded or o in excluded:
+        for quad in store.quads_for_pattern(None, ox.NamedNode(pred), None, ox.DefaultGraph()):
+            o = quad.object
+            if not isinstance(o, ox.NamedNode) or o.value.startswith(n.base):
                 continue
             slug, ns, title, home = _target_of(o.value)
             info[slug] = (ns, title, home)
             links.setdefault(slug, Counter())[pred] += 1
     examples = [r["s"].value for r in kb.select(
-        "SELECT DISTINCT ?s WHERE { VALUES ?c { dsi:Organisation dsi:Project } ?s a ?c ; rdfs:label ?l "
-        "FILTER NOT EXISTS { ?s dsi:hidden true } FILTER NOT EXISTS { ?s dsi:withdrawn ?w } } "
-        "ORDER BY ?l LIMIT 3")]
+        "SELECT DISTINCT ?s WHERE { VALUES ?c { dsi:Organisation dsi:Project } ?s a ?c ; rdfs:label ?l } "
+        "ORDER BY ?l LIMIT 3", union=False)]
     licences = sorted({r["l"].value for r in kb.select(
         "SELECT DISTINCT ?meta ?l WHERE { GRAPH ?meta { ?g dcterms:license ?l } FILTER(isIRI(?l)) }",
         bind={"meta": ox.NamedNode(kb.graphs.meta)})})
-    total = _quad_count(kb)
     return {
-        "triples": total - len(dropped),
+        "triples": publicview.size(kb),
         "excluded_statements": len(dropped),
         "entities": sum(c for k, c in classes.items() if k.startswith(n.dsi_ns) and k[len(n.dsi_ns):] in
                         ("Organisation", "Project", "Activity", "Event", "Funding", "Place", "Person")),
@@ -115,14 +111,6 @@ def statistics(kb) -> dict:
         "modified": kb.modified,
         "generation": kb.generation,
     }
-
-
-def _quad_count(kb) -> int:
-    """Statements in every named graph except the temporary ones (as kb.dump writes them)."""
-    tmp = kb.graphs.ns + "tmp/"
-    rows = kb.select("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", union=False)
-    default = sum(1 for _ in kb.store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
-    return sum(int(r["n"].value) for r in rows if not r["g"].value.startswith(tmp)) + default
 
 
 def describe(kb, figures: dict, *, site: str, dumps: list[dict]) -> list[ox.Triple]:

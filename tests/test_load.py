@@ -121,13 +121,14 @@ def test_cli_load_and_stats_in_a_subprocess(tmp_path):
                            cwd=PROJECT_ROOT)
     assert stats.returncode == 0, stats.stderr
     figures = json.loads(stats.stdout)
-    assert figures["triples"] == 5 and figures["entities"]["Organisation"] == 1
+    # triples: the public merge (b is hidden); quads: every statement of every named graph
+    assert figures["triples"] == 2 and figures["quads"] == 5 and figures["entities"]["Organisation"] == 1
     assert figures["hidden_entities"] == 1 and figures["graphs"] == 1
     assert figures["graph_triples"] == {f"{EX}graph/load/orgs": 5}
     assert figures["links"] == {"dsi2013-legacy": 1, "wikidata": 1}
     assert figures["last_modified"]
     text = subprocess.run(run + ["stats", "--store", str(store)], capture_output=True, text=True, cwd=PROJECT_ROOT)
-    assert "triples: 5" in text.stdout and "  Organisation: 1" in text.stdout
+    assert "triples: 2" in text.stdout and "  Organisation: 1" in text.stdout
 
 
 def test_cli_stats_of_a_missing_store_exits_2(tmp_path, capsys):

@@ -15,6 +15,7 @@ from rdflib.collection import Collection
 from rdflib.query import Result
 
 from tests.conftest import SPECS, settings_for
+from kb import publicview
 
 PROTOCOL = SPECS / "sparql11-protocol" / "manifest.ttl"
 SERVICE_DESCRIPTION = SPECS / "sparql11-service-description" / "manifest.ttl"
@@ -39,6 +40,9 @@ def _entries(path) -> tuple[rdflib.Graph, list[rdflib.URIRef]]:
 PROTOCOL_GRAPH, PROTOCOL_ENTRIES = _entries(PROTOCOL)
 READ_ONLY_TESTS = [e for e in PROTOCOL_ENTRIES
                    if str(e).split("#")[-1].startswith(("query_", "bad_query_"))]
+UPDATE_TESTS = [e for e in PROTOCOL_ENTRIES
+                if str(e).split("#")[-1].startswith(("update_", "bad_update_"))]
+TOKEN = "w3c-manifest-token"
 
 
 def _graph_data(test) -> frozenset[tuple[str, str]]:
@@ -49,29 +53,39 @@ def _graph_data(test) -> frozenset[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def endpoint_for(tmp_path_factory):
-    """A real app over a store holding exactly the graphs a test names, one store per data set."""
+    """A real app over a store holding exactly the graphs a test names, one store per data set;
+    ``fresh=True`` gives a store of its own with SPARQL Update on (update tests change data)."""
     from endpoint import create_app, sparql
     from kb.store import KB
 
     apps: dict = {}
+    made: list = []
 
-    def get(data: frozenset):
+    def build(data: frozenset, token: str | None):
+        path = tmp_path_factory.mktemp("w3c-protocol") / "store"
+        settings = settings_for(path, rate_limit=0, query_workers=1, update_token=token,
+                                trusted_hosts="localhost www.example")
+        kb = KB.open(settings)
+        for file_iri, graph in sorted(data):
+            kb.store.load(path=file_iri.removeprefix("file://"), format=ox.RdfFormat.N_TRIPLES,
+                          to_graph=ox.NamedNode(graph))
+        publicview.rebuild(kb)  # derive the public default graph of what was written directly
+        kb.bump()
+        kb.flush()
+        app = create_app(settings, kb=kb)
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    def get(data: frozenset, *, fresh: bool = False):
+        if fresh:
+            return build(data, TOKEN).test_client()
         if data not in apps:
-            path = tmp_path_factory.mktemp("w3c-protocol") / "store"
-            settings = settings_for(path, rate_limit=0, query_workers=1, trusted_hosts="localhost www.example")
-            kb = KB.open(settings)
-            for file_iri, graph in sorted(data):
-                kb.store.load(path=file_iri.removeprefix("file://"), format=ox.RdfFormat.N_TRIPLES,
-                              to_graph=ox.NamedNode(graph))
-            kb.bump()
-            kb.flush()
-            app = create_app(settings, kb=kb)
-            app.config["TESTING"] = True
-            apps[data] = app
+            apps[data] = build(data, None)
         return apps[data].test_client()
 
     yield get
-    for app in apps.values():
+    for app in made:
         sparql.close(app)
 
 
@@ -79,10 +93,11 @@ def _status_ok(code: int, expected: set) -> bool:
     return any(str(e).endswith(f"StatusCode{code // 100}xx") for e in expected)
 
 
-@pytest.mark.parametrize("test", READ_ONLY_TESTS, ids=lambda t: str(t).split("#")[-1])
+@pytest.mark.parametrize("test", READ_ONLY_TESTS + UPDATE_TESTS, ids=lambda t: str(t).split("#")[-1])
 def test_w3c_protocol(test, endpoint_for):
     g = PROTOCOL_GRAPH
-    client = endpoint_for(_graph_data(test))
+    updating = test in UPDATE_TESTS
+    client = endpoint_for(_graph_data(test), fresh=updating)
     action = g.value(test, MF.action)
     requests = list(Collection(g, g.value(action, HT.requests)))
     assert requests, f"{test} has no request"
@@ -101,6 +116,8 @@ def test_w3c_protocol(test, endpoint_for):
             encoding = str(g.value(body, CNT.characterEncoding) or "UTF-8")
             data = str(g.value(body, CNT.chars)).encode(encoding)
         content_type = headers.pop("content-type", None)
+        if updating:  # the operator's token, which turns SPARQL Update on
+            headers["Authorization"] = f"Bearer {TOKEN}"
         kwargs = {"method": method, "headers": headers}
         if data is not None:
             kwargs["data"] = data
@@ -131,6 +148,7 @@ def test_w3c_protocol(test, endpoint_for):
 def test_every_read_only_protocol_test_is_run():
     names = {str(e).split("#")[-1] for e in READ_ONLY_TESTS}
     assert len(names) == 19
+    assert len(UPDATE_TESTS) == 13
     assert {"query_post_form", "query_multiple_dataset", "bad_query_non_utf8", "bad_query_method"} <= names
 
 

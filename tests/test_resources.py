@@ -15,6 +15,7 @@ import rdflib
 from rdflib.compare import isomorphic
 
 from kb.settings import DEFAULT_BASE_URI, Settings
+from kb import publicview
 
 B = DEFAULT_BASE_URI
 TINY = f"""
@@ -90,6 +91,7 @@ def build_tiny(base: str = B):
         graph = ox.NamedNode(base + "graph/" + name)
         kb.store.extend(ox.Quad(t.subject, t.predicate, t.object, graph)
                         for t in ox.parse(text, ox.RdfFormat.TURTLE))
+    publicview.rebuild(kb)  # derive the public default graph of what was written directly
     kb.bump()
     return kb
 

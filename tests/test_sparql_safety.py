@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import settings_for
 from tests.support import live_server
+from kb import publicview
 
 EX = "http://example.org/"
 TOKEN = "s3cret-token-for-tests"
@@ -31,6 +32,7 @@ def make_app(path, n=200, **overrides):
     kb = KB.open(settings)
     kb.store.extend(ox.Quad(ox.NamedNode(f"{EX}s/{i}"), ox.NamedNode(EX + "p"), ox.Literal(str(i)),
                             ox.NamedNode(EX + "g")) for i in range(n))
+    publicview.rebuild(kb)  # derive the public default graph of what was written directly
     kb.bump()
     kb.flush()
     app = create_app(settings, kb=kb)

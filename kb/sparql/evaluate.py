@@ -61,9 +61,11 @@ def dataset_kwargs(job: dict) -> dict:
             "default_graph": [ox.NamedNode(g) for g in job.get("default_graph") or []],
             "named_graphs": [ox.NamedNode(g) for g in job.get("named_graphs") or []],
         }
-    if job.get("has_dataset"):
-        return {}  # the query's own FROM / FROM NAMED select stored graphs
-    return {"use_default_graph_as_union": True}
+    if job.get("has_dataset") or not job.get("union"):
+        # the query's own FROM / FROM NAMED, or the store's default graph: the public RDF merge of the
+        # named graphs (kb/publicview.py), every named graph still there for GRAPH ?g
+        return {}
+    return {"use_default_graph_as_union": True}  # a remote store whose default graph is the union
 
 
 def evaluate(query: Callable, job: dict, emit: Callable[[tuple], None]) -> None:

@@ -16,6 +16,8 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
+from kb.errors import BadRequest, NotAcceptable
+
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
 RDF_DIR_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#dirLangString"
@@ -26,9 +28,11 @@ TABULAR = {  # media type -> short name
     "text/csv": "csv",
     "text/tab-separated-values": "tsv",
 }
-BOOLEAN = {
+BOOLEAN = {  # CSV and TSV answers to ASK are written as Fuseki and Virtuoso write them
     "application/sparql-results+json": "json",
     "application/sparql-results+xml": "xml",
+    "text/csv": "csv",
+    "text/tab-separated-values": "tsv",
 }
 GRAPH = {
     "text/turtle": ox.RdfFormat.TURTLE,
@@ -46,11 +50,18 @@ ALIASES = {
 }
 GRAPH_ALIASES = {
     "application/x-turtle": "text/turtle",
+    "application/turtle": "text/turtle",
+    "text/n3": "text/turtle",  # Turtle is a subset of N3: what Fuseki and Virtuoso answer
+    "text/rdf+n3": "text/turtle",
+    "application/n3": "text/turtle",
+    "application/x-json+ld": "application/ld+json",
     "text/plain": "application/n-triples",
     "application/json": "application/ld+json",
     "application/xml": "application/rdf+xml",
     "text/xml": "application/rdf+xml",
 }
+# Every media type a query may be answered in, aliases included (to tell whether HTML is preferred).
+ANSWERS = sorted({*TABULAR, *BOOLEAN, *GRAPH, *ALIASES, *GRAPH_ALIASES})
 # ``format=`` values typed by hand in links.
 SHORT_NAMES = {
     "json": "application/sparql-results+json", "srj": "application/sparql-results+json",
@@ -61,6 +72,63 @@ SHORT_NAMES = {
     "rdf": "application/rdf+xml", "rdfxml": "application/rdf+xml", "owl": "application/rdf+xml",
     "nq": "application/n-quads", "nquads": "application/n-quads", "trig": "application/trig",
 }
+
+
+# ``format=`` (and ``output=``, ``results=``) names whose meaning depends on the query form, as
+# Fuseki and Virtuoso read them: ``xml`` is SPARQL XML results for SELECT/ASK but RDF/XML for a graph.
+FORM_NAMES = {
+    "graph": {"xml": "application/rdf+xml", "json": "application/ld+json", "n3": "text/turtle",
+              "rdf": "application/rdf+xml", "rdf+xml": "application/rdf+xml", "json-ld": "application/ld+json"},
+    "table": {"rdf+xml": None, "json-ld": None, "n3": None, "rdf": None},
+}
+FORMAT_PARAMETERS = ("format", "output", "results")
+
+
+def from_parameters(form: str, values: list[str], *, accept_given: bool = True) -> str | None:
+    """The media type that ``format=``/``output=``/``results=`` values choose for ``form``, or None
+    when they choose nothing this form offers (the Accept header decides then).
+
+    A value is a short name (``json``, ``ttl``, ``n3``...) or media types (SPARQLWrapper repeats its
+    Accept header there, commas and all). Repeated values must agree. Values known for another form
+    only (``turtle`` on a SELECT, as SPARQLWrapper sends with ``Accept: */*``) are passed over when the
+    request has an Accept header to decide by (``accept_given``); otherwise, and for unknown values, 406.
+    """
+    form = form or "SELECT"
+    offered = offers(form)
+    kind = "table" if form in ("SELECT", "ASK") else "graph"
+    chosen: list[str] = []
+    unknown: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            name = item.split(";", 1)[0].strip().lower()
+            if not name or name == "*/*":
+                continue
+            if name in FORM_NAMES[kind]:
+                media = FORM_NAMES[kind][name]
+            else:
+                media = SHORT_NAMES.get(name, name)
+                media = aliases(form).get(media, media)
+            if media in offered:
+                if media not in chosen:
+                    chosen.append(media)
+            elif not accept_given or not _known(name):
+                unknown.append(item.strip())
+    if len(chosen) > 1:
+        raise BadRequest("the format parameters disagree: they ask for " + " and ".join(chosen)
+                         + "; give one format")
+    if chosen:
+        return chosen[0]
+    if unknown:
+        raise NotAcceptable(f"format={unknown[0]} is not offered for a {form} query. Offered: "
+                            + ", ".join(offered) + " (or format=" + ", ".join(
+                                k for k, v in SHORT_NAMES.items() if v in offered) + ")")
+    return None
+
+
+def _known(name: str) -> bool:
+    """A format name or media type some query form offers (or an alias of one)."""
+    return (name in SHORT_NAMES or name in FORM_NAMES["graph"] or name in TABULAR or name in GRAPH
+            or name in ALIASES or name in GRAPH_ALIASES)
 
 
 def offers(form: str) -> list[str]:
@@ -208,8 +276,13 @@ def write_solutions(solutions: ox.QuerySolutions, short: str, output, caps: Caps
 
 
 def write_boolean(value: bool, short: str, output) -> None:
+    word = b"true" if value else b"false"
     if short == "json":
-        output.write(b'{"head":{},"boolean":' + (b"true" if value else b"false") + b"}")
+        output.write(b'{"head":{},"boolean":' + word + b"}")
+    elif short == "csv":
+        output.write(b"_askResult\r\n" + word + b"\r\n")
+    elif short == "tsv":
+        output.write(b"?_askResult\n" + word + b"\n")
     else:
         output.write(b'<?xml version="1.0"?>\n<sparql xmlns="http://www.w3.org/2005/sparql-results#">'
                      b"<head/><boolean>" + (b"true" if value else b"false") + b"</boolean></sparql>\n")

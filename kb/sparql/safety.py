@@ -67,6 +67,12 @@ def tokens(text: str) -> list[Token]:
             if m.lastgroup != "ws" and m.lastgroup != "comment"]
 
 
+def spans(text: str) -> list[tuple[str, str, int]]:
+    """The significant tokens with their start offsets: ``(kind, text, start)``."""
+    return [(m.lastgroup, m.group(), m.start()) for m in _TOKEN.finditer(text)
+            if m.lastgroup != "ws" and m.lastgroup != "comment"]
+
+
 def analyse(text: str, prefixes: dict[str, str] | None = None) -> Analysis:
     """Classify a query or update and collect its ``SERVICE`` targets, ``LOAD`` and ``FROM`` use."""
     toks = tokens(text)

@@ -1,0 +1,132 @@
+"""The public default graph: the store's default graph holds the RDF merge of every named graph, each
+triple once, without hidden or withdrawn entities (nor the memberships and collaborations that
+involve them), so SPARQL clients get set semantics (SPARQL 1.1: the default graph is an RDF merge).
+
+The named graphs stay as they are, for provenance (``GRAPH ?g``, ``FROM NAMED``). Every write keeps the
+default graph in step in the same ``Store.update`` call (one transaction): the write's own operations,
+then the maintenance operations below, which only read and write graphs of their own (temporary
+graphs under ``graph/tmp/``, dropped at the end). Every IRI in these updates is minted here or is a
+pyoxigraph term serialised by ``str()``; nothing comes from a request.
+See docs/decisions/2026-12-01-public-default-graph.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Iterable
+
+import pyoxigraph as ox
+
+from kb.terms import sparql_term
+
+
+DEFAULT = ox.DefaultGraph()
+
+
+class Staging:
+    """Temporary graphs of one maintenance run: excluded nodes, triples added and removed by the
+    write, and nodes whose every statement must be re-derived."""
+
+    def __init__(self, kb):
+        ns = kb.graphs.ns + "tmp/"
+        key = uuid.uuid4().hex
+        self.tmp_ns = ns
+        self.excluded = ox.NamedNode(f"{ns}{key}-excluded")
+        self.added = ox.NamedNode(f"{ns}{key}-added")
+        self.removed = ox.NamedNode(f"{ns}{key}-removed")
+        self.nodes = ox.NamedNode(f"{ns}{key}-nodes")
+        self.mark = ox.NamedNode(ns + "mark")  # never a data predicate: staged nodes are not hidden
+        self.kb = kb
+
+    def stage(self, kb, *, added: Iterable = (), removed: Iterable = (), nodes: Iterable = ()) -> None:
+        """Write the staging graphs (before the update: readers never use tmp graphs)."""
+        quads = [ox.Quad(t.subject, t.predicate, t.object, self.added) for t in added]
+        quads += [ox.Quad(t.subject, t.predicate, t.object, self.removed) for t in removed]
+        quads += [ox.Quad(n, self.mark, ox.Literal(True), self.nodes) for n in nodes]
+        if quads:
+            kb.store.extend(quads)
+
+    def operations(self, *, full: bool = False) -> list[str]:
+        """The maintenance operations, to run after the write's own in the same update."""
+        n = self.kb.names
+        X, A, R, N, mark = self.excluded, self.added, self.removed, self.nodes, self.mark
+        hidden, withdrawn = ox.NamedNode(n.dsi("hidden")), ox.NamedNode(n.dsi("withdrawn"))
+        kinds = [ox.NamedNode(n.dsi("ActivityMembership")), ox.NamedNode(n.dsi("Collaboration"))]
+        tmp = ox.Literal(self.tmp_ns)
+        # usable graphs are not temporary ones (?g, ?h, ?g2); neither end of a copied statement is excluded
+        ops = [
+            # hidden and withdrawn entities, then the memberships and collaborations naming them
+            f"INSERT {{ GRAPH {sparql_term(X)} {{ ?x {sparql_term(mark)} true }} }} WHERE {{ "
+            f"{{ GRAPH ?h {{ ?x {sparql_term(hidden)} true }} }} UNION {{ GRAPH ?h {{ ?x {sparql_term(withdrawn)} ?w }} }} "
+            f"FILTER(!STRSTARTS(STR(?h), {sparql_term(tmp)})) }}",
+            f"INSERT {{ GRAPH {sparql_term(X)} {{ ?m {sparql_term(mark)} true }} }} WHERE {{ GRAPH {sparql_term(X)} {{ ?x {sparql_term(mark)} true }} "
+            f"GRAPH ?g {{ ?m ?q ?x }} FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) GRAPH ?g2 {{ ?m a ?t }} "
+            f"FILTER(!STRSTARTS(STR(?g2), {sparql_term(tmp)})) VALUES ?t {{ {sparql_term(kinds)} }} }}",
+        ]
+        if full:
+            ops += ["CLEAR DEFAULT",
+                    f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) "
+                    f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
+                    f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}"]
+        else:
+            ops += [
+                # removed triples leave the default graph unless another graph still states them
+                f"DELETE {{ ?s ?p ?o }} WHERE {{ GRAPH {sparql_term(R)} {{ ?s ?p ?o }} "
+                f"FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) }} }}",
+                f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH {sparql_term(A)} {{ ?s ?p ?o }} "
+                f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
+                f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}",
+                # nodes to re-derive, with the memberships and collaborations naming them
+                f"INSERT {{ GRAPH {sparql_term(N)} {{ ?m {sparql_term(mark)} true }} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} "
+                f"GRAPH ?g {{ ?m ?q ?x }} FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) GRAPH ?g2 {{ ?m a ?t }} "
+                f"FILTER(!STRSTARTS(STR(?g2), {sparql_term(tmp)})) VALUES ?t {{ {sparql_term(kinds)} }} }}",
+                f"DELETE {{ ?x ?p ?o }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} ?x ?p ?o }}",
+                f"DELETE {{ ?s ?p ?x }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} ?s ?p ?x }}",
+                f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH {sparql_term(N)} {{ ?s {sparql_term(mark)} true }} GRAPH ?g {{ ?s ?p ?o }} "
+                f"FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) "
+                f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
+                f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}",
+                f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH {sparql_term(N)} {{ ?o {sparql_term(mark)} true }} GRAPH ?g {{ ?s ?p ?o }} "
+                f"FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) "
+                f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
+                f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}",
+            ]
+        ops += [f"DROP SILENT GRAPH {sparql_term(g)}" for g in (X, A, R, N)]
+        return ops
+
+    def discard(self, kb) -> None:
+        """Drop the staging graphs (after a failed update)."""
+        for g in (self.excluded, self.added, self.removed, self.nodes):
+            if kb.store.contains_named_graph(g):
+                kb.store.remove_graph(g)
+
+
+def status_nodes(kb, triples: Iterable) -> set:
+    """Subjects whose hidden/withdrawn status a set of triples states: their whole description must be
+    re-derived when those triples come or go."""
+    flags = {kb.names.dsi("hidden"), kb.names.dsi("withdrawn")}
+    return {t.subject for t in triples if t.predicate.value in flags}
+
+
+def rebuild(kb) -> None:
+    """Derive the whole default graph again from the named graphs (one transaction)."""
+    staging = Staging(kb)
+    try:
+        kb.store.update(" ;\n".join(staging.operations(full=True)))
+    except BaseException:
+        staging.discard(kb)
+        raise
+
+
+def union_default(kb) -> bool:
+    """Whether the default graph must be asked for as the union of the named graphs: a remote store,
+    whose default graph this module does not keep (yet)."""
+    return bool(getattr(kb.settings, "store_is_remote", False))
+
+
+def size(kb) -> int:
+    """Triples in the public default graph (a count by index)."""
+    if union_default(kb):
+        q = "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"
+        return int(kb.select(q, union=True)[0]["n"].value)
+    return int(next(iter(kb.store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")))["n"].value)
