@@ -12,29 +12,14 @@ import io
 from flask import Blueprint, jsonify, make_response, render_template, request
 
 from endpoint.pages import link_target, local_href
+from endpoint.params import int_arg
 from endpoint.state import get_kb
 from kb.browse import BROWSE_TYPES, FACETS, SORTS, listing
 from kb.errors import BadRequest, NotFound
-from kb.terms import FieldProblem
 from kb.search import SEARCH_TYPES, search
 
 bp = Blueprint("browse", __name__)
 PER_PAGE = 50
-
-
-MAX_PAGE = 1_000_000
-
-
-def _int_arg(name: str, default: int, maximum: int = MAX_PAGE) -> int:
-    """A page or page-size parameter: ASCII digits (``isdigit`` alone accepts "²") up to ``maximum``."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not (raw.isascii() and raw.isdigit()):
-        raise FieldProblem(name, f"must be a positive whole number, not {raw[:50]!r}", status=400)
-    if len(raw) > len(str(maximum)) or int(raw) > maximum:
-        raise FieldProblem(name, f"must be at most {maximum}, not {raw[:50]}", status=400)
-    return int(raw)
 
 
 def _include_hidden() -> bool:
@@ -64,8 +49,8 @@ def browse(name: str):
             rows += listing(kb, type_, filters=filters, sort=sort, page=p, per_page=500,
                             include_hidden=_include_hidden()).rows
         return _csv(type_, rows, result)
-    result = listing(kb, type_, filters=filters, sort=sort, page=_int_arg("page", 1),
-                     per_page=_int_arg("per_page", PER_PAGE), include_hidden=_include_hidden())
+    result = listing(kb, type_, filters=filters, sort=sort, page=int_arg("page", 1),
+                     per_page=int_arg("per_page", PER_PAGE), include_hidden=_include_hidden())
     if ext == "json":
         return jsonify(_json(result))
     body = render_template("browse.html", r=result, type_=type_, sorts=SORTS,
@@ -124,8 +109,8 @@ def search_page():
     type_ = request.args.get("type") or None
     if type_ is not None and type_ not in SEARCH_TYPES:
         raise BadRequest(f"unknown type {type_!r}: use one of {', '.join(SEARCH_TYPES)}")
-    page = _int_arg("page", 1) or 1
-    per_page = min(_int_arg("per_page", 20) or 20, 100)
+    page = int_arg("page", 1) or 1
+    per_page = min(int_arg("per_page", 20) or 20, 100)
     hits, total = search(get_kb(), q, type=type_, limit=per_page, offset=(page - 1) * per_page,
                          include_hidden=_include_hidden()) if q else ([], 0)
     pages = max(1, -(-total // per_page))

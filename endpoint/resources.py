@@ -14,6 +14,7 @@ from datetime import datetime
 import pyoxigraph as ox
 from flask import Blueprint, Response, make_response, render_template, request
 
+from endpoint.params import int_arg
 from endpoint.negotiation import RDF_TYPES, SUFFIX_TYPES, negotiate, vary_accept, wants_html
 from endpoint.state import get_kb
 from kb.describe import Merged, _state, describe, jsonld_context, status, to_jsonld
@@ -133,10 +134,7 @@ def _split(name: str) -> tuple[str, str | None]:
 
 
 def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise BadRequest(f"page must be a positive whole number, not {raw!r}")
-    return int(raw)
+    return int_arg("page", 1, minimum=1)
 
 
 def _data(path: str, ext: str | None) -> Response:
