@@ -221,11 +221,8 @@ def _run(svc: SparqlService, settings, job: dict):
         svc.gate.leave(client)
         raise
 
-    def finished(ex) -> None:
-        svc.gate.leave(client)
-        svc.budget.charge(client, ex.cost)
-
-    execution.on_close = finished
+    execution.on_finish = lambda ex: svc.budget.charge(client, ex.cost)
+    execution.on_close = lambda ex: svc.gate.leave(client)  # when the pool has the worker back
     return execution
 
 

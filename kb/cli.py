@@ -58,6 +58,11 @@ def cmd_serve(args) -> int:
         threading.Thread(target=warm, args=(app.extensions["dsikb"],), daemon=True,
                          name="dsikb-warm").start()
     print(f"dsikb serving {settings.store} on http://{settings.host}:{settings.port}/", file=sys.stderr)
+    import signal
+
+    # SIGTERM (kill, systemd stop) exits through atexit, which stops the query workers: a worker in
+    # the middle of a runaway query would otherwise outlive the server, evaluating for ever.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:  # a production WSGI server when installed (a dependency); Flask's dev server otherwise
         from waitress import serve
     except ImportError:

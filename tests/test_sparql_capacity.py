@@ -134,11 +134,12 @@ def test_a_saturated_pool_answers_at_once_with_retry_after(built_kb):
 
 @pytest.fixture()
 def budget_app(built_kb):
-    """A low budget (1 s of evaluation a minute, 1.5 s of burst) and a 1-s timeout."""
+    """A low budget (1 s of evaluation a minute, 1.5 s of burst) and a 1-s timeout; a client's next
+    query may wait long enough for the worker stopped at its last query's timeout to be replaced."""
     from endpoint import create_app, sparql
 
     settings = settings_with(built_kb, {"rate_limit": 1, "rate_burst": 1.5, "query_timeout": 1,
-                                       "query_workers": 2, "trusted_proxies": "10.9.0.0/16 fd00::1"})
+                                       "query_workers": 2, "queue_wait": 5, "trusted_proxies": "10.9.0.0/16 fd00::1"})
     app = create_app(settings, kb=built_kb)
     app.config["TESTING"] = True
     yield app
@@ -214,3 +215,74 @@ def test_submissions_are_limited_per_address(tiny_kb):
     assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
     assert c.post("/api/submissions", data="{", content_type="application/json",
                   environ_base={"REMOTE_ADDR": "198.51.100.21"}).status_code == 400
+
+
+def test_stopping_the_server_stops_a_worker_in_a_runaway_query(built_kb, tmp_path):
+    """SIGTERM to `dsikb serve` must not leave a worker evaluating a runaway query for ever."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import shutil
+
+    path = str(tmp_path / "store")  # a copy no process here holds open: `dsikb serve` opens it
+    built_kb.flush()
+    built_kb.store.backup(path)
+    state = built_kb.path.with_name(built_kb.path.name + ".state.json")
+    if state.exists():
+        shutil.copy(state, path + ".state.json")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSIKB_")}
+    env.update(PYTHONPATH=root, DSIKB_STORE=path, DSIKB_PORT=str(port), DSIKB_QUERY_TIMEOUT="120",
+               DSIKB_SOURCES=str(SOURCES))
+    server = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve"], cwd=root, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == server.pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+        return found
+
+    address = f"127.0.0.1:{port}"
+    workers: list[int] = []
+    try:
+        for _ in range(100):
+            try:
+                if get(address, "/sparql", query="ASK {}")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        def runaway():
+            with contextlib.suppress(OSError, http.client.HTTPException):  # the server goes away
+                get(address, "/sparql", query=RUNAWAY)
+
+        threading.Thread(target=runaway, daemon=True).start()
+        time.sleep(1.5)
+        workers = children()
+        assert workers
+        server.send_signal(signal.SIGTERM)
+        server.wait(20)
+        deadline = time.monotonic() + 10
+        alive = workers
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in workers if Path(f"/proc/{p}").exists()
+                     and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        assert not alive, "worker processes outlived the server"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        for pid in set(workers) | set(children()):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)

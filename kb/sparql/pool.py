@@ -117,12 +117,16 @@ class WorkerPool:
             self._all.discard(worker)
         worker.stop()
 
-    def _replace_later(self) -> None:
+    def _replace_later(self, then: Callable[[], None] | None = None) -> None:
+        """Start a replacement worker in the background; ``then()`` once it is ready (or failed)."""
         def run():
             try:
                 self._idle.put(self._spawn())
             except KBError:
                 pass
+            finally:
+                if then is not None:
+                    then()
         threading.Thread(target=run, name="dsikb-sparql-respawn", daemon=True).start()
 
     def start(self) -> None:
@@ -181,13 +185,18 @@ class WorkerPool:
             raise KBError("a SPARQL worker died; try again") from None
         return Execution(self, worker, time.monotonic() + timeout, timeout)
 
-    def _release(self, worker: Worker, healthy: bool) -> None:
+    def _release(self, worker: Worker, healthy: bool, then: Callable[[], None] | None = None) -> None:
+        """Give ``worker`` back, or replace it; ``then()`` when the pool has its worker again, so a
+        client whose query was stopped gets its slot back only with a worker to use it on."""
         if healthy and not self._closed:
             self._idle.put(worker)
         else:
             self._retire(worker)
             if not self._closed:
-                self._replace_later()
+                self._replace_later(then)
+                return
+        if then is not None:
+            then()
 
 
 class Execution:
@@ -200,7 +209,8 @@ class Execution:
         self.started = time.monotonic()
         self.info: dict | None = None  # the worker's figures (rows, seconds) once it has finished
         self.timed_out = False
-        self.on_close: Callable[["Execution"], None] | None = None
+        self.on_finish: Callable[["Execution"], None] | None = None  # called at close()
+        self.on_close: Callable[["Execution"], None] | None = None  # once the worker is back
 
     @property
     def cost(self) -> float:
@@ -254,9 +264,10 @@ class Execution:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.pool._release(self.worker, healthy=self.done)
-            if self.on_close is not None:
-                self.on_close(self)
+            if self.on_finish is not None:
+                self.on_finish(self)
+            then = (lambda: self.on_close(self)) if self.on_close is not None else None
+            self.pool._release(self.worker, healthy=self.done, then=then)
 
 
 class InlinePool:
@@ -275,8 +286,9 @@ class InlinePool:
                          name="dsikb-sparql-inline").start()
         return _InlineExecution(self, messages, time.monotonic() + timeout, timeout)
 
-    def _release(self, worker, healthy: bool) -> None:
-        pass
+    def _release(self, worker, healthy: bool, then: Callable[[], None] | None = None) -> None:
+        if then is not None:
+            then()
 
     def close(self) -> None:
         pass
