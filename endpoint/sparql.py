@@ -2,7 +2,9 @@
 bearer token), its Service Description, and the YASGUI editor for browsers.
 
 Safety first: SERVICE/LOAD are refused before evaluation, queries run in worker processes that are
-stopped at the timeout, results are capped in rows and bytes, clients are rate limited.
+stopped at the timeout, results are capped in rows and bytes. Fair use (endpoint/ratelimit.py): SPARQL
+holds a bounded share of the server's threads, one client a bounded share of the workers, and each
+client a budget of evaluation seconds; a full endpoint answers 503/429 at once with Retry-After.
 """
 
 from __future__ import annotations
@@ -10,20 +12,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-import time
-from collections import deque
 
 from flask import Blueprint, Flask, Response, current_app, request
 
+from endpoint import ratelimit
 from endpoint import sparql_protocol as protocol
 from endpoint.negotiation import negotiate, vary_accept
 from endpoint.sparql_editor import editor
 from endpoint.state import get_kb, get_settings
-from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable, TooManyRequests
 from kb import publicview
+from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable
 from kb.sparql import description, formats, safety, using
 from kb.sparql.cache import ResultCache
-from kb.sparql.pool import InlinePool, WorkerPool
+from kb.sparql.pool import Busy, InlinePool, WorkerPool
 
 bp = Blueprint("sparql", __name__)
 METHODS = ["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"]
@@ -32,7 +33,7 @@ CACHE_ENTRIES = 256  # complete results of up to 1 MB kept for repeated queries
 
 
 class SparqlService:
-    """Per-app state of the endpoint: worker pool, result cache, rate limiter, update token hash."""
+    """Per-app state of the endpoint: worker pool, result cache, fair-use limits, update token hash."""
 
     def __init__(self, kb, settings):
         self.kb = kb
@@ -46,33 +47,25 @@ class SparqlService:
         self.allowlist = safety.parse_allowlist(settings.service_allowlist)
         self.token_hash = (hashlib.sha256(settings.update_token.encode()).digest()
                            if settings.update_token else None)
-        self._hits: dict[str, deque] = {}
-        self._hits_lock = threading.Lock()
+        self.budget = ratelimit.Budget(
+            settings.rate_limit / 60, settings.rate_burst,
+            f"budget of {settings.rate_limit:g} s of query evaluation a minute (DSIKB_RATE_LIMIT; "
+            f"at most {settings.rate_burst:g} s at once, DSIKB_RATE_BURST)")
+        self.gate = ratelimit.Gate(settings.sparql_threads, self.client_cap(), settings.queue_wait)
         self._update_lock = threading.Lock()
         self._sd_cache: tuple | None = None
 
     def close(self) -> None:
         self.pool.close()
 
-    def check_rate(self, client: str) -> None:
-        """Per-client sliding window of one minute (``DSIKB_RATE_LIMIT`` requests)."""
-        limit = self.settings.rate_limit
-        if limit <= 0:
-            return
-        now = time.monotonic()
-        with self._hits_lock:
-            hits = self._hits.setdefault(client, deque())
-            while hits and hits[0] <= now - 60:
-                hits.popleft()
-            if len(hits) >= limit:
-                retry = max(1, int(hits[0] + 60 - now) + 1)
-                raise TooManyRequests(
-                    f"more than {limit} SPARQL requests in a minute from {client} (DSIKB_RATE_LIMIT); "
-                    f"retry in {retry} s", headers={"Retry-After": str(retry)})
-            hits.append(now)
-            if len(self._hits) > 10_000:  # forget idle clients
-                for key in [k for k, v in self._hits.items() if not v or v[-1] <= now - 60]:
-                    del self._hits[key]
+    def client_cap(self) -> int:
+        """Queries one client may run at once: ``DSIKB_CLIENT_QUERIES``, but never every worker, so
+        one client cannot make all others wait (with one worker: one query)."""
+        cap = self.settings.client_queries
+        size = getattr(self.pool, "size", None)
+        if size is None or cap <= 0:
+            return cap
+        return min(cap, max(1, size - 1))
 
     def token_ok(self, given: str) -> bool:
         if self.token_hash is None:
@@ -92,6 +85,7 @@ def service() -> SparqlService:
 
 
 def init_app(app: Flask) -> None:
+    ratelimit.init_app(app)
     app.extensions["dsikb_sparql"] = SparqlService(app.extensions["dsikb"], app.config["DSIKB_SETTINGS"])
 
 
@@ -128,7 +122,6 @@ def sparql():
     if (op.kind == "query" and request.method != "POST" and op.format is None
             and protocol.html_preferred(request, formats.ANSWERS)):
         return editor(op.text)
-    service().check_rate(request.remote_addr or "unknown")
     if op.kind == "update":
         return _update(op)
     return _query(op)
@@ -188,7 +181,7 @@ def _query(op: protocol.Operation) -> Response:
     if op.default_graphs is not None or op.named_graphs is not None:
         job["default_graph"] = op.default_graphs or []
         job["named_graphs"] = op.named_graphs or []
-    execution = svc.pool.submit(job, settings.query_timeout)
+    execution = _run(svc, settings, job)
     first = execution.next()
     if first[0] == "error":
         execution.close()
@@ -206,7 +199,29 @@ def _query(op: protocol.Operation) -> Response:
         finally:
             execution.close()
 
-    return Response(stream(), 200, headers)
+    response = Response(stream(), 200, headers)
+    response.call_on_close(execution.close)  # also when the body is never iterated (client gone)
+    return response
+
+
+def _run(svc: SparqlService, settings, job: dict):
+    """Admit the client (budget, its share of workers, SPARQL's share of threads), then start the
+    query; the execution charges its cost to the client and frees the slots when it closes."""
+    client = ratelimit.client_id()
+    svc.budget.check(client)
+    svc.gate.enter(client)
+    try:
+        execution = svc.pool.submit(job, settings.query_timeout, wait=settings.queue_wait)
+    except Busy as exc:
+        svc.gate.leave(client)
+        raise ratelimit.Refused(503, exc.message, 2) from None
+    except BaseException:
+        svc.gate.leave(client)
+        raise
+
+    execution.on_finish = lambda ex: svc.budget.charge(client, ex.cost)
+    execution.on_close = lambda ex: svc.gate.leave(client)  # when the pool has the worker back
+    return execution
 
 
 def _info_headers(info: dict) -> dict:

@@ -18,6 +18,7 @@ from flask import (Blueprint, Response, current_app, jsonify, make_response, red
 from endpoint import moderator_auth
 from endpoint.moderator_auth import moderator_required
 from endpoint.negotiation import negotiate, vary_accept, wants_html
+from endpoint.ratelimit import limit_submissions
 from endpoint.state import get_kb, get_settings
 from kb import moderation
 from kb.describe import best_label
@@ -88,6 +89,7 @@ def _submitter_from_headers() -> Submitter:
 
 
 @bp.post("/api/submissions")
+@limit_submissions
 def api_submit():
     settings = get_settings()
     raw = _read_body(settings.submission_max_bytes)
@@ -296,6 +298,7 @@ def current_values(entity: str):
 
 
 @bp.post("/submit")
+@limit_submissions
 def submit_post():
     check_csrf()
     data = form_to_json(request.form)

@@ -58,14 +58,28 @@ def cmd_serve(args) -> int:
         threading.Thread(target=warm, args=(app.extensions["dsikb"],), daemon=True,
                          name="dsikb-warm").start()
     print(f"dsikb serving {settings.store} on http://{settings.host}:{settings.port}/", file=sys.stderr)
+    import signal
+
+    # SIGTERM (kill, systemd stop) exits through atexit, which stops the query workers: a worker in
+    # the middle of a runaway query would otherwise outlive the server, evaluating for ever.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:  # a production WSGI server when installed (a dependency); Flask's dev server otherwise
         from waitress import serve
     except ImportError:
         app.run(host=settings.host, port=settings.port, threaded=True, use_reloader=False)
     else:
-        serve(app, host=settings.host, port=settings.port, threads=max(8, 4 * settings.query_workers),
-              ident="dsikb")
+        serve(app, host=settings.host, port=settings.port, **waitress_options(settings))
     return 0
+
+
+def waitress_options(settings: Settings) -> dict:
+    """Options of the waitress server `dsikb serve` runs: enough threads that pages never wait for
+    SPARQL, which may hold at most ``DSIKB_SPARQL_THREADS`` of them (docs/sparql.md)."""
+    if settings.sparql_threads >= settings.server_threads:
+        print(f"warning: DSIKB_SPARQL_THREADS ({settings.sparql_threads}) >= DSIKB_SERVER_THREADS "
+              f"({settings.server_threads}): SPARQL can hold every thread and pages can wait",
+              file=sys.stderr)
+    return {"threads": settings.server_threads, "ident": "dsikb"}
 
 
 def cmd_import(args) -> int:

@@ -24,6 +24,10 @@ _POOLS: "weakref.WeakSet[WorkerPool]" = weakref.WeakSet()
 STARTUP_TIMEOUT = 60.0
 
 
+class Busy(Timeout):
+    """Every worker stayed busy for as long as the caller would wait (503, with Retry-After)."""
+
+
 def worker_main(conn, store_path: str) -> None:
     """Body of a worker process: open the store read-only, then answer jobs until told to stop."""
     import pyoxigraph as ox
@@ -113,12 +117,16 @@ class WorkerPool:
             self._all.discard(worker)
         worker.stop()
 
-    def _replace_later(self) -> None:
+    def _replace_later(self, then: Callable[[], None] | None = None) -> None:
+        """Start a replacement worker in the background; ``then()`` once it is ready (or failed)."""
         def run():
             try:
                 self._idle.put(self._spawn())
             except KBError:
                 pass
+            finally:
+                if then is not None:
+                    then()
         threading.Thread(target=run, name="dsikb-sparql-respawn", daemon=True).start()
 
     def start(self) -> None:
@@ -155,17 +163,17 @@ class WorkerPool:
             worker.stop()
 
     # -- running a query -------------------------------------------------------------------------
-    def submit(self, job: dict, timeout: float) -> "Execution":
-        """Send ``job`` to an idle worker; the returned execution yields its messages."""
+    def submit(self, job: dict, timeout: float, wait: float | None = None) -> "Execution":
+        """Send ``job`` to an idle worker; the returned execution yields its messages. Waits at
+        most ``wait`` seconds (default: the timeout) for a worker, then raises ``Busy``."""
         if not self._started:
             self.start()
-        deadline = time.monotonic() + timeout
+        wait = timeout if wait is None else min(wait, timeout)
         try:
-            worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            worker = self._idle.get(timeout=max(0.0, wait))
         except queue.Empty:
-            raise Timeout(f"all {self.size} query workers stayed busy for the query timeout "
-                          f"(DSIKB_QUERY_TIMEOUT = {timeout:g} s); try again shortly",
-                          headers={"Retry-After": "5"}) from None
+            raise Busy(f"all {self.size} query workers are busy (DSIKB_QUERY_WORKERS); "
+                       "try again shortly", headers={"Retry-After": "2"}) from None
         if worker.generation != self.generation():
             self._retire(worker)  # it sees an old snapshot of the store
             worker = self._spawn()
@@ -175,15 +183,20 @@ class WorkerPool:
             self._retire(worker)
             self._replace_later()
             raise KBError("a SPARQL worker died; try again") from None
-        return Execution(self, worker, deadline, timeout)
+        return Execution(self, worker, time.monotonic() + timeout, timeout)
 
-    def _release(self, worker: Worker, healthy: bool) -> None:
+    def _release(self, worker: Worker, healthy: bool, then: Callable[[], None] | None = None) -> None:
+        """Give ``worker`` back, or replace it; ``then()`` when the pool has its worker again, so a
+        client whose query was stopped gets its slot back only with a worker to use it on."""
         if healthy and not self._closed:
             self._idle.put(worker)
         else:
             self._retire(worker)
             if not self._closed:
-                self._replace_later()
+                self._replace_later(then)
+                return
+        if then is not None:
+            then()
 
 
 class Execution:
@@ -193,6 +206,21 @@ class Execution:
         self.pool, self.worker, self.deadline, self.timeout = pool, worker, deadline, timeout
         self.done = False
         self.closed = False
+        self.started = time.monotonic()
+        self.info: dict | None = None  # the worker's figures (rows, seconds) once it has finished
+        self.timed_out = False
+        self.on_finish: Callable[["Execution"], None] | None = None  # called at close()
+        self.on_close: Callable[["Execution"], None] | None = None  # once the worker is back
+
+    @property
+    def cost(self) -> float:
+        """Seconds of evaluation this query used: the worker's own figure, the whole timeout when
+        it was stopped, else the wall time it held the worker."""
+        if self.timed_out:
+            return self.timeout
+        if self.info and "seconds" in self.info:
+            return float(self.info["seconds"])
+        return time.monotonic() - self.started
 
     def _recv(self, remaining: float):
         # A blocking wait, no busy polling: on two cores a spinning request thread slows the worker
@@ -209,12 +237,15 @@ class Execution:
             self.close()
             raise KBError("the SPARQL worker stopped unexpectedly") from None
         if message is None:
+            self.timed_out = True
             self.close()
             raise Timeout(f"the query ran longer than the query timeout (DSIKB_QUERY_TIMEOUT = "
                           f"{self.timeout:g} s) and was stopped; narrow it down (LIMIT, more specific "
                           "patterns) or run it on a dump")
         if message[0] in ("all", "end", "error"):
             self.done = True
+            if message[0] != "error":
+                self.info = message[-1]
         return message
 
     def chunks(self) -> Iterator[bytes]:
@@ -233,7 +264,10 @@ class Execution:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.pool._release(self.worker, healthy=self.done)
+            if self.on_finish is not None:
+                self.on_finish(self)
+            then = (lambda: self.on_close(self)) if self.on_close is not None else None
+            self.pool._release(self.worker, healthy=self.done, then=then)
 
 
 class InlinePool:
@@ -244,7 +278,7 @@ class InlinePool:
     def __init__(self, query: Callable):
         self.query = query
 
-    def submit(self, job: dict, timeout: float) -> "Execution":
+    def submit(self, job: dict, timeout: float, wait: float | None = None) -> "Execution":
         from kb.sparql.evaluate import evaluate
 
         messages: queue.Queue = queue.Queue()
@@ -252,8 +286,9 @@ class InlinePool:
                          name="dsikb-sparql-inline").start()
         return _InlineExecution(self, messages, time.monotonic() + timeout, timeout)
 
-    def _release(self, worker, healthy: bool) -> None:
-        pass
+    def _release(self, worker, healthy: bool, then: Callable[[], None] | None = None) -> None:
+        if then is not None:
+            then()
 
     def close(self) -> None:
         pass

@@ -1,0 +1,288 @@
+"""Capacity and fair use: runaway SPARQL queries from one client cannot take the endpoint or the
+pages away from others; a saturated pool answers at once; a per-client budget of evaluation time
+(not of requests); X-Forwarded-For only from trusted proxies; submissions limited per address.
+
+Real worker processes over the built store; the starvation tests go through waitress on 127.0.0.1,
+configured as ``dsikb serve`` configures it, with clients on different loopback source addresses.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from kb.settings import Settings
+from tests.conftest import SOURCES
+
+# A cartesian product of the whole store: runs until the timeout stops it.
+RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+PAGE = "/page/organisation/nesta"
+FAST = 1.5  # seconds: an answer "at once" on a shared, noisy two-core machine
+
+
+def one_row(i: int) -> str:
+    return f"SELECT ?s WHERE {{ ?s ?p ?o }} LIMIT 1 OFFSET {i}"  # distinct text: no cache hit
+
+
+def settings_with(kb, environ: dict) -> Settings:
+    """The built store's settings with ``DSIKB_*`` variables (unknown ones are ignored)."""
+    return Settings.from_env(environ={"DSIKB_" + k.upper(): str(v) for k, v in environ.items()},
+                             store=str(kb.path), sources=str(SOURCES))
+
+
+@contextlib.contextmanager
+def served(kb, **environ):
+    """The app over ``kb`` behind waitress with the thread count ``dsikb serve`` uses."""
+    from waitress import create_server
+
+    from endpoint import create_app, sparql
+
+    settings = settings_with(kb, environ)
+    app = create_app(settings, kb=kb)
+    try:
+        from kb.cli import waitress_options
+        options = waitress_options(settings)
+    except ImportError:  # the code before the fix: threads=max(8, 4 * workers)
+        options = {"threads": max(8, 4 * settings.query_workers)}
+    server = create_server(app, host="127.0.0.1", port=0, **options)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown(timeout=10)
+        sparql.close(app)
+
+
+def get(address: str, path: str, source: str = "127.0.0.1", headers: dict | None = None, **params):
+    """GET from a given loopback source address: (status, headers, body, seconds)."""
+    host, port = address.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60, source_address=(source, 0))
+    started = time.monotonic()
+    try:
+        conn.request("GET", path + ("?" + urllib.parse.urlencode(params) if params else ""),
+                     headers={"Accept": "application/sparql-results+json", **(headers or {})})
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, dict(response.getheaders()), body, time.monotonic() - started
+    finally:
+        conn.close()
+
+
+class Runaway:
+    """``n`` threads sending the runaway query from ``source`` again and again until stopped."""
+
+    def __init__(self, address: str, source: str, n: int):
+        self.stop = threading.Event()
+        self.statuses: list[int] = []
+        self.threads = [threading.Thread(target=self._run, args=(address, source), daemon=True)
+                        for _ in range(n)]
+
+    def _run(self, address, source):
+        while not self.stop.is_set():
+            self.statuses.append(get(address, "/sparql", source, query=RUNAWAY)[0])
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(60)
+
+
+def test_runaway_queries_leave_other_clients_and_pages_fast(built_kb):
+    with served(built_kb, query_timeout=4) as address:
+        assert get(address, "/sparql", query=one_row(0))[0] == 200  # workers started
+        with Runaway(address, "127.0.0.2", 10) as runaway:
+            time.sleep(1.0)
+            for i in range(4):
+                status, _, _, seconds = get(address, "/sparql", "127.0.0.3", query=one_row(i + 1))
+                assert status == 200 and seconds < FAST, (i, status, seconds)
+                status, _, _, seconds = get(address, PAGE, "127.0.0.3", headers={"Accept": "text/html"})
+                assert status == 200 and seconds < FAST, (i, status, seconds)
+                time.sleep(0.3)
+        assert 429 in runaway.statuses  # the runaway client was refused beyond its share
+
+
+def test_a_saturated_pool_answers_at_once_with_retry_after(built_kb):
+    with served(built_kb, query_timeout=3, query_workers=2) as address:
+        assert get(address, "/sparql", query=one_row(0))[0] == 200
+        with Runaway(address, "127.0.0.2", 1), Runaway(address, "127.0.0.3", 1):
+            time.sleep(1.0)  # both workers now run a runaway query
+            # another client: the pool is full, answered at once
+            status, headers, body, seconds = get(address, "/sparql", "127.0.0.4", query=one_row(1))
+            assert status == 503 and seconds < FAST, (status, seconds)
+            assert int(headers["Retry-After"]) >= 1
+            assert "error" in json.loads(body)
+            # a client already running a query may not take the other worker
+            status, headers, body, seconds = get(address, "/sparql", "127.0.0.2", query=one_row(2),
+                                                 headers={"Accept": "text/csv"})
+            assert status == 429 and seconds < FAST, (status, seconds)
+            assert int(headers["Retry-After"]) >= 1
+            assert "DSIKB_CLIENT_QUERIES" in body.decode()
+
+
+@pytest.fixture()
+def budget_app(built_kb):
+    """A low budget (1 s of evaluation a minute, 1.5 s of burst) and a 1-s timeout; a client's next
+    query may wait long enough for the worker stopped at its last query's timeout to be replaced."""
+    from endpoint import create_app, sparql
+
+    settings = settings_with(built_kb, {"rate_limit": 1, "rate_burst": 1.5, "query_timeout": 1,
+                                       "query_workers": 2, "queue_wait": 5, "trusted_proxies": "10.9.0.0/16 fd00::1"})
+    app = create_app(settings, kb=built_kb)
+    app.config["TESTING"] = True
+    yield app
+    sparql.close(app)
+
+
+def ask(client, query, addr, **headers):
+    return client.get("/sparql", query_string={"query": query}, environ_base={"REMOTE_ADDR": addr},
+                      headers={"Accept": "application/sparql-results+json", **headers})
+
+
+def test_the_time_budget_trips_on_expensive_queries_not_on_300_tiny_ones(budget_app):
+    c = budget_app.test_client()
+    statuses = [ask(c, one_row(i), "10.1.1.2").status_code for i in range(300)]
+    assert statuses == [200] * 300  # a chatty client (rdflib's SPARQLStore) is not throttled
+    codes = []
+    for _ in range(4):
+        r = ask(c, RUNAWAY, "10.1.1.1")
+        codes.append(r.status_code)
+        if r.status_code == 429:
+            break
+    assert codes[:2] == [503, 503] and codes[-1] == 429, codes  # two timeouts cost 2 s > 1.5 s
+    assert 1 <= int(r.headers["Retry-After"]) <= 120
+    assert r.get_json()["error"] == "Too Many Requests" and "DSIKB_RATE_LIMIT" in r.get_json()["message"]
+    r = ask(c, one_row(0), "10.1.1.1", Accept="text/csv")  # even a cheap query, until it refills
+    assert r.status_code == 429 and "retry" in r.get_data(as_text=True).lower()
+    assert r.headers["Content-Type"].startswith("text/plain")
+    assert ask(c, one_row(301), "10.1.1.2").status_code == 200  # others are not affected
+
+
+def test_x_forwarded_for_counts_only_from_a_trusted_proxy(budget_app):
+    c = budget_app.test_client()
+
+    def via(peer, forwarded, query):
+        return c.get("/sparql", query_string={"query": query}, headers={"X-Forwarded-For": forwarded},
+                     environ_base={"REMOTE_ADDR": peer}).status_code
+
+    # through the trusted proxy: each forwarded client has its own budget
+    assert via("10.9.0.1", "203.0.113.5", RUNAWAY) == 503
+    assert via("10.9.0.1", "203.0.113.5", RUNAWAY) == 503
+    assert via("10.9.0.1", "203.0.113.5", one_row(0)) == 429
+    assert via("10.9.0.1", "203.0.113.6", one_row(1)) == 200
+    # from an untrusted peer the header is ignored: a new X-Forwarded-For does not escape the budget
+    assert via("192.0.2.1", "203.0.113.7", RUNAWAY) == 503
+    assert via("192.0.2.1", "203.0.113.7", RUNAWAY) == 503
+    assert via("192.0.2.1", "203.0.113.8", one_row(2)) == 429
+
+
+def test_client_address_walks_the_forwarded_chain():
+    from endpoint.ratelimit import client_address, parse_networks
+
+    trusted = parse_networks("10.0.0.0/8 192.0.2.7 ::1")
+    assert client_address("10.0.0.1", "198.51.100.1", trusted) == "198.51.100.1"
+    # the right-most address not a trusted proxy is the client; what it claims further left is not
+    assert client_address("10.0.0.1", "6.6.6.6, 198.51.100.1, 10.0.0.2", trusted) == "198.51.100.1"
+    assert client_address("::1", "2001:db8::1", trusted) == "2001:db8::1"
+    assert client_address("198.51.100.9", "203.0.113.1", trusted) == "198.51.100.9"
+    assert client_address("10.0.0.1", "not-an-address", trusted) == "10.0.0.1"
+    assert client_address("10.0.0.1", None, trusted) == "10.0.0.1"
+    with pytest.raises(ValueError, match="DSIKB_TRUSTED_PROXIES"):
+        parse_networks("10.0.0.0/8 nonsense")
+
+
+def test_submissions_are_limited_per_address(tiny_kb):
+    from tests.support import make_app
+
+    c = make_app(tiny_kb).test_client()
+    limit = tiny_kb.settings.submission_rate_limit if hasattr(tiny_kb.settings, "submission_rate_limit") else 60
+    codes = [c.post("/api/submissions", data="{", content_type="application/json",
+                    environ_base={"REMOTE_ADDR": "198.51.100.20"}).status_code for _ in range(limit + 1)]
+    assert codes[:limit] == [400] * limit and codes[-1] == 429, codes
+    r = c.post("/submit", data={}, environ_base={"REMOTE_ADDR": "198.51.100.20"})
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    assert c.post("/api/submissions", data="{", content_type="application/json",
+                  environ_base={"REMOTE_ADDR": "198.51.100.21"}).status_code == 400
+
+
+def test_stopping_the_server_stops_a_worker_in_a_runaway_query(built_kb, tmp_path):
+    """SIGTERM to `dsikb serve` must not leave a worker evaluating a runaway query for ever."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import shutil
+
+    path = str(tmp_path / "store")  # a copy no process here holds open: `dsikb serve` opens it
+    built_kb.flush()
+    built_kb.store.backup(path)
+    state = built_kb.path.with_name(built_kb.path.name + ".state.json")
+    if state.exists():
+        shutil.copy(state, path + ".state.json")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSIKB_")}
+    env.update(PYTHONPATH=root, DSIKB_STORE=path, DSIKB_PORT=str(port), DSIKB_QUERY_TIMEOUT="120",
+               DSIKB_SOURCES=str(SOURCES))
+    server = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve"], cwd=root, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == server.pid:
+                    found.append(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+        return found
+
+    address = f"127.0.0.1:{port}"
+    workers: list[int] = []
+    try:
+        for _ in range(100):
+            try:
+                if get(address, "/sparql", query="ASK {}")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        def runaway():
+            with contextlib.suppress(OSError, http.client.HTTPException):  # the server goes away
+                get(address, "/sparql", query=RUNAWAY)
+
+        threading.Thread(target=runaway, daemon=True).start()
+        time.sleep(1.5)
+        workers = children()
+        assert workers
+        server.send_signal(signal.SIGTERM)
+        server.wait(20)
+        deadline = time.monotonic() + 10
+        alive = workers
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in workers if Path(f"/proc/{p}").exists()
+                     and Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        assert not alive, "worker processes outlived the server"
+    finally:
+        if server.poll() is None:
+            server.kill()
+        for pid in set(workers) | set(children()):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
