@@ -164,8 +164,10 @@ def _main() -> int:
     env = {**os.environ, **pypath}
     if args.limits == "forwarded":
         env["DSIKB_TRUSTED_PROXIES"] = "127.0.0.1"
-    else:
+    else:  # every simulated client comes from 127.0.0.1: the per-client limits are off
         env["DSIKB_RATE_LIMIT"] = "0"
+        env["DSIKB_CLIENT_QUERIES"] = "0"
+        env["DSIKB_SUBMISSION_RATE_LIMIT"] = "0"
     for item in args.env:
         name, _, value = item.partition("=")
         env[name] = value

@@ -120,11 +120,13 @@ def main() -> int:
         shutil.copy(state, copy.with_name("store.state.json"))
     (copy / "LOCK").unlink(missing_ok=True)
     ours_port, oxi_port = free_port(), free_port()
-    env = {**os.environ, "DSIKB_RATE_LIMIT": "0", "DSIKB_STORE": str(copy)}
+    # one address sends every client's queries: the per-client limits are off, the workers as before
+    env = {**os.environ, "DSIKB_RATE_LIMIT": "0", "DSIKB_CLIENT_QUERIES": "0", "DSIKB_QUERY_WORKERS": "2",
+           "DSIKB_STORE": str(copy)}
     ours = subprocess.Popen([str(BIN / "dsikb"), "serve", "--store", str(copy), "--port", str(ours_port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     oxi = subprocess.Popen([str(BIN / "oxigraph"), "serve-read-only", "--location", str(copy),
-                            "--bind", f"127.0.0.1:{oxi_port}", "--union-default-graph"],
+                            "--bind", f"127.0.0.1:{oxi_port}"],  # the store's default graph: the public merge
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     urls = {"dsikb": f"http://127.0.0.1:{ours_port}/sparql", "oxigraph": f"http://127.0.0.1:{oxi_port}/query"}
     try:

@@ -37,7 +37,30 @@ TITLES = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method N
           503: "Service Unavailable"}
 
 
+def disk_full(exc: BaseException) -> bool:
+    """An error of a write that found no room: the store's (RocksDB) or the spool's (SQLite)."""
+    import errno
+    import sqlite3
+
+    if isinstance(exc, OSError) and (exc.errno == errno.ENOSPC or "No space left on device" in str(exc)):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "disk is full" in str(exc)
+
+
 def init_app(app: Flask) -> None:
+    import sqlite3
+
+    @app.errorhandler(OSError)
+    @app.errorhandler(sqlite3.OperationalError)
+    def storage_error(exc: Exception):
+        """A full disk is the operator's problem, not the visitor's: 503 with a message, never a 500
+        page; nothing half-written stays (each write is one transaction). Other faults stay 500s."""
+        if not disk_full(exc):
+            raise exc
+        app.logger.error("disk full: %s", exc)
+        return _render(503, TITLES[503], "the server has run out of disk space, so nothing was stored; "
+                       "try again later (the operator has to free space)", {"Retry-After": "300"})
+
     @app.errorhandler(KBError)
     def kb_error(exc: KBError):
         return _render(exc.status, TITLES.get(exc.status, "Error"), exc.message, exc.headers,

@@ -39,6 +39,24 @@ FORMATS = {
 }
 
 
+def _reopens_after_disk_full(write):
+    """RocksDB refuses every write after one found the disk full, until the database is opened again:
+    reopen it (the failed write is one transaction, so nothing half-written stays), then re-raise, so
+    the next write works once there is room again, without a restart."""
+    import functools
+
+    @functools.wraps(write)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return write(self, *args, **kwargs)
+        except OSError as exc:
+            if self.path is not None and "No space left on device" in str(exc):
+                self._reopen()
+            raise
+
+    return wrapper
+
+
 def rdf_format(name_or_path: str | os.PathLike) -> ox.RdfFormat:
     """The RDF format for a short name (``ttl``) or a file path (``x.nt``, ``x.ttl.gz``)."""
     text = str(name_or_path).lower()
@@ -187,6 +205,7 @@ class KB:
         return int(rows[0]["n"].value) if rows else 0
 
     # -- writing -----------------------------------------------------------------------------
+    @_reopens_after_disk_full
     def replace_graph(self, graph: str, quads_or_triples: Iterable) -> bool:
         """Make ``graph`` hold exactly these triples, atomically, with the public default graph kept in
         step in the same transaction. Returns False (and writes nothing) when it already did:
@@ -218,6 +237,7 @@ class KB:
         self.bump()
         return True
 
+    @_reopens_after_disk_full
     def load_file(self, path: str | os.PathLike, *, graph: str | None = None,
                   format: str | None = None, base_iri: str | None = None) -> int:
         """Load one RDF file, all or nothing. Returns the number of quads added.
@@ -235,6 +255,7 @@ class KB:
             self.bump()
         return added
 
+    @_reopens_after_disk_full
     def drop_graph(self, graph: str) -> bool:
         """Remove a named graph; what only it stated leaves the public default graph with it."""
         from kb import publicview
@@ -252,6 +273,7 @@ class KB:
         self.bump()
         return True
 
+    @_reopens_after_disk_full
     def update(self, sparql: str, *, base_iri: str | None = None, touched: Iterable | None = None) -> None:
         """Run a SPARQL update (relative IRIs resolve against ``base_iri``, as in queries) and keep the
         public default graph in step: in the same transaction for the nodes named in ``touched`` (every
@@ -272,6 +294,18 @@ class KB:
             finally:
                 view.discard(self)
         self.bump()
+
+    def _reopen(self) -> None:
+        """Close the on-disk store and open it again (kept as it was when it cannot be reopened)."""
+        import gc
+
+        old, self.store = self.store, None
+        del old
+        gc.collect()
+        try:
+            self.store = ox.Store(str(self.path))
+        except OSError:  # still locked by a reference elsewhere: keep a read-only view, writes stay refused
+            self.store = ox.Store.read_only(str(self.path))
 
     def flush(self) -> None:
         try:
