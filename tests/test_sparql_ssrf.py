@@ -92,6 +92,10 @@ def bypasses(url: str) -> list[str]:
         f"SELECT * WHERE {{ ?s ?p 1.SERVICE <{url}> {{ ?x ?y ?z }} }}",
         f"SELECT * WHERE {{ ?s ?p ?o }}SERVICE <{url}> {{ ?x ?y ?z }} }}",
         f'SELECT * WHERE {{ ?s ?p "\\u0022" . SERVICE <{url}> {{ ?x ?y ?z }} ?s ?p """ ?s ?p """ # """\n}}',
+        # Oxigraph reads an undeclared "trueSERVICE:x" as true SERVICE :x (no word boundary needed)
+        f"PREFIX : <{url.rsplit('/', 1)[0]}/> SELECT * {{ ?s ?p trueSERVICE:x {{ ?a ?b ?c }} }}",
+        f"SELECT * {{ ?s ?p 1SERVICE<{url}> {{ ?a ?b ?c }} }}",
+        f"SELECT * {{ ?s ?p ?o OPTIONAL{{}}SERVICE<{url}> {{ ?a ?b ?c }} }}",
     ]
 
 

@@ -61,7 +61,7 @@ def queries(url: str, port: int):
     digits = escaped(port)
     endpoints = st.sampled_from([
         f"<{url}>", f"<http://127.0.0.1:{digits}/x>", "lo:x", "?e", "$e", "<x>", f"<{url}#frag>",
-        f"<http://127.0.0.1:{port}>", "lo:",
+        f"<http://127.0.0.1:{port}>", "lo:", ":x",
     ])
     service = st.builds(
         lambda kw, silent, s1, s2, ep: f"{kw}{silent}{s1}{ep}{s2}{{ ?x ?y ?z }}",
@@ -80,7 +80,8 @@ def queries(url: str, port: int):
 
     prologue = st.sampled_from(["", f"PREFIX lo: <{url.rsplit('/', 1)[0]}/> ",
                                 f"PREFIX lo: <{url.rsplit('/', 1)[0]}/>\nPREFIX xsd: <http://www.w3.org/2001/XMLSchema#> ",
-                                f"BASE <{url}> PREFIX lo: <http://127.0.0.1:{port}/> "])
+                                f"BASE <{url}> PREFIX lo: <http://127.0.0.1:{port}/> ",
+                                f"PREFIX : <{url.rsplit('/', 1)[0]}/> "])
     binding = st.sampled_from(["", f"BIND(<{url}> AS ?e) ", f"VALUES ?e {{ <{url}> }} "])
     return st.builds(
         lambda pro, head, bind, inner, wrappers: f"{pro}{head} {{ {bind}{wrap(inner, wrappers)} }}",

@@ -217,6 +217,16 @@ def _outbound(text: str, found: Analysis, prefixes: dict[str, str]) -> tuple[lis
                 f"this query mentions SERVICE or LOAD, so it is checked before it runs, and it writes "
                 f"{char!r} as the escape {m.group()}, which SPARQL parsers read in different places: "
                 "write the character itself (escapes are fine for letters, digits and non-ASCII).")
+    for tok in tokens(text):
+        # Oxigraph matches a keyword without a word boundary and falls back to it when a prefixed
+        # name's prefix is undeclared: "?s ?p trueSERVICE:x {...}" is "true SERVICE :x" to it, a
+        # prefixed name to rdflib. A keyword glued to other letters is refused.
+        head = tok.text.split(":", 1)[0].lower() if tok.kind in ("word", "pname") else ""
+        if ("service" in head or "load" in head) and head not in ("service", "load"):
+            raise BadRequest(
+                f"{tok.text!r} has SERVICE or LOAD glued to other letters, which SPARQL parsers split "
+                "differently, so this query could not be checked and was not run: write the keyword "
+                "as a separate word (or rename the prefix).")
     tree = _parse(text, found.form)
     services: list[str | None] = []
     loads = False
