@@ -275,3 +275,16 @@ def test_keywords_are_not_prefixed_names():
     found = safety.analyse("PREFIX ex: <http://e/> SELECT * WHERE { ?s ex:p false.FILTER(?s = ex:o) }")
     assert found.form == "SELECT" and found.undeclared == set()
     assert safety.analyse("SELECT * { ?s dcterms:title 1.5e3 ; a ?t }").undeclared == {"dcterms"}
+
+
+def test_the_deepest_allowed_query_is_still_checked_by_the_second_parser():
+    """At the nesting limit, rdflib (~40 Python frames a level) still reads the query: a SERVICE at
+    depth 64 is refused as a SERVICE, not as 'could not be checked'."""
+    from kb.errors import BadRequest
+    from kb.sparql import safety
+
+    query = "SELECT * { FILTER(" + "(" * 62 + "1" + ")" * 62 + ") } # a service"
+    assert safety.check(query).depth == safety.MAX_DEPTH
+    query = "SELECT * {" + " { SELECT * {" * 31 + " SERVICE <http://x/> {} " + "}}" * 31 + " }"
+    with pytest.raises(BadRequest, match="SERVICE http://x/ is refused"):
+        safety.check(query)

@@ -227,7 +227,7 @@ def _outbound(text: str, found: Analysis, prefixes: dict[str, str]) -> tuple[lis
                 f"{tok.text!r} has SERVICE or LOAD glued to other letters, which SPARQL parsers split "
                 "differently, so this query could not be checked and was not run: write the keyword "
                 "as a separate word (or rename the prefix).")
-    tree = _parse(text, found.form)
+    tree = _parse(text, found.form, found.depth)
     services: list[str | None] = []
     loads = False
     declared: dict[str, list[str]] = {}
@@ -272,10 +272,11 @@ _parsing = 0  # parses under way, and the recursion limit from before the first 
 _saved_limit = 0
 
 
-def _parse(text: str, form: str | None):
+def _parse(text: str, form: str | None, depth: int):
     """rdflib's parse tree of ``text`` (query or update). Depth is bounded by :func:`check` first;
-    pyparsing spends ~40 Python frames per level, so the recursion limit is raised meanwhile
-    (Python 3.11 keeps those frames off the C stack)."""
+    pyparsing spends ~40 Python frames per level, so the recursion limit is raised to what this
+    depth needs meanwhile (Python 3.11 keeps those frames off the C stack). No higher: some texts
+    send pyparsing into endless recursion, which then fails sooner."""
     from pyparsing import ParseBaseException
     from rdflib.plugins.sparql import parser
 
@@ -283,11 +284,16 @@ def _parse(text: str, form: str | None):
     attempts = [parser.parseUpdate] if form == "UPDATE" else [parser.parseQuery]
     if form is None:
         attempts.append(parser.parseUpdate)
+    frames, frame = 0, sys._getframe()
+    while frame is not None:
+        frames, frame = frames + 1, frame.f_back
     with _RECURSION:
         _parsing += 1
         if _parsing == 1:
             _saved_limit = sys.getrecursionlimit()
-            sys.setrecursionlimit(_saved_limit + 60 * MAX_DEPTH + 1000)
+        needed = max(_saved_limit, frames + 60 * depth + 300)
+        if needed > sys.getrecursionlimit():
+            sys.setrecursionlimit(needed)
     try:
         problem = ""
         for attempt in attempts:
