@@ -1,6 +1,8 @@
 """Thousands of generated ways to write SERVICE (any letter case, \\u escapes, comments, after every
 kind of token, in every kind of group, query or update) pointing at a loopback listener: each one is
-refused with a 400 and the listener is never contacted."""
+refused with a 400 and the listener is never contacted. (A text whose "SERVICE" is glued into a
+prefixed name holds no SERVICE: the check lets it through, and Oxigraph run on it unchecked must not
+reach out either.)"""
 
 from __future__ import annotations
 
@@ -170,7 +172,6 @@ def test_generated_service_calls_are_all_refused_and_never_reach_the_listener(cl
                                 headers={"Authorization": "Bearer " + TOKEN})
             else:
                 r = client.get("/sparql", query_string={"query": text})
-            assert r.status_code == 400, (text, r.status_code, r.data[:300])
             assert b"LEAK" not in r.data
             counts["http s"] += time.perf_counter() - started
             # the same text, unchecked, against the canary: would it have reached out?
@@ -180,12 +181,16 @@ def test_generated_service_calls_are_all_refused_and_never_reach_the_listener(cl
                          .replace(escaped(listener.port), escaped(other.port)))
             run_unchecked(store, unchecked, is_update)
             counts["attacks"] += other.contacts > before
+            if passed:  # valid SPARQL may answer 200 ("xsd:intSERVICElo:x" is a prefixed name)...
+                assert r.status_code in (200, 400) and other.contacts == before, text  # ...not reach out
+            else:
+                assert r.status_code == 400, (text, r.status_code, r.data[:300])
 
     one()
     with capsys.disabled():
         print(f"\nSSRF generator: {counts['generated']} texts checked, {counts['http']} sent over HTTP "
               f"({counts['updates']} updates; {counts['passed check']} that the check let through "
-              f"because they hold no SERVICE, each answered 400 by the parser), "
+              f"because they hold no SERVICE: a keyword glued into a prefixed name), "
               f"listener contacted {listener.contacts} times; {counts['attacks']} of the texts sent over "
               f"HTTP reach a listener when run without the check; {time.perf_counter() - started:.0f} s in all, "
               f"{counts['check s']:.0f} s in safety.check, {counts['http s']:.0f} s over HTTP")
