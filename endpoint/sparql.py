@@ -38,13 +38,14 @@ class SparqlService:
     def __init__(self, kb, settings):
         self.kb = kb
         self.settings = settings
+        self.allowlist = safety.parse_allowlist(settings.service_allowlist)
         path = getattr(kb, "path", None)
         if path is not None and not getattr(settings, "store_is_remote", False):
-            self.pool = WorkerPool(str(path), settings.query_workers, lambda: kb.generation)
+            self.pool = WorkerPool(str(path), settings.query_workers, lambda: kb.generation,
+                                   isolate=not self.allowlist)
         else:
             self.pool = InlinePool(kb.store.query)
         self.cache = ResultCache(CACHE_ENTRIES)
-        self.allowlist = safety.parse_allowlist(settings.service_allowlist)
         self.token_hash = (hashlib.sha256(settings.update_token.encode()).digest()
                            if settings.update_token else None)
         self.budget = ratelimit.Budget(

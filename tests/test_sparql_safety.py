@@ -210,3 +210,71 @@ def test_a_quiet_endpoint_answers_from_the_worker_that_answered_last(app_factory
         answered.append(pool._idle.queue[-1])  # the worker given back last is taken next
     assert len(pool._idle.queue) == 2  # both workers started and are idle
     assert len(set(map(id, answered))) == 1
+
+
+# -- nesting: Oxigraph's recursive-descent parser overflows its stack on deep nesting -----------------
+DEEP = {
+    "parentheses": "SELECT * { FILTER(" + "(" * 5000 + "1" + ")" * 5000 + ") }",
+    "groups": "SELECT * " + "{ " * 5000 + "}" * 5000,
+    "blank nodes": "SELECT * { ?s ?p " + "[ ?p " * 5000 + "1" + " ]" * 5000 + " }",
+    "subqueries": "SELECT * {" + " { SELECT * {" * 3000 + "}}" * 3000 + "}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEEP))
+def test_deeply_nested_queries_are_refused_before_parsing(app_factory, name):
+    c = app_factory().test_client()
+    r = c.post("/sparql", data=DEEP[name], content_type="application/sparql-query")
+    assert r.status_code == 400, r.data[:300]
+    assert "levels deep" in r.data.decode() and "limit" in r.data.decode()
+    assert c.get("/sparql", query_string={"query": "ASK {}"}).status_code == 200  # still serving
+
+
+def test_long_operator_chains_are_refused(app_factory):
+    c = app_factory().test_client()
+    for query in ("SELECT * { {}" + " UNION {}" * 10000 + " }",
+                  "SELECT * { FILTER(" + "1+" * 20000 + "1) }"):
+        r = c.post("/sparql", data=query, content_type="application/sparql-query")
+        assert r.status_code == 400, r.data[:300]
+        assert "limit" in r.data.decode()
+
+
+def test_deeply_nested_updates_are_refused_without_crashing_the_web_process(app_factory):
+    """Updates are parsed in the web process itself: a stack overflow there would take it down."""
+    c = app_factory(update_token=TOKEN).test_client()
+    update = "INSERT DATA { <http://a> <http://b> " + "[ <http://p> " * 5000 + "1" + " ]" * 5000 + " }"
+    r = c.post("/sparql", data=update, content_type="application/sparql-update",
+               headers={"Authorization": "Bearer " + TOKEN})
+    assert r.status_code == 400 and "levels deep" in r.data.decode()
+
+
+def test_ordinary_nesting_is_accepted(app_factory):
+    c = app_factory().test_client()
+    query = ("SELECT ?s WHERE { { SELECT ?s WHERE { OPTIONAL { ?s ?p ?o FILTER(STRLEN(LCASE(STR(?o)))"
+             " > (1 + (2 * (3 - 1)))) } } LIMIT 1 } }")
+    assert c.get("/sparql", query_string={"query": query}).status_code == 200
+
+
+# -- the tokenizer follows the SPARQL terminals -------------------------------------------------------
+def test_keywords_are_not_prefixed_names():
+    from kb.sparql import safety
+
+    toks = [t.text for t in safety.tokens("?s ?p true.SERVICE<http://x>{} ex:a.b:c.")]
+    assert toks[:6] == ["?s", "?p", "true", ".", "SERVICE", "<http://x>"]
+    assert toks[-2:] == ["ex:a.b:c", "."]
+    found = safety.analyse("PREFIX ex: <http://e/> SELECT * WHERE { ?s ex:p false.FILTER(?s = ex:o) }")
+    assert found.form == "SELECT" and found.undeclared == set()
+    assert safety.analyse("SELECT * { ?s dcterms:title 1.5e3 ; a ?t }").undeclared == {"dcterms"}
+
+
+def test_the_deepest_allowed_query_is_still_checked_by_the_second_parser():
+    """At the nesting limit, rdflib (~40 Python frames a level) still reads the query: a SERVICE at
+    depth 64 is refused as a SERVICE, not as 'could not be checked'."""
+    from kb.errors import BadRequest
+    from kb.sparql import safety
+
+    query = "SELECT * { FILTER(" + "(" * 62 + "1" + ")" * 62 + ") } # a service"
+    assert safety.check(query).depth == safety.MAX_DEPTH
+    query = "SELECT * {" + " { SELECT * {" * 31 + " SERVICE <http://x/> {} " + "}}" * 31 + " }"
+    with pytest.raises(BadRequest, match="SERVICE http://x/ is refused"):
+        safety.check(query)

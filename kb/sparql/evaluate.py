@@ -8,6 +8,7 @@ many rows were written and which cap, if any, truncated them.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Callable
@@ -18,6 +19,7 @@ from kb.errors import KBError
 from kb.sparql import formats
 
 CHUNK = 64 * 1024
+log = logging.getLogger("dsikb.sparql")
 
 
 class ChunkWriter:
@@ -97,13 +99,28 @@ def evaluate(query: Callable, job: dict, emit: Callable[[tuple], None]) -> None:
                             "put the query form (SELECT, ASK, ...) right after the prologue"))
         return
     except KBError as exc:  # e.g. a remote store that cannot be reached
-        emit(("error", exc.status, exc.message))
+        if exc.status < 500:
+            emit(("error", exc.status, exc.message))
+        else:
+            emit(failure(job, exc))
         return
-    except (OSError, RuntimeError, ValueError, TypeError) as exc:
-        emit(("error", 500, f"query evaluation failed: {exc}"))
+    except Exception as exc:  # noqa: BLE001 - any fault of evaluation: reported without its details
+        emit(failure(job, exc))
         return
     writer.finish({"rows": caps.rows, "truncated": caps.truncated, "bytes": writer.total,
                    "seconds": time.perf_counter() - started})
+
+
+def failure(job: dict, exc: BaseException) -> tuple:
+    """The error message for a failed evaluation. What went wrong (host, port, "Connection refused",
+    OS error text) goes to the server log only: echoed to the client it would make SERVICE a port
+    scanner and show the operator's network."""
+    log.warning("SPARQL evaluation failed: %s: %s", type(exc).__name__, exc)
+    if "service" in job.get("query", "").lower() and not isinstance(exc, KBError):
+        return ("error", 502, "the federated endpoint could not be reached, or its answer could not be "
+                              "used (SERVICE); the details are in the server log")
+    return ("error", 500, "the query could not be evaluated (an internal error; the details are in "
+                          "the server log)")
 
 
 def syntax_message(exc: SyntaxError) -> str:

@@ -28,8 +28,47 @@ class Busy(Timeout):
     """Every worker stayed busy for as long as the caller would wait (503, with Retry-After)."""
 
 
-def worker_main(conn, store_path: str) -> None:
-    """Body of a worker process: open the store read-only, then answer jobs until told to stop."""
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+
+
+def isolate_network() -> tuple[bool, str]:
+    """Move this process into a new, empty network namespace (Linux ``unshare(2)``): it keeps the
+    pipes and files it has but can open no connection at all, not even to 127.0.0.1, since the new
+    namespace's loopback is down. Tries ``CLONE_NEWNET`` (needs CAP_SYS_ADMIN, e.g. root), then
+    ``CLONE_NEWUSER | CLONE_NEWNET`` (unprivileged user namespaces). Returns (isolated, how or why not)."""
+    import ctypes
+    import os
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        unshare = libc.unshare
+    except (OSError, AttributeError) as exc:
+        return False, f"unshare(2) is not available: {exc}"
+    errors = []
+    for flags, name in ((CLONE_NEWNET, "CLONE_NEWNET"),
+                        (CLONE_NEWUSER | CLONE_NEWNET, "CLONE_NEWUSER|CLONE_NEWNET")):
+        if unshare(flags) == 0:
+            return True, f"unshare({name})"
+        errors.append(f"unshare({name}): {os.strerror(ctypes.get_errno())}")
+    return False, "; ".join(errors)
+
+
+def worker_main(conn, store_path: str, isolate: bool = True) -> None:
+    """Body of a worker process: cut itself off the network (``isolate``, when no SERVICE endpoint is
+    allow-listed), open the store read-only, then answer jobs until told to stop. The ready message
+    says whether the isolation took: ``("ready", {"network_isolated": bool, "isolation": str})``."""
+    import logging
+
+    if isolate:  # first, while this process has one thread: unshare(CLONE_NEWUSER) needs that
+        isolated, how = isolate_network()
+        if not isolated:
+            logging.getLogger("dsikb.sparql").warning(
+                "SPARQL worker NOT isolated from the network (%s); SERVICE/LOAD are still refused "
+                "by the query check", how)
+    else:
+        isolated, how = False, "not asked: DSIKB_SERVICE_ALLOWLIST names federated endpoints"
+
     import pyoxigraph as ox
 
     from kb.sparql.evaluate import evaluate
@@ -39,7 +78,8 @@ def worker_main(conn, store_path: str) -> None:
     except OSError as exc:
         conn.send(("failed", str(exc)))
         return
-    conn.send(("ready",))
+    _exit_with_parent()
+    conn.send(("ready", {"network_isolated": isolated, "isolation": how}))
     while True:
         try:
             job = conn.recv()
@@ -53,13 +93,31 @@ def worker_main(conn, store_path: str) -> None:
             return
 
 
+def _exit_with_parent() -> None:
+    """A worker whose web process died (SIGKILL: no chance to stop it) ends within a second, even in
+    the middle of a runaway query, instead of running on as an orphan. (PR_SET_PDEATHSIG would follow
+    the thread that started the worker, and respawn threads end at once.)"""
+    import os
+    import threading
+
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="dsikb-worker-watchdog", daemon=True).start()
+
+
 class Worker:
     """One worker process and the pipe to it."""
 
-    def __init__(self, ctx, store_path: str, generation: int):
+    def __init__(self, ctx, store_path: str, generation: int, isolate: bool = True):
         self.generation = generation
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=worker_main, args=(child, store_path), daemon=True,
+        self.process = ctx.Process(target=worker_main, args=(child, store_path, isolate), daemon=True,
                                    name="dsikb-sparql-worker")
         self.process.start()
         child.close()
@@ -75,6 +133,7 @@ class Worker:
         if message[0] != "ready":
             self.stop()
             raise KBError(f"a SPARQL worker could not open the store {store_path}: {message[1]}")
+        self.info = message[1] if len(message) > 1 else {}  # network_isolated, isolation
 
     def stop(self) -> None:
         if self.process.is_alive():
@@ -88,8 +147,9 @@ class Worker:
 class WorkerPool:
     """``size`` workers over the store at ``store_path``; ``generation()`` tells when it changed."""
 
-    def __init__(self, store_path: str, size: int, generation: Callable[[], int]):
+    def __init__(self, store_path: str, size: int, generation: Callable[[], int], isolate: bool = True):
         self.store_path = store_path
+        self.isolate = isolate  # workers without network (no SERVICE endpoint is allow-listed)
         self.size = max(1, size)
         self.generation = generation
         self._ctx = multiprocessing.get_context("spawn")
@@ -104,7 +164,7 @@ class WorkerPool:
 
     # -- workers ---------------------------------------------------------------------------------
     def _spawn(self) -> Worker:
-        worker = Worker(self._ctx, self.store_path, self.generation())
+        worker = Worker(self._ctx, self.store_path, self.generation(), self.isolate)
         with self._lock:
             if self._closed:
                 worker.stop()
