@@ -81,6 +81,9 @@ def _param(name: str) -> str | None:
 
 
 def _json_param(name: str, raw: str):
+    from kb.nesting import json_depth
+
+    json_depth(raw, MAX_JSON_DEPTH)  # 400 past it: json.loads recurses, 100,000 levels were a 500
     try:
         return json.loads(raw)
     except ValueError as exc:
@@ -101,6 +104,9 @@ def _types(q: dict, names) -> tuple[str, ...]:
             raise BadRequest(f"unknown type {item!r}: use one of {', '.join(rc.TYPES)}")
         out.append(tid)
     return tuple(out)
+
+
+MAX_JSON_DEPTH = 16  # a query batch nests 4 levels (batch, query, properties, property)
 
 
 def _limit(value, default: int) -> int:
@@ -133,7 +139,8 @@ def answer(q: dict, key: str = "query") -> list[dict]:
     props = q.get("properties") or []
     if not isinstance(text, str):
         raise BadRequest(f"query {key!r}: 'query' must be a string")
-    if not isinstance(props, list) or not all(isinstance(p, dict) and "pid" in p and "v" in p for p in props):
+    if not isinstance(props, list) or not all(isinstance(p, dict) and isinstance(p.get("pid"), str) and "v" in p
+                                              for p in props):
         raise BadRequest(f"query {key!r}: 'properties' must be a list of {{\"pid\": ..., \"v\": ...}}")
     if not text.strip() and not props:
         raise BadRequest(f"query {key!r} needs a non-empty 'query' or some 'properties'")

@@ -68,11 +68,13 @@ def merge(kb: KB, survivor: str, merged: str, *, by: str, reason: str = "") -> b
     if reason.strip():
         data.append(ox.Triple(m_node, ox.NamedNode(n.dsi("reason")), ox.Literal(reason)))
     data += [ox.Triple(s_node, ox.NamedNode(SKOS_ALT), ox.Literal(x)) for x in sorted(names)]
+    earlier = [r["x"] for r in kb.select("SELECT ?g ?m ?p ?x WHERE { GRAPH ?g { ?x ?p ?m } }",
+                                         bind={"g": g, "m": m_node, "p": merged_into})]  # merged into m before
     kb.update(f"""
 DELETE {{ GRAPH {sparql_term(g)} {{ ?x {sparql_term(merged_into)} {sparql_term(m_node)} }} }}
 INSERT {{ GRAPH {sparql_term(g)} {{ ?x {sparql_term(merged_into)} {sparql_term(s_node)} }} }}
 WHERE {{ GRAPH {sparql_term(g)} {{ ?x {sparql_term(merged_into)} {sparql_term(m_node)} }} }} ;
-INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}""")
+INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}""", touched={m_node, s_node, *earlier})
     from kb.linking.linkset import describe_graph
 
     describe_graph(kb, graph, title="Merges of duplicate entities (dsi:mergedInto, decided by moderators)")

@@ -95,6 +95,7 @@ def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
     replaced = overridden(kb, pairs_of(kb, triples, sub.entities))  # none for new entities
     triples += provenance_triples(kb, sub, moderator, when, sorted(earlier))
     g = _n(graph)
+    touched = {t.subject for t in triples} | {q.subject for q in replaced}  # what the update may change
     ops = [f"DROP SILENT GRAPH {sparql_term(g)}", f"INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(triples)} }} }}"]
     for base in sorted({q.graph_name.value for q in replaced}):  # imported values the edit corrects
         gone = [q for q in replaced if q.graph_name.value == base]
@@ -105,9 +106,11 @@ def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
                  if any(_owned(q.subject.value, e) for e in entities if isinstance(q.subject, ox.NamedNode))]
         if stale:
             ops.append(f"DELETE DATA {{ GRAPH {sparql_term(old)} {{ {sparql_term(stale)} }} }}")
+            touched |= {q.subject for q in stale}
+        touched.add(old)
         invalidated = ox.Triple(old, _n(PROV + "invalidatedAtTime"), ox.Literal(when, datatype=_n(XSD + "dateTime")))
         ops.append(f"INSERT DATA {{ GRAPH {sparql_term(old)} {{ {sparql_term(invalidated)} }} }}")
-    kb.update(" ;\n".join(ops))
+    kb.update(" ;\n".join(ops), touched=touched)
     kb.flush()
     return subs.decide(sid, "accepted", moderator=moderator, supersedes=sorted(earlier))
 

@@ -40,6 +40,8 @@ def accounts_file(tmp_path):
 def make(store, accounts_file, **settings):
     from endpoint import create_app
 
+    # dsi.example.org stands for a public host name the operator trusts (DSIKB_TRUSTED_HOSTS)
+    settings = {"trusted_hosts": "localhost 127.0.0.1 [::1] dsi.example.org", **settings}
     app = create_app(store.settings.replace(moderators=str(accounts_file), secret_key="test-key", **settings),
                      kb=store)
     app.config["TESTING"] = True

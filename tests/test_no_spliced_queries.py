@@ -17,6 +17,10 @@ ALLOWED = {
     ("kb/search.py", "where"): "SQLite FTS5 SQL, not SPARQL: constant fragments; values go as ? parameters",
     ("kb/search.py", "w"): "SQLite FTS5 SQL, not SPARQL: the bm25 weights, module constants",
     ("kb/sparql/evaluate.py", "exc"): "an error message naming a query form, not a query",
+    ("kb/sparql/safety.py", "found.depth"): "an error message about a refused query's nesting, not a query",
+    ("kb/sparql/safety.py", "MAX_DEPTH"): "an error message: the nesting limit, a module constant",
+    ("kb/sparql/safety.py", "found.operations"): "an error message about a refused query's length, not a query",
+    ("kb/sparql/safety.py", "MAX_OPERATIONS"): "an error message: the operator limit, a module constant",
 }
 
 

@@ -258,3 +258,20 @@ def test_real_data_reconciles(client, validators):
     assert body["c"]["result"][0]["id"].endswith("/place/manchester-united-kingdom")
     tsv = client.get("/export/mixnmatch.tsv").get_data(as_text=True).splitlines()
     assert len(tsv) > 1000 and "\nwaag-society\tWaag Society\t" in "\n".join(tsv)
+
+
+@pytest.mark.parametrize("queries", [
+    '{"q0":' + "[" * 100_000 + "]" * 100_000 + "}",  # json.loads recursed: a 500
+    '{"q0":{"query":"x","properties":[{"pid":[null],"v":null}]}}',  # pid.strip() on a list: a 500
+    '{"q0":{"query":"x","properties":[{"pid":{},"v":1}]}}',
+])
+def test_malformed_query_batches_are_400(tiny_client, queries):
+    """Found by tests/test_fuzz_routes.py: each of these answered 500."""
+    r = tiny_client.get("/reconcile", query_string={"queries": queries})
+    assert r.status_code == 400 and r.get_json()["message"]
+
+
+@pytest.mark.parametrize("limit", ["inf", "-inf", "nan", "1e999", "9" * 5000, "-1"])
+def test_suggest_limits_that_are_not_numbers_are_400(tiny_client, limit):
+    r = tiny_client.get("/reconcile/suggest/entity", query_string={"prefix": "nes", "limit": limit})
+    assert r.status_code == 400

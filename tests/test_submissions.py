@@ -74,7 +74,9 @@ def sub_app(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("subs")
     kb = small_store(root / "store")
-    app = create_app(kb.settings, kb=kb)
+    # every test of the module posts from the test client's one address: no per-address limit here
+    # (tests/test_sparql_capacity.py tests the limit)
+    app = create_app(kb.settings.replace(submission_rate_limit=0), kb=kb)
     app.config["TESTING"] = True
     yield app
     del app, kb

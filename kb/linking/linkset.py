@@ -100,7 +100,12 @@ WHERE {{ GRAPH {sparql_term(g)} {{ VALUES ?e {{ {sparql_term([_n(e) for e in ent
   OPTIONAL {{ ?e ?lp ?i FILTER(?lp IN (owl:sameAs, skos:closeMatch)) }} }} }}"""
     data = [t for link in new for t in _link_triples(graph, link, source, when)]
     insert = f"INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}" if data else ""
-    kb.update(delete + (" ;\n" + insert if insert else ""))
+    # every subject the update may change: the entities, their evidence nodes now and after
+    old_nodes = [r["n"] for r in kb.select(
+        f"SELECT ?g ?n WHERE {{ GRAPH ?g {{ VALUES ?e {{ {sparql_term([_n(e) for e in entities])} }} "
+        "?n rdf:subject ?e }} }", bind={"g": g})] if entities else []
+    touched = {_n(e) for e in entities} | set(old_nodes) | {t.subject for t in data}
+    kb.update(delete + (" ;\n" + insert if insert else ""), touched=touched)
 
 
 def decide(kb: KB, graph: str, entity: str, item: str, decision: str, *, by: str,
@@ -126,7 +131,7 @@ WHERE {{ GRAPH {sparql_term(g)} {{
   {{ {sparql_term(e)} ?lp {sparql_term(i)} FILTER(?lp IN (owl:sameAs, skos:closeMatch)) }} UNION
   {{ {sparql_term(n)} ?np ?no FILTER(?np IN (rdf:predicate, dsi:status, dsi:reason,
                                     prov:wasAttributedTo, dcterms:modified)) }} }} }} ;
-INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}""")
+INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}""", touched={e, n})
 
 
 def one_same_as_per_item(kb: KB, graph: str) -> int:
@@ -149,7 +154,7 @@ def one_same_as_per_item(kb: KB, graph: str) -> int:
         return 0
     g, rdf_p = _n(graph), _n(RDF + "predicate")
     same, close = _n(SAME_AS), _n(CLOSE_MATCH)
-    parts = []
+    parts, touched = [], set()
     for e, item, n, keep in demote:
         e, item, n = _n(e), _n(item), _n(n)
         gone = [ox.Triple(e, same, item), ox.Triple(n, rdf_p, same)]
@@ -157,7 +162,8 @@ def one_same_as_per_item(kb: KB, graph: str) -> int:
                  ox.Triple(n, _n(DCT + "description"), ox.Literal("the item is owl:sameAs a better match: " + keep))]
         parts.append(f"DELETE DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(gone)} }} }} ;\n"
                      f"INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(added)} }} }}")
-    kb.update(" ;\n".join(parts))
+        touched |= {e, n}
+    kb.update(" ;\n".join(parts), touched=touched)
     return len(demote)
 
 
