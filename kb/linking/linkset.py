@@ -103,7 +103,7 @@ WHERE {{ GRAPH {sparql_term(g)} {{ VALUES ?e {{ {sparql_term([_n(e) for e in ent
     # every subject the update may change: the entities, their evidence nodes now and after
     old_nodes = [r["n"] for r in kb.select(
         f"SELECT ?g ?n WHERE {{ GRAPH ?g {{ VALUES ?e {{ {sparql_term([_n(e) for e in entities])} }} "
-        "?n rdf:subject ?e }} }", bind={"g": g})] if entities else []
+        "?n rdf:subject ?e } }", bind={"g": g})] if entities else []
     touched = {_n(e) for e in entities} | set(old_nodes) | {t.subject for t in data}
     kb.update(delete + (" ;\n" + insert if insert else ""), touched=touched)
 
