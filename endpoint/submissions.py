@@ -108,8 +108,9 @@ def api_submit():
         return jsonify({"status": exc.status, "error": "Unprocessable Content" if exc.status == 422 else "Bad Request",
                         "field": exc.field, "message": exc.message, "results": exc.results}), exc.status
     except Unprocessable as exc:
+        results = getattr(exc, "results", [])
         return jsonify({"status": 422, "error": "Unprocessable Content", "message": exc.message,
-                        "conforms": False, "results": getattr(exc, "results", [])}), 422
+                        "field": _first_field(results), "conforms": False, "results": results}), 422
     sub = intake.submission
     body = sub.status_body()
     body["duplicate"] = not intake.created
@@ -126,11 +127,16 @@ def _report_response(exc: NotConforming) -> Response:
     mt = negotiate(REPORT_TYPES, default="application/json")
     if mt == "application/json":
         resp = jsonify({"status": 422, "error": "Unprocessable Content", "message": exc.message,
-                        "conforms": False, "results": exc.results})
+                        "field": _first_field(exc.results), "conforms": False, "results": exc.results})
     else:
         resp = make_response(report_rdf(exc.result.report_graph, mt), 422, {"Content-Type": f"{mt}; charset=utf-8"})
     resp.status_code = 422
     return vary_accept(resp)
+
+
+def _first_field(results: list[dict]) -> str | None:
+    """The field of the first violation: what a client shows first (every result has its own)."""
+    return next((r["field"] for r in results if r.get("severity", "Violation") == "Violation"), None)
 
 
 def report_rdf(report_graph, media_type: str) -> bytes:
@@ -387,6 +393,14 @@ def withdraw_form():
             errors = getattr(exc, "results", None) or [{"message": exc.message}]
             return render_template("submit_withdraw.html", values=values, errors=errors), 422
         return redirect(f"/api/submissions/{intake.submission.id}", code=303)
+    chosen = request.args.get("entity", "").strip()
+    if chosen.startswith(kb.names.id_ns):  # from an entry's page: its name, and its IRI chosen already
+        try:
+            label = best_label(kb, ox.NamedNode(chosen))
+        except ValueError:
+            label = None
+        if label:
+            values = {"entity": label, "entity_iri": chosen}
     return render_template("submit_withdraw.html", values=values, errors=errors)
 
 

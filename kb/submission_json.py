@@ -13,7 +13,8 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kb.errors import BadRequest, SyntaxProblem
-from kb.submission_messages import LABELS, Problems, normalise, problem, schema_result, typed
+from kb.submission_messages import LABELS, Problems, normalise, schema_result, typed
+from kb.submission_messages import problem as field_problem
 from kb.submissions import DCTERMS, GEO, RDF, RDFS, XSD, slugify
 from kb.terms import FieldProblem, iri, website
 
@@ -42,7 +43,7 @@ def load_json(raw: bytes, deferred: list | None = None) -> dict:
     problems = normalise(data)  # comma decimals, websites without a scheme, one-item lists ...
     early = list(problems)
     if not isinstance(data, dict):
-        raise Problems([problem("(top level)", "Send one JSON object: an organisation, a project or a withdrawal")])
+        raise Problems([field_problem("(top level)", "Send one JSON object: an organisation, a project or a withdrawal")])
     branch = "withdrawal" if "withdraw" in data else "entity"
     schema = json_schema()
     validator = jsonschema.Draft202012Validator({"$ref": f"#/$defs/{branch}", "$defs": schema["$defs"]})
@@ -120,7 +121,7 @@ def _concept(kb, scheme: str, value: str, field: str) -> ox.NamedNode:
             return iri(value, field)
         return iri(kb.names.concept(scheme, slugify(value) or "none"), field)
     except FieldProblem:
-        raise Problems([problem(field, f"Choose the {LABELS.get(field, field)} from the list")]) from None
+        raise Problems([field_problem(field, f"Choose the {LABELS.get(field, field)} from the list")]) from None
 
 
 def _places(kb, data: dict, s: ox.NamedNode, out: list) -> list[dict]:
@@ -137,7 +138,7 @@ def _places(kb, data: dict, s: ox.NamedNode, out: list) -> list[dict]:
             found = places.country(kb, data["country"])
         except places.PlaceError as exc:
             maybe = f" (did you mean {', '.join(exc.suggestions)}?)" if exc.suggestions else ""
-            problems.append(problem("country", "Choose a country from the list: we know no country called "
+            problems.append(field_problem("country", "Choose a country from the list: we know no country called "
                                     + data["country"][:60] + maybe if typed(data["country"])
                                     else "Choose a country from the list" + maybe))
         else:
@@ -145,11 +146,17 @@ def _places(kb, data: dict, s: ox.NamedNode, out: list) -> list[dict]:
             out.append(ox.Triple(s, dsi("country"), node))
             if not found.existing:
                 out.extend(place(node, found.name))
-    if data.get("city") and not (data.get("country") and found is None):
+    city = data.get("city") or ""
+    if city.startswith(("http://", "https://")):  # a place IRI: ours and known, else no city
+        if city.startswith(kb.names.id_ns + "place/") and city in places._index(kb).labels:
+            out.append(ox.Triple(s, dsi("city"), ox.NamedNode(city)))
+        else:
+            problems.append(field_problem("city", "Give the name of a city or town"))
+    elif city and not (data.get("country") and found is None):
         try:
-            town = places.city(kb, data["city"], found)
+            town = places.city(kb, city, found)
         except places.PlaceError:
-            problems.append(problem("city", "Give the name of a city or town" + typed(data["city"])))
+            problems.append(field_problem("city", "Give the name of a city or town" + typed(data["city"])))
         else:
             node = ox.NamedNode(town.iri)
             out.append(ox.Triple(s, dsi("city"), node))
@@ -174,7 +181,7 @@ def json_to_triples(kb, data: dict, subject: str, deferred: list | None = None) 
         try:
             out.append(ox.Triple(s, dsi("website"), website(data["website"])))
         except FieldProblem:
-            raise Problems([problem("website", "Give the website's address, such as www.example.org")]) from None
+            raise Problems([field_problem("website", "Give the website's address, such as www.example.org")]) from None
     for key, prop in TEXT_FIELDS.items():
         values = data.get(key) or []
         for value in values if isinstance(values, list) else [values]:
@@ -195,7 +202,7 @@ def json_to_triples(kb, data: dict, subject: str, deferred: list | None = None) 
         try:
             org = iri(partner["organisation"], "partners")
         except FieldProblem:
-            problems.append(problem("partners", "Choose each partner from the suggestions"))
+            problems.append(field_problem("partners", "Choose each partner from the suggestions"))
             continue
         role = slugify(partner.get("role") or "delivery-partner")
         parsed = n.parse_entity(org.value)

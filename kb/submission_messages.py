@@ -134,8 +134,7 @@ def website(text: str) -> tuple[str, str]:
             and re.fullmatch(r"[\w.-]+", host) and not host.startswith(".") and not host.endswith("."))
     if not good:
         return "", "Give the website's address, such as www.example.org" + typed(text)
-    if not parts.path:
-        site += "/"
+    site = parts._replace(scheme=parts.scheme.lower(), netloc=parts.netloc.lower(), path=parts.path or "/").geturl()
     return site, ""
 
 

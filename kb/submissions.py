@@ -497,12 +497,12 @@ def _build(kb, subs, raw, media_type, submitter, early=None):
             submitter.kind = who.get("kind", submitter.kind)
             submitter.named = bool(who.get("consentToBeNamed", submitter.named))
         if "withdraw" in data:
-            entity = _must_exist(kb, parse_iri(data["withdraw"], "withdraw"), "withdraw")
+            entity = _must_exist(kb, _entry(data["withdraw"], "withdraw"), "withdraw")
             triples = [ox.Triple(entity, ox.NamedNode(n.dsi("reason")),
                                  ox.Literal(data.get("reason") or "withdrawal requested"))]
             return "withdraw", triples, [entity.value], []
         if data.get("entity"):
-            entity = _must_exist(kb, parse_iri(data["entity"], "entity"), "entity")
+            entity = _must_exist(kb, _entry(data["entity"], "entity"), "entity")
             return "edit", json_to_triples(kb, data, entity.value, early), [entity.value], []
         iri = mint(kb, subs, data["type"], data["name"], set())
         return "create", json_to_triples(kb, data, iri, early), [iri], [iri]
@@ -510,6 +510,15 @@ def _build(kb, subs, raw, media_type, submitter, early=None):
     if not triples:
         raise BadRequest("the body holds no statements")
     return _mint_rdf(kb, subs, triples)
+
+
+def _entry(value: str, field: str) -> ox.NamedNode:
+    """The IRI of an entry to change or withdraw; a malformed one is a plain problem on its field."""
+    try:
+        return parse_iri(value, field)
+    except FieldProblem:
+        raise FieldProblem(field, "This is not the identifier (IRI) of an entity of this knowledge base: "
+                           "choose one from the suggestions") from None
 
 
 def _must_exist(kb, node: ox.NamedNode, field: str = "entity") -> ox.NamedNode:
