@@ -75,8 +75,8 @@ def normalise(data) -> list[dict]:
         del data["description"]
     for key in SINGLE_CONCEPTS:
         value = data.get(key)
-        if isinstance(value, list):
-            values = [v.strip() for v in value if isinstance(v, str) and v.strip()]
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):  # else the schema says
+            values = [v.strip() for v in value if v.strip()]
             if len(values) == 1:
                 data[key] = values[0]
             elif not values:
@@ -89,8 +89,8 @@ def normalise(data) -> list[dict]:
         value = data.get(key)
         if isinstance(value, str):
             data[key] = [value] if value.strip() else []
-        if isinstance(data.get(key), list):
-            data[key] = list(dict.fromkeys(v.strip() for v in data[key] if isinstance(v, str) and v.strip()))
+        if isinstance(data.get(key), list) and all(isinstance(v, str) for v in data[key]):
+            data[key] = list(dict.fromkeys(v.strip() for v in data[key] if v.strip()))
     if isinstance(data.get("website"), str):
         site, message = website(data["website"])
         if message:
@@ -151,7 +151,7 @@ def coordinate(key: str, value, limit: int) -> tuple[float | None, str]:
         text = value.strip().replace("\u2212", "-")
         if re.fullmatch(r"[+-]?\d+,\d+", text):
             text = text.replace(",", ".")
-        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text):
+        if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d{1,4})?", text):
             return None, f"{label} must be a number such as {example}" + typed(value)
         number = float(text)
     if not math.isfinite(number) or not -limit <= number <= limit:
