@@ -172,6 +172,16 @@ def test_an_exact_copy_is_flagged_as_a_duplicate(web):
     assert resp.status_code == 303
     status = web.get(resp.headers["Location"], headers={"Accept": "text/html"}).get_data(as_text=True)
     assert "Is this Waag Society?" in status and "/submit?entity=" in status
+    web.post("/moderate/login", data={"name": "mo", "password": PASSWORD, "csrf_token": token(web, "/moderate/login")})
+    queue = web.get("/moderate").get_data(as_text=True)
+    assert "may duplicate Waag Society" in queue  # flagged in the queue
+    sid = body["id"]
+    detail = web.get(f"/moderate/{sid}").get_data(as_text=True)
+    assert "same website host" in detail and "/page/organisation/waag" in detail
+    web.post(f"/moderate/{sid}/reject", data={"csrf_token": token(web, f"/moderate/{sid}"),
+                                              "reason": "it is Waag Society, already listed"})
+    words = web.get(f"/api/submissions/{sid}", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "New organisation &#39;Waag Society&#39; was rejected because it is Waag Society, already listed" in words
 
 
 def test_status_page_and_moderation_speak_names(web):
