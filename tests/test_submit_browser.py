@@ -133,3 +133,22 @@ def test_submit_fix_moderate_publish(live, browser):
     assert lines and all(f"<{kb.graphs.submission(sid)}>" in line or derived in line for line in lines)
     assert any("Community Sensor Network Leeds" in line for line in lines)
     page.close()
+
+
+def test_withdrawal_by_name_with_suggestions(live, browser):
+    """An organisation types part of its name, picks itself from the suggestions and sends."""
+    url, kb = live
+    page = browser.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(url + "/submit/withdraw")
+    page.fill("#entity", "nes")
+    page.locator("#entity-results button", has_text="Nesta").first.click()
+    assert page.input_value("#entity") == "Nesta"
+    assert page.input_value("#entity_iri").endswith("/id/organisation/nesta")
+    page.fill("#reason", "We asked to be removed")
+    page.click("#send-withdrawal")
+    page.wait_for_selector("#status")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "withdraw-by-name.png"), full_page=True)
+    assert "Your request to remove Nesta is waiting for review" in page.inner_text("#status")
+    page.close()
