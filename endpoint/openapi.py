@@ -203,7 +203,8 @@ def _submissions(paths: dict) -> None:
                     requestBody={"required": True, "content": {
                         "application/x-www-form-urlencoded": {"schema": form}}})}
     withdraw_form = {"type": "object", "required": ["csrf_token", "entity"], "properties": {
-        "csrf_token": STR, "entity": {"type": "string", "description": "the entity's URI or page address"},
+        "csrf_token": STR, "entity": {"type": "string", "description": "the entry's name (or its page address)"},
+        "entity_iri": {"type": "string", "description": "the entry chosen from /submit/entities.json"},
         "reason": STR, "submitter_name": STR, "submitter_email": STR, "consent": STR}}
     paths["/submit/withdraw"] = {
         "get": _op("The form an organisation uses to ask to be removed", {"200": _ok("the form", HTML)},
@@ -218,6 +219,13 @@ def _submissions(paths: dict) -> None:
         {"200": _ok("matches", JSON, schema={"type": "array", "items": {
             "type": "object", "required": ["iri", "label"], "properties": {"iri": STR, "label": STR}}}),
          **_errors(400)}, [_param("q", schema={"type": "string", "maxLength": 100}, example="nesta")],
+        ["contribute"])}
+    paths["/submit/entities.json"] = {"get": _op(
+        "Search-as-you-type for the organisation or project to change or withdraw (the /search index)",
+        {"200": _ok("matches", JSON, schema={"type": "array", "items": {
+            "type": "object", "required": ["iri", "label"], "properties": {"iri": STR, "label": STR, "type": STR,
+                                                                           "page": STR}}}),
+         **_errors(400)}, [_param("q", schema={"type": "string", "maxLength": 100}, example="waag")],
         ["contribute"])}
     rdf_body = {"schema": {"type": "string"}}
     paths["/api/submissions"] = {"post": _op(

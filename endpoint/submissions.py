@@ -9,6 +9,7 @@ time. A hand-rolled check (rather than Flask-WTF's ``CSRFProtect``) because ``CS
 from __future__ import annotations
 
 import json
+import re
 import secrets
 
 import pyoxigraph as ox
@@ -29,8 +30,10 @@ from kb.terms import FieldProblem, iri
 
 bp = Blueprint("submissions", __name__)
 
-FORM_SCHEMES = {"organisationType": "organisation-type", "areasOfSociety": "area-of-society",
-                "technologyFocus": "technology-focus", "technologyMethod": "technology-method"}
+FORM_SCHEMES = {"organisationType": "organisation-type", "organisationSize": "organisation-size",
+                "areasOfSociety": "area-of-society", "technologyFocus": "technology-focus",
+                "technologyMethod": "technology-method"}
+SINGLE = ("organisationType", "organisationSize", "activityType")  # one value each (the schema's strings)
 REPORT_TYPES = ["application/json", "text/turtle", "application/ld+json"]
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 DCTERMS = "http://purl.org/dc/terms/"
@@ -107,8 +110,9 @@ def api_submit():
         return jsonify({"status": exc.status, "error": "Unprocessable Content" if exc.status == 422 else "Bad Request",
                         "field": exc.field, "message": exc.message, "results": exc.results}), exc.status
     except Unprocessable as exc:
+        results = getattr(exc, "results", [])
         return jsonify({"status": 422, "error": "Unprocessable Content", "message": exc.message,
-                        "conforms": False, "results": getattr(exc, "results", [])}), 422
+                        "field": _first_field(results), "conforms": False, "results": results}), 422
     sub = intake.submission
     body = sub.status_body()
     body["duplicate"] = not intake.created
@@ -125,11 +129,16 @@ def _report_response(exc: NotConforming) -> Response:
     mt = negotiate(REPORT_TYPES, default="application/json")
     if mt == "application/json":
         resp = jsonify({"status": 422, "error": "Unprocessable Content", "message": exc.message,
-                        "conforms": False, "results": exc.results})
+                        "field": _first_field(exc.results), "conforms": False, "results": exc.results})
     else:
         resp = make_response(report_rdf(exc.result.report_graph, mt), 422, {"Content-Type": f"{mt}; charset=utf-8"})
     resp.status_code = 422
     return vary_accept(resp)
+
+
+def _first_field(results: list[dict]) -> str | None:
+    """The field of the first violation: what a client shows first (every result has its own)."""
+    return next((r["field"] for r in results if r.get("severity", "Violation") == "Violation"), None)
 
 
 def report_rdf(report_graph, media_type: str) -> bytes:
@@ -149,7 +158,8 @@ def api_schema():
 def api_status(sid: str):
     sub = get_subs().get(sid)
     if wants_html():
-        resp = make_response(render_template("submit_status.html", sub=sub, links=_entity_links(sub)))
+        resp = make_response(render_template("submit_status.html", sub=sub, links=_entity_links(sub),
+                                             summary=summary(sub), warnings=_warnings(sub)))
     else:
         resp = jsonify(sub.status_body())
     return vary_accept(resp)
@@ -163,7 +173,34 @@ def _page(kb, iri: str) -> str:
 
 def _entity_links(sub) -> list[dict]:
     kb = get_kb()
-    return [{"iri": iri, "page": _page(kb, iri)} for iri in sub.entities]
+    return [{"iri": iri, "page": _page(kb, iri), "label": _named_in(sub, iri) or best_label(kb, ox.NamedNode(iri))
+             or iri} for iri in sub.entities]
+
+
+def _named_in(sub, entity: str) -> str:
+    return next((t.object.value for t in sub.triples() if t.subject.value == entity
+                 and t.predicate.value == RDFS_LABEL), "")
+
+
+def _warnings(sub) -> list[dict]:
+    return [r for r in json.loads(sub.report or "[]") if r.get("severity") != "Violation"]
+
+
+def summary(sub) -> str:
+    """What happened to a submission, in a sentence: "New organisation 'X', waiting for review"."""
+    kb = get_kb()
+    entity = sub.entities[0] if sub.entities else ""
+    parsed = kb.names.parse_entity(entity) if entity else None
+    what = parsed[0] if parsed else "entry"
+    name = (best_label(kb, ox.NamedNode(entity)) if entity and sub.kind != "create" else None) \
+        or _named_in(sub, entity) or what
+    subject = {"create": f"New {what} '{name}'", "edit": f"Your change to {name}",
+               "withdraw": f"Your request to remove {name}"}[sub.kind]
+    if sub.status == "pending":
+        return f"{subject}, waiting for review" if sub.kind == "create" else f"{subject} is waiting for review"
+    if sub.status == "accepted":
+        return f"{subject} was accepted" + (" and is published" if sub.kind != "withdraw" else "")
+    return f"{subject} was rejected because {sub.reason}"
 
 
 # -- the form ----------------------------------------------------------------------------------
@@ -171,20 +208,25 @@ _options_cache: dict = {}
 
 
 def form_options() -> dict:
-    """Concepts of the form's taxonomies and the known countries, cached per store generation."""
+    """Concepts of the form's taxonomies and every ISO 3166 country (named in the reader's EU
+    language, mapped to our place IRIs by kb.places), cached per store generation and language."""
+    from kb import places
+
     kb = get_kb()
-    key = (id(kb), kb.generation)
+    lang = request.accept_languages.best_match(places.EU_LANGUAGES) or "en"
+    key = (id(kb), kb.generation, lang)
     if key in _options_cache:
         return _options_cache[key]
     options = {}
     for field, scheme in FORM_SCHEMES.items():
-        rows = kb.select("""SELECT ?c (SAMPLE(?l) AS ?label) ?scheme WHERE { ?c skos:inScheme ?scheme ;
-            skos:prefLabel ?l FILTER(LANG(?l) = "en" || LANG(?l) = "") } GROUP BY ?c ?scheme ORDER BY ?label""",
+        rows = kb.select("""SELECT ?c (SAMPLE(?l) AS ?label) (SAMPLE(?n) AS ?order) ?scheme WHERE {
+            ?c skos:inScheme ?scheme ; skos:prefLabel ?l FILTER(LANG(?l) = "en" || LANG(?l) = "")
+            OPTIONAL { ?c skos:notation ?n } } GROUP BY ?c ?scheme ORDER BY ?label""",
                          bind={"scheme": ox.NamedNode(kb.names.scheme(scheme))})
         options[field] = [(r["c"].value, r["label"].value) for r in rows]
-    rows = kb.select("SELECT DISTINCT ?label WHERE { ?e dsi:country ?c . ?c rdfs:label ?label } ORDER BY ?label")
-    options["countries"] = [r["label"].value for r in rows]
-    _options_cache.clear()
+    options["countries"] = places.country_choices(kb, lang)
+    if len(_options_cache) > 30:
+        _options_cache.clear()
     _options_cache[key] = options
     return options
 
@@ -195,26 +237,24 @@ def form_to_json(form) -> dict:
     if form.get("entity", "").strip():
         data["entity"] = form["entity"].strip()
     for key in ("name", "website", "shortDescription", "description", "country", "city", "startDate",
-                "endDate", "organisationType"):
+                "endDate"):
         if form.get(key, "").strip():
             data[key] = form[key].strip()
     data.setdefault("name", "")
     for key in ("latitude", "longitude"):
         value = form.get(key, "").strip()
         if value:
-            try:
-                data[key] = float(value)
-            except ValueError:
-                data[key] = value  # the schema says what is wrong with it
+            data[key] = value  # read as people type it (52,37) by kb.submission_messages.normalise
     for key in CONCEPT_FIELDS:
         values = [v for v in form.getlist(key) if v]
-        if values:
-            data[key] = values
+        if values:  # a select gives one value (the schema's string), checkboxes a list
+            data[key] = values[0] if key in SINGLE and len(values) == 1 else values
     if data["type"] == "organisation":
         for key in ("areasOfSociety", "technologyFocus", "technologyMethod"):
             data.pop(key, None)
     else:
         data.pop("organisationType", None)
+        data.pop("organisationSize", None)
     partners = [{"organisation": o, "role": r or "delivery-partner"}
                 for o, r in zip(form.getlist("partner"), form.getlist("partner_role")) if o]
     if partners and data["type"] == "project":
@@ -281,11 +321,14 @@ def current_values(entity: str):
                          bind={"e": node, "prop": ox.NamedNode(prop)})
         if rows:
             values[key] = rows[0]["v"].value
-    for key in ("country", "city"):
-        rows = kb.select("SELECT ?e ?prop ?l WHERE { ?e ?prop ?p . ?p rdfs:label ?l } ORDER BY ?l LIMIT 1",
-                         bind={"e": node, "prop": ox.NamedNode(n.dsi(key))})
-        if rows:
-            values[key] = rows[0]["l"].value
+    rows = kb.select("SELECT ?e ?prop ?p WHERE { ?e ?prop ?p } ORDER BY ?p LIMIT 1",
+                     bind={"e": node, "prop": ox.NamedNode(n.dsi("country"))})
+    if rows:  # the country list's values are place IRIs
+        values["country"] = rows[0]["p"].value
+    rows = kb.select("SELECT ?e ?prop ?l WHERE { ?e ?prop ?p . ?p rdfs:label ?l } ORDER BY ?l LIMIT 1",
+                     bind={"e": node, "prop": ox.NamedNode(n.dsi("city"))})
+    if rows:
+        values["city"] = rows[0]["l"].value
     for key, (prop, _) in CONCEPT_FIELDS.items():
         for row in kb.select("SELECT DISTINCT ?e ?prop ?c WHERE { ?e ?prop ?c }",
                              bind={"e": node, "prop": ox.NamedNode(n.dsi(prop))}):
@@ -326,24 +369,23 @@ def submit_post():
 
 
 _FORM_FIELDS = {"type", "name", "website", "shortDescription", "description", "country", "city", "latitude",
-                "longitude", "startDate", "endDate", "organisationType", "areasOfSociety", "technologyFocus",
-                "technologyMethod", "partners", "submitter"}
+                "longitude", "startDate", "endDate", "organisationType", "organisationSize", "areasOfSociety",
+                "technologyFocus", "technologyMethod", "partners", "submitter", "entity"}
 
 
 @bp.route("/submit/withdraw", methods=["GET", "POST"])
 def withdraw_form():
-    """An organisation asks to be removed: a withdrawal submission, decided by a moderator."""
+    """An organisation asks to be removed: a withdrawal submission, decided by a moderator. The entry
+    is named as people know it (search-as-you-type fills in its identifier)."""
     kb = get_kb()
     errors, values = [], request.values
     if request.method == "POST":
         check_csrf()
-        target = request.form.get("entity", "").strip()
-        path = target.split("://", 1)[-1].split("/", 1)[-1] if "://" in target else target.lstrip("/")
-        for prefix in ("page/", "id/", "data/"):
-            if path.startswith(prefix):
-                path = path[len(prefix):]
-        iri = kb.names.id_ns + path.split("?")[0].split("#")[0].rstrip("/")
-        data = {"withdraw": iri, "reason": request.form.get("reason", "").strip() or "withdrawal requested",
+        target, why = find_entry(request.form.get("entity", ""), request.form.get("entity_iri", ""))
+        if target is None:
+            errors = [{"field": "entity", "message": why}]
+            return render_template("submit_withdraw.html", values=values, errors=errors), 422
+        data = {"withdraw": target, "reason": request.form.get("reason", "").strip() or "withdrawal requested",
                 "submitter": {"name": request.form.get("submitter_name", "").strip(), "kind": "organisation",
                               "consentToBeNamed": request.form.get("consent") == "yes"}}
         if request.form.get("submitter_email", "").strip():
@@ -354,7 +396,60 @@ def withdraw_form():
             errors = getattr(exc, "results", None) or [{"message": exc.message}]
             return render_template("submit_withdraw.html", values=values, errors=errors), 422
         return redirect(f"/api/submissions/{intake.submission.id}", code=303)
+    chosen = request.args.get("entity", "").strip()
+    if chosen.startswith(kb.names.id_ns):  # from an entry's page: its name, and its IRI chosen already
+        try:
+            label = best_label(kb, ox.NamedNode(chosen))
+        except ValueError:
+            label = None
+        if label:
+            values = {"entity": label, "entity_iri": chosen}
     return render_template("submit_withdraw.html", values=values, errors=errors)
+
+
+def find_entry(name: str, chosen: str = "") -> tuple[str | None, str]:
+    """(IRI, '') of the organisation or project a person named: the one chosen from the suggestions
+    (checked against the search index), else the only one of that name; else (None, what to do)."""
+    from kb.places import key
+    from kb.search import search
+
+    name = name.strip()[:200]
+    if not name:
+        return None, "Type the name of the organisation or project and choose it from the suggestions"
+    pasted = re.fullmatch(r"(?:https?://[^/\s]+)?/?(?:.*/)?(?:page|id|data)/(organisation|project)/([a-z0-9-]+)"
+                          r"(?:\.\w+)?/?(?:[?#].*)?", name)
+    if pasted:  # the address of its page, pasted: checked by the intake as a bound term
+        return get_kb().names.entity(pasted.group(1), pasted.group(2)), ""
+    hits = []
+    for type_ in ("organisation", "project"):
+        hits += search(get_kb(), name, type=type_, limit=20)[0]
+    if chosen and any(h.iri == chosen for h in hits):
+        return chosen, ""
+    same = [h for h in hits if key(h.label) == key(name)]
+    if len(same) == 1 or len(hits) == 1:
+        return (same or hits)[0].iri, ""
+    shown = name[:80]
+    if same:
+        return None, f"{len(same)} entries are called \u201c{shown}\u201d: choose one from the suggestions"
+    return None, (f"No organisation or project is called \u201c{shown}\u201d: type part of its name and "
+                  "choose it from the suggestions")
+
+
+@bp.get("/submit/entities.json")
+def entities_json():
+    """Search-as-you-type for "ask to be removed" and "suggest a change": organisations and
+    projects by name, over the index of /search."""
+    from kb.search import search
+
+    q = request.args.get("q", "").strip()
+    if len(q) < 2:
+        return jsonify([])
+    if len(q) > 100:
+        raise BadRequest("type at most 100 characters")
+    kb = get_kb()
+    hits = search(kb, q, limit=10)[0]
+    return jsonify([{"iri": h.iri, "label": h.label, "type": h.type, "page": _page(kb, h.iri)}
+                    for h in hits if h.type in ("organisation", "project")])
 
 
 @bp.get("/submit/partners.json")
@@ -405,8 +500,11 @@ def detail(sid: str):
     dups = moderation.duplicates(kb, sub)
     for d in dups:
         d["page"] = _page(kb, d["candidate"])
-    return render_template("moderate_detail.html", sub=sub, diff=moderation.diff(kb, sub),
-                           dups=dups, warnings=warnings,
+    diff = [{**d, "label": best_label(kb, ox.NamedNode(d["entity"])) or _named_in(sub, d["entity"]),
+             "added": moderation.named(kb, d["added"]), "removed": moderation.named(kb, d["removed"])}
+            for d in moderation.diff(kb, sub)]
+    return render_template("moderate_detail.html", sub=sub, diff=diff,
+                           dups=dups, warnings=warnings, summary=summary(sub),
                            raw=sub.raw.decode("utf-8", "replace"), links=_entity_links(sub))
 
 
@@ -414,7 +512,7 @@ def detail(sid: str):
 @moderator_required
 def accept(sid: str):
     check_csrf()
-    moderation.accept(get_kb(), get_subs(), sid, session["moderator"])
+    moderation.accept(get_kb(), get_subs(), sid, session["moderator"])  # derived graph refreshed too
     return redirect(url_for("submissions.detail", sid=sid), code=303)
 
 

@@ -112,7 +112,11 @@ def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
         ops.append(f"INSERT DATA {{ GRAPH {sparql_term(old)} {{ {sparql_term(invalidated)} }} }}")
     kb.update(" ;\n".join(ops), touched=touched)
     kb.flush()
-    return subs.decide(sid, "accepted", moderator=moderator, supersedes=sorted(earlier))
+    decided = subs.decide(sid, "accepted", moderator=moderator, supersedes=sorted(earlier))
+    from kb.derive import derive
+
+    derive(kb)  # collaborations and shortcuts now, not at the next `dsikb init`
+    return decided
 
 
 def reject(subs: SubmissionStore, sid: str, moderator: str, reason: str) -> Submission:
@@ -146,8 +150,26 @@ def recover(kb, subs: SubmissionStore) -> list[str]:
 
 
 # -- what a moderator sees ---------------------------------------------------------------------
+PARTNER = "partner"  # memberships in a diff: ("partner", "{organisation IRI} {role IRI}")
+
+
+def _memberships(triples, entity: str) -> set[tuple[str, str]]:
+    nodes: dict = {}
+    for t in triples:
+        if t.subject.value.startswith(entity + "#membership"):
+            nodes.setdefault(t.subject.value, {})[t.predicate.value.rsplit("#", 1)[-1]] = t.object.value
+    return {(PARTNER, f"{m.get('organisation', '')} {m.get('role', '')}".strip()) for m in nodes.values()}
+
+
+def _current_memberships(kb, entity: str) -> set[tuple[str, str]]:
+    rows = kb.select("SELECT DISTINCT ?e ?o ?r WHERE { ?m dsi:project ?e ; dsi:organisation ?o . "
+                     "OPTIONAL { ?m dsi:role ?r } }", bind={"e": _n(entity)})
+    return {(PARTNER, f"{r['o'].value} {r['r'].value if r.get('r') is not None else ''}".strip()) for r in rows}
+
+
 def diff(kb, sub: Submission) -> list[dict]:
-    """Per entity: 'create' or 'change', with added and removed (property, value) pairs."""
+    """Per entity: 'create' or 'change', with added and removed (property, value) pairs; partner
+    memberships as ("partner", "{organisation} {role}") pairs."""
     triples = sub.triples()
     mine = {}
     for t in triples:
@@ -158,7 +180,7 @@ def diff(kb, sub: Submission) -> list[dict]:
     for entity in sub.entities:
         rows = kb.select("SELECT DISTINCT ?e ?p ?o WHERE { ?e ?p ?o }", bind={"e": _n(entity)})
         current = {(r["p"].value, _show(r["o"])) for r in rows}
-        proposed = mine.get(entity, set())
+        proposed = mine.get(entity, set()) | _memberships(triples, entity)
         if sub.kind == "withdraw":
             out.append({"entity": entity, "action": "withdraw", "added": [], "removed": sorted(current)})
         elif not current:
@@ -167,8 +189,33 @@ def diff(kb, sub: Submission) -> list[dict]:
             from_subs = set(subs_statements(kb, entity))
             corrected = {(q.predicate.value, _show(q.object))
                          for q in overridden(kb, pairs_of(kb, triples, [entity]))}
-            out.append({"entity": entity, "action": "change", "added": sorted(proposed - current),
-                        "removed": sorted((from_subs | corrected) - proposed)})
+            members = _current_memberships(kb, entity)
+            replaced = members if _memberships(triples, entity) else set()
+            out.append({"entity": entity, "action": "change", "added": sorted(proposed - current - members),
+                        "removed": sorted((from_subs | corrected | replaced) - proposed)})
+    return out
+
+
+def named(kb, pairs) -> list[tuple[str, str]]:
+    """(property, value) pairs in words: labels of properties, concepts, places and partners."""
+    from kb.describe import best_label
+
+    def word(value: str, term: bool = False) -> str:
+        if not term and not value.startswith(kb.names.base):
+            return value  # websites and other addresses are shown as they are
+        try:
+            label = best_label(kb, _n(value))
+        except ValueError:
+            label = None
+        return label or value.rsplit("#", 1)[-1].rsplit("/", 1)[-1].replace("-", " ")
+
+    out = []
+    for p, o in pairs:
+        if p == PARTNER:
+            org, _, role = o.partition(" ")
+            out.append(("partner", f"{word(org)} ({word(role)})" if role else word(org)))
+        else:
+            out.append((word(p, term=True), word(o)))
     return out
 
 
@@ -188,39 +235,65 @@ def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
 
 
+def _facts(triples, entity: str, predicate: str) -> str:
+    return next((t.object.value for t in triples if t.subject.value == entity
+                 and t.predicate.value == predicate), "")
+
+
+def intake_duplicates(kb, triples, entity: str) -> list:
+    """kb.duplicates matches (same website host, same name, close name in the same city) of a new
+    organisation or project ``entity`` described by ``triples``."""
+    from kb import duplicates as dup
+
+    kinds = {kb.names.dsi("Organisation"): "organisation", kb.names.dsi("Project"): "project"}
+    kind = kinds.get(_facts(triples, entity, RDF + "type"))
+    if kind is None:
+        return []
+    dsi = kb.names.dsi
+    return [m for m in dup.candidates(kb, _facts(triples, entity, RDFS + "label"), _facts(triples, entity, dsi("website")),
+                                      _facts(triples, entity, dsi("city")) or None,
+                                      _facts(triples, entity, dsi("country")) or None, type=kind)
+            if m.iri != entity]
+
+
+def duplicate_warning(match) -> dict:
+    """What the submitter and the moderator read about one suspected duplicate (no IRIs)."""
+    return {"field": "name", "path": "name", "severity": "Warning", "duplicate": match.as_dict(),
+            "message": f"Is this {match.label}? It has the {' and the '.join(match.why)}. If it is, "
+                       "suggest a change to it instead of adding a new entry."}
+
+
 def duplicates(kb, sub: Submission, *, cutoff: float = 0.85) -> list[dict]:
-    """Existing entities that may be the same as a new one: same website host or a similar name."""
+    """Existing entities that may be the same as a new one: kb.duplicates' evidence (same website
+    host, same name, close name in the same city) and a similar name anywhere."""
     if sub.kind != "create":
         return []
-    found = []
+    found: dict[tuple[str, str], dict] = {}
     triples = sub.triples()
     for entity in sub.entities:
-        label = next((t.object.value for t in triples if t.subject.value == entity
-                      and t.predicate.value == RDFS + "label"), "")
-        site = next((t.object.value for t in triples if t.subject.value == entity
-                     and t.predicate.value == kb.names.dsi("website")), "")
-        type_ = next((t.object.value for t in triples if t.subject.value == entity
-                      and t.predicate.value == RDF + "type"), None)
-        if type_ is None:
+        site = _facts(triples, entity, kb.names.dsi("website"))
+        for m in intake_duplicates(kb, triples, entity):
+            why = [f"{w} {website_host(site)}" if w == "same website host" and site else w for w in m.why]
+            found[(entity, m.iri)] = {"entity": entity, "candidate": m.iri, "label": m.label, "why": why,
+                                      "score": 1.0}
+        label, type_ = _facts(triples, entity, RDFS + "label"), _facts(triples, entity, RDF + "type")
+        if not type_ or not label:
             continue
-        rows = kb.select("SELECT ?e (SAMPLE(?l) AS ?label) (SAMPLE(?w) AS ?site) ?type ?self WHERE { ?e a ?type ; "
-                         "rdfs:label ?l OPTIONAL { ?e dsi:website ?w } FILTER(?e != ?self) } GROUP BY ?e ?type ?self",
-                         bind={"type": _n(type_), "self": _n(entity)})
-        host, name = website_host(site) if site else "", _norm(label)
+        rows = kb.select("SELECT ?e (SAMPLE(?l) AS ?label) ?type ?self WHERE { ?e a ?type ; rdfs:label ?l "
+                         "FILTER(?e != ?self) } GROUP BY ?e ?type ?self", bind={"type": _n(type_), "self": _n(entity)})
+        name = _norm(label)
         for row in rows:
-            other_site = row["site"].value if "site" in row else ""
             other = _norm(row["label"].value)
-            why = []
-            if host and other_site and website_host(other_site) == host:
-                why.append(f"same website host {host}")
             ratio = difflib.SequenceMatcher(None, name, other).ratio() if name and other else 0.0
             if ratio >= cutoff:
-                why.append(f"similar name ({ratio:.0%})")
-            if why:
-                found.append({"entity": entity, "candidate": row["e"].value, "label": row["label"].value,
-                              "why": ", ".join(why), "score": ratio})
-    found.sort(key=lambda d: -d["score"])
-    return found[:20]
+                d = found.setdefault((entity, row["e"].value), {"entity": entity, "candidate": row["e"].value,
+                                                                "label": row["label"].value, "why": [], "score": 0})
+                d["why"].append(f"similar name ({ratio:.0%})")
+                d["score"] = max(d["score"], ratio)
+    out = sorted(found.values(), key=lambda d: -d["score"])[:20]
+    for d in out:
+        d["why"] = ", ".join(d["why"])
+    return out
 
 
 def provenance(kb, entity: str) -> list[dict]:

@@ -12,15 +12,19 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kb.errors import BadRequest, SyntaxProblem, Unprocessable
+from kb.errors import BadRequest, SyntaxProblem
+from kb.submission_messages import LABELS, Problems, normalise, schema_result, typed
+from kb.submission_messages import problem as field_problem
 from kb.submissions import DCTERMS, GEO, RDF, RDFS, XSD, slugify
 from kb.terms import FieldProblem, iri, website
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "submission.schema.json"
 
 
-def load_json(raw: bytes) -> dict:
-    """The simple JSON shape, parsed and checked against docs/submission.schema.json."""
+def load_json(raw: bytes, deferred: list | None = None) -> dict:
+    """The simple JSON shape, parsed, read as people type (kb.submission_messages.normalise) and checked
+    against docs/submission.schema.json. With ``deferred``, values that cannot be read are left out
+    and their problems added there, so that the shapes can report on the rest in the same answer."""
     import jsonschema
 
     try:
@@ -36,14 +40,25 @@ def load_json(raw: bytes) -> dict:
     except RecursionError:  # kb.nesting refuses deep bodies first; this is the last line of defence
         raise BadRequest("the body nests too deep") from None
     _check_text(data, "")
-    validator = jsonschema.Draft202012Validator(json_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-    if errors:
-        problem = Unprocessable("the JSON does not follow the submission schema (/api/submissions/schema): "
-                                + "; ".join(f"{_json_path(e)}: {e.message}" for e in errors[:10]))
-        problem.results = [{"field": _json_path(e), "path": _json_path(e), "severity": "Violation",
-                            "message": e.message} for e in errors]
-        raise problem
+    problems = normalise(data)  # comma decimals, websites without a scheme, one-item lists ...
+    early = list(problems)
+    if not isinstance(data, dict):
+        raise Problems([field_problem("(top level)", "Send one JSON object: an organisation, a project or a withdrawal")])
+    branch = "withdrawal" if "withdraw" in data else "entity"
+    schema = json_schema()
+    validator = jsonschema.Draft202012Validator({"$ref": f"#/$defs/{branch}", "$defs": schema["$defs"]})
+    seen = {p["field"] for p in problems}
+    for field in seen:
+        data.pop(field, None)
+    for error in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        result = schema_result(error, data)
+        if result["field"] not in seen:  # one message per field: the first says enough
+            seen.add(result["field"])
+            problems.append(result)
+    if len(problems) > len(early) or (problems and deferred is None):  # the schema's: no triples without it
+        raise Problems(problems)
+    if deferred is not None:
+        deferred.extend(problems)
     return data
 
 
@@ -65,10 +80,6 @@ def _check_text(value, path: str) -> None:
             _check_text(item, f"{path}/{n}" if path else str(n))
     elif isinstance(value, float) and not math.isfinite(value):  # NaN, Infinity: JSON extensions
         raise FieldProblem(path or "(top level)", "is not a finite number", status=400)
-
-
-def _json_path(error) -> str:
-    return "/".join(str(p) for p in error.absolute_path) or "(top level)"
 
 
 _SCHEMA: dict | None = None
@@ -104,26 +115,61 @@ def _date_type(value: str) -> str:
 
 
 def _concept(kb, scheme: str, value: str, field: str) -> ox.NamedNode:
-    if value.startswith(("http://", "https://")):
-        return iri(value, field)
-    return iri(kb.names.concept(scheme, slugify(value) or "none"), field)
+    """A concept by IRI or slug; an unusable value is a plain problem on its field."""
+    try:
+        if value.startswith(("http://", "https://")):
+            return iri(value, field)
+        return iri(kb.names.concept(scheme, slugify(value) or "none"), field)
+    except FieldProblem:
+        raise Problems([field_problem(field, f"Choose the {LABELS.get(field, field)} from the list")]) from None
 
 
-def _place(kb, value: str, within: str | None, triples: list, field: str) -> ox.NamedNode:
-    """A place IRI for a country slug/label/IRI or a city (``{city}-{country}``); unknown places are
-    described in the submission (a label and dsi:Place) so the page has a name to show."""
-    if value.startswith(("http://", "https://")):
-        return iri(value, field)
-    slug = (slugify(value) or "unnamed") + (f"-{within}" if within else "")
-    node = iri(kb.names.entity("place", slug), field)
-    if not kb.ask("ASK { ?e ?p ?o }", bind={"e": node}):
-        triples += [ox.Triple(node, ox.NamedNode(RDF + "type"), ox.NamedNode(kb.names.dsi("Place"))),
-                    ox.Triple(node, ox.NamedNode(RDFS + "label"), ox.Literal(value.strip()))]
-    return node
+def _places(kb, data: dict, s: ox.NamedNode, out: list) -> list[dict]:
+    """dsi:country and dsi:city as real places (kb.places): an existing place, or a new one described
+    here (dsi:Place, label, country); what names no place is a problem with suggestions."""
+    from kb import places
+
+    found, problems = None, []
+    dsi = lambda term: ox.NamedNode(kb.names.dsi(term))  # noqa: E731
+    place = lambda node, label: [ox.Triple(node, ox.NamedNode(RDF + "type"), dsi("Place")),  # noqa: E731
+                                 ox.Triple(node, ox.NamedNode(RDFS + "label"), ox.Literal(label))]
+    if data.get("country"):
+        try:
+            found = places.country(kb, data["country"])
+        except places.PlaceError as exc:
+            maybe = f" (did you mean {', '.join(exc.suggestions)}?)" if exc.suggestions else ""
+            problems.append(field_problem("country", "Choose a country from the list: we know no country called "
+                                    + data["country"][:60] + maybe if typed(data["country"])
+                                    else "Choose a country from the list" + maybe))
+        else:
+            node = ox.NamedNode(found.iri)
+            out.append(ox.Triple(s, dsi("country"), node))
+            if not found.existing:
+                out.extend(place(node, found.name))
+    city = data.get("city") or ""
+    if city.startswith(("http://", "https://")):  # a place IRI: ours and known, else no city
+        if city.startswith(kb.names.id_ns + "place/") and city in places._index(kb).labels:
+            out.append(ox.Triple(s, dsi("city"), ox.NamedNode(city)))
+        else:
+            problems.append(field_problem("city", "Give the name of a city or town"))
+    elif city and not (data.get("country") and found is None):
+        try:
+            town = places.city(kb, city, found)
+        except places.PlaceError:
+            problems.append(field_problem("city", "Give the name of a city or town" + typed(data["city"])))
+        else:
+            node = ox.NamedNode(town.iri)
+            out.append(ox.Triple(s, dsi("city"), node))
+            if not town.existing:
+                out.extend(place(node, town.label))
+                if found is not None:
+                    out.append(ox.Triple(node, dsi("country"), ox.NamedNode(found.iri)))
+    return problems
 
 
-def json_to_triples(kb, data: dict, subject: str) -> list[ox.Triple]:
-    """Triples of one organisation or project in the simple JSON shape, about ``subject``."""
+def json_to_triples(kb, data: dict, subject: str, deferred: list | None = None) -> list[ox.Triple]:
+    """Triples of one organisation or project in the simple JSON shape, about ``subject``; with
+    ``deferred``, places and partners that cannot be used are left out and reported there."""
     n = kb.names
     s = ox.NamedNode(subject)
     dsi = lambda term: ox.NamedNode(n.dsi(term))  # noqa: E731
@@ -132,7 +178,10 @@ def json_to_triples(kb, data: dict, subject: str) -> list[ox.Triple]:
     if data.get("description"):
         out.append(ox.Triple(s, ox.NamedNode(DCTERMS + "description"), ox.Literal(data["description"])))
     if data.get("website"):
-        out.append(ox.Triple(s, dsi("website"), website(data["website"])))
+        try:
+            out.append(ox.Triple(s, dsi("website"), website(data["website"])))
+        except FieldProblem:
+            raise Problems([field_problem("website", "Give the website's address, such as www.example.org")]) from None
     for key, prop in TEXT_FIELDS.items():
         values = data.get(key) or []
         for value in values if isinstance(values, list) else [values]:
@@ -145,18 +194,16 @@ def json_to_triples(kb, data: dict, subject: str) -> list[ox.Triple]:
     for key in ("startDate", "endDate"):
         if data.get(key):
             out.append(ox.Triple(s, dsi(key), _lit(data[key], _date_type(data[key]))))
-    country = None
-    if data.get("country"):
-        country = _place(kb, data["country"], None, out, "country")
-        out.append(ox.Triple(s, dsi("country"), country))
-    if data.get("city"):
-        within = n.parse_entity(country.value)[1] if country is not None and n.parse_entity(country.value) else None
-        out.append(ox.Triple(s, dsi("city"), _place(kb, data["city"], within, out, "city")))
+    problems = _places(kb, data, s, out)
     for key, prop in (("latitude", "lat"), ("longitude", "long")):
         if data.get(key) is not None:
             out.append(ox.Triple(s, ox.NamedNode(GEO + prop), _lit(data[key], XSD + "decimal")))
     for partner in data.get("partners") or []:
-        org = iri(partner["organisation"], "partners")
+        try:
+            org = iri(partner["organisation"], "partners")
+        except FieldProblem:
+            problems.append(field_problem("partners", "Choose each partner from the suggestions"))
+            continue
         role = slugify(partner.get("role") or "delivery-partner")
         parsed = n.parse_entity(org.value)
         org_slug = parsed[1] if parsed else slugify(org.value)
@@ -165,4 +212,8 @@ def json_to_triples(kb, data: dict, subject: str) -> list[ox.Triple]:
                 ox.Triple(m, dsi("organisation"), org),
                 ox.Triple(m, dsi("project"), s),
                 ox.Triple(m, dsi("role"), _concept(kb, "role", role, "partners"))]
+    if problems and deferred is None:
+        raise Problems(problems)
+    if deferred is not None:
+        deferred.extend(problems)
     return out

@@ -89,6 +89,8 @@ def _is_bnode(term) -> bool:
 def field_of(kb, path: str, focus: str = "") -> str:
     if "#membership-" in focus:
         return "partners"
+    if focus.startswith(kb.names.id_ns + "place/"):  # a new place the submission describes
+        return "city"
     if path in FIELD_OF:
         return FIELD_OF[path]
     if path.startswith(kb.names.dsi_ns):

@@ -120,7 +120,12 @@ class Submission:
             body["decided"] = self.decided
         if self.superseded_by:
             body["superseded_by"] = self.superseded_by
+        body["duplicates"] = self.duplicates()
         return body
+
+    def duplicates(self) -> list[dict]:
+        """Existing entities this new one may duplicate, found at intake (kb.moderation)."""
+        return [r["duplicate"] for r in json.loads(self.report or "[]") if "duplicate" in r]
 
 
 class SubmissionStore:
@@ -449,14 +454,25 @@ def _intake(kb, subs, raw, media_type, submitter, idempotency_key, chash):
     from kb.submission_validation import results_of, validate
 
     with _INTAKE_LOCK:
-        kind, triples, entities, minted = _build(kb, subs, raw, media_type, submitter)
+        early: list[dict] = []  # fields left out as unreadable (kb.submission_messages), said with the rest
+        kind, triples, entities, minted = _build(kb, subs, raw, media_type, submitter, early)
         results, result = [], None
         if kind != "withdraw":
             result = validate(kb, triples)
             own = {t.subject.value for t in triples}  # context entities are not this submission's fault
             results = [r for r in results_of(kb, result) if r["focus"] in own]
+            if media_type == "application/json":  # people's words for people's shape
+                from kb.submission_messages import shacl_result
+
+                word = "project" if any(t.object.value == kb.names.dsi("Project") for t in triples) else "organisation"
+                results = [shacl_result(r, word) for r in results]
+            results = early + [r for r in results if r["field"] not in {e["field"] for e in early}]
             if any(r["severity"] == "Violation" for r in results):
                 raise NotConforming(result, results)
+            if kind == "create":
+                from kb.moderation import duplicate_warning, intake_duplicates
+
+                results += [duplicate_warning(m) for e in entities for m in intake_duplicates(kb, triples, e)]
         sub = Submission(
             id=new_id(), created=now_iso(), kind=kind, media_type=media_type, raw=raw,
             ntriples=ox.serialize(sorted(triples, key=str), format=ox.RdfFormat.N_TRIPLES).decode(),
@@ -467,13 +483,13 @@ def _intake(kb, subs, raw, media_type, submitter, idempotency_key, chash):
     return stored, created, result, results
 
 
-def _build(kb, subs, raw, media_type, submitter):
-    """(kind, triples, entities, minted IRIs) of a body."""
+def _build(kb, subs, raw, media_type, submitter, early=None):
+    """(kind, triples, entities, minted IRIs) of a body; problems of single fields go to ``early``."""
     from kb.submission_json import json_to_triples, load_json
 
     n = kb.names
     if media_type == "application/json":
-        data = load_json(raw)
+        data = load_json(raw, early)
         if "submitter" in data:
             who = data["submitter"]
             submitter.name = submitter.name or who.get("name", "")
@@ -481,26 +497,35 @@ def _build(kb, subs, raw, media_type, submitter):
             submitter.kind = who.get("kind", submitter.kind)
             submitter.named = bool(who.get("consentToBeNamed", submitter.named))
         if "withdraw" in data:
-            entity = _must_exist(kb, parse_iri(data["withdraw"], "withdraw"), "withdraw")
+            entity = _must_exist(kb, _entry(data["withdraw"], "withdraw"), "withdraw")
             triples = [ox.Triple(entity, ox.NamedNode(n.dsi("reason")),
                                  ox.Literal(data.get("reason") or "withdrawal requested"))]
             return "withdraw", triples, [entity.value], []
         if data.get("entity"):
-            entity = _must_exist(kb, parse_iri(data["entity"], "entity"), "entity")
-            return "edit", json_to_triples(kb, data, entity.value), [entity.value], []
+            entity = _must_exist(kb, _entry(data["entity"], "entity"), "entity")
+            return "edit", json_to_triples(kb, data, entity.value, early), [entity.value], []
         iri = mint(kb, subs, data["type"], data["name"], set())
-        return "create", json_to_triples(kb, data, iri), [iri], [iri]
+        return "create", json_to_triples(kb, data, iri, early), [iri], [iri]
     triples = parse_rdf(raw, media_type, placeholder_ns(kb))
     if not triples:
         raise BadRequest("the body holds no statements")
     return _mint_rdf(kb, subs, triples)
 
 
+def _entry(value: str, field: str) -> ox.NamedNode:
+    """The IRI of an entry to change or withdraw; a malformed one is a plain problem on its field."""
+    try:
+        return parse_iri(value, field)
+    except FieldProblem:
+        raise FieldProblem(field, "This is not the identifier (IRI) of an entity of this knowledge base: "
+                           "choose one from the suggestions") from None
+
+
 def _must_exist(kb, node: ox.NamedNode, field: str = "entity") -> ox.NamedNode:
     """``node`` when it is an entity of the store (looked up as a bound term), else a 422."""
     if not node.value.startswith(kb.names.id_ns) or not kb.ask("ASK { ?e ?p ?o }", bind={"e": node}):
-        raise FieldProblem(field, f"{node.value} is not an entity of this knowledge base: to add a new one, "
-                           "leave out 'entity'; to change one, give its IRI (e.g. from its page)")
+        raise FieldProblem(field, "This is not an entity of this knowledge base: choose one from the "
+                           "suggestions (to add a new one, leave out the entry to change)")
     return node
 
 

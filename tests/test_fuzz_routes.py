@@ -169,6 +169,7 @@ GET_ROUTES = {
     "/dumps/": [], "/dumps/index.json": [], "/dumps/{}": [],
     "/.well-known/void": [], "/void": [], "/void.{}": [], "/def/dsi": [], "/def/shapes.{}": [],
     "/submit": FORM, "/submit/withdraw": ["entity", "reason"], "/submit/partners.json": ["q"],
+    "/submit/entities.json": ["q"],
     "/api/submissions/schema": [], "/api/submissions/{}": [],
     "/reconcile": ["queries", "query", "callback"],
     "/reconcile/suggest/entity": ["prefix", "type", "limit", "callback"],

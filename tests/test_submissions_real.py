@@ -6,6 +6,7 @@ write to the submissions spool, never to the store."""
 from __future__ import annotations
 
 import json
+import re
 
 BASE = "https://w3id.org/dsi/"
 
@@ -14,7 +15,9 @@ def test_the_form_offers_the_real_taxonomies_and_countries(client):
     html = client.get("/submit").get_data(as_text=True)
     assert f'value="{BASE}id/concept/technology-focus/open-data"' in html
     assert f'value="{BASE}id/concept/area-of-society/health-and-care"' in html
-    assert '<option value="United Kingdom">' in html and '<option value="Italy">' in html
+    for country in ("united-kingdom", "italy", "latvia", "malta"):  # every ISO country, as the place IRI
+        assert re.search(f'<option value="{BASE}id/place/{country}" >[^<]+</option>', html), country
+    assert ">Latvia</option>" in html and ">Malta</option>" in html
     assert 'name="csrf_token"' in html
 
 

@@ -58,7 +58,7 @@ def test_submit_fix_moderate_publish(live, browser):
     page.fill("#name", "Community Sensor Network Leeds")
     page.fill("#website", "ftp://sensors.example.org")  # not http(s): the shapes refuse it
     page.fill("#shortDescription", "Neighbours measure noise and air with open hardware.")
-    page.fill("#country", "United Kingdom")
+    page.select_option("#country", label="United Kingdom")
     page.fill("#city", "Leeds")
     # partners by search-as-you-type
     page.fill("#partner-search", "nes")
@@ -82,7 +82,7 @@ def test_submit_fix_moderate_publish(live, browser):
     page.locator("#technologyFocus label", has_text="Open hardware").locator("input").check()
     page.click("#send")
     page.wait_for_selector("#status")
-    assert "pending" in page.inner_text("#status")
+    assert "waiting for review" in page.inner_text("#status")
     sid = page.url.rstrip("/").rsplit("/", 1)[-1]
     entity = BASE + "id/project/community-sensor-network-leeds"
     assert entity in page.content()
@@ -129,6 +129,26 @@ def test_submit_fix_moderate_publish(live, browser):
     with urllib.request.urlopen(url + "/dumps/dsi.nq.gz", timeout=60) as resp:
         nquads = gzip.decompress(resp.read()).decode()
     lines = [line for line in nquads.splitlines() if line.startswith(f"<{entity}> ")]
-    assert lines and all(f"<{kb.graphs.submission(sid)}>" in line for line in lines)
+    derived = f"<{kb.graphs.derived}>"  # the membership shortcuts, derived at acceptance
+    assert lines and all(f"<{kb.graphs.submission(sid)}>" in line or derived in line for line in lines)
     assert any("Community Sensor Network Leeds" in line for line in lines)
+    page.close()
+
+
+def test_withdrawal_by_name_with_suggestions(live, browser):
+    """An organisation types part of its name, picks itself from the suggestions and sends."""
+    url, kb = live
+    page = browser.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(url + "/submit/withdraw")
+    page.fill("#entity", "nes")
+    page.locator("#entity-results button", has_text="Nesta").first.click()
+    assert page.input_value("#entity") == "Nesta"
+    assert page.input_value("#entity_iri").endswith("/id/organisation/nesta")
+    page.fill("#reason", "We asked to be removed")
+    page.click("#send-withdrawal")
+    page.wait_for_selector("#status")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "withdraw-by-name.png"), full_page=True)
+    assert "Your request to remove Nesta is waiting for review" in page.inner_text("#status")
     page.close()
