@@ -336,6 +336,19 @@ def _metadata(kb: KB, desc: Description) -> list[ox.Triple]:
     return out
 
 
+def quads_of(kb: KB, triples) -> list[ox.Quad]:
+    """Each triple once in every named graph that states it (not the public default graph, which
+    merges them); a triple no graph states (the document's own metadata) in the default graph."""
+    tmp = kb.graphs.ns + "tmp/"
+    out = []
+    for t in triples:
+        graphs = sorted({q.graph_name.value for q in kb.store.quads_for_pattern(t.subject, t.predicate, t.object, None)
+                         if isinstance(q.graph_name, ox.NamedNode) and not q.graph_name.value.startswith(tmp)})
+        out += [ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g)) for g in graphs] or [
+            ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())]
+    return out
+
+
 def property_labels(kb: KB) -> dict[str, str]:
     """rdfs:label of every property and class the ontology and taxonomies name (cached per generation)."""
     key = _state(kb)[0]

@@ -92,7 +92,9 @@ def params(names: list[str]):
 
 # -- checking what came back -----------------------------------------------------------------------
 RDF_FORMATS = {"text/turtle": ox.RdfFormat.TURTLE, "application/n-triples": ox.RdfFormat.N_TRIPLES,
-               "application/rdf+xml": ox.RdfFormat.RDF_XML, "application/ld+json": ox.RdfFormat.JSON_LD}
+               "application/rdf+xml": ox.RdfFormat.RDF_XML, "application/ld+json": ox.RdfFormat.JSON_LD,
+               "application/n-quads": ox.RdfFormat.N_QUADS, "application/trig": ox.RdfFormat.TRIG,
+               "text/n3": ox.RdfFormat.N3}
 TEXT_TYPES = {"text/html", "text/plain", "text/csv", "text/tab-separated-values", "application/javascript"}
 
 

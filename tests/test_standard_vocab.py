@@ -196,3 +196,62 @@ def test_aligned_graph_follows_the_data():
     kb.replace_graph(kb.graphs.source("dsi4eu"), ox.parse(SMALL, ox.RdfFormat.TURTLE))
     align(kb)
     assert not any(s == c for s, _, _ in public(kb))
+
+
+# -- quads and N3: each statement with the named graph it comes from --------------------------------------
+def _strip_bnodes(quads) -> set:
+    return {tuple("_:" if isinstance(x, ox.BlankNode) else str(x) for x in (q.subject, q.predicate, q.object,
+                                                                            q.graph_name)) for q in quads}
+
+
+def _org_path(built_kb) -> str:
+    row = built_kb.select("SELECT DISTINCT ?s WHERE { ?s a dsi:Organisation ; dsi:leads ?p ; dsi:website ?w "
+                          "FILTER NOT EXISTS { ?s dsi:hidden true } } ORDER BY ?s LIMIT 1")[0]
+    return row["s"].value[len(built_kb.names.id_ns):]
+
+
+@pytest.mark.parametrize("how", ["suffix", "accept"])
+def test_entity_as_n_quads_and_trig_carries_its_graphs(client, built_kb, how):
+    path = _org_path(built_kb)
+    turtle = rdflib.Graph().parse(data=client.get(f"/data/{path}.ttl").data, format="turtle")
+    got = {}
+    for ext, mime, fmt in (("nq", "application/n-quads", ox.RdfFormat.N_QUADS),
+                           ("trig", "application/trig", ox.RdfFormat.TRIG)):
+        if how == "suffix":
+            r = client.get(f"/data/{path}.{ext}")
+        else:
+            r = client.get(f"/data/{path}", headers={"Accept": mime})
+            assert r.headers["Content-Location"] == f"/data/{path}.{ext}" and "Accept" in r.headers["Vary"]
+        assert r.status_code == 200 and r.mimetype == mime
+        quads = list(ox.parse(r.data, fmt))
+        got[ext] = _strip_bnodes(quads)
+        graphs = {q.graph_name.value for q in quads if isinstance(q.graph_name, ox.NamedNode)}
+        assert built_kb.graphs.aligned in graphs and any("/graph/import/" in g for g in graphs)
+        for q in quads:  # a statement in a named graph is in that graph of the store
+            if isinstance(q.graph_name, ox.NamedNode) and not isinstance(q.subject, ox.BlankNode) \
+                    and not isinstance(q.object, ox.BlankNode):
+                assert q in built_kb.store, q
+        merged = rdflib.Graph()
+        for q in quads:  # the triples, once each, are the Turtle document's
+            merged.parse(data=ox.serialize([q.triple], format=ox.RdfFormat.N_TRIPLES), format="nt")
+        assert rdflib.compare.isomorphic(merged, turtle)
+    assert got["nq"] == got["trig"]
+
+
+def test_entity_as_n3(client, built_kb):
+    path = _org_path(built_kb)
+    r = client.get(f"/data/{path}", headers={"Accept": "text/n3"})
+    assert r.status_code == 200 and r.mimetype == "text/n3"
+    assert client.get(f"/data/{path}.n3").data == r.data
+    n3 = {t for t in ox.parse(r.data, ox.RdfFormat.N3)}
+    ttl = {t for t in ox.parse(client.get(f"/data/{path}.ttl").data, ox.RdfFormat.TURTLE)}
+    assert _strip_bnodes(ox.Quad(t.subject, t.predicate, t.object) for t in n3) == \
+        _strip_bnodes(ox.Quad(t.subject, t.predicate, t.object) for t in ttl)
+
+
+@pytest.mark.parametrize("accept, ext", [("application/n-quads", "nq"), ("application/trig", "trig"),
+                                         ("text/n3", "n3")])
+def test_identifier_sees_other_to_the_quad_forms(client, built_kb, accept, ext):
+    path = _org_path(built_kb)
+    r = client.get(f"/id/{path}", headers={"Accept": accept})
+    assert r.status_code == 303 and r.headers["Location"] == f"/data/{path}.{ext}"
