@@ -108,6 +108,14 @@ def _dereferencing(paths: dict) -> None:
                      "headers": LOCATION, "content": _content(TEXT)},
              "301": MOVED, **_errors(404, 406, 410)},
             _entity_params(concept=concept), ["linked data"])}
+        if concept is None:  # the 2013 site's identifiers
+            paths["/id/organization/{uuid}"] = {"get": _op(
+                "A 2013 DSI identifier (http://data.digitalsocial.eu/id/organization/{uuid}; also "
+                "/id/activity/{uuid}): 301 to the entity that carries it as owl:sameAs",
+                {"301": {"description": "Moved Permanently: the entity's /id/ path", "headers": LOCATION,
+                         "content": _content(TEXT)}, **_errors(404)},
+                [_param("uuid", "path", {"type": "string"}, "the 2013 UUID",
+                        example="ba71764f-aa4e-fc08-d79b-f6ee1921c8fb")], ["linked data"])}
         paths["/data" + data_tail] = {"get": _op(
             f"The RDF description of {what}; a suffix overrides Accept",
             {"200": _ok("the description (own triples, labels of what it links to, inverse links)", *ENTITY_RDF),

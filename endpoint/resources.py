@@ -18,7 +18,8 @@ from endpoint.negotiation import QUAD_FORMS, RDF_TYPES, SUFFIX_TYPES, negotiate,
 from endpoint.state import get_kb
 from kb.describe import Merged, _state, describe, jsonld_context, quads_of, status, to_jsonld
 from kb.errors import BadRequest, NotFound
-from kb.namespaces import ENTITY_TYPES, SLUG_RE
+from kb.namespaces import ENTITY_TYPES, LEGACY_ID, SLUG_RE
+from kb.search import UUID, legacy_entity
 
 bp = Blueprint("resources", __name__)
 
@@ -75,7 +76,31 @@ def _moved(survivor: str, kind: str, ext: str | None = None) -> Response:
 # -- /id/: 303 See Other -------------------------------------------------------------------------
 @bp.get("/id/<type_>/<slug>")
 def id_entity(type_: str, slug: str):
+    if type_ == "activity" and UUID.match(slug.lower()):  # the 2013 site's activities (now projects)
+        return _legacy("activity", slug)
     return _see_other(_path(type_, slug))
+
+
+@bp.get("/id/organization/<uuid>")
+def id_legacy_organization(uuid: str):
+    return _legacy("organization", uuid)
+
+
+def _legacy(kind: str, uuid: str) -> Response:
+    """301 from a 2013 identifier (``http://data.digitalsocial.eu/id/{kind}/{uuid}``) to the entity
+    that carries it as owl:sameAs, so the knowledge base can answer at the old domain."""
+    kb = get_kb()
+    entity = legacy_entity(kb, uuid, kind=kind) if UUID.match(uuid.lower()) else None
+    if entity is None:
+        raise NotFound(f"{LEGACY_ID}{kind}/{uuid} is not an identifier of the 2013 DSI site that this "
+                       "knowledge base knows. Search for the organisation or project by name at "
+                       f"{request.script_root}/search instead.")
+    target = request.script_root + "/id/" + local_path(entity)
+    resp = make_response(f"301 Moved Permanently: the 2013 identifier {LEGACY_ID}{kind}/{uuid.lower()} "
+                         f"is now {target}\n", 301, {"Content-Type": "text/plain; charset=utf-8"})
+    resp.headers["Location"] = target
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
 
 
 @bp.get("/id/concept/<scheme>/<slug>")
@@ -135,8 +160,8 @@ def _split(name: str) -> tuple[str, str | None]:
 
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise BadRequest(f"page must be a positive whole number, not {raw!r}")
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+        raise BadRequest(f"page must be a positive whole number below a billion, not {raw[:40]!r}")
     return int(raw)
 
 

@@ -162,7 +162,7 @@ FORM = ["type", "entity", "name", "website", "shortDescription", "description", 
         "consent", "idempotency_key"]
 GET_ROUTES = {
     "/": [], "/healthz": [], "/openapi.json": [], "/context.jsonld": [],
-    "/id/organisation/{}": [], "/id/{}/nesta": [], "/id/concept/{}": [], "/id/concept/area-of-society/{}": [],
+    "/id/organisation/{}": [], "/id/{}/nesta": [], "/id/organization/{}": [], "/id/activity/{}": [], "/id/concept/{}": [], "/id/concept/area-of-society/{}": [],
     "/data/organisation/{}": ["page"], "/data/project/{}.ttl": ["page"], "/data/concept/{}": ["page"],
     "/data/concept/area-of-society/{}": ["page"],
     "/page/organisation/{}": ["page"], "/page/concept/{}": ["page"], "/page/concept/area-of-society/{}": ["page"],
