@@ -76,9 +76,16 @@ def _moved(survivor: str, kind: str, ext: str | None = None) -> Response:
 # -- /id/: 303 See Other -------------------------------------------------------------------------
 @bp.get("/id/<type_>/<slug>")
 def id_entity(type_: str, slug: str):
-    if type_ == "activity" and UUID.match(slug.lower()):  # the 2013 site's activities (now projects)
-        return _legacy("activity", slug)
+    if type_ == "activity" and UUID.match(slug.lower()) and not _exists(f"activity/{slug}"):
+        return _legacy("activity", slug)  # the 2013 site's activities (now projects)
     return _see_other(_path(type_, slug))
+
+
+def _exists(path: str) -> bool:
+    """Whether the store says anything about ``{base}id/{path}``."""
+    kb = get_kb()
+    node = ox.NamedNode(kb.names.id_ns + path)
+    return next(iter(kb.store.quads_for_pattern(node, None, None, None)), None) is not None
 
 
 @bp.get("/id/organization/<uuid>")

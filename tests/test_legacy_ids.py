@@ -77,3 +77,14 @@ def test_search_finds_a_dsi4eu_identifier(client, built_kb):
                           "FILTER NOT EXISTS { ?s dsi:mergedInto ?x } } ORDER BY ?i LIMIT 1")[0]
     hits = client.get("/search.json", query_string={"q": row["i"].value}).get_json()["results"]
     assert hits and hits[0]["id"] == row["s"].value
+
+
+def test_an_activity_whose_slug_looks_like_a_uuid_is_served(kb_copy):
+    """A current entity wins over the 2013 reading of the same path."""
+    from tests.support import make_app
+
+    slug = "00000000-0000-0000-0000-00000000abcd"
+    kb_copy.update(f"INSERT DATA {{ GRAPH <{kb_copy.graphs.curated}> {{ <{kb_copy.names.id_ns}activity/{slug}> "
+                   f"a dsi:Activity ; rdfs:label \"An activity\" }} }}", touched=[kb_copy.names.id_ns + f"activity/{slug}"])
+    r = make_app(kb_copy).test_client().get(f"/id/activity/{slug}", headers={"Accept": "text/turtle"})
+    assert r.status_code == 303 and r.headers["Location"] == f"/data/activity/{slug}.ttl"
