@@ -12,7 +12,11 @@ RDF_TYPES = {
     "application/n-triples": "nt",
     "application/ld+json": "jsonld",
     "application/rdf+xml": "rdf",
+    "application/n-quads": "nq",  # quad forms: each statement in the named graph it comes from
+    "application/trig": "trig",
+    "text/n3": "n3",  # served as Turtle, which is N3 without its extensions
 }
+QUAD_FORMS = {"nq", "trig"}
 SUFFIX_TYPES = {ext: mime for mime, ext in RDF_TYPES.items()}
 ALIASES = {"application/x-turtle": "text/turtle", "text/plain": "application/n-triples",
            "application/json": "application/ld+json", "application/xml": "application/rdf+xml",

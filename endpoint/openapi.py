@@ -19,6 +19,7 @@ bp = Blueprint("openapi", __name__)
 
 HTML, JSON, TEXT = "text/html", "application/json", "text/plain"
 RDF = ["text/turtle", "application/n-triples", "application/ld+json", "application/rdf+xml"]
+ENTITY_RDF = RDF + ["application/n-quads", "application/trig", "text/n3"]  # quads: with their named graphs
 SLUG = "^[a-z0-9]+(?:-[a-z0-9]+)*$"
 STR = {"type": "string"}
 INT = {"type": "integer", "minimum": 1}
@@ -76,7 +77,7 @@ def _op(summary: str, responses: dict, params: list | None = None, tags: list | 
 
 def _entity_params(*, concept: str | None = None, suffix: bool = False) -> list[dict]:
     last = "name" if suffix else "slug"
-    last_pattern = SLUG[:-1] + r"(\.(ttl|nt|jsonld|rdf))?$" if suffix else SLUG
+    last_pattern = SLUG[:-1] + r"(\.(ttl|nt|jsonld|rdf|nq|trig|n3))?$" if suffix else SLUG
     if concept == "scheme":
         return [_param(last if suffix else "scheme", "path", {"type": "string", "pattern": last_pattern},
                        "concept scheme slug" + (" with an optional RDF suffix" if suffix else ""),
@@ -91,7 +92,7 @@ def _entity_params(*, concept: str | None = None, suffix: bool = False) -> list[
     return [_param("type", "path", {"type": "string", "enum": list(ENTITY_TYPES)}, "entity type",
                    example="organisation"),
             _param(last, "path", {"type": "string", "pattern": last_pattern},
-                   "entity slug" + (", optionally with .ttl, .nt, .jsonld or .rdf" if suffix else ""),
+                   "entity slug" + (", optionally with .ttl, .nt, .jsonld, .rdf, .nq, .trig or .n3" if suffix else ""),
                    example="nesta")]
 
 
@@ -107,9 +108,17 @@ def _dereferencing(paths: dict) -> None:
                      "headers": LOCATION, "content": _content(TEXT)},
              "301": MOVED, **_errors(404, 406, 410)},
             _entity_params(concept=concept), ["linked data"])}
+        if concept is None:  # the 2013 site's identifiers
+            paths["/id/organization/{uuid}"] = {"get": _op(
+                "A 2013 DSI identifier (http://data.digitalsocial.eu/id/organization/{uuid}; also "
+                "/id/activity/{uuid}): 301 to the entity that carries it as owl:sameAs",
+                {"301": {"description": "Moved Permanently: the entity's /id/ path", "headers": LOCATION,
+                         "content": _content(TEXT)}, **_errors(404)},
+                [_param("uuid", "path", {"type": "string"}, "the 2013 UUID",
+                        example="ba71764f-aa4e-fc08-d79b-f6ee1921c8fb")], ["linked data"])}
         paths["/data" + data_tail] = {"get": _op(
             f"The RDF description of {what}; a suffix overrides Accept",
-            {"200": _ok("the description (own triples, labels of what it links to, inverse links)", *RDF),
+            {"200": _ok("the description (own triples, labels of what it links to, inverse links)", *ENTITY_RDF),
              "301": MOVED, "304": NOT_MODIFIED, **_errors(400, 404, 406, 410)},
             _entity_params(concept=concept, suffix=True) + [page], ["linked data"])}
         paths["/page" + tail] = {"get": _op(

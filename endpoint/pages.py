@@ -16,6 +16,7 @@ from flask import Blueprint, render_template, request
 from endpoint.state import get_kb
 from kb.describe import Description, property_labels
 from kb.namespaces import LEGACY_CONCEPT, LEGACY_ID, STANDARD_PREFIXES as P
+from kb.schemaorg import page_jsonld
 from kb.stats import stats
 from kb.terms import sparql_term
 
@@ -279,7 +280,7 @@ def entity_view(kb, desc: Description) -> dict:
         "elsewhere": elsewhere, "issues": issues, "browse": browse, "hidden_inverse": hidden_inverse, "hidden": desc.hidden,
         "coordinates": _coordinates(desc),
         "sparql_href": request.script_root + "/sparql?" + urlencode({"query": sparql}),
-        "schema": _schema_org(kb, desc, is_org, is_project, description),
+        "schema": page_jsonld(desc, kb.names, description=description),
     }
 
 
@@ -359,41 +360,3 @@ def _collaborators(kb, desc: Description) -> list[dict]:
     if not out:
         out = {v.value: _link(desc, v) | {"n": 0, "role": None} for v in desc.values(d("collaboratesWith"))}
     return sorted(out.values(), key=lambda v: (-v["n"], v["text"].casefold()))
-
-
-def _schema_org(kb, desc: Description, is_org: bool, is_project: bool, description: str | None) -> dict:
-    """schema.org JSON-LD for search engines."""
-    d = kb.names.dsi
-    data = {"@context": "https://schema.org",
-            "@type": "Organization" if is_org else ("Project" if is_project else "Thing"),
-            "@id": desc.iri, "name": desc.label() or desc.iri}
-    if description:
-        data["description"] = description
-    site = desc.first(d("website"))
-    if site is not None and link_target(site.value):
-        data["url"] = site.value
-    same = [v.value for v in desc.values(P["owl"] + "sameAs") if v.value.startswith("http://www.wikidata.org/")]
-    if same:
-        data["sameAs"] = same
-    country, city = desc.first(d("country")), desc.first(d("city"))
-    if country is not None or city is not None:
-        address = {"@type": "PostalAddress"}
-        if country is not None:
-            address["addressCountry"] = desc.labels.get(country.value, humanize(country.value))
-        if city is not None:
-            address["addressLocality"] = desc.labels.get(city.value, humanize(city.value)).split(",")[0]
-        data["address"] = address
-    coords = _coordinates(desc)
-    if coords:
-        data["geo"] = {"@type": "GeoCoordinates", "latitude": coords["lat"], "longitude": coords["long"]}
-    start = desc.first(d("startDate"))
-    if start is not None:
-        data["foundingDate" if is_org else "startDate"] = start.value
-    if is_project:
-        funders = [desc.labels.get(v.value) for v in desc.values(P["schema"] + "funder")]
-        members = [desc.labels.get(v.value) for v in desc.values(P["schema"] + "member")]
-        if any(funders):
-            data["funder"] = [{"@type": "Organization", "name": f} for f in funders if f]
-        if any(members):
-            data["member"] = [{"@type": "Organization", "name": m} for m in members if m]
-    return data

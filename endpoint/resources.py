@@ -15,19 +15,21 @@ import pyoxigraph as ox
 from flask import Blueprint, Response, make_response, render_template, request
 
 from endpoint.params import int_arg
-from endpoint.negotiation import RDF_TYPES, SUFFIX_TYPES, negotiate, vary_accept, wants_html
+from endpoint.negotiation import QUAD_FORMS, RDF_TYPES, SUFFIX_TYPES, negotiate, vary_accept, wants_html
 from endpoint.state import get_kb
-from kb.describe import Merged, _state, describe, jsonld_context, status, to_jsonld
+from kb.describe import Merged, _state, describe, jsonld_context, quads_of, status, to_jsonld
 from kb.errors import BadRequest, NotFound
-from kb.namespaces import ENTITY_TYPES, SLUG_RE
+from kb.namespaces import ENTITY_TYPES, LEGACY_ID, SLUG_RE
+from kb.search import UUID, legacy_entity
 
 bp = Blueprint("resources", __name__)
 
 HTML = "text/html"
-OX_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "rdf": ox.RdfFormat.RDF_XML}
-CONTENT_TYPES = {"ttl": "text/turtle; charset=utf-8", "nt": "application/n-triples; charset=utf-8",
-                 "jsonld": "application/ld+json; charset=utf-8", "rdf": "application/rdf+xml; charset=utf-8"}
-FORMAT_NAMES = {"ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD", "rdf": "RDF/XML"}
+OX_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "rdf": ox.RdfFormat.RDF_XML,
+              "nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG, "n3": ox.RdfFormat.TURTLE}
+CONTENT_TYPES = {ext: f"{mime}; charset=utf-8" for mime, ext in RDF_TYPES.items()}
+FORMAT_NAMES = {"ttl": "Turtle", "nt": "N-Triples", "jsonld": "JSON-LD", "rdf": "RDF/XML", "nq": "N-Quads",
+                "trig": "TriG", "n3": "N3"}
 
 
 def _path(type_: str, slug: str) -> str:
@@ -75,7 +77,38 @@ def _moved(survivor: str, kind: str, ext: str | None = None) -> Response:
 # -- /id/: 303 See Other -------------------------------------------------------------------------
 @bp.get("/id/<type_>/<slug>")
 def id_entity(type_: str, slug: str):
+    if type_ == "activity" and UUID.match(slug.lower()) and not _exists(f"activity/{slug}"):
+        return _legacy("activity", slug)  # the 2013 site's activities (now projects)
     return _see_other(_path(type_, slug))
+
+
+def _exists(path: str) -> bool:
+    """Whether the store says anything about ``{base}id/{path}``."""
+    kb = get_kb()
+    node = ox.NamedNode(kb.names.id_ns + path)
+    return next(iter(kb.store.quads_for_pattern(node, None, None, None)), None) is not None
+
+
+@bp.get("/id/organization/<uuid>")
+def id_legacy_organization(uuid: str):
+    return _legacy("organization", uuid)
+
+
+def _legacy(kind: str, uuid: str) -> Response:
+    """301 from a 2013 identifier (``http://data.digitalsocial.eu/id/{kind}/{uuid}``) to the entity
+    that carries it as owl:sameAs, so the knowledge base can answer at the old domain."""
+    kb = get_kb()
+    entity = legacy_entity(kb, uuid, kind=kind) if UUID.match(uuid.lower()) else None
+    if entity is None:
+        raise NotFound(f"{LEGACY_ID}{kind}/{uuid} is not an identifier of the 2013 DSI site that this "
+                       "knowledge base knows. Search for the organisation or project by name at "
+                       f"{request.script_root}/search instead.")
+    target = request.script_root + "/id/" + local_path(entity)
+    resp = make_response(f"301 Moved Permanently: the 2013 identifier {LEGACY_ID}{kind}/{uuid.lower()} "
+                         f"is now {target}\n", 301, {"Content-Type": "text/plain; charset=utf-8"})
+    resp.headers["Location"] = target
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
 
 
 @bp.get("/id/concept/<scheme>/<slug>")
@@ -146,7 +179,8 @@ def _data(path: str, ext: str | None) -> Response:
         desc = describe(kb, kb.names.id_ns + path, path, page=_page_number())
     except Merged as merged:
         return _moved(merged.survivor, "data", None if negotiated else ext)
-    body = serialize(desc.triples(), ext, kb.names, first=desc.iri)
+    triples = desc.triples()
+    body = serialize(quads_of(kb, triples) if ext in QUAD_FORMS else triples, ext, kb.names, first=desc.iri)
     resp = make_response(body, 200, {"Content-Type": CONTENT_TYPES[ext]})
     resp.headers["Link"] = alternates_header(path) + f', <{request.script_root}/page/{path}>; rel="alternate"; type="text/html"'
     resp.headers["Access-Control-Allow-Origin"] = "*"
@@ -168,10 +202,11 @@ def _conditional(resp: Response, desc, form: str) -> Response:
 
 
 def serialize(triples, ext: str, names, *, first: str | None = None) -> bytes:
-    """Triples as Turtle, N-Triples, RDF/XML (pyoxigraph) or compact JSON-LD with the project context."""
+    """Triples as Turtle (also for N3), N-Triples, RDF/XML (pyoxigraph) or compact JSON-LD with the project
+    context; quads as N-Quads or TriG."""
     if ext == "jsonld":
         return json.dumps(to_jsonld(triples, names, first=first), ensure_ascii=False, indent=1).encode()
-    prefixes = used_prefixes(triples, names) if ext in ("ttl", "rdf") else None
+    prefixes = used_prefixes(triples, names) if ext in ("ttl", "rdf", "trig", "n3") else None
     return ox.serialize(triples, format=OX_FORMATS[ext], prefixes=prefixes)
 
 

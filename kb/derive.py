@@ -5,7 +5,8 @@ with ``schema:funder``, ``schema:member``, ...) and collaborations: two visible 
 share projects ``dsi:collaboratesWith`` each other, with a ``dsi:Collaboration`` node counting the
 shared projects. Pairs from the 2013 partner network (already a Collaboration node in the 2013
 import, with that site's count) get the ``collaboratesWith`` links but no second node.
-Also refreshes the meta-graph parts of the project's own graphs (CC BY 4.0).
+Then graph/aligned: the standard-vocabulary forms (schema.org, ORG, FOAF, ...) the ontology's alignment
+axioms entail (kb/align.py). Also refreshes the meta-graph parts of the project's own graphs (CC BY 4.0).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import pyoxigraph as ox
 
 from kb.importers.concepts import ConceptIndex
 from kb.importers.dsi2013 import collaboration_iri
-from kb.importers.meta import describe_project_graphs, update_meta
+from kb.align import align
+from kb.importers.meta import CC_BY, describe, describe_project_graphs, update_meta
 
 SHORTCUTS = {  # property -> roles (None: every role)
     "takesPartIn": None,
@@ -24,6 +26,7 @@ SHORTCUTS = {  # property -> roles (None: every role)
     "evaluates": ("evaluator",),
     "advises": ("advisory-group-member",),
 }
+ALIGNED_TITLE = "Standard-vocabulary forms (schema.org, ORG, FOAF) entailed by the ontology's alignments"
 INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 
 
@@ -90,9 +93,14 @@ def collaboration_triples(kb) -> set[ox.Triple]:
 
 
 def derive(kb) -> dict[str, str]:
-    """Rebuild graph/derived and the project graphs' meta parts; graph IRI -> updated/unchanged."""
+    """Rebuild graph/derived, graph/aligned and the project graphs' meta parts; graph IRI ->
+    updated/unchanged."""
     g = kb.graphs
     triples = shortcut_triples(kb) | collaboration_triples(kb)
     states = {g.derived: kb.replace_graph(g.derived, triples)}
-    states[g.meta] = update_meta(kb, describe_project_graphs(kb))
+    states[g.aligned] = align(kb)  # after graph/derived: its shortcuts are aligned too
+    parts = describe_project_graphs(kb)
+    if g.aligned in kb.named_graphs():
+        parts[g.aligned] = describe(g.aligned, license=CC_BY, title=ALIGNED_TITLE)
+    states[g.meta] = update_meta(kb, parts)
     return {k: "updated" if v else "unchanged" for k, v in states.items()}

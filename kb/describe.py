@@ -82,6 +82,7 @@ class Description:
     modified: str | None = None
     meta: list[ox.Triple] = field(default_factory=list)
     hidden_links: set[str] = field(default_factory=set)  # linked resources flagged dsi:hidden
+    aligned: list[Statement] = field(default_factory=list)  # standard forms only graph/aligned states
 
     def values(self, predicate: str) -> list:
         return [s.value for s in self.own if s.predicate.value == predicate]
@@ -102,6 +103,7 @@ class Description:
         out = []
         for t in itertools.chain(
             (ox.Triple(subject, s.predicate, s.value) for s in self.own),
+            (ox.Triple(subject, s.predicate, s.value) for s in self.aligned),
             (ox.Triple(i.subject, i.predicate, subject) for i in self.inverse),
             self.attached,
             self.meta,
@@ -208,6 +210,13 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
         else:
             own[key] = Statement(q.predicate, q.object, [_graph_of(q)])
 
+    # The standard forms graph/aligned adds (schema:name, schema:Organization, ...) go into the data
+    # documents but not into what pages list; inverse ones (every org's schema:location of a country)
+    # are left to SPARQL.
+    aligned_graphs = {kb.graphs.aligned}
+    aligned = [s for s in own.values() if {g for g in s.graphs if g} == aligned_graphs]
+    own = {k: s for k, s in own.items() if {g for g in s.graphs if g} != aligned_graphs}
+
     inverse_all: dict[tuple, Inverse] = {}
     dependents: dict = {}  # memberships and collaborations naming the entity: all of them, unpaged
     for q in kb.store.quads_for_pattern(None, None, node, None):
@@ -222,6 +231,7 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
             inverse_all[key].graphs.append(_graph_of(q))
         else:
             inverse_all[key] = Inverse(q.subject, q.predicate, [_graph_of(q)])
+    inverse_all = {k: i for k, i in inverse_all.items() if {g for g in i.graphs if g} != aligned_graphs}
     total = len(inverse_all)
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
@@ -263,7 +273,7 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
         attached.extend(context)
 
     graph_counts: dict[str, int] = {}
-    for s in own.values():
+    for s in itertools.chain(own.values(), aligned):
         for g in s.graphs:
             graph_counts[g] = graph_counts.get(g, 0) + 1
     graphs = [graph_info(kb, g, count) for g, count in sorted(graph_counts.items()) if g]
@@ -276,6 +286,7 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
         labels=labels, types=types, graphs=graphs, hidden=hidden, modified=_state(kb)[1],
     )
     desc.hidden_links = hidden_links
+    desc.aligned = aligned
     desc.meta = _metadata(kb, desc)
     return desc
 
@@ -322,6 +333,19 @@ def _metadata(kb: KB, desc: Description) -> list[ox.Triple]:
     if desc.inverse_page < desc.inverse_pages:
         out.append(ox.Triple(doc, _n("rdfs", "seeAlso"),
                              ox.NamedNode(f"{desc.document}?page={desc.inverse_page + 1}")))
+    return out
+
+
+def quads_of(kb: KB, triples) -> list[ox.Quad]:
+    """Each triple once in every named graph that states it (not the public default graph, which
+    merges them); a triple no graph states (the document's own metadata) in the default graph."""
+    tmp = kb.graphs.ns + "tmp/"
+    out = []
+    for t in triples:
+        graphs = sorted({q.graph_name.value for q in kb.store.quads_for_pattern(t.subject, t.predicate, t.object, None)
+                         if isinstance(q.graph_name, ox.NamedNode) and not q.graph_name.value.startswith(tmp)})
+        out += [ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g)) for g in graphs] or [
+            ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())]
     return out
 
 

@@ -58,6 +58,12 @@ class Graphs:
         """Statements derived from others (shortcuts, collaborations with counts)."""
         return self.ns + "derived"
 
+    @property
+    def aligned(self) -> str:
+        """Standard-vocabulary statements (schema.org, ORG, FOAF, ...) entailed by the ontology's
+        alignment axioms (kb/align.py)."""
+        return self.ns + "aligned"
+
     def taxonomy(self, scheme: str) -> str:
         return self.ns + "taxonomy/" + _check(scheme)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kb.errors import BadRequest
-from kb.namespaces import STANDARD_PREFIXES
+from kb.namespaces import LEGACY_ID, STANDARD_PREFIXES
 from kb.store import KB
 
 SEARCH_TYPES = {"organisation": "Organisation", "project": "Project", "activity": "Activity",
@@ -28,6 +28,9 @@ SEARCH_TYPES = {"organisation": "Organisation", "project": "Project", "activity"
 WEIGHTS = (10.0, 5.0, 1.0)  # label, other names, descriptions
 MAX_QUERY = 200
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+LEGACY_KINDS = ("organization", "activity")  # the 2013 site's /id/{kind}/{uuid}
+DSI4EU_ID = re.compile(r"^dsi4eu:(organisation|project):[0-9]+$")
 _lock = threading.Lock()
 _memory: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # in-memory KB -> (generation, index)
 
@@ -158,6 +161,38 @@ def fts_query(text: str) -> str:
     return " ".join(quoted)
 
 
+def legacy_entity(kb: KB, text: str, *, kind: str | None = None) -> str | None:
+    """The entity an old identifier names, else None: a 2013 IRI (``{LEGACY_ID}organization/{uuid}``,
+    carried as owl:sameAs), a bare 2013 UUID (of an organisation or an activity, or of ``kind`` only),
+    or a DSI4EU identifier (``dsi4eu:organisation:336``, carried as dcterms:identifier). Exact matches
+    by index lookups; a merged entity's old identifier gives the entity, which then redirects."""
+    text = text.strip()
+    candidates = []
+    if text.startswith(LEGACY_ID):
+        candidates.append((STANDARD_PREFIXES["owl"] + "sameAs", ox.NamedNode(text)))
+    elif UUID.match(text.lower()):
+        for k in ([kind] if kind else LEGACY_KINDS):
+            candidates.append((STANDARD_PREFIXES["owl"] + "sameAs", ox.NamedNode(f"{LEGACY_ID}{k}/{text.lower()}")))
+    elif DSI4EU_ID.match(text):
+        candidates.append((STANDARD_PREFIXES["dcterms"] + "identifier", ox.Literal(text)))
+    for predicate, value in candidates:
+        found = sorted({q.subject.value for q in kb.store.quads_for_pattern(None, ox.NamedNode(predicate), value, None)
+                        if isinstance(q.subject, ox.NamedNode) and kb.names.parse_entity(q.subject.value)})
+        if found:
+            return found[0]
+    return None
+
+
+def _exact_hit(kb: KB, iri: str) -> Hit:
+    from kb.describe import best_label
+
+    node = ox.NamedNode(iri)
+    type_ = kb.names.parse_entity(iri)[0]
+    hidden = any(q.object.value == "true" for q in
+                 kb.store.quads_for_pattern(node, ox.NamedNode(kb.names.dsi("hidden")), None, None))
+    return Hit(iri, type_, best_label(kb, node) or iri.rsplit("/", 1)[-1], "", hidden, 0.0)
+
+
 def search(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offset: int = 0,
            include_hidden: bool = False) -> tuple[list[Hit], int]:
     """Ranked hits for ``text`` (accent- and case-insensitive) and the total number of matches."""
@@ -165,6 +200,11 @@ def search(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offse
         raise BadRequest(f"the search text is too long ({len(text)} characters; at most {MAX_QUERY})")
     if type is not None and type not in SEARCH_TYPES:
         raise BadRequest(f"unknown type {type!r}: use one of {', '.join(SEARCH_TYPES)}")
+    exact = legacy_entity(kb, text)
+    if exact is not None:  # an old identifier names one entity: that is the answer
+        hit = _exact_hit(kb, exact)
+        if (type is None or hit.type == type) and (include_hidden or not hit.hidden):
+            return ([hit] if offset == 0 and limit > 0 else []), 1
     match = fts_query(text)
     if not match:
         return [], 0

@@ -92,7 +92,9 @@ def params(names: list[str]):
 
 # -- checking what came back -----------------------------------------------------------------------
 RDF_FORMATS = {"text/turtle": ox.RdfFormat.TURTLE, "application/n-triples": ox.RdfFormat.N_TRIPLES,
-               "application/rdf+xml": ox.RdfFormat.RDF_XML, "application/ld+json": ox.RdfFormat.JSON_LD}
+               "application/rdf+xml": ox.RdfFormat.RDF_XML, "application/ld+json": ox.RdfFormat.JSON_LD,
+               "application/n-quads": ox.RdfFormat.N_QUADS, "application/trig": ox.RdfFormat.TRIG,
+               "text/n3": ox.RdfFormat.N3}
 TEXT_TYPES = {"text/html", "text/plain", "text/csv", "text/tab-separated-values", "application/javascript"}
 
 
@@ -160,7 +162,7 @@ FORM = ["type", "entity", "name", "website", "shortDescription", "description", 
         "consent", "idempotency_key"]
 GET_ROUTES = {
     "/": [], "/healthz": [], "/openapi.json": [], "/context.jsonld": [],
-    "/id/organisation/{}": [], "/id/{}/nesta": [], "/id/concept/{}": [], "/id/concept/area-of-society/{}": [],
+    "/id/organisation/{}": [], "/id/{}/nesta": [], "/id/organization/{}": [], "/id/activity/{}": [], "/id/concept/{}": [], "/id/concept/area-of-society/{}": [],
     "/data/organisation/{}": ["page"], "/data/project/{}.ttl": ["page"], "/data/concept/{}": ["page"],
     "/data/concept/area-of-society/{}": ["page"],
     "/page/organisation/{}": ["page"], "/page/concept/{}": ["page"], "/page/concept/area-of-society/{}": ["page"],
