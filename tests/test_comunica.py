@@ -28,12 +28,18 @@ NL = "https://w3id.org/dsi/id/place/netherlands"
 PREFIXES = f"PREFIX dsi: <{DSI}> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> PREFIX ex: <{EX}>\n"
 
 
+NO_NODE = "Node.js is not installed (.ci/run installs Debian's nodejs and npm)"
+NO_MODULES = "Comunica is not installed: run `npm ci` in tests/comunica (.ci/run does)"
+# decided before any fixture: the real store takes a minute to build
+pytestmark = [pytest.mark.skipif(shutil.which("node") is None, reason=NO_NODE),
+              pytest.mark.skipif(not (HERE / "node_modules" / "@comunica" / "query-sparql").is_dir(),
+                                 reason=NO_MODULES)]
+
+
 def _node() -> str:
     node = shutil.which("node")
     if node is None:
-        pytest.skip("Node.js is not installed (.ci/run installs Debian's nodejs and npm)")
-    if not (HERE / "node_modules" / "@comunica" / "query-sparql").is_dir():
-        pytest.skip("Comunica is not installed: run `npm ci` in tests/comunica (.ci/run does)")
+        pytest.skip(NO_NODE)
     return node
 
 
