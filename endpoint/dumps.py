@@ -181,7 +181,8 @@ def _void(ext: str | None):
     last = _http_date(manifest["created"])
     if _not_modified(etag, last):
         return _conditional(b"", mime, etag, last, ext is None)
-    body = void.serialize(void.describe(get_kb(), figures, site=site, dumps=dumps), RDF_OFFERS[mime])
+    body = void.serialize(void.describe(get_kb(), figures, site=site, dumps=dumps,
+                                        contact=current_app.config["DSIKB_SETTINGS"].contact), RDF_OFFERS[mime])
     return _conditional(body, mime, etag, last, ext is None)
 
 

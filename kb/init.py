@@ -2,7 +2,8 @@
 
 Each part goes into its own named graph, replaced atomically and only when its content changed:
 the ontology, each taxonomy, the shapes, the project's curated data, each real DSI import, the
-derived statements and the graph descriptions (licence, source, provenance).
+links of places to GeoNames (kb/linking/geonames.py, offline), the derived statements and the graph
+descriptions (licence, source, provenance).
 """
 
 from __future__ import annotations
@@ -77,6 +78,9 @@ def init(settings: Settings, *, log: Callable[[str], None] = lambda m: None, kb:
         report = run_import(kb, source, source_dir, report_dir=Path("var/reports"))
         log(report.summary())
         states.update(report.graph_states)
+    from kb.linking import geonames
+
+    states.update(geonames.build(kb, log=log))  # before derive: links are statements like any other
     from kb.derive import derive
 
     states.update(derive(kb))

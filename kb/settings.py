@@ -65,6 +65,7 @@ class Settings:
     login_max_failures: int = _setting(5, "Failed moderator sign-ins per account and per address in 15 minutes before further attempts get 429 for a growing delay (0: no limit).", env_type=int)
     submission_max_bytes: int = _setting(1_000_000, "Largest accepted submission body, in bytes (413 beyond).", env_type=int)
     wikidata_endpoint: str = _setting("https://query.wikidata.org/sparql", "SPARQL endpoint `dsikb link wikidata` queries.")
+    contact: str = _setting("", "Contact point stated in the VoID/DCAT description: a `mailto:` address or a web page (empty: the site's home page).")
     user_agent: str = _setting("dsikb/0.1 (https://w3id.org/dsi/; linked-data knowledge base of DSI)", "User-Agent sent to other services.")
 
     @property

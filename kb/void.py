@@ -27,22 +27,50 @@ VOID = "http://rdfs.org/ns/void#"
 FOAF = "http://xmlns.com/foaf/0.1/"
 SPDX = "http://spdx.org/rdf/terms#"
 IANA = "http://www.iana.org/assignments/media-types/"
+VCARD = "http://www.w3.org/2006/vcard/ns#"
+DATA_THEME = "http://publications.europa.eu/resource/authority/data-theme/"
 LINK_PREDICATES = (OWL + "sameAs", SKOS + "exactMatch", SKOS + "closeMatch")
 PROJECT_LICENCE = "https://creativecommons.org/licenses/by/4.0/"
 TITLE = "Digital Social Innovation in Europe (dsikb)"
 DESCRIPTION = ("Organisations, projects and activities of digital social innovation (DSI) in Europe, "
                "from the 2013 DSI mapping and the DSI4EU platform, with their roles, areas of society, "
                "technologies, places and links to Wikidata; published as linked open data.")
+KEYWORDS = ("digital social innovation", "social innovation", "civic technology", "open data",
+            "organisations", "projects", "Europe", "linked data")
+# EU data themes (the Publications Office's authority table): population and society; science and
+# technology.
+THEMES = (("SOCI", "Population and society"), ("TECH", "Science and technology"))
 # Known link targets: slug, IRI namespace, title, homepage. Other namespaces are grouped by host.
 TARGETS = (
     ("wikidata", "http://www.wikidata.org/entity/", "Wikidata", "https://www.wikidata.org/"),
+    ("geonames", "https://sws.geonames.org/", "GeoNames", "https://www.geonames.org/"),
     ("dsi2013-legacy", "http://data.digitalsocial.eu/", "Digital Social Innovation linked data (2013)",
      "http://data.digitalsocial.eu/"),
     ("eurovoc", "http://eurovoc.europa.eu/", "EuroVoc", "https://op.europa.eu/en/web/eu-vocabularies"),
     ("dbpedia", "http://dbpedia.org/resource/", "DBpedia", "https://www.dbpedia.org/"),
 )
-PREFIXES_OUT = {"rdf": RDF, "rdfs": RDFS, "xsd": XSD, "owl": OWL,
-                "skos": SKOS, "dcterms": DCT, "dcat": DCAT, "void": VOID, "foaf": FOAF, "spdx": SPDX}
+PREFIXES_OUT = {"rdf": RDF, "rdfs": RDFS, "xsd": XSD, "owl": OWL, "skos": SKOS, "dcterms": DCT,
+                "dcat": DCAT, "void": VOID, "foaf": FOAF, "spdx": SPDX, "vcard": VCARD}
+
+
+def restrictiveness(licence: str) -> tuple[int, str]:
+    """How much a Creative Commons licence asks of a user (CC0 least, BY-NC-SA/ND most), then its
+    IRI (a later version sorts after an earlier one); anything unknown counts as most restrictive."""
+    path = licence.lower()
+    if "publicdomain" in path:
+        rank = 0
+    elif "/licenses/" not in path:
+        rank = 9
+    else:
+        kind = path.split("/licenses/", 1)[1].split("/", 1)[0]
+        rank = {"by": 1, "by-sa": 2, "by-nc": 3, "by-nd": 4, "by-nc-sa": 5, "by-nc-nd": 6}.get(kind, 9)
+    return rank, licence
+
+
+def combined_licence(licences) -> str:
+    """The one licence a whole made of graphs under ``licences`` can be used under: the most
+    restrictive of them (CC BY and CC BY-NC 3.0 material may be re-shared under CC BY-NC-SA 4.0)."""
+    return max(licences, key=restrictiveness) if licences else PROJECT_LICENCE
 
 
 def _target_of(iri: str) -> tuple[str, str, str, str]:
@@ -94,9 +122,19 @@ def statistics(kb) -> dict:
     examples = [r["s"].value for r in kb.select(
         "SELECT DISTINCT ?s WHERE { VALUES ?c { dsi:Organisation dsi:Project } ?s a ?c ; rdfs:label ?l } "
         "ORDER BY ?l LIMIT 3", union=False)]
-    licences = sorted({r["l"].value for r in kb.select(
-        "SELECT DISTINCT ?meta ?l WHERE { GRAPH ?meta { ?g dcterms:license ?l } FILTER(isIRI(?l)) }",
-        bind={"meta": ox.NamedNode(kb.graphs.meta)})})
+    described = {}
+    for r in kb.select("""SELECT ?meta ?g ?l ?t WHERE { GRAPH ?meta { ?g dcterms:license ?l
+                            OPTIONAL { ?g dcterms:title ?t } } FILTER(isIRI(?l)) } ORDER BY ?g ?l ?t""",
+                       bind={"meta": ox.NamedNode(kb.graphs.meta)}):
+        described.setdefault(r["g"].value, (r["l"].value, r["t"].value if "t" in r else None))
+    graphs = {}
+    for name in kb.named_graphs():
+        if name.startswith(kb.graphs.ns + "tmp/"):
+            continue
+        # a graph without a description is the project's own work (graph/meta itself, for one)
+        licence, title = described.get(name, (PROJECT_LICENCE, None))
+        graphs[name] = {"licence": licence, "title": title, "triples": kb.triple_count(name)}
+    licences = sorted({g["licence"] for g in graphs.values()})
     return {
         "triples": publicview.size(kb),
         "excluded_statements": len(dropped),
@@ -108,16 +146,18 @@ def statistics(kb) -> dict:
                          "predicates": dict(c), "triples": sum(c.values())} for slug, c in sorted(links.items())},
         "examples": examples,
         "licences": licences or [PROJECT_LICENCE],
+        "graphs": graphs,
         "modified": kb.modified,
         "generation": kb.generation,
     }
 
 
-def describe(kb, figures: dict, *, site: str, dumps: list[dict]) -> list[ox.Triple]:
+def describe(kb, figures: dict, *, site: str, dumps: list[dict], contact: str | None = None) -> list[ox.Triple]:
     """VoID + DCAT triples of the dataset.
 
     ``site``: the URL the request came to (``https://host/``), used for downloads and the endpoint;
-    ``dumps``: one dict per dump file (name, format, bytes, sha256, triples, modified).
+    ``dumps``: one dict per dump file (name, format, bytes, sha256, triples, modified);
+    ``contact``: a ``mailto:`` or web address for dcat:contactPoint (default: the setting, else ``site``).
     """
     n = kb.names
     ds = ox.NamedNode(n.dataset)
@@ -149,6 +189,38 @@ def describe(kb, figures: dict, *, site: str, dumps: list[dict]) -> list[ox.Trip
     for licence in figures["licences"]:
         add(iri(licence), RDF + "type", iri(DCT + "LicenseDocument"))
         add(ds, DCT + "license", iri(licence))
+    whole = combined_licence(figures["licences"])  # what each distribution, a merge of all, is under
+    add(iri(whole), RDF + "type", iri(DCT + "LicenseDocument"))
+    kind = iri(n.dataset + "#contact")
+    add(kind, RDF + "type", iri(VCARD + "Kind"))
+    add(kind, VCARD + "fn", lit("The dsikb project", lang="en"))
+    address = ((contact if contact is not None else getattr(kb.settings, "contact", "")) or "").strip()
+    if re.fullmatch(r"[^@\s:/]+@[^@\s/]+\.[^@\s/]+", address):  # a bare e-mail address
+        address = "mailto:" + address
+    try:
+        ox.NamedNode(address)
+    except ValueError:  # unset, or not an address: the site itself is where people reach us
+        address = site
+    add(kind, VCARD + ("hasEmail" if address.startswith("mailto:") else "hasURL"), iri(address))
+    add(ds, DCAT + "contactPoint", kind)
+    for word in KEYWORDS:
+        add(ds, DCAT + "keyword", lit(word, lang="en"))
+    for code, label in THEMES:
+        theme = iri(DATA_THEME + code)
+        add(theme, RDF + "type", iri(SKOS + "Concept"))
+        add(theme, SKOS + "prefLabel", lit(label, lang="en"))
+        add(theme, SKOS + "inScheme", iri(DATA_THEME[:-1]))
+        add(ds, DCAT + "theme", theme)
+    for name, graph in sorted(figures.get("graphs", {}).items()):
+        g = iri(name)  # each named graph, as VoID's subsets are: its own licence and size
+        add(ds, VOID + "subset", g)
+        add(g, RDF + "type", iri(VOID + "Dataset"))
+        if graph.get("title"):
+            add(g, DCT + "title", lit(graph["title"], lang="en"))
+        add(g, DCT + "license", iri(graph["licence"]))
+        add(iri(graph["licence"]), RDF + "type", iri(DCT + "LicenseDocument"))
+        add(g, VOID + "triples", lit(graph["triples"], XSD + "integer"))
+        add(g, VOID + "sparqlEndpoint", iri(site + "sparql"))
     rights = iri(n.dataset + "#rights")
     add(rights, RDF + "type", iri(DCT + "RightsStatement"))
     add(rights, RDFS + "label", lit(
@@ -222,8 +294,7 @@ def describe(kb, figures: dict, *, site: str, dumps: list[dict]) -> list[ox.Trip
         add(dist, DCAT + "compressFormat", gzip_type)
         add(dist, DCAT + "byteSize", lit(dump["bytes"], XSD + "nonNegativeInteger"))
         add(dist, DCT + "rights", rights)
-        if len(figures["licences"]) == 1:
-            add(dist, DCT + "license", iri(figures["licences"][0]))
+        add(dist, DCT + "license", iri(whole))
         add(dist, DCT + "modified", lit(dump["modified"], XSD + "dateTime"))
         add(dist, VOID + "triples", lit(dump["triples"], XSD + "integer"))
         checksum = iri(f"{n.dataset}#dump-{dump['format']}-sha256")
@@ -241,12 +312,15 @@ def describe(kb, figures: dict, *, site: str, dumps: list[dict]) -> list[ox.Trip
     add(protocol, RDF + "type", iri(DCT + "Standard"))
     add(service, DCT + "conformsTo", protocol)
     add(service, DCT + "publisher", publisher)
+    add(service, DCAT + "contactPoint", kind)
     add(ds, DCAT + "distribution", iri(n.dataset + "#sparql"))
     sparql_dist = iri(n.dataset + "#sparql")
     add(sparql_dist, RDF + "type", iri(DCAT + "Distribution"))
     add(sparql_dist, DCT + "title", lit("The dataset through its SPARQL endpoint", lang="en"))
     add(sparql_dist, DCAT + "accessURL", sparql)
     add(sparql_dist, DCAT + "accessService", service)
+    add(sparql_dist, DCT + "license", iri(whole))
+    add(sparql_dist, DCT + "rights", rights)
     return out
 
 

@@ -186,3 +186,92 @@ def test_void_of_the_real_data(client, built_kb, dcat_ap_shapes):
                for ls in g.subjects(RDF.type, VOID.Linkset) if (ds, VOID.subset, ls) in g}
     assert legacy > 0 and targets["http://data.digitalsocial.eu/"] == legacy
     assert g.value(ds, DCTERMS.license) is not None and g.value(ds, DCTERMS.title) is not None
+
+
+# -- licences per graph and distribution, contact point, keywords, themes (issue 12) ------------------
+DATA_THEME = "http://publications.europa.eu/resource/authority/data-theme/"
+VCARD = rdflib.Namespace("http://www.w3.org/2006/vcard/ns#")
+
+
+def test_void_states_a_licence_per_named_graph(client, built_kb):
+    """Each named graph is a void:subset of the dataset with its own licence (the one graph/meta
+    records for it): the 2013 import's CC BY-NC is not the project's CC BY."""
+    g = void_graph(client)
+    ds = dataset(g)
+    subsets = {str(s): s for s in g.objects(ds, VOID.subset) if (s, RDF.type, VOID.Linkset) not in g}
+    graphs = [name for name in built_kb.named_graphs() if "/graph/tmp/" not in name]
+    assert set(graphs) <= set(subsets)
+    meta = {r["g"].value: r["l"].value for r in built_kb.select(
+        "SELECT ?m ?g ?l WHERE { GRAPH ?m { ?g dcterms:license ?l } }",
+        bind={"m": ox.NamedNode(built_kb.graphs.meta)})}
+    for name in graphs:
+        licences = list(g.objects(subsets[name], DCTERMS.license))
+        assert len(licences) == 1, name
+        assert str(licences[0]) == meta.get(name, "https://creativecommons.org/licenses/by/4.0/"), name
+        assert int(g.value(subsets[name], VOID.triples)) == built_kb.triple_count(name)
+        assert (licences[0], RDF.type, DCTERMS.LicenseDocument) in g
+    assert str(g.value(subsets[built_kb.graphs.source("dsi2013")], DCTERMS.license)) == \
+        "https://creativecommons.org/licenses/by-nc/3.0/"
+
+
+def test_void_every_distribution_has_one_licence(client):
+    """The combined dumps mix CC BY, CC BY-NC and CC BY-NC-SA graphs: each distribution states the
+    one licence the whole may be used under (the most restrictive: CC BY-NC-SA 4.0)."""
+    g = void_graph(client)
+    dists = list(g.objects(dataset(g), DCAT.distribution))
+    assert len(dists) == 5  # four dumps and the SPARQL endpoint
+    for dist in dists:
+        assert [str(x) for x in g.objects(dist, DCTERMS.license)] == \
+            ["https://creativecommons.org/licenses/by-nc-sa/4.0/"], dist
+
+
+def test_void_contact_point_keywords_and_themes(small_client, dcat_ap_shapes):
+    g = void_graph(small_client)
+    ds = dataset(g)
+    (contact,) = list(g.objects(ds, DCAT.contactPoint))
+    assert (contact, RDF.type, VCARD.Kind) in g
+    assert g.value(contact, VCARD.fn) is not None
+    assert g.value(contact, VCARD.hasURL) is not None or g.value(contact, VCARD.hasEmail) is not None
+    (service,) = list(g.subjects(RDF.type, DCAT.DataService))
+    assert (service, DCAT.contactPoint, contact) in g
+    keywords = {str(k) for k in g.objects(ds, DCAT.keyword)}
+    assert {"digital social innovation", "linked data"} <= keywords
+    assert all(k.language == "en" for k in g.objects(ds, DCAT.keyword))
+    themes = set(map(str, g.objects(ds, DCAT.theme)))
+    assert {DATA_THEME + "SOCI", DATA_THEME + "TECH"} <= themes
+    for theme in g.objects(ds, DCAT.theme):
+        assert (theme, RDF.type, rdflib.URIRef("http://www.w3.org/2004/02/skos/core#Concept")) in g
+    assert _violations(g, dcat_ap_shapes) == []
+
+
+def test_void_contact_is_a_setting(small_kb):
+    """DSIKB_CONTACT: an e-mail address becomes vcard:hasEmail, a web address vcard:hasURL."""
+    from endpoint import create_app
+
+    for value, prop, expected in [("mailto:dsi@example.org", VCARD.hasEmail, "mailto:dsi@example.org"),
+                                  ("https://example.org/issues", VCARD.hasURL, "https://example.org/issues")]:
+        client = create_app(small_kb.settings.replace(contact=value), kb=small_kb).test_client()
+        g = void_graph(client)
+        contact = g.value(dataset(g), DCAT.contactPoint)
+        assert str(g.value(contact, prop)) == expected
+
+
+def test_void_links_to_geonames_counted(client, built_kb):
+    """The GeoNames linkset (dsikb init writes it) is a void:Linkset with its count, per predicate."""
+    g = void_graph(client)
+    ds = dataset(g)
+    targets = {str(g.value(g.value(ls, VOID.objectsTarget), VOID.uriSpace)): ls
+               for ls in g.objects(ds, VOID.subset) if (ls, RDF.type, VOID.Linkset) in g}
+    linkset = targets["https://sws.geonames.org/"]
+    assert str(g.value(g.value(linkset, VOID.objectsTarget), DCTERMS.title)) == "GeoNames"
+    expected = {}
+    for pred in ("http://www.w3.org/2002/07/owl#sameAs", "http://www.w3.org/2004/02/skos/core#closeMatch"):
+        n = sum(1 for q in built_kb.store.quads_for_pattern(None, ox.NamedNode(pred), None, ox.DefaultGraph())
+                if q.object.value.startswith("https://sws.geonames.org/"))
+        if n:
+            expected[pred] = n
+    assert int(g.value(linkset, VOID.triples)) == sum(expected.values()) > 300
+    per_predicate = {str(g.value(s, VOID.linkPredicate)): int(g.value(s, VOID.triples))
+                     for s in g.objects(linkset, VOID.subset)}
+    assert per_predicate == expected
+

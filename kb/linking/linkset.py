@@ -51,6 +51,12 @@ def _typed(value: str, datatype: str) -> ox.Literal:
     return ox.Literal(value, datatype=_n(XSD + datatype))
 
 
+def _decimal(score: float) -> str:
+    """A score as the store writes an xsd:decimal back ("1", "0.75"): the same triple in and out,
+    so a linkset rebuilt by ``replace_graph`` compares equal to the one stored."""
+    return f"{score:.3f}".rstrip("0").rstrip(".")
+
+
 def decisions(kb: KB, graph: str) -> dict[tuple[str, str], str]:
     """(entity, item) -> 'confirmed' | 'rejected' for every moderated link."""
     rows = kb.select("""SELECT ?g ?e ?i ?s WHERE { GRAPH ?g {
@@ -71,18 +77,21 @@ def links(kb: KB, graph: str, entity: str | None = None) -> list[dict]:
              "status": r["status"].value if "status" in r else None} for r in rows]
 
 
-def _link_triples(graph: str, link: Link, source: str, when: dt.datetime) -> list[ox.Triple]:
+def link_triples(graph: str, link: Link, source: str, when: dt.datetime | None) -> list[ox.Triple]:
+    """The link triple and its evidence node; ``when=None`` leaves the dates out (a linkset rebuilt
+    whole from offline data, which must come out the same on every run)."""
     e, p, i = _n(link.entity), _n(link.predicate), _n(link.item)
     n = _n(node_iri(graph, link.entity, link.item))
     out = [ox.Triple(e, p, i),
            ox.Triple(n, _n(RDF + "type"), _n(RDF + "Statement")),
            ox.Triple(n, _n(RDF + "subject"), e), ox.Triple(n, _n(RDF + "predicate"), p),
            ox.Triple(n, _n(RDF + "object"), i),
-           ox.Triple(n, _n(PROV + "value"), _typed(f"{link.score:.3f}", "decimal")),
-           ox.Triple(n, _n(PROV + "generatedAtTime"), _typed(when.isoformat(), "dateTime")),
-           ox.Triple(n, _n(DCT + "date"), _typed(when.date().isoformat(), "date")),
+           ox.Triple(n, _n(PROV + "value"), _typed(_decimal(link.score), "decimal")),
            ox.Triple(n, _n(DCT + "source"), _n(source)),
            ox.Triple(n, _n(DCT + "creator"), ox.Literal("dsikb link"))]
+    if when is not None:
+        out += [ox.Triple(n, _n(PROV + "generatedAtTime"), _typed(when.isoformat(), "dateTime")),
+                ox.Triple(n, _n(DCT + "date"), _typed(when.date().isoformat(), "date"))]
     return out + [ox.Triple(n, _n(DCT + "description"), ox.Literal(line)) for line in link.evidence]
 
 
@@ -98,7 +107,7 @@ WHERE {{ GRAPH {sparql_term(g)} {{ VALUES ?e {{ {sparql_term([_n(e) for e in ent
   ?n rdf:subject ?e ; rdf:object ?i ; ?np ?no .
   FILTER NOT EXISTS {{ ?n dsi:status ?s }}
   OPTIONAL {{ ?e ?lp ?i FILTER(?lp IN (owl:sameAs, skos:closeMatch)) }} }} }}"""
-    data = [t for link in new for t in _link_triples(graph, link, source, when)]
+    data = [t for link in new for t in link_triples(graph, link, source, when)]
     insert = f"INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}" if data else ""
     # every subject the update may change: the entities, their evidence nodes now and after
     old_nodes = [r["n"] for r in kb.select(
