@@ -45,20 +45,11 @@ def bundled_graphs(kb: KB) -> dict[str, list[Path]]:
     return {graph: [f for f in files if f.exists()] for graph, files in parts.items()}
 
 
-def drop_staging_graphs(kb: KB) -> list[str]:
-    """Remove the staging graphs (``graph/tmp/...``) a process killed inside ``replace_graph`` left
-    behind: queries over the union of the graphs would otherwise see their triples."""
-    staging = [g for g in kb.named_graphs() if g.startswith(kb.graphs.ns + "tmp/")]
-    for graph in staging:
-        kb.drop_graph(graph)  # bumps the generation: the union of the graphs changed
-    return staging
-
-
 def init(settings: Settings, *, log: Callable[[str], None] = lambda m: None, kb: KB | None = None) -> dict:
     """Build or update the store; returns a summary (graph -> 'updated' | 'unchanged')."""
     kb = kb or KB.open(settings)
     states: dict[str, str] = {}
-    for graph in drop_staging_graphs(kb):  # what a killed run left between staging and MOVE
+    for graph in kb.drop_staging_graphs():  # what a killed run left between staging and MOVE
         log(f"removed a staging graph left by an interrupted run: {graph}")
     for graph, files in bundled_graphs(kb).items():
         if not files:

@@ -42,11 +42,18 @@ FORMATS = {
 def _reopens_after_disk_full(write):
     """RocksDB refuses every write after one found the disk full, until the database is opened again:
     reopen it (the failed write is one transaction, so nothing half-written stays), then re-raise, so
-    the next write works once there is room again, without a restart."""
+    the next write works once there is room again, without a restart. When something still holds the
+    old store (a dump being written), the store stays read-only and the next write tries again."""
     import functools
 
     @functools.wraps(write)
     def wrapper(self, *args, **kwargs):
+        if self._degraded:
+            self._reopen()
+            if self._degraded:
+                raise KBError("the store is read-only since the disk ran full; it takes writes again "
+                              "once it can be reopened: try again shortly, or restart the server",
+                              status=503, headers={"Retry-After": "60"})
         try:
             return write(self, *args, **kwargs)
         except OSError as exc:
@@ -82,6 +89,7 @@ class KB:
         self.path = path
         self._state_file = path.with_name(path.name + ".state.json") if path else None
         self._state_cache: tuple | None = None
+        self._degraded = False  # read-only since a full disk, until the store can be reopened
         self._generation = self._read_state().get("generation", 0)
 
     # -- opening -----------------------------------------------------------------------------
@@ -103,7 +111,9 @@ class KB:
             raise KBError(
                 f"cannot open the store at {path}: {exc} (is another dsikb process using it?)"
             ) from exc
-        return cls(store, settings, path=path)
+        kb = cls(store, settings, path=path)
+        kb.drop_staging_graphs()  # this process is the only writer now: any staging graph is stale
+        return kb
 
     @classmethod
     def in_memory(cls, settings: Settings | None = None) -> "KB":
@@ -256,6 +266,18 @@ class KB:
         return added
 
     @_reopens_after_disk_full
+    def drop_staging_graphs(self) -> list[str]:
+        """Remove the staging graphs (``graph/tmp/...``) a process killed inside a write left behind
+        (between staging and its update): never part of the default graph, but the union of the
+        named graphs would show their triples."""
+        staging = [g for g in self.named_graphs() if g.startswith(self.graphs.ns + "tmp/")]
+        for graph in staging:
+            self.store.remove_graph(ox.NamedNode(graph))
+        if staging:
+            self.bump()
+        return staging
+
+    @_reopens_after_disk_full
     def drop_graph(self, graph: str) -> bool:
         """Remove a named graph; what only it stated leaves the public default graph with it."""
         from kb import publicview
@@ -296,7 +318,8 @@ class KB:
         self.bump()
 
     def _reopen(self) -> None:
-        """Close the on-disk store and open it again (kept as it was when it cannot be reopened)."""
+        """Close the on-disk store and open it again; while another reference keeps the old one (and
+        its lock) alive, open it read-only and say so (``_degraded``): reads go on, writes wait."""
         import gc
 
         old, self.store = self.store, None
@@ -304,8 +327,10 @@ class KB:
         gc.collect()
         try:
             self.store = ox.Store(str(self.path))
-        except OSError:  # still locked by a reference elsewhere: keep a read-only view, writes stay refused
+            self._degraded = False
+        except OSError:
             self.store = ox.Store.read_only(str(self.path))
+            self._degraded = True
 
     def flush(self) -> None:
         try:
