@@ -79,7 +79,9 @@ def waitress_options(settings: Settings) -> dict:
         print(f"warning: DSIKB_SPARQL_THREADS ({settings.sparql_threads}) >= DSIKB_SERVER_THREADS "
               f"({settings.server_threads}): SPARQL can hold every thread and pages can wait",
               file=sys.stderr)
-    return {"threads": settings.server_threads, "ident": "dsikb"}
+    # The app decides which X-Forwarded-For to believe (DSIKB_TRUSTED_PROXIES, addresses or networks):
+    # left to itself, waitress deletes the header from every peer it was not told to trust.
+    return {"threads": settings.server_threads, "ident": "dsikb", "clear_untrusted_proxy_headers": False}
 
 
 def cmd_import(args) -> int:

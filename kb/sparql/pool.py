@@ -73,11 +73,17 @@ def worker_main(conn, store_path: str, isolate: bool = True) -> None:
 
     from kb.sparql.evaluate import evaluate
 
-    try:
-        store = ox.Store.read_only(store_path)
-    except OSError as exc:
-        conn.send(("failed", str(exc)))
-        return
+    for attempt in range(5):
+        try:
+            store = ox.Store.read_only(store_path)
+            break
+        except (OSError, RuntimeError) as exc:
+            # RuntimeError "Corruption: ... No such file": the writer compacted the files this read-only
+            # open was reading (seen under load): open again
+            if attempt == 4:
+                conn.send(("failed", str(exc)))
+                return
+            time.sleep(0.1 * (attempt + 1))
     _exit_with_parent()
     conn.send(("ready", {"network_isolated": isolated, "isolation": how}))
     while True:
@@ -136,6 +142,10 @@ class Worker:
         self.info = message[1] if len(message) > 1 else {}  # network_isolated, isolation
 
     def stop(self) -> None:
+        """Kill and reap the process; a second call (pool closing while a respawn retires it) does nothing."""
+        if getattr(self, "_stopped", False):
+            return
+        self._stopped = True
         if self.process.is_alive():
             self.process.kill()
         self.process.join(5)
@@ -181,9 +191,14 @@ class WorkerPool:
         """Start a replacement worker in the background; ``then()`` once it is ready (or failed)."""
         def run():
             try:
-                self._idle.put(self._spawn())
-            except KBError:
-                pass
+                for attempt in range(3):  # a worker now and then dies starting: do not let the pool shrink
+                    try:
+                        self._idle.put(self._spawn())
+                        return
+                    except KBError:
+                        if self._closed:
+                            return
+                        time.sleep(0.2 * (attempt + 1))
             finally:
                 if then is not None:
                     then()
@@ -212,6 +227,8 @@ class WorkerPool:
             with self._lock:
                 self._started = False
             raise errors[0]
+        for _ in errors:  # a worker that died starting (seen now and then under load): try again in
+            self._replace_later()  # the background, so the pool gets back to its size
 
     def close(self) -> None:
         """Stop every worker (idle or busy); used at app shutdown and at interpreter exit."""
