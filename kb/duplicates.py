@@ -11,15 +11,14 @@ into memory once per store generation, so a check is a few dictionary look-ups.
 from __future__ import annotations
 
 import re
-import threading
 from urllib.parse import urlsplit
-import weakref
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 from rapidfuzz import fuzz
 
 from kb.linking.matching import LEGAL_FORMS, fold, site_key
+from kb.generational import PerGeneration
 from kb.terms import sparql_term
 
 TYPES = {"organisation": "Organisation", "project": "Project", "place": "Place"}
@@ -140,22 +139,6 @@ class Index:
                 self.city_keys.setdefault(fold(e.city_label), e.city)
 
 
-_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def index(kb) -> Index:
-    """The index of ``kb`` for its current generation (rebuilt after any write)."""
-    generation = kb.generation
-    cached = _cache.get(kb)
-    if cached is not None and cached.generation == generation:
-        return cached
-    with _lock:
-        cached = _cache.get(kb)
-        if cached is None or cached.generation != generation:
-            cached = build_index(kb, generation)
-            _cache[kb] = cached
-    return cached
 
 
 def build_index(kb, generation: int = 0) -> Index:
@@ -200,6 +183,9 @@ def build_index(kb, generation: int = 0) -> Index:
         e.names.discard("")
         e.label = e.label or e.slug
     return Index(list(entries.values()), generation)
+
+
+index = PerGeneration(build_index)  # the index of a store for its current generation
 
 
 def _close(a: str, b: str) -> bool:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import gettext
 import math
 import re
-import threading
-import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -22,6 +20,7 @@ from anyascii import anyascii
 from rapidfuzz import fuzz, process
 
 from kb.errors import Unprocessable
+from kb.generational import PerGeneration
 from kb.slugs import slug_of, slugify
 
 # The 24 official languages of the EU (English names are pycountry's own, no catalogue needed).
@@ -148,21 +147,6 @@ class _Places:
     cities: dict[str, list[tuple[str, str | None]]] = field(default_factory=dict)  # key -> (iri, country iri)
 
 
-_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def _index(kb) -> _Places:
-    generation = kb.generation
-    cached = _cache.get(kb)
-    if cached is not None and cached.generation == generation:
-        return cached
-    with _lock:
-        cached = _cache.get(kb)
-        if cached is None or cached.generation != generation:
-            cached = _build(kb, generation)
-            _cache[kb] = cached
-    return cached
 
 
 def _build(kb, generation: int) -> _Places:
@@ -190,6 +174,9 @@ def _build(kb, generation: int) -> _Places:
         if entry not in bucket:
             bucket.append(entry)
     return idx
+
+
+_index = PerGeneration(_build)  # the places of a store for its current generation
 
 
 @dataclass(frozen=True)

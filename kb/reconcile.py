@@ -7,13 +7,12 @@ dictionary look-ups and a few hundred fuzzy comparisons, not SPARQL round trips.
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
 from kb.linking.matching import best_similarity, fold, site_key, tokens
+from kb.generational import PerGeneration
 from kb.store import KB
 from kb.terms import sparql_term
 
@@ -88,23 +87,6 @@ class Index:
         return found
 
 
-_cache: "weakref.WeakKeyDictionary[KB, Index]" = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def index(kb: KB) -> Index:
-    """The index of ``kb`` for its current generation (rebuilt after any write); held weakly, so
-    a closed store's index goes with it."""
-    generation = kb.generation
-    cached = _cache.get(kb)
-    if cached is not None and cached.generation == generation:
-        return cached
-    with _lock:
-        cached = _cache.get(kb)
-        if cached is None or cached.generation != generation:
-            cached = build_index(kb, generation)
-            _cache[kb] = cached
-    return cached
 
 
 def build_index(kb: KB, generation: int = 0) -> Index:
@@ -162,6 +144,9 @@ def build_index(kb: KB, generation: int = 0) -> Index:
         if len(e.description) > 300:
             e.description = e.description[:297].rstrip() + "..."
     return Index(usable, generation)
+
+
+index = PerGeneration(build_index)  # the index of a store for its current generation
 
 
 def type_id(value: str, names) -> str | None:
