@@ -39,7 +39,8 @@ NATIVE = {"SELECT": {"json", "xml", "csv", "tsv"}, "ASK": {"json", "xml", "csv",
 
 
 @pytest.fixture(scope="module")
-def endpoint(tmp_path_factory):
+def clients_app(tmp_path_factory):
+    """The app over a small store holding DATA in one named graph."""
     from endpoint import create_app, sparql
     from kb.store import KB
 
@@ -51,9 +52,15 @@ def endpoint(tmp_path_factory):
     kb.flush()
     app = create_app(kb.settings, kb=kb)
     app.config["TESTING"] = True
-    with live_server(app) as url:
-        yield url + "/sparql"
+    yield app
     sparql.close(app)
+
+
+@pytest.fixture(scope="module")
+def endpoint(clients_app):
+    """Its SPARQL endpoint on a live server, for real clients."""
+    with live_server(clients_app) as url:
+        yield url + "/sparql"
 
 
 def _triples(result, fmt: str) -> set:
@@ -129,21 +136,10 @@ def test_rdflib_sparqlstore(endpoint):
     assert {(str(s), str(n)) for s, n in rows} == SELECT_ROWS
 
 
-@pytest.fixture(scope="module")
-def direct(tmp_path_factory):
-    """The same data through Flask's test client (requests no client library would send)."""
-    from endpoint import create_app, sparql
-    from kb.store import KB
-
-    path = tmp_path_factory.mktemp("clients-direct") / "store"
-    kb = KB.open(settings_for(path, rate_limit=0, query_workers=1))
-    kb.store.load(DATA.encode(), ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(EX + "graph"))
-    publicview.rebuild(kb)  # derive the public default graph of what was written directly
-    kb.bump()
-    app = create_app(kb.settings, kb=kb)
-    app.config["TESTING"] = True
-    yield app.test_client()
-    sparql.close(app)
+@pytest.fixture()
+def direct(clients_app):
+    """The same app through Flask's test client (requests no client library would send)."""
+    return clients_app.test_client()
 
 
 @pytest.mark.parametrize("accept", [
