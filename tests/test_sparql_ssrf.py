@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from tests.test_sparql_safety import TOKEN, make_app
+from tests.test_sparql_safety import TOKEN, app_factory  # noqa: F401 (app_factory: a fixture)
 
 
 class Listener:
@@ -64,22 +64,6 @@ def listener():
     lst = Listener()
     yield lst
     lst.close()
-
-
-@pytest.fixture()
-def app_factory(tmp_path):
-    from endpoint import sparql
-
-    apps = []
-
-    def build(**overrides):
-        app = make_app(tmp_path / f"store{len(apps)}", **overrides)
-        apps.append(app)
-        return app
-
-    yield build
-    for app in apps:
-        sparql.close(app)
 
 
 def bypasses(url: str) -> list[str]:
