@@ -12,7 +12,7 @@ def create_app(settings: Settings | None = None, *, kb=None) -> Flask:
 
     ``kb`` may be given an open :class:`kb.store.KB` (tests share one store across apps).
     """
-    from endpoint import errors, health, pages, security
+    from endpoint import errors, health, i18n, pages, security
     from endpoint.state import init_app
 
     settings = settings or Settings.from_env()
@@ -21,6 +21,7 @@ def create_app(settings: Settings | None = None, *, kb=None) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key or __import__("secrets").token_hex(32)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.submission_max_bytes, settings.max_query_length * 4)
     init_app(app, kb)
+    i18n.init_app(app)
     errors.init_app(app)
     security.init_app(app)
     app.register_blueprint(health.bp)
