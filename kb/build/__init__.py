@@ -1,0 +1,1 @@
+"""Building the knowledge base: `dsikb init` from the sources, and the derived graphs."""

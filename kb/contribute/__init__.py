@@ -1,0 +1,1 @@
+"""Contributing: submissions, their JSON and SHACL validation, moderation, overrides, merges, accounts and duplicate detection."""

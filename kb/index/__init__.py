@@ -1,0 +1,1 @@
+"""Finding: search, faceted browse, reconciliation and places."""

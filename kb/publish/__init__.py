@@ -1,0 +1,1 @@
+"""Publishing: entity descriptions, dumps, VoID, the ontology document, schema.org and figures."""
