@@ -44,7 +44,7 @@ def settings_for(path: Path) -> Settings:
 
 
 def build(store: Path) -> None:
-    from kb.init import init
+    from kb.build.init import init
 
     kb = KB.open(settings_for(store))
     init(settings_for(store), kb=kb, log=lambda m: None)
@@ -152,7 +152,7 @@ def measure(kb: KB, paths: list[str]) -> dict:
             assert r.status_code == 200, (url.format(p), r.status_code)
         times.sort()
         out[name] = {"median": statistics.median(times), "p90": times[int(len(times) * 0.9) - 1]}
-    from kb.search import index_path
+    from kb.index.search import index_path
 
     if index_path(kb) is not None:
         index_path(kb).unlink(missing_ok=True)

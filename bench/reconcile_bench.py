@@ -57,7 +57,7 @@ def main() -> int:
     if args.store:
         settings = Settings.from_env(store=args.store)
     else:
-        from kb.init import init
+        from kb.build.init import init
 
         tmp = tempfile.mkdtemp(prefix="dsikb-bench-")
         settings = Settings.from_env(store=str(Path(tmp) / "store"))

@@ -33,7 +33,7 @@ BASE = "https://w3id.org/dsi/"
 
 
 def small_store(path: Path) -> KB:
-    from kb.init import bundled_graphs, parse_files
+    from kb.build.init import bundled_graphs, parse_files
 
     kb = KB.open(Settings.from_env(environ={}, store=str(path)))
     for graph, files in bundled_graphs(kb).items():
@@ -97,8 +97,9 @@ def main() -> int:
         kb = KB.open(Settings.from_env(environ={}, store=args.store), read_only=True)
     else:
         kb = small_store(Path(tmp.name) / "store")
-    from kb.submission_validation import validate
-    from kb.submissions import SubmissionStore, _build, Submitter
+    from kb.contribute.submission_validation import validate
+    from kb.contribute.queue import SubmissionStore, Submitter
+    from kb.contribute.submissions import _build
 
     subs = SubmissionStore(Path(tmp.name) / "spool.sqlite")
     print(f"store: {args.store or 'small temporary store'}, {kb.triple_count():,} triples; runs: {args.runs}")

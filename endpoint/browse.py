@@ -14,9 +14,9 @@ from flask import Blueprint, jsonify, make_response, render_template, request
 from endpoint.pages import link_target, local_href
 from endpoint.params import int_arg
 from endpoint.state import get_kb
-from kb.browse import BROWSE_TYPES, FACETS, SORTS, listing
+from kb.index.browse import BROWSE_TYPES, FACETS, SORTS, listing
 from kb.errors import BadRequest, NotFound
-from kb.search import SEARCH_TYPES, search
+from kb.index.search import SEARCH_TYPES, search
 
 bp = Blueprint("browse", __name__)
 PER_PAGE = 50

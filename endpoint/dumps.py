@@ -23,8 +23,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from endpoint.negotiation import negotiate, vary_accept
 from endpoint.state import get_kb
-from kb import void
-from kb.dump import PUBLIC_DUMPS, read_manifest, write_public_dumps
+from kb.publish import void
+from kb.publish.dump import PUBLIC_DUMPS, read_manifest, write_public_dumps
 from kb.errors import KBError, NotFound
 
 bp = Blueprint("dumps", __name__)
@@ -232,7 +232,7 @@ def _def_document(kind: str, mime: str) -> bytes:
     if mime == HTML:
         import rdflib
 
-        from kb.ontodoc import ontology_html, shapes_html
+        from kb.publish.ontodoc import ontology_html, shapes_html
 
         def to_rdflib(gs):
             data = ox.serialize((q.triple for q in _quads(gs)), format=ox.RdfFormat.N_TRIPLES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from endpoint.state import get_kb
-from kb.stats import stats
+from kb.publish.stats import stats
 
 bp = Blueprint("health", __name__)
 

@@ -8,7 +8,7 @@ cookie, then the best match of ``Accept-Language``, then English.
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, request
 from flask_babel import Babel
 
 LANGUAGES = ("en", "es", "fr", "de", "it")

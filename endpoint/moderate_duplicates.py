@@ -1,5 +1,5 @@
 """``/moderate/duplicates``: the suspected duplicate groups already in the data, for moderators, with
-a one-click merge per pair (kb/merge.py: the merged entity then answers 301 to the survivor)."""
+a one-click merge per pair (kb/contribute/merge.py: the merged entity then answers 301 to the survivor)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 
 from endpoint.state import get_kb
 from endpoint.submissions import check_csrf, moderator_required
-from kb import duplicates
+from kb.contribute import duplicates
 from kb.errors import BadRequest
 
 bp = Blueprint("moderate_duplicates", __name__)
@@ -30,7 +30,7 @@ def duplicate_groups():
 @moderator_required
 def merge_pair():
     """Merge one pair of a suspected group; the reason kept is ``duplicate: <evidence>``."""
-    from kb.merge import merge
+    from kb.contribute.merge import merge
 
     check_csrf()
     kb = get_kb()

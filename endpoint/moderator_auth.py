@@ -21,7 +21,7 @@ from flask import Flask, current_app, has_request_context, redirect, render_temp
 from flask.sessions import SecureCookieSessionInterface
 
 from endpoint.state import get_settings
-from kb import accounts
+from kb.contribute import accounts
 
 log = logging.getLogger(__name__)
 

@@ -128,8 +128,8 @@ def _dereferencing(paths: dict) -> None:
 
 
 def _browse(paths: dict) -> None:
-    from kb.browse import BROWSE_TYPES, FACETS, SORTS
-    from kb.search import SEARCH_TYPES
+    from kb.index.browse import BROWSE_TYPES, FACETS, SORTS
+    from kb.index.search import SEARCH_TYPES
 
     names = [f"{t}{ext}" for t in BROWSE_TYPES for ext in ("", ".csv", ".json")]
     facets = sorted({f.key for fs in FACETS.values() for f in fs})
@@ -155,7 +155,7 @@ def _browse(paths: dict) -> None:
 
 
 def _publishing(paths: dict) -> None:
-    from kb.dump import PUBLIC_DUMPS
+    from kb.publish.dump import PUBLIC_DUMPS
 
     unavailable = {"503": {"$ref": "#/components/responses/Unavailable"}}
     paths["/dumps/"] = {"get": _op("The dumps, with sizes, triple counts and SHA-256 sums (HTML or JSON by Accept)",
@@ -262,7 +262,7 @@ def _submissions(paths: dict) -> None:
 
 
 def _reconcile(paths: dict) -> None:
-    from kb import reconcile as rc
+    from kb.index import reconcile as rc
 
     jsonp = _param("callback", description="JSONP: wrap the answer in a call to this JavaScript function")
     answer = {"200": _ok("the manifest (no query), or the candidates", JSON, "application/javascript"),
@@ -297,7 +297,7 @@ def _reconcile(paths: dict) -> None:
 
 def _submission_schemas() -> dict:
     """``docs/submission.schema.json`` as components: its ``$defs`` become sibling schemas."""
-    from kb.submission_json import json_schema
+    from kb.contribute.submission_json import json_schema
 
     schema = copy.deepcopy(json_schema())
     defs = schema.pop("$defs", {})

@@ -14,10 +14,10 @@ import pyoxigraph as ox
 from flask import Blueprint, render_template, request
 
 from endpoint.state import get_kb
-from kb.describe import Description, property_labels
+from kb.publish.describe import Description, property_labels
 from kb.namespaces import LEGACY_CONCEPT, LEGACY_ID, STANDARD_PREFIXES as P
-from kb.schemaorg import page_jsonld
-from kb.stats import stats
+from kb.publish.schemaorg import page_jsonld
+from kb.publish.stats import stats
 from kb.terms import sparql_term
 
 bp = Blueprint("pages", __name__)

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 from markupsafe import escape
 
 from endpoint.state import get_kb
-from kb import reconcile as rc
+from kb.index import reconcile as rc
 from kb.errors import BadRequest, NotFound
 from kb.terms import FieldProblem
 

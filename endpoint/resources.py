@@ -17,10 +17,10 @@ from flask import Blueprint, Response, make_response, render_template, request
 from endpoint.params import int_arg
 from endpoint.negotiation import QUAD_FORMS, RDF_TYPES, SUFFIX_TYPES, negotiate, vary_accept, wants_html
 from endpoint.state import get_kb
-from kb.describe import Merged, _state, describe, jsonld_context, quads_of, status, to_jsonld
+from kb.publish.describe import Merged, _state, describe, jsonld_context, quads_of, status, to_jsonld
 from kb.errors import BadRequest, NotFound
 from kb.namespaces import ENTITY_TYPES, LEGACY_ID, SLUG_RE
-from kb.search import UUID, legacy_entity
+from kb.index.search import UUID, legacy_entity
 
 bp = Blueprint("resources", __name__)
 

@@ -20,7 +20,7 @@ from endpoint import sparql_protocol as protocol
 from endpoint.negotiation import negotiate, vary_accept
 from endpoint.sparql_editor import editor
 from endpoint.state import get_kb, get_settings
-from kb import publicview
+from kb.store import publicview
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable
 from kb.sparql import description, formats, safety, using
 from kb.sparql.cache import ResultCache

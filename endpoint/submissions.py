@@ -21,11 +21,12 @@ from endpoint.moderator_auth import moderator_required
 from endpoint.negotiation import negotiate, vary_accept, wants_html
 from endpoint.ratelimit import limit_submissions
 from endpoint.state import get_kb, get_settings
-from kb import moderation
-from kb.describe import best_label
+from kb.contribute import moderation
+from kb.publish.describe import best_label
 from kb.errors import BadRequest, Forbidden, SyntaxProblem, TooLarge, Unprocessable
-from kb.submission_json import CONCEPT_FIELDS, json_schema
-from kb.submissions import NotConforming, SubmissionStore, Submitter, submit
+from kb.contribute.submission_json import CONCEPT_FIELDS, json_schema
+from kb.contribute.queue import SubmissionStore, Submitter
+from kb.contribute.submissions import NotConforming, submit
 from kb.terms import FieldProblem, iri
 
 bp = Blueprint("submissions", __name__)
@@ -210,7 +211,7 @@ _options_cache: dict = {}
 def form_options() -> dict:
     """Concepts of the form's taxonomies and every ISO 3166 country (named in the reader's EU
     language, mapped to our place IRIs by kb.places), cached per store generation and language."""
-    from kb import places
+    from kb.index import places
 
     kb = get_kb()
     lang = request.accept_languages.best_match(places.EU_LANGUAGES) or "en"
@@ -410,8 +411,8 @@ def withdraw_form():
 def find_entry(name: str, chosen: str = "") -> tuple[str | None, str]:
     """(IRI, '') of the organisation or project a person named: the one chosen from the suggestions
     (checked against the search index), else the only one of that name; else (None, what to do)."""
-    from kb.places import key
-    from kb.search import search
+    from kb.index.places import key
+    from kb.index.search import search
 
     name = name.strip()[:200]
     if not name:
@@ -439,7 +440,7 @@ def find_entry(name: str, chosen: str = "") -> tuple[str | None, str]:
 def entities_json():
     """Search-as-you-type for "ask to be removed" and "suggest a change": organisations and
     projects by name, over the index of /search."""
-    from kb.search import search
+    from kb.index.search import search
 
     q = request.args.get("q", "").strip()
     if len(q) < 2:
@@ -532,7 +533,7 @@ LINK_TARGET = "wikidata"
 @moderator_required
 def link_queue():
     """The linker's proposals waiting for a decision (probable ones first), and recent decisions."""
-    from kb.linking import linkset
+    from kb.link import linkset
 
     kb = get_kb()
     graph = kb.graphs.linkset(LINK_TARGET)
@@ -555,7 +556,7 @@ def link_queue():
 @bp.post("/moderate/links/decide")
 @moderator_required
 def link_decide():
-    from kb.linking import linkset
+    from kb.link import linkset
 
     check_csrf()
     kb = get_kb()
@@ -572,7 +573,7 @@ def link_decide():
 @moderator_required
 def merge_form():
     """Merge a duplicate into the entity that stays: the duplicate's URI then answers 301."""
-    from kb.merge import merge
+    from kb.contribute.merge import merge
 
     kb, done = get_kb(), None
     if request.method == "POST":

@@ -27,7 +27,7 @@ def _open(args, read_only=False):
 
 
 def cmd_init(args) -> int:
-    from kb.init import init
+    from kb.build.init import init
 
     settings = _settings(args)
     if args.sources is not None:
@@ -53,7 +53,7 @@ def cmd_serve(args) -> int:
     if not settings.store_is_remote:
         import threading
 
-        from kb.browse import warm
+        from kb.index.browse import warm
 
         threading.Thread(target=warm, args=(app.extensions["dsikb"],), daemon=True,
                          name="dsikb-warm").start()
@@ -90,7 +90,7 @@ def cmd_import(args) -> int:
     kb = _open(args)
     report = run_import(kb, args.source, Path(args.dir), report_dir=args.report_dir)
     print(report.summary())
-    from kb.derive import derive
+    from kb.build.derive import derive
 
     for graph, state in derive(kb).items():  # shortcuts and collaborations follow the new data
         print(f"  {state}: {graph}")
@@ -98,7 +98,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_fetch_sources(args) -> int:
-    from kb.sources import fetch_sources
+    from kb.build.sources import fetch_sources
 
     dest = fetch_sources(Path(args.dest), log=lambda m: print(m, file=sys.stderr))
     print(dest)
@@ -118,7 +118,7 @@ def cmd_load(args) -> int:
 
 
 def cmd_dump(args) -> int:
-    from kb.dump import dump
+    from kb.publish.dump import dump
 
     kb = _open(args, read_only=True)  # a dump may run while `dsikb serve` holds the store
     n = dump(kb, args.format, args.out, graph=args.graph, public=args.public)
@@ -128,7 +128,7 @@ def cmd_dump(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from kb.validate import validate_file
+    from kb.contribute.validate import validate_file
 
     result = validate_file(Path(args.file), settings=_settings(args))
     print(result.text)
@@ -136,7 +136,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_stats(args) -> int:
-    from kb.stats import stats
+    from kb.publish.stats import stats
 
     figures = stats(_open(args, read_only=True), detail=True)
     if args.json:
@@ -153,7 +153,7 @@ def cmd_stats(args) -> int:
 
 
 def cmd_link(args) -> int:
-    from kb.linking import link_command
+    from kb.link import link_command
 
     return link_command(_open(args), args, settings=_settings(args))
 
@@ -161,7 +161,7 @@ def cmd_link(args) -> int:
 def cmd_moderator(args) -> int:
     import getpass
 
-    from kb import accounts
+    from kb.contribute import accounts
 
     path = args.file or _settings(args).moderators
     if not path:

@@ -61,7 +61,7 @@ class Graphs:
     @property
     def aligned(self) -> str:
         """Standard-vocabulary statements (schema.org, ORG, FOAF, ...) entailed by the ontology's
-        alignment axioms (kb/align.py)."""
+        alignment axioms (kb/link/align.py)."""
         return self.ns + "aligned"
 
     def taxonomy(self, scheme: str) -> str:

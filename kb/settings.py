@@ -12,6 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Data the package reads at run time (ontology, shapes, taxonomies, the submission JSON Schema, the
+# curated graph), installed with it: kb/data holds links to the sources at the top of the repository,
+# which a wheel build copies in.
+DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_BASE_URI = "https://w3id.org/dsi/"
 
 

@@ -27,7 +27,7 @@ def settings_for(path, **overrides) -> Settings:
 
 @pytest.fixture(scope="session")
 def built_store_dir(tmp_path_factory) -> Path:
-    from kb.init import init
+    from kb.build.init import init
     from kb.store import KB
 
     root = tmp_path_factory.mktemp("built")

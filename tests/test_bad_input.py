@@ -257,7 +257,7 @@ def test_schema_shaped_bodies_get_202_or_4xx(sub_app):
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from kb.submission_json import json_schema
+    from kb.contribute.submission_json import json_schema
 
     client = sub_app.test_client()
     defs = json_schema()["$defs"]

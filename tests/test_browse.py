@@ -16,7 +16,7 @@ def _counts(listing, key):
 
 
 def test_facets_count_and_narrow(tiny_kb):
-    from kb.browse import listing
+    from kb.index.browse import listing
 
     everything = listing(tiny_kb, "project")
     assert [r.label for r in everything.rows] == ["Health Map", "Learn Code"]
@@ -30,7 +30,7 @@ def test_facets_count_and_narrow(tiny_kb):
 
 
 def test_hidden_merged_and_withdrawn_left_out(tiny_kb):
-    from kb.browse import listing
+    from kb.index.browse import listing
 
     orgs = listing(tiny_kb, "organisation")
     assert [r.label for r in orgs.rows] == ["Open Lab", "Société Numérique"]
@@ -42,7 +42,7 @@ def test_hidden_merged_and_withdrawn_left_out(tiny_kb):
 
 
 def test_sorting_and_paging(tiny_kb):
-    from kb.browse import listing
+    from kb.index.browse import listing
     from kb.errors import BadRequest, NotFound
 
     assert [r.label for r in listing(tiny_kb, "project", sort="-label").rows] == ["Learn Code", "Health Map"]
@@ -96,7 +96,7 @@ def test_bad_browse_requests(tiny_client, url, status):
 
 
 def test_real_lists_match_the_store(client, built_kb):
-    from kb.stats import stats
+    from kb.publish.stats import stats
 
     figures = stats(built_kb)["entities"]
     for type_, cls in (("organisation", "Organisation"), ("project", "Project")):
@@ -112,7 +112,8 @@ def test_real_lists_match_the_store(client, built_kb):
 
 
 def test_warm_builds_the_search_index_and_every_list_before_the_first_request(kb_copy):
-    from kb import browse, search
+    from kb.index import browse
+    from kb.index import search
 
     path = search.index_path(kb_copy)
     assert not path.exists()

@@ -100,7 +100,7 @@ def small_client(small_app):
     ("nt", "nt", False), ("jsonld", "json-ld", False),
 ])
 def test_dump_round_trips_every_format(small_kb, tmp_path, fmt, rdflib_format, quads):
-    from kb.dump import dump
+    from kb.publish.dump import dump
 
     out = tmp_path / f"all.{fmt}.gz"
     n = dump(small_kb, fmt, out)
@@ -116,7 +116,7 @@ def test_dump_round_trips_every_format(small_kb, tmp_path, fmt, rdflib_format, q
 
 
 def test_public_dump_leaves_hidden_and_withdrawn_entities_out(small_kb, tmp_path):
-    from kb.dump import dump
+    from kb.publish.dump import dump
 
     out = tmp_path / "public.nq"
     n = dump(small_kb, "nq", out, public=True)
@@ -129,7 +129,7 @@ def test_public_dump_leaves_hidden_and_withdrawn_entities_out(small_kb, tmp_path
 
 
 def test_dump_of_one_graph_and_unknown_graph(small_kb, tmp_path):
-    from kb.dump import dump
+    from kb.publish.dump import dump
     from kb.errors import BadRequest
 
     out = tmp_path / "derived.ttl"
@@ -141,7 +141,7 @@ def test_dump_of_one_graph_and_unknown_graph(small_kb, tmp_path):
 
 
 def test_dump_writes_to_a_binary_stream(small_kb):
-    from kb.dump import dump
+    from kb.publish.dump import dump
 
     buf = io.BytesIO()
     assert dump(small_kb, "nt", buf) == SMALL_TOTAL

@@ -1,4 +1,4 @@
-"""kb/duplicates.py and /moderate/duplicates over the real data: the known duplicate groups are found,
+"""kb/contribute/duplicates.py and /moderate/duplicates over the real data: the known duplicate groups are found,
 a submission's check is fast, and a one-click merge makes the duplicate answer 301."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from kb import duplicates
+from kb.contribute import duplicates
 from kb.importers.common import clean_text
 from tests.conftest import SOURCES
 
@@ -116,7 +116,7 @@ def test_a_check_is_fast_on_the_real_data(built_kb):
 @pytest.fixture()
 def moderator(kb_copy, tmp_path):
     from endpoint import create_app
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
 
     accounts = tmp_path / "moderators"
     add_account(accounts, "alice", PASSWORD)

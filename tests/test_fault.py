@@ -108,9 +108,9 @@ class Client:
 
 @pytest.mark.slow
 def test_sigkill_while_submitting_loses_nothing(tmp_path, capsys):
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
     from kb.store import KB
-    from kb.submissions import SubmissionStore
+    from kb.contribute.queue import SubmissionStore
 
     accounts = tmp_path / "moderators"
     add_account(accounts, "mod", PASSWORD)

@@ -30,7 +30,7 @@ KILLS = 4
 
 @pytest.mark.slow
 def test_sigkill_during_acceptance_loses_nothing(tmp_path, capsys):
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
 
     accounts = tmp_path / "moderators"
     add_account(accounts, "mod", PASSWORD)
@@ -104,7 +104,7 @@ def test_sigkill_during_acceptance_loses_nothing(tmp_path, capsys):
         server.stop()
     gc.collect()
     from kb.store import KB
-    from kb.submissions import SubmissionStore
+    from kb.contribute.queue import SubmissionStore
 
     kb = KB.open(settings_for(store))
     subs = SubmissionStore(store.with_name(store.name + ".submissions.sqlite"))

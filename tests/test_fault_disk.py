@@ -114,7 +114,7 @@ def refused_properly(status, body) -> bool:
 
 @pytest.mark.slow
 def test_full_disk_refuses_writes_and_loses_nothing(tmp_path, capsys):
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
 
     disk = tmp_path / "disk"
     mount_tmpfs(disk)
@@ -172,7 +172,7 @@ def test_full_disk_refuses_writes_and_loses_nothing(tmp_path, capsys):
         server = None
         gc.collect()
         from kb.store import KB
-        from kb.submissions import SubmissionStore
+        from kb.contribute.queue import SubmissionStore
 
         kb = KB.open(settings_for(store))
         subs = SubmissionStore(store.with_name(store.name + ".submissions.sqlite"))

@@ -21,7 +21,7 @@ import time
 import pyoxigraph as ox
 import pytest
 
-from kb.dump import PUBLIC_DUMPS
+from kb.publish.dump import PUBLIC_DUMPS
 from kb.settings import PROJECT_ROOT
 from tests.conftest import settings_for
 from tests.test_fault import PASSWORD, Client, Server, free_port
@@ -98,7 +98,7 @@ def ask_quietly(client, path):
 
 @pytest.mark.slow
 def test_sigkill_while_regenerating_dumps_serves_whole_files(built_kb, tmp_path, capsys):
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
 
     accounts = tmp_path / "moderators"
     add_account(accounts, "mod", PASSWORD)
@@ -157,7 +157,7 @@ def test_sigkill_while_regenerating_dumps_serves_whole_files(built_kb, tmp_path,
         server.stop()
     gc.collect()
     from kb.store import KB
-    from kb.submissions import SubmissionStore
+    from kb.contribute.queue import SubmissionStore
 
     kb = KB.open(settings_for(store))
     subs = SubmissionStore(store.with_name(store.name + ".submissions.sqlite"))

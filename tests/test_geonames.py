@@ -1,4 +1,4 @@
-"""Places linked to GeoNames and countries to Wikidata (kb/linking/geonames.py): on the real data as
+"""Places linked to GeoNames and countries to Wikidata (kb/link/geonames.py): on the real data as
 `dsikb init` builds it (figures and a printed sample to read), the rules on small stores (country
 must agree, coordinates must be near), and a re-run that changes nothing."""
 
@@ -9,8 +9,8 @@ import re
 import pyoxigraph as ox
 import pytest
 
-from kb.linking import geonames
-from kb.linking.linkset import CLOSE_MATCH, SAME_AS
+from kb.link import geonames
+from kb.link.linkset import CLOSE_MATCH, SAME_AS
 
 GN = "https://sws.geonames.org/"
 BASE = "https://w3id.org/dsi/"
@@ -26,7 +26,7 @@ def graph_links(kb) -> dict[tuple[str, str], str]:
 
 
 def evidence(kb, place: str, item: str) -> dict:
-    from kb.linking.linkset import node_iri
+    from kb.link.linkset import node_iri
 
     graph = kb.graphs.linkset("geonames")
     node = ox.NamedNode(node_iri(graph, place, item))
@@ -134,7 +134,7 @@ p:nowhere a dsi:Place ; rdfs:label "Barcelona" .
 
 
 def test_wikidata_country_table_is_well_formed():
-    from kb.places import countries
+    from kb.index.places import countries
 
     table = geonames.WIKIDATA_COUNTRIES
     assert set(table) <= set(countries())

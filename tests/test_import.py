@@ -11,7 +11,7 @@ import pytest
 
 from kb.importers import dsi2013, dsi4eu, run_import
 from kb.importers.common import norm
-from kb.sources import BY_NAME
+from kb.build.sources import BY_NAME
 from kb.store import KB
 from tests.conftest import SOURCES, settings_for
 
@@ -284,7 +284,7 @@ def test_imported_data_validates_against_the_shapes(built_kb):
     no SHACL violation except on entities that carry a quality issue (listed in the report)."""
     import pyoxigraph as ox
 
-    from kb.validate import validate_graph
+    from kb.contribute.validate import validate_graph
 
     g = built_kb.graphs
     entities = [r["e"].value for r in built_kb.select("""SELECT DISTINCT ?e WHERE {
@@ -317,7 +317,7 @@ def test_matches_and_doubtful_ones_are_reported(reimport):
 def test_meta_parts_of_other_writers_survive_a_rebuild(kb_copy):
     import pyoxigraph as ox
 
-    from kb.derive import derive
+    from kb.build.derive import derive
     from kb.importers.meta import describe, update_meta
 
     linkset = kb_copy.graphs.linkset("wikidata")

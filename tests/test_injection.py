@@ -112,7 +112,7 @@ def moderation_app(tmp_path_factory):
     import gc
 
     from endpoint import create_app
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
     from tests.test_moderation import PASSWORD
     from tests.test_submissions import small_store
 

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from kb.linking import link, state_path
-from kb.linking.client import RemoteError, SparqlClient
-from kb.linking.linkset import CLOSE_MATCH, SAME_AS, decide, links
+from kb.link import link, state_path
+from kb.link.client import RemoteError, SparqlClient
+from kb.link.linkset import CLOSE_MATCH, SAME_AS, decide, links
 from kb.namespaces import LEGACY_ID
 from tests.conftest import settings_for
 
@@ -381,7 +381,7 @@ def test_heldout_precision_and_recall(kb_copy, wikidata, capsys):
 @pytest.mark.parametrize("body", [b"[]", b'{"head": {}}', b'{"results": {"bindings": [1]}}',
                                   b'{"results": {"bindings": [{"item": {"type": "uri"}}]}}', b"\xff\xfe"])
 def test_malformed_results_are_recognised(body):
-    from kb.linking.client import MalformedResult, parse_results
+    from kb.link.client import MalformedResult, parse_results
 
     with pytest.raises(MalformedResult):
         parse_results(body)

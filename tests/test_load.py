@@ -30,7 +30,7 @@ def kb(tmp_path):
 def path_kind(request, monkeypatch):
     """Run a test on the small-file path and, with the threshold lowered, on the bulk-load path."""
     if request.param == "bulk":
-        monkeypatch.setattr("kb.loader.BULK_THRESHOLD", 0)
+        monkeypatch.setattr("kb.store.loader.BULK_THRESHOLD", 0)
     return request.param
 
 
@@ -74,9 +74,9 @@ def test_counts_are_of_statements_added(kb, tmp_path, path_kind):
 
 
 def test_progress_bar_on_large_files(kb, tmp_path, monkeypatch, capsys):
-    from kb.loader import load_file
+    from kb.store.loader import load_file
 
-    monkeypatch.setattr("kb.loader.BULK_THRESHOLD", 0)
+    monkeypatch.setattr("kb.store.loader.BULK_THRESHOLD", 0)
     good = tmp_path / "good.nt"
     good.write_text(GOOD)
     assert load_file(kb, good, graph=EX + "graph/curated", progress=True) == 200

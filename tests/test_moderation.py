@@ -20,7 +20,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture(scope="module")
 def mod_app(tmp_path_factory):
     from endpoint import create_app
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
 
     root = tmp_path_factory.mktemp("moderation")
     accounts = root / "moderators"
@@ -154,7 +154,7 @@ def test_an_accepted_edit_corrects_imported_values_and_a_reimport_keeps_them(mod
     state keep their imported values, and importing the source again does not bring the old name back."""
     import pyoxigraph as ox
 
-    from kb.overrides import submitted, without_overridden
+    from kb.contribute.overrides import submitted, without_overridden
     from tests.test_submissions import SEED
 
     kb = mod_app.extensions["dsikb"]
@@ -216,7 +216,7 @@ def test_suggest_a_change_through_the_form(mod_app, moderator):
 
 
 def test_withdrawal_records_it_answers_410_and_leaves_the_dump(mod_app, moderator):
-    from kb.dump import dump
+    from kb.publish.dump import dump
 
     kb = mod_app.extensions["dsikb"]
     entity = ORG + "waag"
@@ -249,7 +249,7 @@ def test_withdrawing_an_unknown_entity_is_refused(mod_app):
 
 
 def test_dsikb_moderator_add_writes_a_scrypt_hash(tmp_path, monkeypatch, capsys):
-    from kb import accounts
+    from kb.contribute import accounts
     from kb.cli import main
 
     path = tmp_path / "mods"
@@ -270,8 +270,9 @@ def test_recovery_settles_an_accept_cut_between_store_and_spool(tmp_path):
     """The store got the graph, the process died before the spool said 'accepted': the next start
     (init_app runs recover) records it, with its moderator and the submission it revised."""
     from endpoint import create_app
-    from kb import moderation
-    from kb.submissions import SubmissionStore, submit
+    from kb.contribute import moderation
+    from kb.contribute.queue import SubmissionStore
+    from kb.contribute.submissions import submit
 
     kb = small_store(tmp_path / "store")
     subs = SubmissionStore(tmp_path / "store.submissions.sqlite")
@@ -310,7 +311,7 @@ def test_a_form_sent_twice_makes_one_submission(mod_app):
 
 
 def test_moderators_decide_proposed_links_over_http(mod_app, moderator):
-    from kb.linking.linkset import CLOSE_MATCH, SAME_AS, Link, replace_machine_links
+    from kb.link.linkset import CLOSE_MATCH, SAME_AS, Link, replace_machine_links
 
     kb = mod_app.extensions["dsikb"]
     graph = kb.graphs.linkset("wikidata")

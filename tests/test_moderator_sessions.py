@@ -29,7 +29,7 @@ def store(tmp_path_factory):
 
 @pytest.fixture()
 def accounts_file(tmp_path):
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
 
     path = tmp_path / "moderators"
     add_account(path, "alice", PASSWORD)
@@ -163,7 +163,7 @@ def test_the_csrf_token_changes_at_sign_in(app):
 @pytest.fixture()
 def hashes(monkeypatch):
     """Counts the password hashes computed (werkzeug's check_password_hash, as kb.accounts calls it)."""
-    from kb import accounts
+    from kb.contribute import accounts
 
     calls = []
     real = accounts.check_password_hash
@@ -301,7 +301,7 @@ def test_plain_http_to_a_public_host_says_why_sign_in_needs_https(app):
 
 def test_sign_out_works_when_the_state_file_cannot_be_written(app, monkeypatch, caplog):
     """A read-only accounts folder: sign-out still ends this browser's session (no 500) and says so in the log."""
-    from kb import accounts
+    from kb.contribute import accounts
 
     client = signed_in(app)
     csrf = token(client, "/moderate")

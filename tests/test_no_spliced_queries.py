@@ -14,8 +14,8 @@ KEYWORDS = re.compile(r"\b(SELECT|ASK|CONSTRUCT|DESCRIBE|INSERT|DELETE|WHERE|GRA
 HELPER = "sparql_term"
 # Interpolated names that are not values: (module, source of the expression) -> why it is safe.
 ALLOWED = {
-    ("kb/search.py", "where"): "SQLite FTS5 SQL, not SPARQL: constant fragments; values go as ? parameters",
-    ("kb/search.py", "w"): "SQLite FTS5 SQL, not SPARQL: the bm25 weights, module constants",
+    ("kb/index/search.py", "where"): "SQLite FTS5 SQL, not SPARQL: constant fragments; values go as ? parameters",
+    ("kb/index/search.py", "w"): "SQLite FTS5 SQL, not SPARQL: the bm25 weights, module constants",
     ("kb/sparql/evaluate.py", "exc"): "an error message naming a query form, not a query",
     ("kb/sparql/safety.py", "found.depth"): "an error message about a refused query's nesting, not a query",
     ("kb/sparql/safety.py", "MAX_DEPTH"): "an error message: the nesting limit, a module constant",

@@ -62,7 +62,7 @@ def test_document_names_every_route_and_only_routes(fuzz_app, doc):
 
 
 def test_submission_schema_is_embedded(doc):
-    from kb.submission_json import json_schema
+    from kb.contribute.submission_json import json_schema
 
     body = doc["paths"]["/api/submissions"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     embedded = doc["components"]["schemas"][body["$ref"].rsplit("/", 1)[-1]]

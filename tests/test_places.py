@@ -1,4 +1,4 @@
-"""kb/places.py over the real store: every ISO country in the EU languages maps to the country place
+"""kb/index/places.py over the real store: every ISO country in the EU languages maps to the country place
 the importers mint, unknown countries are field errors with suggestions, and cities are matched to
 existing places (case, accents, other names of one city) before a new place is proposed."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb import places
+from kb.index import places
 from kb.errors import KBError
 
 BASE = "https://w3id.org/dsi/id/place/"

@@ -15,7 +15,7 @@ from rdflib.collection import Collection
 from rdflib.query import Result
 
 from tests.conftest import SPECS, settings_for
-from kb import publicview
+from kb.store import publicview
 
 PROTOCOL = SPECS / "sparql11-protocol" / "manifest.ttl"
 SERVICE_DESCRIPTION = SPECS / "sparql11-service-description" / "manifest.ttl"

@@ -1,4 +1,4 @@
-"""The public default graph (kb/publicview.py): after any sequence of writes it equals the RDF merge of
+"""The public default graph (kb/store/publicview.py): after any sequence of writes it equals the RDF merge of
 the named graphs without hidden and withdrawn entities, computed from scratch; and on the real data,
 SPARQL clients get each solution once and the same figures as the home page, VoID and the dumps."""
 
@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kb import publicview
-from kb.dump import excluded_nodes
+from kb.store import publicview
+from kb.publish.dump import excluded_nodes
 from tests.conftest import settings_for
 
 BASE = "https://w3id.org/dsi/"

@@ -228,7 +228,7 @@ def test_mixnmatch_catalogue(small_client):
 
 def test_index_follows_writes(tmp_path):
     """A write bumps the generation; the next query sees the new entity."""
-    from kb import reconcile as rc
+    from kb.index import reconcile as rc
     from kb.store import KB
 
     kb = KB.open(settings_for(tmp_path / "store"))

@@ -87,7 +87,7 @@ def local():
 
 
 def test_kb_open_selects_the_remote_store(remote, oxigraph_url):
-    from kb.remote import RemoteKB
+    from kb.store.remote import RemoteKB
 
     assert isinstance(remote, RemoteKB)
     assert remote.url == oxigraph_url

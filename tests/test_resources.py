@@ -15,7 +15,7 @@ import rdflib
 from rdflib.compare import isomorphic
 
 from kb.settings import DEFAULT_BASE_URI, Settings
-from kb import publicview
+from kb.store import publicview
 
 B = DEFAULT_BASE_URI
 TINY = f"""
@@ -109,7 +109,7 @@ HTML_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 # -- the description itself ------------------------------------------------------------------------
 def test_description_has_own_inverse_labels_and_metadata(tiny_kb):
-    from kb.describe import describe
+    from kb.publish.describe import describe
 
     d = describe(tiny_kb, ORG_IRI, "organisation/societe-numerique")
     g = {(t.subject.value, t.predicate.value, getattr(t.object, "value", None)) for t in d.triples()}
@@ -129,7 +129,7 @@ def test_description_has_own_inverse_labels_and_metadata(tiny_kb):
 
 
 def test_statuses_of_unknown_withdrawn_merged(tiny_kb):
-    from kb.describe import Merged, status
+    from kb.publish.describe import Merged, status
     from kb.errors import Gone, NotFound
 
     with pytest.raises(NotFound):
@@ -142,7 +142,7 @@ def test_statuses_of_unknown_withdrawn_merged(tiny_kb):
 
 
 def test_inverse_links_are_paged(tiny_kb):
-    from kb.describe import describe
+    from kb.publish.describe import describe
 
     first = describe(tiny_kb, B + "id/place/france", "place/france", per_page=2)
     second = describe(tiny_kb, B + "id/place/france", "place/france", page=2, per_page=2)
@@ -222,7 +222,7 @@ FORMATS = {"ttl": ("text/turtle", "turtle"), "nt": ("application/n-triples", "nt
 
 
 def _expected(tiny_kb) -> rdflib.Graph:
-    from kb.describe import describe
+    from kb.publish.describe import describe
 
     d = describe(tiny_kb, ORG_IRI, "organisation/societe-numerique")
     nt = ox.serialize(d.triples(), format=ox.RdfFormat.N_TRIPLES)

@@ -9,7 +9,7 @@ from tests.test_resources import B
 
 @pytest.mark.parametrize("text", ["societe", "SOCIÉTÉ", "Societe numerique", "numéri", "citoyens"])
 def test_accent_and_case_insensitive(tiny_kb, text):
-    from kb.search import search
+    from kb.index.search import search
 
     hits, total = search(tiny_kb, text)
     assert total == 1
@@ -18,7 +18,7 @@ def test_accent_and_case_insensitive(tiny_kb, text):
 
 
 def test_label_outranks_description_and_alt_names_match(tiny_kb):
-    from kb.search import search
+    from kb.index.search import search
 
     hits, _ = search(tiny_kb, "open")  # "Open Lab" by name; "Health Map" only by its description
     assert [h.label for h in hits[:2]] == ["Open Lab", "Health Map"]
@@ -27,7 +27,7 @@ def test_label_outranks_description_and_alt_names_match(tiny_kb):
 
 def test_type_filter_and_hidden(tiny_kb):
     from kb.errors import BadRequest
-    from kb.search import search
+    from kb.index.search import search
 
     assert {h.type for h in search(tiny_kb, "open", type="project")[0]} == {"project"}
     assert search(tiny_kb, "old name")[1] == 0  # merged and withdrawn entries are not found
@@ -38,14 +38,14 @@ def test_type_filter_and_hidden(tiny_kb):
 
 
 def test_odd_input_is_safe(tiny_kb):
-    from kb.search import search
+    from kb.index.search import search
 
     for text in ['"', "open AND", "NEAR(", "*", "-", "o'neil"]:
         search(tiny_kb, text)  # never an FTS5 syntax error
 
 
 def test_index_on_disk_is_rebuilt_when_the_store_changes(kb_copy):
-    from kb.search import index_path, search
+    from kb.index.search import index_path, search
 
     kb_copy.update("INSERT DATA { GRAPH <%sgraph/curated> { <%sid/organisation/zz-new> a dsi:Organisation ; "
                    "rdfs:label \"Zebrafish Collective Éditions\" } }" % (kb_copy.names.base, kb_copy.names.base))

@@ -17,7 +17,7 @@ from rdflib.namespace import RDF, SH
 
 from kb.cli import main as cli_main
 from kb.errors import SyntaxProblem
-from kb.validate import Result, shapes_graph, validate_file, validate_graph
+from kb.contribute.validate import Result, shapes_graph, validate_file, validate_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPES = ROOT / "shapes" / "dsi-shapes.ttl"
@@ -197,7 +197,7 @@ def test_one_submission_validates_in_well_under_100_ms():
 def test_imported_data_validates_apart_from_what_the_report_lists(built_kb):
     """Every 20th imported entity (with all it says in the import and derived graphs) has no Violation;
     what is missing from the sources (country, area, focus) only warns."""
-    from kb.validate import _term
+    from kb.contribute.validate import _term
 
     graphs = [g.value for g in built_kb.store.named_graphs()
               if any(k in g.value for k in ("/graph/import/", "/graph/derived"))]

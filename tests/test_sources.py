@@ -12,7 +12,7 @@ import threading
 import pytest
 
 from kb.errors import SourceUnavailable
-from kb.sources import FILES, fetch_sources, locate_sources, problems, sha256_file
+from kb.build.sources import FILES, fetch_sources, locate_sources, problems, sha256_file
 from tests.conftest import SOURCES, settings_for
 
 

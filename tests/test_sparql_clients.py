@@ -13,7 +13,7 @@ import rdflib
 
 from tests.conftest import settings_for
 from tests.support import live_server
-from kb import publicview
+from kb.store import publicview
 
 EX = "http://example.org/"
 DATA = f"""

@@ -15,7 +15,7 @@ import rdflib.util
 from rdflib.query import Result
 
 from tests.conftest import settings_for
-from kb import publicview
+from kb.store import publicview
 
 # rdflib's JSON-LD parser uses its own deprecated ConjunctiveGraph internally.
 pytestmark = pytest.mark.filterwarnings("ignore:ConjunctiveGraph is deprecated:DeprecationWarning")

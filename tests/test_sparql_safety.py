@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import settings_for
 from tests.support import live_server
-from kb import publicview
+from kb.store import publicview
 
 EX = "http://example.org/"
 TOKEN = "s3cret-token-for-tests"

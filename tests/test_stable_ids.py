@@ -30,7 +30,7 @@ def old_iris(built_kb):
 
 
 def test_building_twice_mints_the_same_identifiers(old_iris, tmp_path):
-    from kb.init import init
+    from kb.build.init import init
     from kb.store import KB
 
     settings = settings_for(tmp_path / "again")
@@ -41,8 +41,8 @@ def test_building_twice_mints_the_same_identifiers(old_iris, tmp_path):
 
 def test_reimport_and_merge_keep_every_old_uri_answering(kb_copy, old_iris):
     from endpoint import create_app
-    from kb.init import init
-    from kb.merge import merge
+    from kb.build.init import init
+    from kb.contribute.merge import merge
 
     kb = kb_copy
     pair = kb.select(PAIR_QUERY)
@@ -80,7 +80,7 @@ def test_reimport_and_merge_keep_every_old_uri_answering(kb_copy, old_iris):
 
 def test_merge_refuses_nonsense(kb_copy):
     from kb.errors import NotFound
-    from kb.merge import merge
+    from kb.contribute.merge import merge
 
     n = kb_copy.names
     org = kb_copy.select("SELECT ?e WHERE { ?e a dsi:Organisation } LIMIT 1")[0]["e"].value

@@ -1,5 +1,5 @@
 """Standard vocabularies (issue 12): schema.org, ORG, FOAF and geo statements materialised in
-graph/aligned from the ontology's own alignment axioms (kb/align.py), seen through SPARQL on the real
+graph/aligned from the ontology's own alignment axioms (kb/link/align.py), seen through SPARQL on the real
 data, in pages' embedded JSON-LD, and derived for a new axiom without code changes."""
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ def public(kb) -> set:
 
 
 def test_rule_set_derives_from_the_axioms_it_finds():
-    from kb.align import align
+    from kb.link.align import align
 
     kb = small_kb()
     align(kb)
@@ -185,7 +185,7 @@ def test_rule_set_derives_from_the_axioms_it_finds():
 
 
 def test_aligned_graph_follows_the_data():
-    from kb.align import align
+    from kb.link.align import align
 
     kb = small_kb()
     align(kb)

@@ -36,7 +36,7 @@ def small_store(path, **overrides):
     organisations in an import graph; returns the open KB."""
     import pyoxigraph as ox
 
-    from kb.init import bundled_graphs, parse_files
+    from kb.build.init import bundled_graphs, parse_files
     from kb.store import KB
 
     settings = settings_for(path, **overrides)
@@ -100,7 +100,7 @@ def test_a_valid_json_submission_is_accepted_for_review_with_a_location(api, sub
     assert body["status"] == "pending" and body["kind"] == "create"
     assert body["entities"] == [BASE + "id/project/sensor-commons-bristol"]
     # durably there: a fresh spool object over the same file finds it with its raw body and graph
-    from kb.submissions import SubmissionStore
+    from kb.contribute.queue import SubmissionStore
 
     stored = SubmissionStore(sub_app.extensions["dsikb_submissions"].path).get(body["id"])
     assert json.loads(stored.raw)["name"] == "Sensor Commons Bristol"
@@ -245,7 +245,8 @@ def test_an_edit_must_name_an_existing_entity(api):
 
 def test_an_iri_taken_by_another_process_meanwhile_is_minted_again(tmp_path):
     """Two servers over one store: the spool's UNIQUE iri column catches the clash, intake mints again."""
-    from kb.submissions import SubmissionStore, submit
+    from kb.contribute.queue import SubmissionStore
+    from kb.contribute.submissions import submit
 
     kb = small_store(tmp_path / "store")
     mine = SubmissionStore(tmp_path / "store.submissions.sqlite")

@@ -34,7 +34,7 @@ EXTRA = f"""
 @pytest.fixture(scope="module")
 def people_app(tmp_path_factory):
     from endpoint import create_app
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
 
     root = tmp_path_factory.mktemp("people")
     add_account(root / "moderators", "mo", PASSWORD)

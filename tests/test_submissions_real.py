@@ -30,7 +30,7 @@ def test_partners_are_found_as_you_type(client, built_kb):
 
 
 def test_a_real_partner_validates_and_duplicates_are_found(client, built_kb, app):
-    from kb.moderation import duplicates
+    from kb.contribute.moderation import duplicates
 
     waag = client.get("/submit/partners.json?q=waag").get_json()[0]["iri"]
     body = {"type": "project", "name": "Amsterdam Open Sensors 2026", "country": "Netherlands",

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     from endpoint import create_app
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
 
     root = tmp_path_factory.mktemp("submit-browser")
     add_account(root / "moderators", "mia", PASSWORD)

@@ -77,7 +77,7 @@ def concepts(gen_app):
 
 @pytest.fixture(scope="module")
 def country_iris(gen_app):
-    from kb import places
+    from kb.index import places
 
     return [c["iri"] for c in places.country_choices(gen_app.extensions["dsikb"])]
 
@@ -138,7 +138,7 @@ def valid_entity(concepts, kind: str):
 
 def _tidy(data: dict) -> dict:
     """Coordinates come in pairs; valid projects end after they start (swapped when the wrong way)."""
-    from kb.submission_messages import date
+    from kb.contribute.submission_messages import date
 
     if "coordinates" in data:
         data["latitude"], data["longitude"] = data.pop("coordinates")
@@ -351,7 +351,7 @@ SCHEMA_FIELDS = ("name", "website", "shortDescription", "country", "city", "lati
 def test_schema_generated_fields(client, concepts):
     """hypothesis-jsonschema: each field's values drawn from its own schema (from_schema cannot take
     the whole object schema with this Hypothesis), the others valid: a 202 or a 4xx on a field."""
-    from kb.submission_json import json_schema
+    from kb.contribute.submission_json import json_schema
 
     props = json_schema()["$defs"]["entity"]["properties"]
     defs = json_schema()["$defs"]

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.browser
 @pytest.fixture()
 def live(kb_copy, tmp_path):
     from endpoint import create_app
-    from kb.accounts import add_account
+    from kb.contribute.accounts import add_account
 
     add_account(tmp_path / "moderators", "mia", PASSWORD)
     settings = dataclasses.replace(kb_copy.settings, moderators=str(tmp_path / "moderators"))

@@ -161,7 +161,7 @@ def test_void_validates_against_dcat_ap(small_client, dcat_ap_shapes):
 
 def test_void_of_the_real_data(client, built_kb, dcat_ap_shapes):
     """The description of the store `dsikb init` builds: DCAT-AP valid, figures from the store."""
-    from kb.dump import excluded_nodes
+    from kb.publish.dump import excluded_nodes
 
     g = void_graph(client, accept="application/ld+json")
     assert _violations(g, dcat_ap_shapes) == []
@@ -178,7 +178,7 @@ def test_void_of_the_real_data(client, built_kb, dcat_ap_shapes):
     for cls in ("Organisation", "Project", "Place"):
         iri = ox.NamedNode("https://w3id.org/dsi/def/dsi#" + cls)
         assert classes[iri.value] == len({t.subject for t in dumped if t.predicate == rdf_type and t.object == iri})
-    from kb.void import LINK_PREDICATES
+    from kb.publish.void import LINK_PREDICATES
 
     legacy = sum(1 for t in dumped if t.predicate.value in LINK_PREDICATES
                  and t.object.value.startswith("http://data.digitalsocial.eu/"))

@@ -6,7 +6,7 @@ share projects ``dsi:collaboratesWith`` each other, with a ``dsi:Collaboration``
 shared projects. Pairs from the 2013 partner network (already a Collaboration node in the 2013
 import, with that site's count) get the ``collaboratesWith`` links but no second node.
 Then graph/aligned: the standard-vocabulary forms (schema.org, ORG, FOAF, ...) the ontology's alignment
-axioms entail (kb/align.py). Also refreshes the meta-graph parts of the project's own graphs (CC BY 4.0).
+axioms entail (kb/link/align.py). Also refreshes the meta-graph parts of the project's own graphs (CC BY 4.0).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pyoxigraph as ox
 
 from kb.importers.concepts import ConceptIndex
 from kb.importers.dsi2013 import collaboration_iri
-from kb.align import align
+from kb.link.align import align
 from kb.importers.meta import CC_BY, describe, describe_project_graphs, update_meta
 
 SHORTCUTS = {  # property -> roles (None: every role)

@@ -2,7 +2,7 @@
 
 Each part goes into its own named graph, replaced atomically and only when its content changed:
 the ontology, each taxonomy, the shapes, the project's curated data, each real DSI import, the
-links of places to GeoNames (kb/linking/geonames.py, offline), the derived statements and the graph
+links of places to GeoNames (kb/link/geonames.py, offline), the derived statements and the graph
 descriptions (licence, source, provenance).
 """
 
@@ -14,13 +14,13 @@ from typing import Callable
 import pyoxigraph as ox
 
 from kb.namespaces import rebase
-from kb.overrides import without_overridden
-from kb.settings import PROJECT_ROOT, Settings
+from kb.contribute.overrides import without_overridden
+from kb.settings import DATA_DIR, Settings
 from kb.store import KB, rdf_format
 
-ONTOLOGY_DIR = PROJECT_ROOT / "ontology"
-SHAPES_DIR = PROJECT_ROOT / "shapes"
-CURATED = Path(__file__).resolve().parent / "data" / "curated.ttl"
+ONTOLOGY_DIR = DATA_DIR / "ontology"
+SHAPES_DIR = DATA_DIR / "shapes"
+CURATED = DATA_DIR / "curated.ttl"
 SOURCES = ("dsi2013", "dsi4eu")
 
 
@@ -62,20 +62,20 @@ def init(settings: Settings, *, log: Callable[[str], None] = lambda m: None, kb:
         log(f"{states[graph]}: {graph}")
 
     from kb.importers import run_import
-    from kb.sources import locate_sources
+    from kb.build.sources import locate_sources
 
     source_dir = locate_sources(settings, log=log)
     for source in SOURCES:
         report = run_import(kb, source, source_dir, report_dir=Path("var/reports"))
         log(report.summary())
         states.update(report.graph_states)
-    from kb.linking import geonames
+    from kb.link import geonames
 
     states.update(geonames.build(kb, log=log))  # before derive: links are statements like any other
-    from kb.derive import derive
+    from kb.build.derive import derive
 
     states.update(derive(kb))
-    from kb import publicview
+    from kb.store import publicview
 
     if publicview.size(kb) == 0 and kb.named_graphs():  # a store made before the public default graph
         publicview.rebuild(kb)

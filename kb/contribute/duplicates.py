@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import pyoxigraph as ox
 from rapidfuzz import fuzz
 
-from kb.linking.matching import LEGAL_FORMS, fold, site_key
-from kb.generational import PerGeneration
+from kb.link.matching import LEGAL_FORMS, fold, site_key
+from kb.store.generational import PerGeneration
 from kb.terms import sparql_term
 
 TYPES = {"organisation": "Organisation", "project": "Project", "place": "Place"}
@@ -223,7 +223,7 @@ def _city(kb, idx: Index, city: str, country: str | None) -> str:
     if not city or city.startswith(kb.names.id_ns):
         return city
     if country and country.strip():
-        from kb import places
+        from kb.index import places
 
         try:
             found = places.city(kb, city, country)
@@ -304,7 +304,7 @@ def groups(kb, idx: Index | None = None) -> list[Group]:
 
 def _same_cities(kb, idx: Index):
     """Places of one country that GeoNames gives as names of one city."""
-    from kb import places
+    from kb.index import places
 
     by_city: dict[tuple[str, int], set[str]] = {}
     for e in idx.entries.values():

@@ -75,7 +75,7 @@ DELETE {{ GRAPH {sparql_term(g)} {{ ?x {sparql_term(merged_into)} {sparql_term(m
 INSERT {{ GRAPH {sparql_term(g)} {{ ?x {sparql_term(merged_into)} {sparql_term(s_node)} }} }}
 WHERE {{ GRAPH {sparql_term(g)} {{ ?x {sparql_term(merged_into)} {sparql_term(m_node)} }} }} ;
 INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}""", touched={m_node, s_node, *earlier})
-    from kb.linking.linkset import describe_graph
+    from kb.link.linkset import describe_graph
 
     describe_graph(kb, graph, title="Merges of duplicate entities (dsi:mergedInto, decided by moderators)")
     kb.flush()

@@ -12,8 +12,8 @@ import re
 import pyoxigraph as ox
 
 from kb.errors import BadRequest
-from kb.overrides import overridden, pairs_of
-from kb.submissions import RDF, RDFS, XSD, Submission, SubmissionStore, now_iso, website_host
+from kb.contribute.overrides import overridden, pairs_of
+from kb.contribute.queue import RDF, RDFS, XSD, Submission, SubmissionStore, now_iso, website_host
 from kb.terms import sparql_term
 
 PROV = "http://www.w3.org/ns/prov#"
@@ -113,7 +113,7 @@ def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
     kb.update(" ;\n".join(ops), touched=touched)
     kb.flush()
     decided = subs.decide(sid, "accepted", moderator=moderator, supersedes=sorted(earlier))
-    from kb.derive import derive
+    from kb.build.derive import derive
 
     derive(kb)  # collaborations and shortcuts now, not at the next `dsikb init`
     return decided
@@ -198,7 +198,7 @@ def diff(kb, sub: Submission) -> list[dict]:
 
 def named(kb, pairs) -> list[tuple[str, str]]:
     """(property, value) pairs in words: labels of properties, concepts, places and partners."""
-    from kb.describe import best_label
+    from kb.publish.describe import best_label
 
     def word(value: str, term: bool = False) -> str:
         if not term and not value.startswith(kb.names.base):
@@ -241,9 +241,9 @@ def _facts(triples, entity: str, predicate: str) -> str:
 
 
 def intake_duplicates(kb, triples, entity: str) -> list:
-    """kb.duplicates matches (same website host, same name, close name in the same city) of a new
+    """kb.contribute.duplicates matches (same website host, same name, close name in the same city) of a new
     organisation or project ``entity`` described by ``triples``."""
-    from kb import duplicates as dup
+    from kb.contribute import duplicates as dup
 
     kinds = {kb.names.dsi("Organisation"): "organisation", kb.names.dsi("Project"): "project"}
     kind = kinds.get(_facts(triples, entity, RDF + "type"))

@@ -15,8 +15,8 @@ from typing import Iterable
 
 import pyoxigraph as ox
 
-from kb.submission_json import CONCEPT_FIELDS, TEXT_FIELDS
-from kb.submissions import GEO, RDFS
+from kb.contribute.submission_json import CONCEPT_FIELDS, TEXT_FIELDS
+from kb.contribute.queue import GEO, RDFS
 from kb.terms import sparql_term
 
 Pairs = dict[tuple[str, str], set]  # (subject IRI, property IRI) -> submitted values (terms)
@@ -33,7 +33,7 @@ def editable(kb) -> frozenset[str]:
 
 def base_graphs(kb) -> list[str]:
     """The graphs submitted values override: the curated file's and each import's."""
-    from kb.importers import SOURCES
+    from kb.importers.meta import SOURCES
 
     return [kb.graphs.curated] + [kb.graphs.source(name) for name in SOURCES]
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 
 import pyoxigraph as ox
 
 from kb.errors import BadRequest, SyntaxProblem
-from kb.submission_messages import LABELS, Problems, normalise, schema_result, typed
-from kb.submission_messages import problem as field_problem
-from kb.submissions import DCTERMS, GEO, RDF, RDFS, XSD, slugify
+from kb.settings import DATA_DIR
+from kb.contribute.submission_messages import LABELS, Problems, normalise, schema_result, typed
+from kb.contribute.submission_messages import problem as field_problem
+from kb.contribute.queue import DCTERMS, GEO, RDF, RDFS, XSD, slugify
 from kb.terms import FieldProblem, iri, website
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "docs" / "submission.schema.json"
+SCHEMA_PATH = DATA_DIR / "submission.schema.json"
 
 
 def load_json(raw: bytes, deferred: list | None = None) -> dict:
@@ -127,7 +127,7 @@ def _concept(kb, scheme: str, value: str, field: str) -> ox.NamedNode:
 def _places(kb, data: dict, s: ox.NamedNode, out: list) -> list[dict]:
     """dsi:country and dsi:city as real places (kb.places): an existing place, or a new one described
     here (dsi:Place, label, country); what names no place is a problem with suggestions."""
-    from kb import places
+    from kb.index import places
 
     found, problems = None, []
     dsi = lambda term: ox.NamedNode(kb.names.dsi(term))  # noqa: E731

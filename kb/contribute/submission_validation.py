@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from kb.submission_json import CONCEPT_FIELDS
-from kb.submissions import DCTERMS, GEO, RDF, RDFS
+from kb.contribute.submission_json import CONCEPT_FIELDS
+from kb.contribute.queue import DCTERMS, GEO, RDF, RDFS
 from kb.terms import sparql_term
 
 SH = "http://www.w3.org/ns/shacl#"
@@ -48,7 +48,7 @@ def validate(kb, triples):
     Oxigraph store), given the submission plus :func:`context_triples`. Returns its ``Result``
     (``.conforms``, ``.report_graph``, ``.text``, ``.results``); results about context entities are
     for the caller to drop (see :func:`kb.submissions.submit`)."""
-    from kb.validate import validate_graph
+    from kb.contribute.validate import validate_graph
 
     nt = ox.serialize(list(triples) + context_triples(kb, triples), format=ox.RdfFormat.N_TRIPLES)
     return validate_graph(nt, settings=kb.settings, fmt=ox.RdfFormat.N_TRIPLES, source="the submission")

@@ -26,12 +26,12 @@ from rdflib.namespace import OWL, RDF, RDFS, SH, SKOS
 
 from kb.errors import BadRequest, SyntaxProblem
 from kb.namespaces import rebase
-from kb.settings import DEFAULT_BASE_URI, PROJECT_ROOT
+from kb.settings import DATA_DIR, DEFAULT_BASE_URI
 from kb.store import rdf_format
 
-SHAPES_FILE = PROJECT_ROOT / "shapes" / "dsi-shapes.ttl"
-ONTOLOGY_FILE = PROJECT_ROOT / "ontology" / "dsi.ttl"
-TAXONOMY_DIR = PROJECT_ROOT / "ontology" / "taxonomies"
+SHAPES_FILE = DATA_DIR / "shapes" / "dsi-shapes.ttl"
+ONTOLOGY_FILE = DATA_DIR / "ontology" / "dsi.ttl"
+TAXONOMY_DIR = DATA_DIR / "ontology" / "taxonomies"
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 SEVERITY_ORDER = {"Violation": 0, "Warning": 1, "Info": 2}
 

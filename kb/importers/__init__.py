@@ -11,17 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from kb.errors import BadRequest, SourceUnavailable
-from kb.importers import dsi2013, dsi4eu
 from kb.importers.context import Context
-from kb.importers.meta import CC_BY_NC, CC_BY_NC_SA, describe_source, update_meta
+from kb.importers.meta import SOURCES, describe_source, update_meta
 from kb.importers.report import ImportReport
 
 __all__ = ["run_import", "ImportReport", "SOURCES"]
 
-SOURCES = {
-    "dsi2013": (dsi2013, CC_BY_NC),
-    "dsi4eu": (dsi4eu, CC_BY_NC_SA),
-}
 
 
 def run_import(kb, source: str, dir: Path, report_dir: Path = Path("var/reports")) -> ImportReport:
@@ -40,7 +35,7 @@ def run_import(kb, source: str, dir: Path, report_dir: Path = Path("var/reports"
     ctx = Context(kb, source, report, higher)
     extra = module.build(ctx, folder) or {}
     graph = g.source(source)
-    from kb.overrides import without_overridden
+    from kb.contribute.overrides import without_overridden
 
     kept = without_overridden(kb, ctx.b.triples)  # values corrected by accepted edits stay corrected
     if len(kept) != len(ctx.b.triples):

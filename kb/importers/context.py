@@ -109,7 +109,7 @@ class Context:
 
     def check_coordinates(self, iri: str, country: str, coords, *, file: str, row: int) -> None:
         """Coordinates far from the stated country (GeoNames cities, kb.places) flag the record."""
-        from kb import places
+        from kb.index import places
 
         code = places.lookup_code(clean_text(country))
         if not coords or not code:

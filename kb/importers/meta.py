@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
+from kb.importers import dsi2013, dsi4eu
 from kb.importers.common import RDF_TYPE, std
-from kb.sources import BY_NAME
+from kb.build.sources import BY_NAME
 
 CC_BY = "https://creativecommons.org/licenses/by/4.0/"
 CC_BY_NC = "https://creativecommons.org/licenses/by-nc/3.0/"
@@ -25,6 +26,12 @@ PROJECT_GRAPH_TITLES = {
     "taxonomy": "A SKOS concept scheme of the DSI knowledge base",
 }
 
+
+# The sources, each with its importer module (its pinned FILES) and its licence.
+SOURCES = {
+    "dsi2013": (dsi2013, CC_BY_NC),
+    "dsi4eu": (dsi4eu, CC_BY_NC_SA),
+}
 
 def _owned(graph: str, subject: str) -> bool:
     return subject == graph or subject.startswith(graph + "#")
@@ -81,8 +88,6 @@ def describe_project_graphs(kb) -> dict[str, list[ox.Triple]]:
     """Parts for every graph whose description this module knows, as far as it is in the store:
     the project's own (CC BY 4.0: ontology, shapes, taxonomies, curated, derived, matches) and the
     imports (their licence, origin and pinned checksums). Other writers' parts are left alone."""
-    from kb.importers import SOURCES
-
     g = kb.graphs
     present = set(kb.named_graphs())
     parts = {}

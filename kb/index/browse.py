@@ -245,7 +245,7 @@ def _counts(tab: Table, facets, rows) -> dict[str, dict[str, int]]:
 def warm(kb: KB) -> None:
     """Build what the first list or search request would otherwise wait for (the browse tables and
     the full-text index); ``dsikb serve`` runs it in the background at start-up."""
-    from kb import search
+    from kb.index import search
 
     search.connect(kb).close()
     for type_ in BROWSE_TYPES:

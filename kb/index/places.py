@@ -20,7 +20,7 @@ from anyascii import anyascii
 from rapidfuzz import fuzz, process
 
 from kb.errors import Unprocessable
-from kb.generational import PerGeneration
+from kb.store.generational import PerGeneration
 from kb.slugs import slug_of, slugify
 
 # The 24 official languages of the EU (English names are pycountry's own, no catalogue needed).

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
-from kb.linking.matching import best_similarity, fold, site_key, tokens
-from kb.generational import PerGeneration
+from kb.link.matching import best_similarity, fold, site_key, tokens
+from kb.store.generational import PerGeneration
 from kb.store import KB
 from kb.terms import sparql_term
 

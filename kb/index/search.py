@@ -184,7 +184,7 @@ def legacy_entity(kb: KB, text: str, *, kind: str | None = None) -> str | None:
 
 
 def _exact_hit(kb: KB, iri: str) -> Hit:
-    from kb.describe import best_label
+    from kb.publish.describe import best_label
 
     node = ox.NamedNode(iri)
     type_ = kb.names.parse_entity(iri)[0]

@@ -27,9 +27,9 @@ def link(kb, target: str, settings: Settings, *, endpoint: str | None = None, li
          resume: bool = False, log=lambda m: None, client=None,
          batch_size: int = 40) -> dict:
     """Link the store's public organisations, projects and places to ``target``; returns figures."""
-    from kb.linking.client import SparqlClient
-    from kb.linking.linker import Linker
-    from kb.linking.targets import TARGETS
+    from kb.link.client import SparqlClient
+    from kb.link.linker import Linker
+    from kb.link.targets import TARGETS
 
     if target not in TARGETS:
         raise BadRequest(f"unknown link target {target!r}: one of {', '.join(TARGETS)}")
@@ -45,7 +45,7 @@ def link(kb, target: str, settings: Settings, *, endpoint: str | None = None, li
 
 def link_command(kb, args, settings: Settings) -> int:
     """``dsikb link TARGET [--endpoint URL] [--limit N] [--resume]``: 0 done, 2 failed (resumable)."""
-    from kb.linking.client import RemoteError
+    from kb.link.client import RemoteError
 
     def log(message: str) -> None:
         print(message, file=sys.stderr)

@@ -19,8 +19,8 @@ from functools import lru_cache
 
 import pyoxigraph as ox
 
-from kb.linking.linkset import CLOSE_MATCH, SAME_AS, Link, describe_graph, link_triples
-from kb.places import key, lookup_code
+from kb.link.linkset import CLOSE_MATCH, SAME_AS, Link, describe_graph, link_triples
+from kb.index.places import key, lookup_code
 
 GEONAMES = "https://sws.geonames.org/"
 WIKIDATA = "http://www.wikidata.org/entity/"

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from kb.linking import linkset
-from kb.linking.client import SparqlClient
-from kb.linking.linkset import CLOSE_MATCH, SAME_AS, Link
-from kb.linking.matching import best_similarity, fold, site_key, tokens, website_variants
-from kb.linking.targets import COUNTRY_LANGUAGES, ORGANIZATION, Target
-from kb.reconcile import Entity, build_index
+from kb.link import linkset
+from kb.link.client import SparqlClient
+from kb.link.linkset import CLOSE_MATCH, SAME_AS, Link
+from kb.link.matching import best_similarity, fold, site_key, tokens, website_variants
+from kb.link.targets import COUNTRY_LANGUAGES, ORGANIZATION, Target
+from kb.index.reconcile import Entity, build_index
 from kb.store import KB
 
 LINKED_TYPES = ("organisation", "project", "place")

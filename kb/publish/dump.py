@@ -85,7 +85,7 @@ def _open_out(out) -> tuple[IO[bytes], callable]:
 
 def _statements(kb, fmt: str, graph: str | None, public: bool = False) -> Iterable:
     """Quads (quad formats) or triples (triple formats) of the store or of one graph. The store's
-    default graph is derived (kb/publicview.py): quad formats hold the named graphs only, and the
+    default graph is derived (kb/store/publicview.py): quad formats hold the named graphs only, and the
     public merge of a triple format is the default graph itself."""
     store = kb.store
     if graph:
@@ -139,7 +139,7 @@ def _line_based(kb, format: str, graph: str | None, public: bool = False) -> boo
     filtered) unless a temporary graph exists or, for N-Quads of the store, the derived default graph
     would be written along."""
     if format == "nq" and not graph:
-        from kb import publicview
+        from kb.store import publicview
 
         tmp = kb.graphs.ns + "tmp/"
         return publicview.size(kb) == 0 and not any(g.startswith(tmp) for g in kb.named_graphs())

@@ -7,7 +7,7 @@ kind gets its schema.org type: Organization, Project, Place, Event, Person, Defi
 
 from __future__ import annotations
 
-from kb.describe import Description
+from kb.publish.describe import Description
 from kb.namespaces import STANDARD_PREFIXES as P
 
 SDO = P["schema"]

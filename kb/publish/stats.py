@@ -17,7 +17,7 @@ ENTITY_CLASSES = ("Organisation", "Project", "Activity", "Event", "Funding", "Pl
 def stats(kb: KB, *, detail: bool = False) -> dict:
     """Triples and entities per class of the public dataset (the public default graph: what the dumps,
     VoID and SPARQL clients see), hidden and withdrawn entities, graphs, outbound links."""
-    from kb import publicview
+    from kb.store import publicview
 
     n = kb.names
     counts = {row["c"].value: int(row["n"].value) for row in kb.select(
@@ -59,7 +59,7 @@ def links_by_target(kb: KB) -> dict[str, int]:
     """owl:sameAs / skos:exactMatch / skos:closeMatch links to other datasets, per target (as in VoID)."""
     import pyoxigraph as ox
 
-    from kb.void import LINK_PREDICATES, _target_of
+    from kb.publish.void import LINK_PREDICATES, _target_of
 
     counts: dict[str, int] = {}
     for pred in LINK_PREDICATES:

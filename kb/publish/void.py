@@ -14,7 +14,7 @@ from collections import Counter
 
 import pyoxigraph as ox
 
-from kb.dump import MEDIA_TYPES, excluded_nodes
+from kb.publish.dump import MEDIA_TYPES, excluded_nodes
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -89,9 +89,9 @@ def _namespace(iri: str) -> str:
 
 
 def statistics(kb) -> dict:
-    """Figures of the public dataset, counted in the public default graph (kb/publicview.py): the
+    """Figures of the public dataset, counted in the public default graph (kb/store/publicview.py): the
     triples of the merged public dump, each once, without hidden and withdrawn entities."""
-    from kb import publicview
+    from kb.store import publicview
 
     n = kb.names
     store = kb.store

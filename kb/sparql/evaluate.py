@@ -65,7 +65,7 @@ def dataset_kwargs(job: dict) -> dict:
         }
     if job.get("has_dataset") or not job.get("union"):
         # the query's own FROM / FROM NAMED, or the store's default graph: the public RDF merge of the
-        # named graphs (kb/publicview.py), every named graph still there for GRAPH ?g
+        # named graphs (kb/store/publicview.py), every named graph still there for GRAPH ?g
         return {}
     return {"use_default_graph_as_union": True}  # a remote store whose default graph is the union
 

@@ -17,26 +17,11 @@ from typing import Iterable
 
 import pyoxigraph as ox
 
-from kb.errors import BadRequest, KBError, SyntaxProblem
+from kb.errors import KBError
 from kb.graphs import Graphs
 from kb.namespaces import names as _names
 from kb.settings import Settings
 from kb.terms import bindings, sparql_term
-
-FORMATS = {
-    "ttl": ox.RdfFormat.TURTLE,
-    "turtle": ox.RdfFormat.TURTLE,
-    "nt": ox.RdfFormat.N_TRIPLES,
-    "ntriples": ox.RdfFormat.N_TRIPLES,
-    "nq": ox.RdfFormat.N_QUADS,
-    "nquads": ox.RdfFormat.N_QUADS,
-    "trig": ox.RdfFormat.TRIG,
-    "jsonld": ox.RdfFormat.JSON_LD,
-    "json": ox.RdfFormat.JSON_LD,
-    "rdf": ox.RdfFormat.RDF_XML,
-    "xml": ox.RdfFormat.RDF_XML,
-    "owl": ox.RdfFormat.RDF_XML,
-}
 
 
 def _reopens_after_disk_full(write):
@@ -64,20 +49,6 @@ def _reopens_after_disk_full(write):
     return wrapper
 
 
-def rdf_format(name_or_path: str | os.PathLike) -> ox.RdfFormat:
-    """The RDF format for a short name (``ttl``) or a file path (``x.nt``, ``x.ttl.gz``)."""
-    text = str(name_or_path).lower()
-    if text.endswith(".gz"):
-        text = text[:-3]
-    ext = text.rsplit(".", 1)[-1]
-    try:
-        return FORMATS[ext]
-    except KeyError:
-        raise BadRequest(
-            f"unknown RDF format {ext!r}: use one of {', '.join(sorted(set(FORMATS)))}"
-        ) from None
-
-
 class KB:
     """A knowledge base: a pyoxigraph store plus the names, graphs and prefixes of one base IRI."""
 
@@ -96,7 +67,7 @@ class KB:
     @classmethod
     def open(cls, settings: Settings, *, read_only: bool = False) -> "KB":
         if settings.store_is_remote:
-            from kb.remote import RemoteKB
+            from kb.store.remote import RemoteKB
 
             return RemoteKB(settings)
         path = settings.store_path.resolve()
@@ -220,7 +191,7 @@ class KB:
         """Make ``graph`` hold exactly these triples, atomically, with the public default graph kept in
         step in the same transaction. Returns False (and writes nothing) when it already did:
         re-running an import changes nothing."""
-        from kb import publicview
+        from kb.store import publicview
 
         target = ox.NamedNode(graph)
         tmp = ox.NamedNode(self.graphs.ns + "tmp/" + uuid.uuid4().hex)
@@ -255,9 +226,9 @@ class KB:
         Triples go into ``graph`` (required for triple formats); quad formats keep their graphs.
         A syntax error names the file, line and column and leaves the store unchanged.
         """
-        from kb.loader import load_file
+        from kb.store.loader import load_file
 
-        from kb import publicview
+        from kb.store import publicview
 
         added = load_file(self, path, graph=graph, format=format, base_iri=base_iri)
         if added:
@@ -280,7 +251,7 @@ class KB:
     @_reopens_after_disk_full
     def drop_graph(self, graph: str) -> bool:
         """Remove a named graph; what only it stated leaves the public default graph with it."""
-        from kb import publicview
+        from kb.store import publicview
 
         node = ox.NamedNode(graph)
         if not self.store.contains_named_graph(node):
@@ -301,7 +272,7 @@ class KB:
         public default graph in step: in the same transaction for the nodes named in ``touched`` (every
         node whose statements the update may change, as the callers in kb/ know them), else by deriving
         the whole default graph again right after (updates from the endpoint's operator)."""
-        from kb import publicview
+        from kb.store import publicview
 
         if touched is None:
             self.store.update(sparql, prefixes=self.names.prefixes(), base_iri=base_iri)
@@ -351,11 +322,3 @@ def _digest(quads: list[ox.Quad]) -> str:
         h.update(line.encode())
         h.update(b"\n")
     return h.hexdigest()
-
-
-def syntax_problem(path, exc: SyntaxError) -> SyntaxProblem:
-    """A parse error as a message with file, line and column."""
-    line = getattr(exc, "lineno", None)
-    col = getattr(exc, "offset", None)
-    where = f"{path}" + (f", line {line}" if line else "") + (f", column {col}" if col else "")
-    return SyntaxProblem(f"{where}: {exc.msg if hasattr(exc, 'msg') else exc}")

@@ -12,17 +12,56 @@ from __future__ import annotations
 
 import gzip
 import io
+import os
 import sys
 import time
 from pathlib import Path
 
 import pyoxigraph as ox
 
-from kb.errors import BadRequest, KBError
+from kb.errors import BadRequest, KBError, SyntaxProblem
 from kb.namespaces import rebase
 from kb.settings import DEFAULT_BASE_URI
 
 BULK_THRESHOLD = 16 * 1024 * 1024  # bytes; above this, bulk load (streaming)
+FORMATS = {
+    "ttl": ox.RdfFormat.TURTLE,
+    "turtle": ox.RdfFormat.TURTLE,
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "ntriples": ox.RdfFormat.N_TRIPLES,
+    "nq": ox.RdfFormat.N_QUADS,
+    "nquads": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+    "jsonld": ox.RdfFormat.JSON_LD,
+    "json": ox.RdfFormat.JSON_LD,
+    "rdf": ox.RdfFormat.RDF_XML,
+    "xml": ox.RdfFormat.RDF_XML,
+    "owl": ox.RdfFormat.RDF_XML,
+}
+
+
+def rdf_format(name_or_path: str | os.PathLike) -> ox.RdfFormat:
+    """The RDF format for a short name (``ttl``) or a file path (``x.nt``, ``x.ttl.gz``)."""
+    text = str(name_or_path).lower()
+    if text.endswith(".gz"):
+        text = text[:-3]
+    ext = text.rsplit(".", 1)[-1]
+    try:
+        return FORMATS[ext]
+    except KeyError:
+        raise BadRequest(
+            f"unknown RDF format {ext!r}: use one of {', '.join(sorted(set(FORMATS)))}"
+        ) from None
+
+
+def syntax_problem(path, exc: SyntaxError) -> SyntaxProblem:
+    """A parse error as a message with file, line and column."""
+    line = getattr(exc, "lineno", None)
+    col = getattr(exc, "offset", None)
+    where = f"{path}" + (f", line {line}" if line else "") + (f", column {col}" if col else "")
+    return SyntaxProblem(f"{where}: {exc.msg if hasattr(exc, 'msg') else exc}")
+
+
 QUAD_FORMATS = {ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG}
 BAR_WIDTH = 30
 
@@ -66,7 +105,6 @@ def load_file(kb, path, *, graph=None, format=None, base_iri=None, progress=None
     Triples go into ``graph`` (default: a graph named after the file); quad formats keep their own.
     A syntax error raises :class:`kb.errors.SyntaxProblem` naming file, line and column.
     """
-    from kb.store import rdf_format, syntax_problem
 
     path = Path(path)
     if not path.is_file():
