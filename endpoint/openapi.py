@@ -317,6 +317,13 @@ def document() -> dict:
         "/healthz": {"get": _op("Liveness and store figures", {"200": _ok("ok", JSON, schema={
             "type": "object", "required": ["status", "store"]})}, tags=["pages"])},
         "/openapi.json": {"get": _op("This description", {"200": _ok("OpenAPI 3.1", JSON)}, tags=["pages"])},
+        "/readyz": {"get": _op("Readiness: the store answers (generation, figures, process shape)", {
+            "200": _ok("ready", JSON, schema={"type": "object", "required": ["status", "generation", "store"]}),
+            "503": _ok("the store cannot be reached", JSON, schema={
+                "type": "object", "required": ["status", "reason"]})}, tags=["operations"])},
+        "/metrics": {"get": _op("Prometheus metrics: requests and latency per route, query timeouts, refused "
+                                "queries, store size, pending submissions",
+                                {"200": _ok("Prometheus text format", TEXT)}, tags=["operations"])},
     }
     _dereferencing(paths)
     _browse(paths)

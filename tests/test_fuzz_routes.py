@@ -161,7 +161,7 @@ FORM = ["type", "entity", "name", "website", "shortDescription", "description", 
         "technologyMethod", "partner", "partner_role", "submitter_name", "submitter_kind", "submitter_email",
         "consent", "idempotency_key"]
 GET_ROUTES = {
-    "/": [], "/healthz": [], "/openapi.json": [], "/context.jsonld": [],
+    "/": [], "/healthz": [], "/openapi.json": [], "/context.jsonld": [], "/readyz": [], "/metrics": [],
     "/id/organisation/{}": [], "/id/{}/nesta": [], "/id/organization/{}": [], "/id/activity/{}": [], "/id/concept/{}": [], "/id/concept/area-of-society/{}": [],
     "/data/organisation/{}": ["page"], "/data/project/{}.ttl": ["page"], "/data/concept/{}": ["page"],
     "/data/concept/area-of-society/{}": ["page"],
