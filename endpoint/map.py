@@ -48,6 +48,7 @@ def map_json():
     resp = jsonify({"type": "FeatureCollection", "kind": result.kind, "filters": result.selected,
                     "total": result.total, "placed": result.placed, "placed_by": result.how,
                     "features": features})
+    resp.mimetype = "application/geo+json"  # RFC 7946
     resp.headers["Access-Control-Allow-Origin"] = "*"
     return resp
 

@@ -73,6 +73,7 @@
     var group = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 45,
                                        spiderfyOnMaxZoom: true });
     map.addLayer(group);
+    el.dsikbMap = map;  // for tests and the benchmark (a property of the element, not a global)
     fetch(el.getAttribute("data-src"), { credentials: "same-origin", headers: { Accept: "application/geo+json, application/json" } })
       .then(function (r) {
         if (!r.ok) return r.text().then(function (t) { throw new Error(t || ("HTTP " + r.status)); });
@@ -83,7 +84,8 @@
         (data.features || []).forEach(function (f) { var m = markerFor(f); if (m) markers.push(m); });
         var finish = function () {
           if (el.getAttribute("data-fit") === "markers" && markers.length) {
-            map.fitBounds(group.getBounds(), { maxZoom: 8, padding: [20, 20] });
+            map.fitBounds(L.latLngBounds(markers.map(function (m) { return m.getLatLng(); })),
+                          { maxZoom: 8, padding: [20, 20] });
           }
           drawn(el, group.getLayers().length);
         };
@@ -112,7 +114,18 @@
     base.shapes.then(function () { drawn(el, 1); }, function (e) { failed(el, e.message || String(e)); });
   }
 
+  function tidyForm(form) {
+    // leave the facets left at "any" out of the URL (the page works the same with them)
+    form.addEventListener("submit", function () {
+      Array.prototype.forEach.call(form.querySelectorAll("select"), function (s) { if (!s.value) s.disabled = true; });
+    });
+    window.addEventListener("pageshow", function () {
+      Array.prototype.forEach.call(form.querySelectorAll("select"), function (s) { s.disabled = false; });
+    });
+  }
+
   function start() {
+    Array.prototype.forEach.call(document.querySelectorAll("form.map-filters"), tidyForm);
     if (typeof L === "undefined") return;
     var big = document.querySelector("#map[data-src]");
     if (big) bigMap(big);
