@@ -64,10 +64,15 @@ def _coordinate(term, low: float, high: float) -> float | None:
     return value if math.isfinite(value) and low <= value <= high else None
 
 
-def _pairs(kb, predicate: str):
-    """(subject IRI, object term) of every statement with ``predicate`` (bound, not spliced)."""
-    for row in kb.store.query("SELECT ?s ?o ?p WHERE { ?s ?p ?o }", use_default_graph_as_union=True,
-                              substitutions={ox.Variable("p"): ox.NamedNode(predicate)}):
+def _pairs(kb, predicate: str, cls: str | None = None):
+    """(subject IRI, object term) of every statement with ``predicate`` (of a subject of class
+    ``cls``); terms are bound, not spliced."""
+    bind = {ox.Variable("p"): ox.NamedNode(predicate)}
+    query = "SELECT ?s ?o ?p WHERE { ?s ?p ?o }"
+    if cls is not None:
+        bind[ox.Variable("c")] = ox.NamedNode(cls)
+        query = "SELECT ?s ?o ?p ?c WHERE { ?s a ?c ; ?p ?o }"
+    for row in kb.store.query(query, use_default_graph_as_union=True, substitutions=bind):
         if isinstance(row[0], ox.NamedNode):
             yield row[0].value, row[1]
 
@@ -125,11 +130,11 @@ def _build(kb, generation: int) -> Located:
     place_cls = ox.NamedNode(d("Place"))
     place_iris = {q.subject.value for q in kb.store.quads_for_pattern(
         None, ox.NamedNode(STANDARD_PREFIXES["rdf"] + "type"), place_cls, None) if isinstance(q.subject, ox.NamedNode)}
-    labels = {s: o.value for s, o in _pairs(kb, rdfs + "label") if s in place_iris and isinstance(o, ox.Literal)}
+    labels = {s: o.value for s, o in _pairs(kb, rdfs + "label", d("Place")) if isinstance(o, ox.Literal)}
     cities, capitals = _gazetteer()
     places: dict[str, tuple[float, float]] = {}
-    for s, o in _pairs(kb, owl + "sameAs"):
-        if s in place_iris and s not in places and o.value.startswith(GEONAMES):
+    for s, o in _pairs(kb, owl + "sameAs", d("Place")):
+        if s not in places and o.value.startswith(GEONAMES):
             try:
                 gid = int(o.value[len(GEONAMES):].strip("/"))
             except ValueError:
