@@ -81,8 +81,11 @@ def minimap(iri: str, coordinates: dict | None = None) -> dict | None:
         point = mapdata.place_point(get_kb(), iri)
     if point is None or not (-90 <= point[0] <= 90 and -180 <= point[1] <= 180):
         return None
-    return {"lat": point[0], "long": point[1], "href": request.script_root + "/map",
-            "label": _("On the map")}
+    href, caption = request.script_root + "/map", _("See all organisations on the map")
+    if "/id/place/" in iri and mapdata.is_country(get_kb(), iri):
+        href += "?" + urlencode({"country": iri.rstrip("/").rsplit("/", 1)[-1]})
+        caption = _("See this country's organisations on the map")
+    return {"lat": point[0], "long": point[1], "href": href, "label": _("On the map"), "caption": caption}
 
 
 @bp.app_template_global("map_remove_url")

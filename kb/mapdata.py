@@ -41,6 +41,7 @@ class Located:
     countries: dict[str, set[str]]  # entity IRI -> country place IRIs
     places: dict[str, tuple[float, float]]  # place IRI -> (lat, long): GeoNames, or its organisations'
     labels: dict[str, str]  # place IRI -> label
+    country_places: set[str] | None = None  # places some entity names as its country (when asked)
     memo: dict = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -161,6 +162,14 @@ def place_point(kb, iri: str) -> tuple[float, float] | None:
     """Where a place is: its own coordinates, else GeoNames' (a country: its capital), else the
     average of its organisations'; None when nothing says."""
     return located(kb).places.get(iri)
+
+
+def is_country(kb, iri: str) -> bool:
+    """Whether some entity names ``iri`` as its country (so /map?country= narrows to it)."""
+    loc = located(kb)
+    if loc.country_places is None:
+        loc.country_places = {c for cs in loc.countries.values() for c in cs}
+    return iri in loc.country_places
 
 
 def _key(kind: str, filters: dict[str, list[str]]) -> tuple:

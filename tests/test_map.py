@@ -8,13 +8,14 @@ entity page, and an entity page draws its small map.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 from html.parser import HTMLParser
+from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.support import ARTIFACTS, chromium, live_server as serve
+from tests.test_browser import A11Y
 
 ORGS_WITH_COORDINATES = """
 SELECT DISTINCT ?o ?lat ?long WHERE {
@@ -199,6 +200,7 @@ def test_entity_and_place_pages_have_a_small_map(client, store_points):
     germany = client.get("/page/place/germany").get_data(as_text=True)
     lat = re.search(r'class="minimap"[^>]*data-lat="([^"]+)" data-long="([^"]+)"', germany)
     assert lat and (float(lat.group(1)), float(lat.group(2))) == pytest.approx((52.52, 13.41), abs=0.05)  # Berlin
+    assert '<a href="/map?country=germany">' in germany
     assert 'class="minimap"' not in client.get("/page/concept/area-of-society").get_data(as_text=True)
 
 
@@ -241,6 +243,7 @@ def test_map_draws_one_marker_per_point_and_filters_change_them(live, browser, e
     page.goto(live + "/map")
     assert _drawn(page) == len(everything["features"])
     page.screenshot(path=str(ARTIFACTS / "map.png"))
+    assert page.evaluate(A11Y) == [], "accessibility problems on /map"
     # the whole world in view: the numbers on the clusters and the single markers add up
     page.evaluate("() => new Promise(done => { const m = document.getElementById('map').dsikbMap;"
                   " m.once('moveend', () => setTimeout(done, 300)); m.setView([20, 0], 2, {animate: false}); })")
