@@ -37,12 +37,19 @@ function touchesEurope(feature) {
   });
 }
 
+function unwrap(ring) {
+  // a ring that crosses the antimeridian (Russia's Chukotka, Fiji) jumps from 180 to -180; drawn as is,
+  // it strikes a line across the whole map: carry its western points past 180 instead
+  const jumps = ring.some((p, i) => i && Math.abs(p[0] - ring[i - 1][0]) > 180);
+  return jumps ? ring.map((p) => (p[0] < 0 ? [p[0] + 360, p[1]] : p)) : ring;
+}
+
 function round(c) {
   if (typeof c[0] === "number") return [Math.round(c[0] * 100) / 100, Math.round(c[1] * 100) / 100];
   if (typeof c[0][0] !== "number") return c.map(round);
   // a ring: rounded, without the points rounding made equal to the one before
   const ring = [];
-  for (const p of c.map(round)) {
+  for (const p of unwrap(c).map(round)) {
     const last = ring[ring.length - 1];
     if (!last || last[0] !== p[0] || last[1] !== p[1]) ring.push(p);
   }
