@@ -154,6 +154,26 @@ def _browse(paths: dict) -> None:
         search_params, ["browse"])}
 
 
+def _map(paths: dict) -> None:
+    from kb.index.browse import FACETS
+    from kb.index.mapdata import KINDS
+
+    facets = sorted({f.key for k in KINDS for f in FACETS.get(k, ())})
+    params = [_param("show", schema={"type": "string", "enum": list(KINDS)},
+                     description="what to put on the map (default organisation)"),
+              *[_list_param(k, f"facet filter, as /browse ({', '.join(t for t in KINDS if k in [f.key for f in FACETS[t]])})")
+                for k in facets]]
+    paths["/map"] = {"get": _op(
+        "Map of organisations or projects (HTML; Leaflet, clustered), filtered by the /browse facets",
+        {"200": _ok("the page", HTML), **_errors(400)}, params, ["browse"])}
+    paths["/map.json"] = {"get": _op(
+        "The map's points as GeoJSON: one Feature per organisation with coordinates; a project at its "
+        "own coordinates, else at each partner's location, else at its country's capital (properties.placed)",
+        {"200": _ok("a GeoJSON FeatureCollection with total, placed and filters", "application/geo+json", schema={
+            "type": "object", "required": ["type", "features", "total", "placed"]}), **_errors(400)},
+        params, ["browse"])}
+
+
 def _publishing(paths: dict) -> None:
     from kb.publish.dump import PUBLIC_DUMPS
 
@@ -327,6 +347,7 @@ def document() -> dict:
     }
     _dereferencing(paths)
     _browse(paths)
+    _map(paths)
     _publishing(paths)
     _submissions(paths)
     _reconcile(paths)
