@@ -177,6 +177,7 @@ GET_ROUTES = {
     "/reconcile/suggest/entity": ["prefix", "type", "limit", "callback"],
     "/reconcile/suggest/type": ["prefix", "callback"], "/reconcile/suggest/property": ["prefix", "callback"],
     "/reconcile/preview": ["id"], "/export/mixnmatch.tsv": ["type"],
+    "/stats": [], "/stats.json": [], "/stats/{}": [], "/stats/country.csv": [],
 }
 
 
