@@ -315,6 +315,22 @@ def _reconcile(paths: dict) -> None:
         [_param("type", schema=types)], ["reconcile"])}
 
 
+def _stats(paths: dict) -> None:
+    from kb.publish.figures import BY_NAME
+
+    names = [f"{n}{ext}" for n in BY_NAME for ext in (".csv", ".json", "")]
+    paths["/stats"] = {"get": _op("The dataset in figures: charts, tables and the SPARQL query of each (HTML)",
+                                  {"200": _ok("the page", HTML)}, tags=["pages"])}
+    paths["/stats.json"] = {"get": _op("Every figure: its query, variables and rows (JSON)", {"200": _ok(
+        "the figures", JSON, schema={"type": "object", "required": ["generation", "figures"]})}, tags=["pages"])}
+    paths["/stats/{name}"] = {"get": _op(
+        "One figure's table: the answer of its query as CSV or JSON; without a suffix, 303 to it on /stats",
+        {"200": _ok("the table", "text/csv", JSON), "303": {"description": "See Other: /stats#{figure}",
+                                                            "headers": LOCATION}, **_errors(404)},
+        [_param("name", "path", {"type": "string", "enum": names}, "figure, with .csv or .json",
+                example="country.csv")], ["pages"])}
+
+
 def _submission_schemas() -> dict:
     """``docs/submission.schema.json`` as components: its ``$defs`` become sibling schemas."""
     from kb.contribute.submission_json import json_schema
@@ -351,6 +367,7 @@ def document() -> dict:
     _publishing(paths)
     _submissions(paths)
     _reconcile(paths)
+    _stats(paths)
     error_types = {HTML: {"schema": STR}, TEXT: {"schema": STR}, JSON: {"schema": {
         "type": "object", "required": ["status", "error", "message"],
         "properties": {"status": {"type": "integer"}, "error": STR, "message": STR}}}}

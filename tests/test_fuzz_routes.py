@@ -179,6 +179,7 @@ GET_ROUTES = {
     "/reconcile/suggest/type": ["prefix", "callback"], "/reconcile/suggest/property": ["prefix", "callback"],
     "/reconcile/preview": ["id"], "/export/mixnmatch.tsv": ["type"],
     "/map": MAP, "/map.json": MAP,
+    "/stats": [], "/stats.json": [], "/stats/{}": [], "/stats/country.csv": [],
 }
 
 
