@@ -8,12 +8,21 @@ cookie, then the best match of ``Accept-Language``, then English.
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, request
 from flask_babel import Babel
+
+from kb.i18n import N_
 
 LANGUAGES = ("en", "es", "fr", "de", "it")
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "it": "Italiano"}
 COOKIE = "dsikb_lang"
+# Words that reach templates as data and are translated there (``_(h.type)``): listed here so that
+# ``make translations`` extracts them.
+RUNTIME_STRINGS = (
+    N_("organisation"), N_("project"), N_("activity"), N_("event"), N_("place"), N_("person"),
+    N_("delivery lead"), N_("delivery partner"), N_("co funder"), N_("sole funder"), N_("evaluator"),
+    N_("advisory group member"), N_("takes part"), N_("Moved Permanently"),
+)
 
 
 def select_locale() -> str:
