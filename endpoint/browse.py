@@ -36,10 +36,10 @@ def browse(name: str):
         raise NotFound(f"there is no list of {type_!r}: browse one of {', '.join(BROWSE_TYPES)}")
     keys = [f.key for f in FACETS.get(type_, ())]
     filters = {k: request.args.getlist(k) for k in keys if request.args.getlist(k)}
-    unknown = [k for k in request.args if k not in keys and k not in ("sort", "page", "per_page", "hidden")]
+    unknown = [k for k in request.args if k not in keys and k not in ("sort", "page", "per_page", "hidden", "lang")]
     if unknown:
         raise BadRequest(f"unknown parameter {', '.join(unknown)}: filters for {type_} are "
-                         f"{', '.join(keys) or 'none'}; also sort, page, per_page")
+                         f"{', '.join(keys) or 'none'}; also sort, page, per_page, lang")
     kb = get_kb()
     sort = request.args.get("sort", "label")
     if ext == "csv":

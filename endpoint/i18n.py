@@ -32,7 +32,13 @@ def select_locale() -> str:
     cookie = request.cookies.get(COOKIE)
     if cookie in LANGUAGES:
         return cookie
-    return request.accept_languages.best_match(LANGUAGES) or "en"
+    # by the reader's order of preference, a regional variant counting as its language ("de-AT" is
+    # German, before a French q=0.5); Werkzeug's best_match would prefer any exact match first
+    for value, quality in request.accept_languages:
+        primary = value.split("-", 1)[0].lower()
+        if quality > 0 and primary in LANGUAGES:
+            return primary
+    return "en"
 
 
 def current_language() -> str:
