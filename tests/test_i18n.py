@@ -84,6 +84,7 @@ def test_project_page_shows_concepts_in_the_readers_language(client, built_kb):
     path = "/page/" + project.split("/id/", 1)[1]
     it = html(client.get(path, headers={"Accept-Language": "it"}))
     assert "Ambiti della società" in it and concept["it"].value in it  # fact label and concept label
+    assert '<p class="kind">Progetto</p>' in it  # the class's rdfs:label@it from the ontology
     en = html(client.get(path))
     assert "Areas of society" in en and concept["en"].value in en
 
@@ -233,6 +234,18 @@ def test_every_concept_has_a_preflabel_in_five_languages():
         PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
         SELECT ?c WHERE { ?c skos:prefLabel ?a, ?b FILTER(?a != ?b && lang(?a) = lang(?b)) }""")
     assert list(too_many) == []  # SKOS: at most one prefLabel per language
+
+
+def test_ontology_terms_are_labelled_in_five_languages():
+    import rdflib
+
+    g = rdflib.Graph().parse(PROJECT_ROOT / "ontology" / "dsi.ttl")
+    dsi = "https://w3id.org/dsi/def/dsi#"
+    terms = {s for s in g.subjects(rdflib.RDFS.label, None) if str(s).startswith(dsi)}
+    assert len(terms) > 60
+    missing = sorted((str(s), lang) for s in terms for lang in LANGUAGES
+                     if not any(lit.language == lang for lit in g.objects(s, rdflib.RDFS.label)))
+    assert missing == []
 
 
 # -- /def/dsi --------------------------------------------------------------------------------------
