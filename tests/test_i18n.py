@@ -147,6 +147,15 @@ def test_etag_differs_per_language(client):
     assert "Accept-Language" in client.get(path).headers["Vary"]
 
 
+def test_submission_form_in_german(client):
+    de = html(client.get("/submit", headers={"Accept-Language": "de"}))
+    en = html(client.get("/submit"))
+    assert "Eine Organisation oder ein Projekt hinzufügen" in de and "Zur Prüfung senden" in de
+    assert "> Offene Daten</label>" in de and "> Open data</label>" in en  # concept checkboxes
+    values = lambda body: sorted(re.findall(r'name="technologyFocus" value="([^"]+)"', body))
+    assert values(de) == values(en)  # same concept IRIs submitted, whatever the language
+
+
 def test_error_pages_are_translated(client):
     r = client.get("/page/organisation/no-such-thing", headers={"Accept": "text/html", "Accept-Language": "it"})
     assert r.status_code == 404
