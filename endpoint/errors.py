@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from endpoint.i18n import N_
 from kb.errors import KBError
-from kb.i18n import N_
 
 
 def _render(status: int, title: str, message: str, headers: dict | None = None, field: str | None = None):

@@ -11,11 +11,18 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_babel import Babel
 
-from kb.i18n import N_
 
 LANGUAGES = ("en", "es", "fr", "de", "it")
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "it": "Italiano"}
 COOKIE = "dsikb_lang"
+
+
+def N_(text: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Marks a string for extraction (``pybabel extract -k N_``) without translating it: code
+    that runs outside a request keeps English data; the template translates it (``_(label)``)."""
+    return text
+
+
 # Words that reach templates as data and are translated there (``_(h.type)``): listed here so that
 # ``make translations`` extracts them.
 RUNTIME_STRINGS = (

@@ -14,11 +14,10 @@ import pyoxigraph as ox
 from flask import Blueprint, render_template, request
 from flask_babel import gettext as _, ngettext
 
-from endpoint.i18n import current_language
+from endpoint.i18n import N_, current_language
 
 from endpoint.state import get_kb
 from kb.describe import Description, property_labels
-from kb.i18n import N_
 from kb.namespaces import LEGACY_CONCEPT, LEGACY_ID, STANDARD_PREFIXES as P
 from kb.schemaorg import page_jsonld
 from kb.stats import stats
