@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install init clean
+.PHONY: run test install init clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,3 +34,16 @@ test: $(VENV)/.installed-test
 
 clean:
 	rm -rf $(VENV) var
+
+# Interface translations (docs/i18n.md): collect the strings, merge them into each language's
+# catalogue, compile the .mo files the app reads (committed, so `make run` needs no build step).
+TRANSLATIONS := endpoint/translations
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k lazy_gettext --no-location --sort-output \
+	  --project dsikb -o $(TRANSLATIONS)/messages.pot .
+	for lang in es fr de it; do \
+	  if [ -f $(TRANSLATIONS)/$$lang/LC_MESSAGES/messages.po ]; then \
+	    $(BIN)/pybabel update --no-fuzzy-matching --no-location -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$lang; \
+	  else $(BIN)/pybabel init -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) -l $$lang; fi; \
+	done
+	$(BIN)/pybabel compile --statistics -d $(TRANSLATIONS)

@@ -11,6 +11,7 @@ import io
 
 from flask import Blueprint, jsonify, make_response, render_template, request
 
+from endpoint.i18n import current_language
 from endpoint.pages import link_target, local_href
 from endpoint.params import int_arg
 from endpoint.state import get_kb
@@ -35,10 +36,10 @@ def browse(name: str):
         raise NotFound(f"there is no list of {type_!r}: browse one of {', '.join(BROWSE_TYPES)}")
     keys = [f.key for f in FACETS.get(type_, ())]
     filters = {k: request.args.getlist(k) for k in keys if request.args.getlist(k)}
-    unknown = [k for k in request.args if k not in keys and k not in ("sort", "page", "per_page", "hidden")]
+    unknown = [k for k in request.args if k not in keys and k not in ("sort", "page", "per_page", "hidden", "lang")]
     if unknown:
         raise BadRequest(f"unknown parameter {', '.join(unknown)}: filters for {type_} are "
-                         f"{', '.join(keys) or 'none'}; also sort, page, per_page")
+                         f"{', '.join(keys) or 'none'}; also sort, page, per_page, lang")
     kb = get_kb()
     sort = request.args.get("sort", "label")
     if ext == "csv":
@@ -50,7 +51,8 @@ def browse(name: str):
                             include_hidden=_include_hidden()).rows
         return _csv(type_, rows, result)
     result = listing(kb, type_, filters=filters, sort=sort, page=int_arg("page", 1),
-                     per_page=int_arg("per_page", PER_PAGE), include_hidden=_include_hidden())
+                     per_page=int_arg("per_page", PER_PAGE), include_hidden=_include_hidden(),
+                     lang=current_language() if ext == "" else "en")
     if ext == "json":
         return jsonify(_json(result))
     body = render_template("browse.html", r=result, type_=type_, sorts=SORTS,

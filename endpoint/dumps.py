@@ -21,6 +21,7 @@ from pathlib import Path
 import pyoxigraph as ox
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file, url_for
 
+from endpoint.i18n import current_language
 from endpoint.negotiation import negotiate, vary_accept
 from endpoint.state import get_kb
 from kb.publish import void
@@ -223,7 +224,7 @@ def _def_document(kind: str, mime: str) -> bytes:
     """The document for ``kind`` in ``mime``, cached per store generation."""
     kb = get_kb()
     cache = current_app.extensions["dsikb_defs"]
-    key = (kind, mime, kb.generation)
+    key = (kind, mime, kb.generation) + ((current_language(),) if mime == HTML else ())  # the header is translated
     if key in cache:
         return cache[key]
     graphs, scheme_graphs = _def_graphs(kind)
@@ -232,7 +233,7 @@ def _def_document(kind: str, mime: str) -> bytes:
     if mime == HTML:
         import rdflib
 
-        from kb.publish.ontodoc import ontology_html, shapes_html
+        from kb.publish.ontodoc import ontology_parts, shapes_html
 
         def to_rdflib(gs):
             data = ox.serialize((q.triple for q in _quads(gs)), format=ox.RdfFormat.N_TRIPLES)
@@ -242,7 +243,10 @@ def _def_document(kind: str, mime: str) -> bytes:
             return g.parse(data=data, format="nt")
 
         if kind == "dsi":
-            body = ontology_html(to_rdflib(graphs[:1]), to_rdflib(scheme_graphs), kb.names.dsi_ns).encode()
+            parts_key = (kind, "parts", kb.generation)  # pyLODE takes seconds: once per generation, not per language
+            if parts_key not in cache:
+                cache[parts_key] = ontology_parts(to_rdflib(graphs[:1]), to_rdflib(scheme_graphs), kb.names.dsi_ns)
+            body = render_template("ontology.html", parts=cache[parts_key]).encode()
         else:
             body = shapes_html(to_rdflib(graphs)).encode()
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from endpoint.i18n import N_
 from kb.errors import KBError
 
 
@@ -31,10 +32,10 @@ def _render(status: int, title: str, message: str, headers: dict | None = None, 
     return resp
 
 
-TITLES = {400: "Bad Request", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-          406: "Not Acceptable", 410: "Gone", 413: "Payload Too Large", 415: "Unsupported Media Type",
-          422: "Unprocessable Content", 429: "Too Many Requests", 500: "Internal Server Error",
-          503: "Service Unavailable"}
+TITLES = {400: N_("Bad Request"), 403: N_("Forbidden"), 404: N_("Not Found"), 405: N_("Method Not Allowed"),
+          406: N_("Not Acceptable"), 410: N_("Gone"), 413: N_("Payload Too Large"), 415: N_("Unsupported Media Type"),
+          422: N_("Unprocessable Content"), 429: N_("Too Many Requests"), 500: N_("Internal Server Error"),
+          503: N_("Service Unavailable")}  # English in JSON and text; error.html shows them translated
 
 
 def disk_full(exc: BaseException) -> bool:
@@ -64,7 +65,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(KBError)
     def kb_error(exc: KBError):
         g.dsikb_error = exc  # for the metrics (endpoint/observability.py)
-        return _render(exc.status, TITLES.get(exc.status, "Error"), exc.message, exc.headers,
+        return _render(exc.status, TITLES.get(exc.status, N_("Error")), exc.message, exc.headers,
                        getattr(exc, "field", None))
 
     @app.errorhandler(HTTPException)

@@ -11,9 +11,25 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_babel import Babel
 
+
 LANGUAGES = ("en", "es", "fr", "de", "it")
 LANGUAGE_NAMES = {"en": "English", "es": "Español", "fr": "Français", "de": "Deutsch", "it": "Italiano"}
 COOKIE = "dsikb_lang"
+
+
+def N_(text: str) -> str:  # noqa: N802 - the conventional gettext marker name
+    """Marks a string for extraction (``pybabel extract -k N_``) without translating it: code
+    that runs outside a request keeps English data; the template translates it (``_(label)``)."""
+    return text
+
+
+# Words that reach templates as data and are translated there (``_(h.type)``): listed here so that
+# ``make translations`` extracts them.
+RUNTIME_STRINGS = (
+    N_("organisation"), N_("project"), N_("activity"), N_("event"), N_("place"), N_("person"),
+    N_("delivery lead"), N_("delivery partner"), N_("co funder"), N_("sole funder"), N_("evaluator"),
+    N_("advisory group member"), N_("takes part"), N_("Moved Permanently"),
+)
 
 
 def select_locale() -> str:
@@ -23,7 +39,13 @@ def select_locale() -> str:
     cookie = request.cookies.get(COOKIE)
     if cookie in LANGUAGES:
         return cookie
-    return request.accept_languages.best_match(LANGUAGES) or "en"
+    # by the reader's order of preference, a regional variant counting as its language ("de-AT" is
+    # German, before a French q=0.5); Werkzeug's best_match would prefer any exact match first
+    for value, quality in request.accept_languages:
+        primary = value.split("-", 1)[0].lower()
+        if quality > 0 and primary in LANGUAGES:
+            return primary
+    return "en"
 
 
 def current_language() -> str:

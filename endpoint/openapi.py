@@ -143,7 +143,9 @@ def _browse(paths: dict) -> None:
          *[_list_param(k, f"facet filter ({', '.join(t for t, fs in FACETS.items() if k in [f.key for f in fs])})")
            for k in facets],
          _param("sort", schema={"type": "string", "enum": list(SORTS)}), _param("page", schema=INT),
-         _param("per_page", schema=INT), hidden], ["browse"])}
+         _param("per_page", schema=INT), hidden,
+         _param("lang", description="interface language of the HTML page (en, es, fr, de, it; others are "
+                "ignored); any HTML page takes it, and a cookie keeps the choice (docs/i18n.md)")], ["browse"])}
     search_params = [_param("q", description="words to find in labels and descriptions", example="open data"),
                      _param("type", schema={"type": "string", "enum": list(SEARCH_TYPES)}),
                      _param("page", schema=INT), _param("per_page", schema={**INT, "maximum": 100}), hidden]

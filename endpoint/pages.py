@@ -12,6 +12,9 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import pyoxigraph as ox
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _, ngettext
+
+from endpoint.i18n import N_, current_language
 
 from endpoint.state import get_kb
 from kb.publish.describe import Description, property_labels
@@ -22,18 +25,18 @@ from kb.terms import sparql_term
 
 bp = Blueprint("pages", __name__)
 
-ROLE_GROUPS = (("delivery-lead", "Led by", "Leads"),
-               ("sole-funder", "Funded by", "Funds"), ("co-funder", "Funded by", "Funds"))
+ROLE_GROUPS = (("delivery-lead", N_("Led by"), N_("Leads")),
+               ("sole-funder", N_("Funded by"), N_("Funds")), ("co-funder", N_("Funded by"), N_("Funds")))
 FALLBACK_LABELS = {
-    P["rdfs"] + "label": "name", P["skos"] + "altLabel": "also known as", P["skos"] + "prefLabel": "name",
-    P["dcterms"] + "description": "description", P["dcterms"] + "identifier": "identifier",
-    P["owl"] + "sameAs": "same as", P["skos"] + "closeMatch": "probably the same as",
-    P["skos"] + "exactMatch": "same as", P["rdf"] + "type": "type", P["geo"] + "lat": "latitude",
-    P["geo"] + "long": "longitude", P["schema"] + "funder": "funder", P["schema"] + "member": "member",
-    P["skos"] + "inScheme": "in scheme", P["skos"] + "broader": "broader", P["skos"] + "narrower": "narrower",
-    P["skos"] + "definition": "definition", P["skos"] + "hasTopConcept": "top concept",
-    P["skos"] + "topConceptOf": "top concept of", P["dcterms"] + "created": "created",
-    P["dcterms"] + "modified": "modified", P["dcterms"] + "source": "source",
+    P["rdfs"] + "label": N_("name"), P["skos"] + "altLabel": N_("also known as"), P["skos"] + "prefLabel": N_("name"),
+    P["dcterms"] + "description": N_("description"), P["dcterms"] + "identifier": N_("identifier"),
+    P["owl"] + "sameAs": N_("same as"), P["skos"] + "closeMatch": N_("probably the same as"),
+    P["skos"] + "exactMatch": N_("same as"), P["rdf"] + "type": N_("type"), P["geo"] + "lat": N_("latitude"),
+    P["geo"] + "long": N_("longitude"), P["schema"] + "funder": N_("funder"), P["schema"] + "member": N_("member"),
+    P["skos"] + "inScheme": N_("in scheme"), P["skos"] + "broader": N_("broader"), P["skos"] + "narrower": N_("narrower"),
+    P["skos"] + "definition": N_("definition"), P["skos"] + "hasTopConcept": N_("top concept"),
+    P["skos"] + "topConceptOf": N_("top concept of"), P["dcterms"] + "created": N_("created"),
+    P["dcterms"] + "modified": N_("modified"), P["dcterms"] + "source": N_("source"),
 }
 
 
@@ -137,7 +140,7 @@ def _link(desc: Description, term) -> dict:
     if isinstance(term, ox.Literal):
         return {"text": term.value, "lang": term.language, "href": None, "external": False}
     if isinstance(term, ox.BlankNode):
-        return {"text": "(unnamed node)", "href": None, "external": False}
+        return {"text": _("(unnamed node)"), "href": None, "external": False}
     iri = term.value
     label = desc.labels.get(iri)
     href = local_href(iri)
@@ -156,10 +159,10 @@ def _short(iri: str) -> str:
 def entity_view(kb, desc: Description) -> dict:
     """What an entity page shows, in reading order."""
     n = kb.names
-    plabels = property_labels(kb)
+    plabels = property_labels(kb, current_language())
 
     def plabel(iri: str) -> str:
-        return plabels.get(iri) or FALLBACK_LABELS.get(iri) or humanize(iri)
+        return plabels.get(iri) or (_(FALLBACK_LABELS[iri]) if iri in FALLBACK_LABELS else humanize(iri))
 
     d = n.dsi
     types = desc.types.get(desc.iri, [])
@@ -179,7 +182,7 @@ def entity_view(kb, desc: Description) -> dict:
         if values:
             facts.append({"label": label, "values": values, "sep": sep})
 
-    fact("Where", d("city"), d("region"), d("country"))
+    fact(_("Where"), d("city"), d("region"), d("country"))
     if facts:  # "Paris, France, France": a city label that names its country says enough
         where = facts[-1]["values"]
         facts[-1]["values"] = [w for i, w in enumerate(where)
@@ -188,30 +191,30 @@ def entity_view(kb, desc: Description) -> dict:
     shown |= {d("startDate"), d("endDate")}
     if dates[0] or dates[1]:
         text = (dates[0][0] if dates[0] else "?") + (f" – {dates[1][0]}" if dates[1] else "")
-        facts.append({"label": "When" if is_project else "Founded", "values": [{"text": text}], "sep": ""})
-    fact("Website", d("website"))
-    fact("Twitter", d("twitter"))
-    fact("Organisation type", d("organisationType"))
-    fact("Size", d("organisationSize"))
-    fact("Activity type", d("activityType"))
-    fact("Areas of society", d("areaOfSociety"))
-    fact("DSI areas", d("dsiArea"))
-    fact("Technology focus", d("technologyFocus"))
-    fact("Technology methods", d("technologyMethod"))
-    fact("Support", d("supportType"))
-    fact("Who it helps", d("whoWeHelp"))
+        facts.append({"label": _("When") if is_project else _("Founded"), "values": [{"text": text}], "sep": ""})
+    fact(_("Website"), d("website"))
+    fact(_("Twitter"), d("twitter"))
+    fact(_("Organisation type"), d("organisationType"))
+    fact(_("Size"), d("organisationSize"))
+    fact(_("Activity type"), d("activityType"))
+    fact(_("Areas of society"), d("areaOfSociety"))
+    fact(_("DSI areas"), d("dsiArea"))
+    fact(_("Technology focus"), d("technologyFocus"))
+    fact(_("Technology methods"), d("technologyMethod"))
+    fact(_("Support"), d("supportType"))
+    fact(_("Who it helps"), d("whoWeHelp"))
     if [v.value for v in desc.values(d("socialImpact"))] != [_pick(desc, P["dcterms"] + "description")]:
-        fact("Social impact", d("socialImpact"))
+        fact(_("Social impact"), d("socialImpact"))
     shown |= {d("socialImpact"), d("qualityIssue")}
-    fact("Tags", d("tag"), d("networkTag"))
+    fact(_("Tags"), d("tag"), d("networkTag"))
 
     involvement = _involvement(kb, desc, is_org)
     if involvement:
         shown |= {d("takesPartIn"), d("leads"), d("funds"), d("partnerIn"), d("evaluates"), d("advises"),
                   P["schema"] + "funder", P["schema"] + "member"}
     else:
-        for label, p in (("Leads", d("leads")), ("Funds", d("funds")), ("Takes part in", d("takesPartIn")),
-                         ("Funded by", P["schema"] + "funder"), ("Members", P["schema"] + "member")):
+        for label, p in ((_("Leads"), d("leads")), (_("Funds"), d("funds")), (_("Takes part in"), d("takesPartIn")),
+                         (_("Funded by"), P["schema"] + "funder"), (_("Members"), P["schema"] + "member")):
             fact(label, p)
     shown.add(d("collaboratesWith"))
     collaborators = _collaborators(kb, desc)
@@ -252,10 +255,10 @@ def entity_view(kb, desc: Description) -> dict:
             if iri.startswith("http://www.wikidata.org/entity/"):
                 link = {"href": iri, "text": "Wikidata " + iri.rsplit("/", 1)[-1], "external": True}
             elif iri.startswith(LEGACY_ID):
-                link = {"href": iri, "text": "DSI 2013 linked data (" + iri[len(LEGACY_ID):].split("/")[0] + ")",
+                link = {"href": iri, "text": _("DSI 2013 linked data (%(kind)s)", kind=iri[len(LEGACY_ID):].split("/")[0]),
                         "external": True}
             elif iri.startswith(LEGACY_CONCEPT):
-                link = {"href": iri, "text": "DSI 2013 linked data (concept)", "external": True}
+                link = {"href": iri, "text": _("DSI 2013 linked data (concept)"), "external": True}
             else:
                 link = _link(desc, v)
             elsewhere.append(link | {"probable": p.endswith("closeMatch")})
@@ -264,7 +267,9 @@ def entity_view(kb, desc: Description) -> dict:
     browse = []
     if d("Place") in types and any(i.predicate.value == d("country") for i in desc.inverse):
         slug = desc.iri.rsplit("/", 1)[-1]
-        browse = [{"href": f"{request.script_root}/browse/{t}?country={slug}", "text": f"{t.capitalize()}s in {desc.label()}"}
+        browse = [{"href": f"{request.script_root}/browse/{t}?country={slug}",
+                   "text": (_("Organisations in %(place)s", place=desc.label()) if t == "organisation"
+                            else _("Projects in %(place)s", place=desc.label()))}
                   for t in ("organisation", "project")]
     type_labels = [plabels.get(t) or humanize(t).capitalize() for t in types if t.startswith(n.dsi_ns)]
     sparql = (f"SELECT ?property ?value ?valueLabel ?graph WHERE {{\n"
@@ -272,7 +277,7 @@ def entity_view(kb, desc: Description) -> dict:
               f"  OPTIONAL {{ ?value rdfs:label ?valueLabel }}\n}} ORDER BY ?property")
     return {
         "title": desc.label() or desc.iri.rsplit("/", 1)[-1],
-        "types": type_labels or ["Resource"],
+        "types": type_labels or [_("Resource")],
         "is_org": is_org, "is_project": is_project,
         "description": description, "short": short if short != description else None,
         "facts": facts, "involvement": involvement, "collaborators": collaborators, "others": others,
@@ -317,7 +322,7 @@ def _involvement(kb, desc: Description, is_org: bool) -> list[dict]:
         role_slug = role.value.rsplit("/", 1)[-1] if role is not None else "takes-part"
         heading = next((g[2] if is_org else g[1] for g in ROLE_GROUPS if g[0] == role_slug), None)
         if heading is None:
-            heading = "Takes part in" if is_org else "Partners"
+            heading = N_("Takes part in") if is_org else N_("Partners")
         entry = groups.setdefault(heading, {"label": heading, "by": {}})
         roles = entry["by"].setdefault(other.value, (other, set()))[1]
         if role is not None and role_slug not in ("takes-part", "delivery-lead"):
@@ -337,7 +342,7 @@ def _involvement(kb, desc: Description, is_org: bool) -> list[dict]:
             out.append({"label": heading, "values": values})
     order = ["Led by", "Leads", "Funded by", "Funds", "Partners", "Takes part in"]
     out.sort(key=lambda g: order.index(g["label"]) if g["label"] in order else 99)
-    return out
+    return [g | {"label": _(g["label"])} for g in out]  # headings are English keys until here
 
 
 def _collaborators(kb, desc: Description) -> list[dict]:
@@ -354,7 +359,7 @@ def _collaborators(kb, desc: Description) -> list[dict]:
         if "other" in parts:
             link = _link(desc, parts["other"])
             n = parts.get("n", 0)
-            link["role"] = f"{n} shared project{'s' if n != 1 else ''}" if n else None
+            link["role"] = ngettext("%(num)s shared project", "%(num)s shared projects", n) if n else None
             link["n"] = n
             out[parts["other"].value] = link
     if not out:

@@ -13,7 +13,9 @@ from datetime import datetime
 
 import pyoxigraph as ox
 from flask import Blueprint, Response, make_response, render_template, request
+from flask_babel import gettext as _
 
+from endpoint.i18n import current_language
 from endpoint.params import int_arg
 from endpoint.negotiation import QUAD_FORMS, RDF_TYPES, SUFFIX_TYPES, negotiate, vary_accept, wants_html
 from endpoint.state import get_kb
@@ -64,7 +66,8 @@ def _moved(survivor: str, kind: str, ext: str | None = None) -> Response:
         target = request.script_root + f"/{kind}/{path}" + (f".{ext}" if ext else "")
     message = f"This entry was merged into another one, which lives at {target}."
     if wants_html():
-        body = render_template("error.html", status=301, title="Moved Permanently", message=message,
+        body = render_template("error.html", status=301, title="Moved Permanently",
+                               message=_("This entry was merged into another one, which lives at %(target)s.", target=target),
                                link=target)
         resp = make_response(body, 301)
     else:
@@ -268,7 +271,7 @@ def _page(path: str) -> Response:
 
     kb = get_kb()
     try:
-        desc = describe(kb, kb.names.id_ns + path, path, page=_page_number())
+        desc = describe(kb, kb.names.id_ns + path, path, page=_page_number(), lang=current_language())
     except Merged as merged:
         return _moved(merged.survivor, "page")
     view = entity_view(kb, desc)
@@ -276,4 +279,4 @@ def _page(path: str) -> Response:
     body = render_template(template, v=view, d=desc, alternates=alternates(path))
     resp = make_response(body, 200, {"Content-Type": "text/html; charset=utf-8"})
     resp.headers["Link"] = alternates_header(path)
-    return _conditional(resp, desc, "html")
+    return _conditional(resp, desc, "html-" + current_language())  # one ETag per language

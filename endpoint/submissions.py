@@ -17,6 +17,7 @@ from flask import (Blueprint, Response, current_app, jsonify, make_response, red
                    render_template, request, session, url_for)
 
 from endpoint import moderator_auth
+from endpoint.i18n import current_language
 from endpoint.moderator_auth import moderator_required
 from endpoint.negotiation import negotiate, vary_accept, wants_html
 from endpoint.ratelimit import limit_submissions
@@ -214,17 +215,20 @@ def form_options() -> dict:
     from kb.index import places
 
     kb = get_kb()
-    lang = request.accept_languages.best_match(places.EU_LANGUAGES) or "en"
+    chosen = current_language()  # the interface language, else the browser's EU language for countries
+    lang = chosen if chosen != "en" else (request.accept_languages.best_match(places.EU_LANGUAGES) or "en")
     key = (id(kb), kb.generation, lang)
     if key in _options_cache:
         return _options_cache[key]
     options = {}
     for field, scheme in FORM_SCHEMES.items():
-        rows = kb.select("""SELECT ?c (SAMPLE(?l) AS ?label) (SAMPLE(?n) AS ?order) ?scheme WHERE {
+        rows = kb.select("""SELECT ?c (SAMPLE(?l) AS ?label) (SAMPLE(?t) AS ?translated) (SAMPLE(?n) AS ?order) ?scheme ?lang WHERE {
             ?c skos:inScheme ?scheme ; skos:prefLabel ?l FILTER(LANG(?l) = "en" || LANG(?l) = "")
-            OPTIONAL { ?c skos:notation ?n } } GROUP BY ?c ?scheme ORDER BY ?label""",
-                         bind={"scheme": ox.NamedNode(kb.names.scheme(scheme))})
-        options[field] = [(r["c"].value, r["label"].value) for r in rows]
+            OPTIONAL { ?c skos:prefLabel ?t FILTER(LANG(?t) = ?lang) }
+            OPTIONAL { ?c skos:notation ?n } } GROUP BY ?c ?scheme ?lang ORDER BY ?label""",
+                         bind={"scheme": ox.NamedNode(kb.names.scheme(scheme)), "lang": ox.Literal(lang)})
+        labels = [(r["c"].value, (r.get("translated") or r["label"]).value) for r in rows]  # English fallback
+        options[field] = sorted(labels, key=lambda cl: cl[1].casefold()) if lang != "en" else labels
     options["countries"] = places.country_choices(kb, lang)
     if len(_options_cache) > 30:
         _options_cache.clear()

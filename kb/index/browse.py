@@ -18,6 +18,10 @@ from kb.errors import BadRequest, NotFound
 from kb.namespaces import STANDARD_PREFIXES
 from kb.store import KB
 
+def N_(text: str) -> str:  # noqa: N802 - the gettext marker: `make translations` extracts the string,
+    return text  # the page translates it where it shows it (kb/ never imports Flask; docs/i18n.md)
+
+
 BROWSE_TYPES = {"organisation": "Organisation", "project": "Project", "activity": "Activity",
                 "event": "Event", "place": "Place", "person": "Person"}
 
@@ -33,17 +37,17 @@ class Facet:
     via_projects: bool = False
 
 
-AREA = Facet("area", "Area of society", "areaOfSociety")
-TECH = Facet("technology", "Technology focus", "technologyFocus")
-COUNTRY = Facet("country", "Country", "country")
-ORG_TYPE = Facet("type", "Organisation type", "organisationType")
+AREA = Facet("area", N_("Area of society"), "areaOfSociety")
+TECH = Facet("technology", N_("Technology focus"), "technologyFocus")
+COUNTRY = Facet("country", N_("Country"), "country")
+ORG_TYPE = Facet("type", N_("Organisation type"), "organisationType")
 FACETS = {
     "organisation": (ORG_TYPE, COUNTRY,
-                     Facet("area", "Area of society (of its projects)", "areaOfSociety", True),
-                     Facet("technology", "Technology focus (of its projects)", "technologyFocus", True)),
-    "project": (AREA, TECH, COUNTRY, Facet("activity", "Activity type", "activityType")),
+                     Facet("area", N_("Area of society (of its projects)"), "areaOfSociety", True),
+                     Facet("technology", N_("Technology focus (of its projects)"), "technologyFocus", True)),
+    "project": (AREA, TECH, COUNTRY, Facet("activity", N_("Activity type"), "activityType")),
 }
-SORTS = {"label": "name A–Z", "-label": "name Z–A", "-start": "newest first", "start": "oldest first"}
+SORTS = {"label": N_("name A–Z"), "-label": N_("name Z–A"), "-start": N_("newest first"), "start": N_("oldest first")}
 MAX_PER_PAGE = 500
 
 
@@ -63,6 +67,7 @@ class Table:
     rows: list[Row]
     value_labels: dict[str, str]
     memo: dict = field(default_factory=dict)  # unfiltered counts and orders, computed once
+    labels_in: dict[str, dict[str, str]] = field(default_factory=dict)  # language -> value IRI -> label
 
 
 @dataclass
@@ -151,13 +156,17 @@ def _build(kb: KB, type_: str) -> Table:
             row.values.setdefault(facet.key, set()).add(v.value)
             row.slugs.setdefault(facet.key, set()).add(slug_of(v.value))
             value_labels.setdefault(v.value, "")
+    labels_in: dict[str, dict[str, str]] = {}
     for iri in value_labels:
         node = ox.NamedNode(iri)
         found = [q.object for p in (rdfs + "label", skos + "prefLabel")
                  for q in kb.store.quads_for_pattern(node, ox.NamedNode(p), None, None)]
         value_labels[iri] = _pick(found) or slug_of(iri)
+        for lit in found:  # the label in each language, for visitors who read it (English is the fallback)
+            if isinstance(lit, ox.Literal) and lit.language:
+                labels_in.setdefault(lit.language, {}).setdefault(iri, lit.value)
     ordered = sorted(rows.values(), key=lambda row: (row.label.casefold(), row.iri))
-    return Table(ordered, value_labels)
+    return Table(ordered, value_labels, labels_in=labels_in)
 
 
 def _pick(literals) -> str | None:
@@ -176,8 +185,9 @@ def _best_literals(pairs, members: set) -> dict:
 
 
 def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, sort: str = "label",
-            page: int = 1, per_page: int = 50, include_hidden: bool = False) -> Listing:
-    """One page of the list of ``type_`` narrowed by ``filters`` (facet key -> value slugs)."""
+            page: int = 1, per_page: int = 50, include_hidden: bool = False, lang: str = "en") -> Listing:
+    """One page of the list of ``type_`` narrowed by ``filters`` (facet key -> value slugs); facet
+    value labels in ``lang`` where the data has them, else English."""
     tab = table(kb, type_)
     facets = FACETS.get(type_, ())
     known = {f.key for f in facets}
@@ -200,7 +210,8 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
     for facet in facets:
         counts = all_counts[facet.key]
         chosen = set(filters.get(facet.key, ()))
-        values = [{"iri": v, "slug": slug_of(v), "label": tab.value_labels.get(v, slug_of(v)),
+        in_lang = tab.labels_in.get(lang, {}) if lang != "en" else {}
+        values = [{"iri": v, "slug": slug_of(v), "label": in_lang.get(v) or tab.value_labels.get(v, slug_of(v)),
                    "count": c, "selected": slug_of(v) in chosen}
                   for v, c in counts.items()]
         values.sort(key=lambda x: (not x["selected"], -x["count"], x["label"].casefold()))

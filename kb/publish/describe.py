@@ -119,13 +119,25 @@ def _graph_of(quad: ox.Quad) -> str:
     return g.value if isinstance(g, ox.NamedNode) else ""
 
 
-def _pick_label(values) -> str | None:
-    """English or untagged first, then any language, alphabetically for stability."""
+def _pick_label(values, lang: str = "en") -> str | None:
+    """The reader's language ``lang`` first, then English or untagged, then any language,
+    alphabetically for stability."""
     found = [v for v in values if isinstance(v, ox.Literal)]
     if not found:
         return None
-    found.sort(key=lambda lit: (lit.language not in (None, "en"), lit.language or "", lit.value))
+    found.sort(key=lambda lit: (lit.language != lang or lang == "en", lit.language not in (None, "en"),
+                                lit.language or "", lit.value))
     return found[0].value
+
+
+def _in_language(context, lang: str) -> str | None:
+    """A label in ``lang`` among cached label triples (rdfs:label before skos:prefLabel), else None."""
+    for p in LABEL_PREDICATES:
+        found = [t.object.value for t in context if t.predicate == p and isinstance(t.object, ox.Literal)
+                 and t.object.language == lang]
+        if found:
+            return min(found)
+    return None
 
 
 def best_label(kb: KB, node) -> str | None:
@@ -197,8 +209,10 @@ def status(kb: KB, iri: str) -> None:
                        "Check the spelling of the address or use the search.")
 
 
-def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVERSE_PAGE) -> Description:
-    """The description of ``iri`` (raises NotFound / Gone / Merged first)."""
+def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVERSE_PAGE,
+             lang: str = "en") -> Description:
+    """The description of ``iri`` (raises NotFound / Gone / Merged first); labels in ``lang`` where
+    the data has them (taxonomy concepts have five languages), else English."""
     status(kb, iri)
     n = kb.names
     node = ox.NamedNode(iri)
@@ -256,7 +270,7 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
     linked.discard(node)
     labels: dict[str, str] = {}
     types: dict[str, list[str]] = {}
-    own_label = _pick_label([s.value for s in own.values() if s.predicate in LABEL_PREDICATES])
+    own_label = _pick_label([s.value for s in own.values() if s.predicate in LABEL_PREDICATES], lang)
     if own_label is not None:
         labels[iri] = own_label
     types[iri] = sorted({s.value.value for s in own.values() if s.predicate == RDF_TYPE})
@@ -266,6 +280,8 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
         label, tys, context, flagged = cache.get(term) or _remember(kb, cache, term)
         if flagged:
             hidden_links.add(term.value)
+        if lang != "en":
+            label = _in_language(context, lang) or label
         if label is not None:
             labels[term.value] = label
         if tys:
@@ -349,18 +365,24 @@ def quads_of(kb: KB, triples) -> list[ox.Quad]:
     return out
 
 
-def property_labels(kb: KB) -> dict[str, str]:
-    """rdfs:label of every property and class the ontology and taxonomies name (cached per generation)."""
-    key = _state(kb)[0]
+def property_labels(kb: KB, lang: str = "en") -> dict[str, str]:
+    """rdfs:label of every property and class the ontology and taxonomies name, in ``lang`` where
+    the ontology has it, else English (cached per generation)."""
+    generation = _state(kb)[0]
     cached = _LABEL_CACHE.get(kb)
-    if cached and cached[0] == key:
-        return cached[1]
+    if cached is None or cached[0] != generation:
+        cached = (generation, {})
+        _LABEL_CACHE[kb] = cached
+    if lang in cached[1]:
+        return cached[1][lang]
     labels: dict[str, str] = {}
     for q in kb.store.quads_for_pattern(None, RDFS_LABEL, None, ox.NamedNode(kb.graphs.ontology)):
         lit = q.object
-        if isinstance(lit, ox.Literal) and lit.language in (None, "en"):
+        if isinstance(lit, ox.Literal) and lit.language == lang != "en":
+            labels[q.subject.value] = lit.value
+        elif isinstance(lit, ox.Literal) and lit.language in (None, "en"):
             labels.setdefault(q.subject.value, lit.value)
-    _LABEL_CACHE[kb] = (key, labels)
+    cached[1][lang] = labels
     return labels
 
 

@@ -5,15 +5,24 @@ says ``/def/dsi#OrganisationType`` resolves, so the anchors of our own terms are
 names before pyLODE renders. Concept schemes, which pyLODE's OntPub profile does not list, are added
 as a generated section, as are the shapes (one section per node shape). Generation takes seconds:
 callers cache the result per store generation.
+
+The terms of the 2013 DSI ontology (``legacy:``, mapped with owl:equivalentClass/Property) are kept
+out of pyLODE's lists and shown in a section of their own, so the current terms read first.
+``ontology_parts`` gives the pieces a site page wraps (header, language, phone layout);
+``ontology_html`` a standalone page.
 """
 
 from __future__ import annotations
 
+import re
 import warnings
+from html import escape
 
 import rdflib
 from dominate import tags
-from rdflib.namespace import DCTERMS, RDF, RDFS, SH, SKOS
+from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SH, SKOS
+
+from kb.namespaces import LEGACY_DEF
 
 
 def _label(g: rdflib.Graph, node, lang: str = "en") -> str:
@@ -40,19 +49,78 @@ def _english(g: rdflib.Graph) -> rdflib.Graph:
 
 
 def ontology_html(ontology: rdflib.Graph, schemes: rdflib.Graph, dsi_ns: str) -> str:
-    """The pyLODE page of ``ontology``, anchors = local names, plus a section per concept scheme."""
+    """A standalone page: pyLODE's documentation of ``ontology`` (anchors = local names), a section
+    per concept scheme and one for the legacy terms; readable on a phone."""
+    parts = ontology_parts(ontology, schemes, dsi_ns)
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+            f"<title>{escape(parts['title'])}</title>\n{parts['jsonld']}\n</head>\n<body>\n"
+            f"{parts['body']}\n</body>\n</html>\n")
+
+
+def ontology_parts(ontology: rdflib.Graph, schemes: rdflib.Graph, dsi_ns: str,
+                   legacy_ns: str = LEGACY_DEF) -> dict:
+    """The pieces of the documentation page: ``title``, ``jsonld`` (a script element for the head),
+    ``body`` (the table of contents as a disclosure, then pyLODE's sections, the concept schemes and
+    the legacy terms) and ``languages`` (the languages the ontology and taxonomies label terms in)."""
     from pylode import OntPub
 
-    doc = OntPub(_english(ontology), sort_subjects=True)
+    current = rdflib.Graph(bind_namespaces="core")
+    for prefix, ns in ontology.namespaces():
+        current.bind(prefix, ns, override=True)
+    for t in ontology:
+        if not str(t[0]).startswith(legacy_ns):
+            current.add(t)
+    doc = OntPub(_english(current), sort_subjects=True)
     for s in set(ontology.subjects()):
         if isinstance(s, rdflib.URIRef) and str(s).startswith(dsi_ns) and len(str(s)) > len(dsi_ns):
             doc.fids[str(s)] = str(s)[len(dsi_ns):]
     with warnings.catch_warnings():  # pyLODE reads its stylesheet without closing the file
         warnings.simplefilter("ignore", ResourceWarning)
         html = doc.make_html()
-    section = _schemes_section(schemes)
-    cut = html.rfind("</div>", 0, html.find('<div id="toc">')) if '<div id="toc">' in html else html.rfind("</body>")
-    return html[:cut] + section + html[cut:]
+    title = re.search(r"<title>(.*?)</title>", html, re.S)
+    jsonld = re.search(r'<script type="application/ld\+json">.*?</script>', html, re.S)
+    body = html[html.index("<body>") + len("<body>"):html.rindex("</body>")]
+    toc_at = body.find('<div id="toc">')
+    toc, body = (body[toc_at:], body[:toc_at]) if toc_at >= 0 else ("", body)
+    body = body + _schemes_section(schemes) + _legacy_section(ontology, legacy_ns, dsi_ns)
+    if toc:  # a closed disclosure first: on a phone the 120-line list no longer precedes the content
+        toc = toc.replace('<div id="toc">', '<details id="toc"><summary>', 1).replace(
+            "<h3>Table of Contents</h3>", "Table of contents</summary>", 1)
+        toc = toc[:toc.rindex("</div>")] + "</details>"
+        extra = ('<li><h4><a href="#conceptschemes">Concept schemes</a></h4></li>'
+                 '<li><h4><a href="#legacy-terms">Legacy terms (2013)</a></h4></li>')
+        toc = toc[:toc.rindex("</ul>")] + extra + toc[toc.rindex("</ul>"):]
+    languages = sorted({lit.language for g in (ontology, schemes) for p in (RDFS.label, SKOS.prefLabel)
+                        for lit in g.objects(None, p) if isinstance(lit, rdflib.Literal) and lit.language})
+    return {"title": title.group(1).strip() if title else "The DSI ontology",
+            "jsonld": jsonld.group(0) if jsonld else "", "body": toc + body, "languages": languages}
+
+
+def _legacy_section(g: rdflib.Graph, legacy_ns: str, dsi_ns: str) -> str:
+    """The 2013 terms, each with the current term(s) declared equivalent to it."""
+    terms = sorted({s for s in g.subjects() if isinstance(s, rdflib.URIRef) and str(s).startswith(legacy_ns)}, key=str)
+    sec = tags.div(id="legacy-terms", cls="section")
+    sec.add(tags.h2("Legacy terms (2013 DSI ontology)"))
+    sec.add(tags.p("Terms of the ontology of the 2013 DSI mapping (", tags.code(legacy_ns), "). Data published "
+                   "with them still reads: each is equivalent to a current term above. New data uses the "
+                   "current terms."))
+    items = sec.add(tags.ul(cls="legacy-terms"))
+    for term in terms:
+        kinds = [_local(k) for k in g.objects(term, RDF.type)]
+        current = sorted({s for p in (OWL.equivalentClass, OWL.equivalentProperty) for s in g.subjects(p, term)}, key=str)
+        li = items.add(tags.li(id="legacy-" + _local(term)))
+        li.add(tags.a("legacy:" + _local(term), href=str(term)))
+        if kinds:
+            li.add(f" ({', '.join(sorted(kinds))})")
+        if current:
+            li.add(" → ")
+            for i, c in enumerate(current):
+                local = str(c)[len(dsi_ns):] if str(c).startswith(dsi_ns) else None
+                li.add(tags.a("dsi:" + local if local else str(c), href=f"#{local}" if local else str(c)))
+                if i < len(current) - 1:
+                    li.add(", ")
+    return sec.render()
 
 
 def _schemes_section(g: rdflib.Graph) -> str:
