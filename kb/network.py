@@ -45,6 +45,7 @@ class Network:
     communities: list[list[str]]  # number - 1 -> members, most central first
     links: dict[str, list[int]]  # node -> the communities it and its partners are in (sorted)
     positions: dict[str, tuple[float, float]] = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)  # views of the page, by filter
 
     def bridges(self, iri: str) -> list[int]:
         """The communities an organisation links (two or more), else []."""
@@ -257,3 +258,63 @@ def figures(kb, iri: str) -> dict | None:
     return {"degree": int(r["degree"].value), "betweenness": float(r["betweenness"].value),
             "community": community(r),
             "bridges": sorted((community(b) for b in bridges), key=lambda c: c["number"])}
+
+
+# -- what the /network page draws -------------------------------------------------------------------
+MEMO_SIZE = 64  # filtered views kept per generation
+
+
+def view(kb, filters: dict[str, list[str]] | None = None) -> dict:
+    """The network narrowed to organisations with every chosen facet value (the facets of the
+    organisation list, kb/browse.py: type, country, area, technology, as value slugs), the links
+    among them, their figures and positions, and counts per facet value over what is shown. Memoised
+    per store generation and filter."""
+    from kb.browse import FACETS, slug_of, table
+    from kb.errors import BadRequest
+
+    facets = FACETS["organisation"]
+    keys = [f.key for f in facets]
+    filters = {k: sorted({v for v in vs if v}) for k, vs in (filters or {}).items()}
+    filters = {k: vs for k, vs in filters.items() if vs}
+    unknown = sorted(set(filters) - set(keys))
+    if unknown:
+        raise BadRequest(f"unknown facet {', '.join(unknown)}: the network filters by {', '.join(keys)}")
+    net = network(kb)
+    memo_key = tuple(sorted((k, tuple(v)) for k, v in filters.items()))
+    memo = net.memo.setdefault("views", {})
+    if memo_key in memo:
+        return memo[memo_key]
+    tab = table(kb, "organisation")
+    rows = net.memo.get("rows")
+    if rows is None:
+        rows = net.memo["rows"] = {r.iri: r for r in tab.rows}
+    shown = [iri for iri in net.graph if iri in rows
+             and all(set(vs) <= rows[iri].slugs.get(k, set()) for k, vs in filters.items())]
+    index = {iri: i for i, iri in enumerate(shown)}
+    edges = [[index[a], index[b], d["weight"], int(d["funding"])] for a, b, d in net.graph.edges(data=True)
+             if a in index and b in index]
+    counts: dict[str, dict[str, int]] = {k: {} for k in keys}
+    for iri in shown:
+        for k in keys:
+            for v in rows[iri].values.get(k, ()):
+                counts[k][v] = counts[k].get(v, 0) + 1
+    out = {
+        "generation": net.generation, "filters": filters,
+        "total": {"nodes": net.graph.number_of_nodes(), "edges": net.graph.number_of_edges(),
+                  "communities": len(net.communities)},
+        "nodes": [{"id": iri, "label": net.labels.get(iri) or slug_of(iri),
+                   "x": net.positions[iri][0], "y": net.positions[iri][1], "degree": net.degree[iri],
+                   "betweenness": round(net.betweenness.get(iri, 0.0), 6), "community": net.community[iri],
+                   "links": len(net.bridges(iri))} for iri in shown],
+        "edges": edges,
+        "communities": [{"number": i + 1, "label": net.community_label(i + 1), "size": len(c)}
+                        for i, c in enumerate(net.communities)],
+        "facets": [{"key": f.key, "label": f.label, "values": sorted(
+            ({"value": slug_of(v), "id": v, "label": tab.value_labels.get(v, slug_of(v)), "count": n,
+              "selected": slug_of(v) in filters.get(f.key, ())} for v, n in counts[f.key].items()),
+            key=lambda x: (not x["selected"], -x["count"], x["label"].casefold()))} for f in facets],
+    }
+    if len(memo) >= MEMO_SIZE:
+        memo.pop(next(iter(memo)))
+    memo[memo_key] = out
+    return out
