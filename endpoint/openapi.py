@@ -154,6 +154,23 @@ def _browse(paths: dict) -> None:
         search_params, ["browse"])}
 
 
+def _network(paths: dict) -> None:
+    """/network and /network.json: the network of organisations (endpoint/network.py)."""
+    from kb.browse import FACETS
+
+    params = [_list_param(f.key, f"{f.label}: value slugs, as in /browse/organisation (repeatable; ANDed)")
+              for f in FACETS["organisation"]]
+    paths["/network"] = {"get": _op(
+        "The network of organisations linked by shared projects, drawn in the browser (sigma.js)",
+        {"200": _ok("the page", HTML), **_errors(400)}, params, ["browse"])}
+    paths["/network.json"] = {"get": _op(
+        "The network's data: organisations with positions, degree, betweenness and community; links; "
+        "communities; counts per facet value",
+        {"200": _ok("the network", JSON, schema={"type": "object", "required": [
+            "generation", "nodes", "edges", "communities", "facets", "total"]}),
+         "304": NOT_MODIFIED, **_errors(400)}, params, ["browse"])}
+
+
 def _publishing(paths: dict) -> None:
     from kb.dump import PUBLIC_DUMPS
 
@@ -320,6 +337,7 @@ def document() -> dict:
     }
     _dereferencing(paths)
     _browse(paths)
+    _network(paths)
     _publishing(paths)
     _submissions(paths)
     _reconcile(paths)

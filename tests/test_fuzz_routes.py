@@ -177,6 +177,7 @@ GET_ROUTES = {
     "/reconcile/suggest/entity": ["prefix", "type", "limit", "callback"],
     "/reconcile/suggest/type": ["prefix", "callback"], "/reconcile/suggest/property": ["prefix", "callback"],
     "/reconcile/preview": ["id"], "/export/mixnmatch.tsv": ["type"],
+    "/network": ["type", "country", "area", "technology", "lang"], "/network.json": ["type", "country", "area", "technology"],
 }
 
 
