@@ -30,7 +30,7 @@ def create_app(settings: Settings | None = None, *, kb=None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(_optional_blueprint("openapi").bp)  # /openapi.json: the API description
     for name in ("sparql", "resources", "dumps", "submissions", "reconcile", "browse", "moderate_duplicates",
-                 "map", "stats"):
+                 "map", "stats", "network"):
         module = _optional_blueprint(name)
         if module is not None:
             app.register_blueprint(module.bp)

@@ -174,6 +174,21 @@ def _map(paths: dict) -> None:
         {"200": _ok("a GeoJSON FeatureCollection with total, placed and filters", "application/geo+json", schema={
             "type": "object", "required": ["type", "features", "total", "placed"]}), **_errors(400)},
         params, ["browse"])}
+def _network(paths: dict) -> None:
+    """/network and /network.json: the network of organisations (endpoint/network.py)."""
+    from kb.index.browse import FACETS
+
+    params = [_list_param(f.key, f"{f.label}: value slugs, as in /browse/organisation (repeatable; ANDed)")
+              for f in FACETS["organisation"]]
+    paths["/network"] = {"get": _op(
+        "The network of organisations linked by shared projects, drawn in the browser (sigma.js)",
+        {"200": _ok("the page", HTML), **_errors(400)}, params, ["browse"])}
+    paths["/network.json"] = {"get": _op(
+        "The network's data: organisations with positions, degree, betweenness and community; links; "
+        "communities; counts per facet value",
+        {"200": _ok("the network", JSON, schema={"type": "object", "required": [
+            "generation", "nodes", "edges", "communities", "facets", "total"]}),
+         "304": NOT_MODIFIED, **_errors(400)}, params, ["browse"])}
 
 
 def _publishing(paths: dict) -> None:
@@ -366,6 +381,7 @@ def document() -> dict:
     _dereferencing(paths)
     _browse(paths)
     _map(paths)
+    _network(paths)
     _publishing(paths)
     _submissions(paths)
     _reconcile(paths)

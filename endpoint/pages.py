@@ -218,6 +218,10 @@ def entity_view(kb, desc: Description) -> dict:
             fact(label, p)
     shown.add(d("collaboratesWith"))
     collaborators = _collaborators(kb, desc)
+    shown |= {d("degree"), d("betweenness"), d("community"), d("bridgesCommunities")}  # as "In the network"
+    from kb.publish.network import figures
+
+    network = figures(kb, desc.iri) if is_org else None
 
     description = (_pick(desc, P["dcterms"] + "description") or _pick(desc, P["skos"] + "definition")
                    or _pick(desc, d("shortDescription")))
@@ -284,6 +288,7 @@ def entity_view(kb, desc: Description) -> dict:
         "inverse": sorted(inverse.values(), key=lambda g: g["label"].casefold()),
         "elsewhere": elsewhere, "issues": issues, "browse": browse, "hidden_inverse": hidden_inverse, "hidden": desc.hidden,
         "coordinates": _coordinates(desc),
+        "network": network,
         "sparql_href": request.script_root + "/sparql?" + urlencode({"query": sparql}),
         "schema": page_jsonld(desc, kb.names, description=description),
     }

@@ -64,6 +64,12 @@ class Graphs:
         alignment axioms (kb/link/align.py)."""
         return self.ns + "aligned"
 
+    @property
+    def network(self) -> str:
+        """Figures of the network of organisations (degree, betweenness, communities, bridges),
+        computed from shared projects (kb/publish/network.py)."""
+        return self.ns + "network"
+
     def taxonomy(self, scheme: str) -> str:
         return self.ns + "taxonomy/" + _check(scheme)
 

@@ -7,6 +7,8 @@ a new IRI nobody defined (as rdflib's closed namespaces do).
 CLASSES = frozenset({
     "Organisation", "Project", "Activity", "Event", "Funding", "Place", "Person",
     "ActivityMembership", "Collaboration", "Submission",
+    # network figures (computed, graph/network)
+    "Community",
     # concept classes (SKOS concepts of one scheme each)
     "OrganisationType", "OrganisationSize", "ActivityType", "AreaOfSociety", "DSIArea",
     "TechnologyFocus", "TechnologyMethod", "Role", "SupportType", "QualityIssue",
@@ -32,6 +34,8 @@ PROPERTIES = frozenset({
     # data quality, lifecycle and provenance
     "qualityIssue", "hidden", "withdrawn", "mergedInto", "legacyId", "source", "consentToList",
     "submittedBy", "status", "reason",
+    # network figures (computed from shared projects, graph/network)
+    "degree", "betweenness", "community", "bridgesCommunities", "communitySize",
 })
 
 TERMS = CLASSES | PROPERTIES

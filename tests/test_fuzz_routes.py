@@ -180,6 +180,7 @@ GET_ROUTES = {
     "/reconcile/preview": ["id"], "/export/mixnmatch.tsv": ["type"],
     "/map": MAP, "/map.json": MAP,
     "/stats": [], "/stats.json": [], "/stats/{}": [], "/stats/country.csv": [],
+    "/network": ["type", "country", "area", "technology", "lang"], "/network.json": ["type", "country", "area", "technology"],
 }
 
 

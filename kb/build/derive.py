@@ -99,8 +99,13 @@ def derive(kb) -> dict[str, str]:
     triples = shortcut_triples(kb) | collaboration_triples(kb)
     states = {g.derived: kb.replace_graph(g.derived, triples)}
     states[g.aligned] = align(kb)  # after graph/derived: its shortcuts are aligned too
+    from kb.publish import network
+
+    states[g.network] = network.publish(kb)  # the network figures follow the data too
     parts = describe_project_graphs(kb)
     if g.aligned in kb.named_graphs():
         parts[g.aligned] = describe(g.aligned, license=CC_BY, title=ALIGNED_TITLE)
+    if g.network in kb.named_graphs():
+        parts[g.network] = describe(g.network, license=CC_BY, title=network.GRAPH_TITLE)
     states[g.meta] = update_meta(kb, parts)
     return {k: "updated" if v else "unchanged" for k, v in states.items()}

@@ -78,5 +78,8 @@ INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}""", touched={
     from kb.link.linkset import describe_graph
 
     describe_graph(kb, graph, title="Merges of duplicate entities (dsi:mergedInto, decided by moderators)")
+    from kb.publish import network
+
+    network.publish(kb)  # the merged organisation's links now count for the survivor
     kb.flush()
     return True

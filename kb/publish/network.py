@@ -1,0 +1,320 @@
+"""The network of organisations: who is linked to whom through shared projects, and its figures.
+
+Two visible organisations are linked when they take part in the same project (any role, from the
+memberships and the ``dsi:takesPartIn`` shortcut), when one funds a project the other takes part in
+(``dsi:Funding`` nodes: ``dsi:funder`` and ``dsi:fundedProject``), or when the 2013 partner network
+says they are partners (``dsi:Collaboration`` nodes of the 2013 import). Hidden, withdrawn and merged
+organisations are left out (a merged one's links go to its survivor).
+
+Figures per organisation (networkx): degree (distinct partners), betweenness centrality (sampled
+with a fixed seed past ``EXACT_BETWEENNESS`` nodes), community (Louvain, fixed seed) and the
+communities its partners fall in (a *bridge* links two or more). They are published as RDF in their
+own named graph (``graph/network``, see :func:`publish`), rebuilt by ``kb.derive.derive`` after every
+change of the data, and kept in memory per store generation for the ``/network`` page
+(:func:`network`), with a layout computed here so the browser draws at once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import weakref
+from dataclasses import dataclass, field
+
+import networkx as nx
+import pyoxigraph as ox
+
+SEED = 42
+EXACT_BETWEENNESS = 1500  # nodes; above it, betweenness from this many sampled sources
+XSD = "http://www.w3.org/2001/XMLSchema#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
+GRAPH_TITLE = "Network figures of organisations (degree, betweenness, communities), computed from shared projects"
+
+
+@dataclass
+class Network:
+    """The organisation graph of one store generation, with its figures and a layout."""
+
+    generation: int
+    graph: nx.Graph
+    labels: dict[str, str]
+    degree: dict[str, int]
+    betweenness: dict[str, float]
+    community: dict[str, int]  # node -> community number (1 = the largest)
+    communities: list[list[str]]  # number - 1 -> members, most central first
+    links: dict[str, list[int]]  # node -> the communities it and its partners are in (sorted)
+    positions: dict[str, tuple[float, float]] = field(default_factory=dict)
+    memo: dict = field(default_factory=dict)  # views of the page, by filter
+
+    def bridges(self, iri: str) -> list[int]:
+        """The communities an organisation links (two or more), else []."""
+        found = self.links.get(iri, [])
+        return found if len(found) > 1 else []
+
+    def community_label(self, number: int) -> str:
+        members = self.communities[number - 1]
+        return f"Community {number} (around {self.labels.get(members[0], members[0])})"
+
+
+# -- reading the graph from the store ---------------------------------------------------------------
+def _visible_organisations(kb) -> tuple[set[str], dict[str, str]]:
+    """Organisations that are neither hidden nor withdrawn, and merged -> survivor."""
+    orgs = {r["o"].value for r in kb.select("SELECT ?o WHERE { ?o a dsi:Organisation }")
+            if isinstance(r["o"], ox.NamedNode)}
+    gone = {r["o"].value for r in kb.select(
+        "SELECT DISTINCT ?o WHERE { { ?o dsi:hidden true } UNION { ?o dsi:withdrawn ?w } }")}
+    merged = {r["o"].value: r["s"].value for r in kb.select("SELECT ?o ?s WHERE { ?o dsi:mergedInto ?s }")}
+    return orgs - gone - set(merged), merged
+
+
+def read_graph(kb) -> tuple[nx.Graph, dict[str, str]]:
+    """The undirected organisation graph (edge attributes: ``weight`` = shared projects, at least 1;
+    ``funding`` = one of the two funds a project they share) and the organisations' labels."""
+    visible, merged = _visible_organisations(kb)
+
+    def node(term) -> str | None:
+        iri = merged.get(term.value, term.value) if isinstance(term, ox.NamedNode) else None
+        return iri if iri in visible else None
+
+    members: dict[str, set[str]] = {}  # project -> organisations
+    funders: dict[str, set[str]] = {}  # project -> organisations that fund it
+    for r in kb.select("""SELECT DISTINCT ?o ?p ?r WHERE {
+            { ?o dsi:takesPartIn ?p } UNION { ?m dsi:organisation ?o ; dsi:project ?p OPTIONAL { ?m dsi:role ?r } }
+            UNION { ?f dsi:funder ?o ; dsi:fundedProject ?p BIND(true AS ?r) } }"""):
+        o = node(r["o"])
+        if o is None or not isinstance(r["p"], ox.NamedNode):
+            continue
+        members.setdefault(r["p"].value, set()).add(o)
+        role = r.get("r")
+        if role is not None and (isinstance(role, ox.Literal) or role.value.endswith(("/sole-funder", "/co-funder"))):
+            funders.setdefault(r["p"].value, set()).add(o)
+    g = nx.Graph()
+    for project in sorted(members):
+        orgs = sorted(members[project])
+        paying = funders.get(project, set())
+        for i, a in enumerate(orgs):
+            for b in orgs[i + 1:]:
+                if g.has_edge(a, b):
+                    g[a][b]["weight"] += 1
+                    g[a][b]["funding"] |= a in paying or b in paying
+                else:
+                    g.add_edge(a, b, weight=1, funding=a in paying or b in paying)
+    for r in kb.select("""SELECT DISTINCT ?a ?b WHERE {
+            ?c a dsi:Collaboration ; dsi:collaborator ?a, ?b . FILTER(STR(?a) < STR(?b)) }"""):
+        a, b = node(r["a"]), node(r["b"])
+        if a and b and a != b and not g.has_edge(a, b):
+            g.add_edge(a, b, weight=1, funding=False)
+    ordered = nx.Graph()  # nodes and edges in IRI order: the seeded algorithms give the same answer each run
+    ordered.add_nodes_from(sorted(g.nodes))
+    ordered.add_edges_from(sorted((min(a, b), max(a, b), d) for a, b, d in g.edges(data=True)))
+    labels = {}
+    for r in kb.select("SELECT ?o ?l WHERE { ?o a dsi:Organisation ; rdfs:label ?l }"):
+        o = r["o"].value
+        if o in ordered and (o not in labels or r["l"].language in (None, "en")):
+            labels[o] = r["l"].value
+    return ordered, labels
+
+
+def compute(kb, generation: int | None = None) -> Network:
+    """Read the graph and compute every figure (deterministic for a given store content)."""
+    g, labels = read_graph(kb)
+    n = g.number_of_nodes()
+    degree = dict(g.degree())
+    if n > EXACT_BETWEENNESS:
+        betweenness = nx.betweenness_centrality(g, k=EXACT_BETWEENNESS // 3, seed=SEED)
+    else:
+        betweenness = nx.betweenness_centrality(g) if n else {}
+    found = nx.community.louvain_communities(g, weight="weight", seed=SEED) if n else []
+
+    def central(iri):
+        return (-degree[iri], -betweenness.get(iri, 0.0), iri)
+
+    communities = sorted((sorted(c, key=central) for c in found), key=lambda c: (-len(c), central(c[0])))
+    community = {iri: i + 1 for i, c in enumerate(communities) for iri in c}
+    links = {iri: sorted({community[iri], *(community[x] for x in g[iri])}) for iri in g}
+    net = Network(kb.generation if generation is None else generation, g, labels, degree, betweenness,
+                  community, communities, links)
+    net.positions = layout(net)
+    return net
+
+
+# -- layout -----------------------------------------------------------------------------------------
+GOLDEN = math.pi * (3 - math.sqrt(5))
+
+
+def layout(net: Network) -> dict[str, tuple[float, float]]:
+    """Positions in O(n): each community is a disc (its most central members in the middle, on a
+    sunflower spiral), the discs packed along a spiral from the largest outwards. Computed here, not
+    in the browser, so the page draws at once, and the same every time for the same data."""
+    discs: list[tuple[float, float, float]] = []  # x, y, radius
+    positions: dict[str, tuple[float, float]] = {}
+    for members in net.communities:
+        radius = math.sqrt(len(members)) + 1.0
+        cx, cy = _place(discs, radius)
+        discs.append((cx, cy, radius))
+        for k, iri in enumerate(members):
+            r, a = math.sqrt(k + 0.5), k * GOLDEN
+            positions[iri] = (round(cx + r * math.cos(a), 3), round(cy + r * math.sin(a), 3))
+    return positions
+
+
+def _place(discs, radius: float) -> tuple[float, float]:
+    """The first point along an outward spiral where a disc of ``radius`` overlaps none placed."""
+    if not discs:
+        return 0.0, 0.0
+    t = 0.0
+    while True:
+        x, y = 0.6 * t * math.cos(t), 0.6 * t * math.sin(t)
+        if all((x - dx) ** 2 + (y - dy) ** 2 >= (radius + dr + 1.5) ** 2 for dx, dy, dr in discs[-400:]):
+            return x, y
+        t += max(0.02, 0.5 * radius / (1.0 + 0.6 * t))
+
+
+# -- per-generation cache ---------------------------------------------------------------------------
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> Network
+_lock = threading.Lock()
+
+
+def network(kb) -> Network:
+    """The network of the store's current generation, computed once by one thread."""
+    generation = kb.generation
+    cached = _cache.get(kb)
+    if cached is not None and cached.generation == generation:
+        return cached
+    with _lock:
+        cached = _cache.get(kb)
+        if cached is None or cached.generation != generation:
+            cached = compute(kb, generation)
+            _cache[kb] = cached
+    return cached
+
+
+# -- the figures as RDF -----------------------------------------------------------------------------
+def community_iri(kb, number: int) -> str:
+    return f"{kb.graphs.network}#community-{number}"
+
+
+def triples(kb, net: Network) -> list[ox.Triple]:
+    """The figures graph: dsi:degree, dsi:betweenness, dsi:community and dsi:bridgesCommunities of
+    each linked organisation, and each dsi:Community with its label and dsi:communitySize."""
+    d = kb.names.dsi
+    integer, decimal = ox.NamedNode(XSD + "integer"), ox.NamedNode(XSD + "decimal")
+    p_degree, p_betweenness = ox.NamedNode(d("degree")), ox.NamedNode(d("betweenness"))
+    p_community, p_bridges = ox.NamedNode(d("community")), ox.NamedNode(d("bridgesCommunities"))
+    p_size = ox.NamedNode(d("communitySize"))
+    nodes = [ox.NamedNode(community_iri(kb, i + 1)) for i in range(len(net.communities))]
+    out = []
+    for i, members in enumerate(net.communities):
+        out += [ox.Triple(nodes[i], ox.NamedNode(RDF_TYPE), ox.NamedNode(d("Community"))),
+                ox.Triple(nodes[i], ox.NamedNode(RDFS_LABEL), ox.Literal(net.community_label(i + 1), language="en")),
+                ox.Triple(nodes[i], p_size, ox.Literal(str(len(members)), datatype=integer))]
+    for iri in net.graph:
+        org = ox.NamedNode(iri)
+        out += [ox.Triple(org, p_degree, ox.Literal(str(net.degree[iri]), datatype=integer)),
+                ox.Triple(org, p_betweenness, ox.Literal(_decimal(net.betweenness.get(iri, 0.0)), datatype=decimal)),
+                ox.Triple(org, p_community, nodes[net.community[iri] - 1])]
+        out += [ox.Triple(org, p_bridges, nodes[c - 1]) for c in net.bridges(iri)]
+    return out
+
+
+def _decimal(x: float) -> str:
+    """Six decimals in xsd:decimal's canonical form (as the store keeps it: no trailing zeros), so an
+    unchanged network gives an unchanged graph."""
+    return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
+
+
+def publish(kb) -> bool:
+    """Rebuild graph/network from the store; True when its content changed. The network just
+    computed also serves the page for the generation the write leads to (the figures graph is not
+    an input of the network)."""
+    net = compute(kb)
+    changed = kb.replace_graph(kb.graphs.network, triples(kb, net))
+    net.generation = kb.generation
+    with _lock:
+        _cache[kb] = net
+    return changed
+
+
+def figures(kb, iri: str) -> dict | None:
+    """An organisation's figures for its page, from the store's figures graph (None when it has no
+    partners): degree, betweenness, community {iri, label, size} and the communities it links."""
+    node = ox.NamedNode(iri)
+    rows = kb.select("""SELECT ?g ?o ?degree ?betweenness ?c ?label ?size WHERE {
+        GRAPH ?g { ?o dsi:degree ?degree ; dsi:betweenness ?betweenness ; dsi:community ?c .
+          ?c rdfs:label ?label ; dsi:communitySize ?size . } }""",
+                     bind={"o": node, "g": ox.NamedNode(kb.graphs.network)})
+    if not rows:
+        return None
+    r = rows[0]
+    bridges = kb.select("""SELECT ?g ?o ?c ?label ?size WHERE { GRAPH ?g {
+        ?o dsi:bridgesCommunities ?c . ?c rdfs:label ?label ; dsi:communitySize ?size } }""",
+                        bind={"o": node, "g": ox.NamedNode(kb.graphs.network)})
+
+    def community(row) -> dict:
+        return {"iri": row["c"].value, "label": row["label"].value, "size": int(row["size"].value),
+                "number": int(row["c"].value.rsplit("-", 1)[-1])}
+
+    return {"degree": int(r["degree"].value), "betweenness": float(r["betweenness"].value),
+            "community": community(r),
+            "bridges": sorted((community(b) for b in bridges), key=lambda c: c["number"])}
+
+
+# -- what the /network page draws -------------------------------------------------------------------
+MEMO_SIZE = 64  # filtered views kept per generation
+
+
+def view(kb, filters: dict[str, list[str]] | None = None) -> dict:
+    """The network narrowed to organisations with every chosen facet value (the facets of the
+    organisation list, kb/index/browse.py: type, country, area, technology, as value slugs), the links
+    among them, their figures and positions, and counts per facet value over what is shown. Memoised
+    per store generation and filter."""
+    from kb.index.browse import FACETS, slug_of, table
+    from kb.errors import BadRequest
+
+    facets = FACETS["organisation"]
+    keys = [f.key for f in facets]
+    filters = {k: sorted({v for v in vs if v}) for k, vs in (filters or {}).items()}
+    filters = {k: vs for k, vs in filters.items() if vs}
+    unknown = sorted(set(filters) - set(keys))
+    if unknown:
+        raise BadRequest(f"unknown facet {', '.join(unknown)}: the network filters by {', '.join(keys)}")
+    net = network(kb)
+    memo_key = tuple(sorted((k, tuple(v)) for k, v in filters.items()))
+    memo = net.memo.setdefault("views", {})
+    if memo_key in memo:
+        return memo[memo_key]
+    tab = table(kb, "organisation")
+    rows = net.memo.get("rows")
+    if rows is None:
+        rows = net.memo["rows"] = {r.iri: r for r in tab.rows}
+    shown = [iri for iri in net.graph if iri in rows
+             and all(set(vs) <= rows[iri].slugs.get(k, set()) for k, vs in filters.items())]
+    index = {iri: i for i, iri in enumerate(shown)}
+    edges = [[index[a], index[b], d["weight"], int(d["funding"])] for a, b, d in net.graph.edges(data=True)
+             if a in index and b in index]
+    counts: dict[str, dict[str, int]] = {k: {} for k in keys}
+    for iri in shown:
+        for k in keys:
+            for v in rows[iri].values.get(k, ()):
+                counts[k][v] = counts[k].get(v, 0) + 1
+    out = {
+        "generation": net.generation, "filters": filters,
+        "total": {"nodes": net.graph.number_of_nodes(), "edges": net.graph.number_of_edges(),
+                  "communities": len(net.communities)},
+        "nodes": [{"id": iri, "label": net.labels.get(iri) or slug_of(iri),
+                   "x": net.positions[iri][0], "y": net.positions[iri][1], "degree": net.degree[iri],
+                   "betweenness": round(net.betweenness.get(iri, 0.0), 6), "community": net.community[iri],
+                   "links": len(net.bridges(iri))} for iri in shown],
+        "edges": edges,
+        "communities": [{"number": i + 1, "label": net.community_label(i + 1), "size": len(c)}
+                        for i, c in enumerate(net.communities)],
+        "facets": [{"key": f.key, "label": f.label, "values": sorted(
+            ({"value": slug_of(v), "id": v, "label": tab.value_labels.get(v, slug_of(v)), "count": n,
+              "selected": slug_of(v) in filters.get(f.key, ())} for v, n in counts[f.key].items()),
+            key=lambda x: (not x["selected"], -x["count"], x["label"].casefold()))} for f in facets],
+    }
+    if len(memo) >= MEMO_SIZE:
+        memo.pop(next(iter(memo)))
+    memo[memo_key] = out
+    return out
