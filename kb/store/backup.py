@@ -44,9 +44,11 @@ def backup(kb, dest: str | Path) -> dict:
     files = []
     remote = bool(getattr(kb.settings, "store_is_remote", False))
     if remote:
+        import pyoxigraph as ox
+
         with open(dest / "store.nq", "wb") as out:
-            for graph in kb.named_graphs():
-                kb.dump(out, "nq", graph=graph)
+            for graph in kb.named_graphs():  # the graphs as quads; the public default graph is derived
+                kb.dump(out, ox.RdfFormat.N_QUADS, graph=graph)
         files.append("store.nq")
     else:
         kb.store.backup(str(dest / "store"))
