@@ -51,7 +51,8 @@ BACKOFF = 0.25  # seconds before the second try; doubled for each further one
 CHUNK = 20_000  # statements per request when loading without the Graph Store Protocol
 RESULTS = "application/sparql-results+json"
 FORM = "application/x-www-form-urlencoded"
-ACCEPT = f"{RESULTS}, application/n-triples;q=0.9"
+TSV = "text/tab-separated-values"  # SPARQL 1.1 TSV results: a third of JSON's size, parsed faster
+ACCEPT = f"{TSV}, {RESULTS};q=0.9, application/n-triples;q=0.8"
 EMPTY_GRAPH = "urn:dsikb:no-graph"  # a default-graph-uri that names nothing: an empty default graph
 XSD = "http://www.w3.org/2001/XMLSchema#"
 
@@ -171,6 +172,8 @@ class RemoteKB(Store):
                                           headers={"Accept": ACCEPT, "Content-Type": FORM}), "query")
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         body = response.content
+        if media == TSV:
+            return ox.parse_query_results(body, ox.QueryResultsFormat.TSV)
         if media == RESULTS or media == "application/json":
             return ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
         if media == "application/sparql-results+xml":
