@@ -122,13 +122,16 @@ def remote_app(remote_built, tmp_path_factory):  # noqa: F811
     from endpoint import create_app, sparql
     from kb.contribute.accounts import add_account
 
-    accounts = tmp_path_factory.mktemp("remote-mods") / "moderators"
+    root = tmp_path_factory.mktemp("remote-app")
+    accounts = root / "moderators"
     add_account(accounts, "alice", PASSWORD)
-    app = create_app(remote_built.settings(rate_limit=0, moderators=str(accounts),
-                                           submission_rate_limit=0))
-    app.config["TESTING"] = True
-    yield app
-    sparql.close(app)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)  # the submission spool of a remote store is var/submissions.sqlite
+        app = create_app(remote_built.settings(rate_limit=0, moderators=str(accounts),
+                                               submission_rate_limit=0))
+        app.config["TESTING"] = True
+        yield app
+        sparql.close(app)
 
 
 @pytest.fixture()

@@ -45,6 +45,7 @@ from kb.terms import inline_bindings, sparql_term
 
 log = logging.getLogger(__name__)
 
+WRITE_TIMEOUT = 600.0  # seconds an update or upload may take (a full rebuild of the public view is long)
 GENERATION_TTL = 1.0  # seconds a generation read from the store is reused by this process
 ATTEMPTS = 3  # tries of a request that met a connection error or a 5xx answer
 BACKOFF = 0.25  # seconds before the second try; doubled for each further one
@@ -94,6 +95,7 @@ class RemoteKB(Store):
             auth=auth, headers={"User-Agent": settings.user_agent},
             timeout=httpx.Timeout(settings.query_timeout + 5, connect=5.0),
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+        self.write_timeout = httpx.Timeout(WRITE_TIMEOUT, connect=5.0)
         weakref.finalize(self, self.http.close)  # its pooled connections close with it
         state = self.graphs.ns + "tmp/state"
         self.state_graph = ox.NamedNode(state)
@@ -188,7 +190,7 @@ class RemoteKB(Store):
         form = [("update", _prologue(prefixes, base_iri) + sparql)]
         # an update is not repeated after it may have reached the store (it might apply twice)
         self._check(self._send("POST", self.update_url, content=urlencode(form).encode(), retry_all=False,
-                               headers={"Content-Type": FORM}), "update")
+                               headers={"Content-Type": FORM}, timeout=self.write_timeout), "update")
         self._cached = None
 
     def _union_graphs(self) -> list[str]:
@@ -260,7 +262,7 @@ class RemoteKB(Store):
         params = {"default": ""} if isinstance(g, ox.DefaultGraph) else {"graph": g.value}
         body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
         response = self._send("POST", self.gsp_url, params=params, content=body, retry_all=False,
-                              headers={"Content-Type": "application/n-triples"})
+                              headers={"Content-Type": "application/n-triples"}, timeout=self.write_timeout)
         self._check(response, "graph upload")
 
     def remove_graph(self, graph) -> None:
