@@ -74,6 +74,8 @@ def test_reads_match_the_embedded_store(small):
     query = "SELECT DISTINCT ?s ?label WHERE { ?s rdfs:label ?label } ORDER BY ?s"
     assert small.select(query) == local.select(query) and len(small.select(query)) == 25
     assert small.select(query, union=False) == local.select(query, union=False)  # the public default graph
+    in_graphs = "SELECT DISTINCT ?g ?s WHERE { GRAPH ?g { ?s rdfs:label ?l } } ORDER BY ?g ?s"
+    assert small.select(in_graphs) == local.select(in_graphs) and len(small.select(in_graphs)) == 25
     assert small.named_graphs() == local.named_graphs() == [G1, G2]
     assert small.triple_count() == 50 and small.triple_count(G2) == 13
     org3 = ox.NamedNode(EX + "org/3")

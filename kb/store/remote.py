@@ -169,7 +169,9 @@ class RemoteKB(Store):
             if default_graph is not None and not defaults:
                 form.append(("default-graph-uri", EMPTY_GRAPH))
         elif use_default_graph_as_union:  # the union of the named graphs, as standard protocol
-            form += [("default-graph-uri", g) for g in (self._union_graphs() or [EMPTY_GRAPH])]
+            # (naming the default graph's parts empties the named graphs unless they are named too)
+            graphs = self._union_graphs() or [EMPTY_GRAPH]
+            form += [("default-graph-uri", g) for g in graphs] + [("named-graph-uri", g) for g in graphs]
         response = self._check(self._send("POST", self.query_url, content=urlencode(form).encode(),
                                           headers={"Accept": ACCEPT, "Content-Type": FORM}), "query")
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
