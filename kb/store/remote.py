@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import weakref
@@ -158,8 +159,8 @@ class RemoteKB(Store):
     def raw_query(self, sparql: str, *, prefixes: dict | None = None, base_iri: str | None = None,
                   use_default_graph_as_union: bool = False, default_graph=None, named_graphs=None,
                   substitutions: dict | None = None, **_ignored):
-        # the protocol has no bindings: bound terms travel as a VALUES block written by kb.terms
-        text = inline_bindings(sparql, {v.value: t for v, t in (substitutions or {}).items()})
+        # the protocol has no bindings: bound terms are written into the text by kb.terms.sparql_term
+        text = substitute(sparql, {v.value: t for v, t in (substitutions or {}).items()})
         text = _prologue(prefixes, base_iri) + text
         form: list[tuple[str, str]] = [("query", text)]
         if default_graph is not None or named_graphs is not None:
@@ -396,6 +397,57 @@ class RemoteKB(Store):
 
     def flush(self) -> None:
         pass
+
+
+_TOKEN = re.compile(r"""("{3}(?:[^"\\]|\\.|"(?!""))*"{3}|'{3}(?:[^'\\]|\\.|'(?!''))*'{3}"""
+                    r"""|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|<[^<>"{}|^`\\\x00-\x20]*>|#[^\n]*"""
+                    r"""|[?$][A-Za-z0-9_\u00B7-\uFFFF]+|[A-Za-z_]+|[(){}])""")
+
+
+def substitute(sparql: str, bind: dict) -> str:
+    """Bound variables replaced by their terms (written by :func:`sparql_term`) wherever they occur,
+    as pyoxigraph's ``substitutions`` do: in nested groups and filters too, where a VALUES block
+    at the top would not reach (a FILTER is evaluated in its own group). In a projection a bound
+    ``?v`` becomes ``(term AS ?v)``, so the row still carries it. Strings, IRIs and comments are
+    skipped by the tokenizer, so text inside them never changes."""
+    if not bind:
+        return sparql
+    out, last = [], 0
+    projection, depth, after_as, by = False, 0, False, False
+    for match in _TOKEN.finditer(sparql):
+        token = match.group(1)
+        word = token.upper()
+        replacement = None
+        if token[0] in "?$" and len(token) > 1:
+            term = bind.get(token[1:])
+            if term is not None:
+                if by:  # GROUP BY / ORDER BY take a bracketed expression, not a bare term
+                    replacement = f"({sparql_term(term)})"
+                elif not projection:
+                    replacement = sparql_term(term)
+                elif depth == 0 and not after_as:
+                    replacement = f"({sparql_term(term)} AS {token})"
+                elif not after_as:
+                    replacement = sparql_term(term)
+        elif word == "BY":
+            by = True
+        elif word in ("SELECT", "HAVING", "LIMIT", "OFFSET", "VALUES") or token in ("{", "}"):
+            by = False
+        if word == "SELECT":
+            projection, depth = True, 0
+        elif word == "WHERE" or token == "{":
+            projection = False
+        elif token == "(" and projection:
+            depth += 1
+        elif token == ")" and projection:
+            depth -= 1
+        after_as = word == "AS"
+        if replacement is not None:
+            out.append(sparql[last:match.start()])
+            out.append(replacement)
+            last = match.end()
+    out.append(sparql[last:])
+    return "".join(out)
 
 
 def _prologue(prefixes: dict | None, base_iri: str | None) -> str:
