@@ -63,6 +63,24 @@ def test_urls_from_settings():
                                   store_update_url="http://u/up")) == ("http://h:7878/query", "http://u/up", None)
 
 
+def test_bound_terms_are_substituted_as_pyoxigraph_does():
+    from kb.store.remote import substitute
+
+    store = ox.Store()
+    store.extend(quads())
+    label = "<http://www.w3.org/2000/01/rdf-schema#label>"
+    cases = [  # a FILTER in a nested group, a GROUP BY key, a projection, text in strings and comments
+        (f"SELECT ?s ?l WHERE {{ {{ ?s {label} ?x FILTER(?x = ?l) }} }}", {"l": ox.Literal("Org 3", language="en")}),
+        ("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g", {"g": ox.NamedNode(G1)}),
+        ('SELECT ?s ?l WHERE { ?s ?p ?o FILTER(STR(?o) != "?l") } # ?l\nORDER BY ?s LIMIT 3', {"l": ox.Literal("x")}),
+    ]
+    for query, bind in cases:
+        expected = [list(map(str, row)) for row in store.query(
+            query, use_default_graph_as_union=True, substitutions={ox.Variable(k): v for k, v in bind.items()})]
+        got = [list(map(str, row)) for row in store.query(substitute(query, bind), use_default_graph_as_union=True)]
+        assert got == expected and got, query
+
+
 def test_reads_match_the_embedded_store(small):
     from kb.store import KB
     from kb.store.remote import RemoteKB
