@@ -73,7 +73,7 @@ def _pairs(kb, predicate: str, cls: str | None = None):
     if cls is not None:
         bind[ox.Variable("c")] = ox.NamedNode(cls)
         query = "SELECT ?s ?o ?p ?c WHERE { ?s a ?c ; ?p ?o }"
-    for row in kb.store.query(query, use_default_graph_as_union=True, substitutions=bind):
+    for row in kb.raw_query(query, use_default_graph_as_union=True, substitutions=bind):
         if isinstance(row[0], ox.NamedNode):
             yield row[0].value, row[1]
 
@@ -129,7 +129,7 @@ def _build(kb, generation: int) -> Located:
         if isinstance(o, ox.NamedNode):
             countries.setdefault(s, set()).add(o.value)
     place_cls = ox.NamedNode(d("Place"))
-    place_iris = {q.subject.value for q in kb.store.quads_for_pattern(
+    place_iris = {q.subject.value for q in kb.quads(
         None, ox.NamedNode(STANDARD_PREFIXES["rdf"] + "type"), place_cls, None) if isinstance(q.subject, ox.NamedNode)}
     labels = {s: o.value for s, o in _pairs(kb, rdfs + "label", d("Place")) if isinstance(o, ox.Literal)}
     cities, capitals = _gazetteer()

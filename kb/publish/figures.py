@@ -219,7 +219,7 @@ def evaluate(kb, query: str) -> tuple[tuple[str, ...], tuple[tuple, ...]]:
     or the union of the named graphs for a remote store (kb/sparql/evaluate.py)."""
     from kb.store import publicview
 
-    results = kb.store.query(query, use_default_graph_as_union=publicview.union_default(kb))
+    results = kb.raw_query(query, use_default_graph_as_union=publicview.union_default(kb))
     columns = tuple(v.value for v in results.variables)
     rows = tuple(tuple(plain(solution[name]) for name in columns) for solution in results)
     return columns, rows
