@@ -101,11 +101,12 @@ def derive(kb) -> dict[str, str]:
     states[g.aligned] = align(kb)  # after graph/derived: its shortcuts are aligned too
     from kb import network
 
-    states[g.network] = network.publish(kb)  # the network figures follow the data too
+    net = network.compute(kb)  # the network figures follow the data too; written last (network.write)
     parts = describe_project_graphs(kb)
     if g.aligned in kb.named_graphs():
         parts[g.aligned] = describe(g.aligned, license=CC_BY, title=ALIGNED_TITLE)
-    if g.network in kb.named_graphs():
+    if net.graph.number_of_nodes() or g.network in kb.named_graphs():
         parts[g.network] = describe(g.network, license=CC_BY, title=network.GRAPH_TITLE)
     states[g.meta] = update_meta(kb, parts)
+    states[g.network] = network.write(kb, net)
     return {k: "updated" if v else "unchanged" for k, v in states.items()}

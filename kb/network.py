@@ -7,7 +7,7 @@ says they are partners (``dsi:Collaboration`` nodes of the 2013 import). Hidden,
 organisations are left out (a merged one's links go to its survivor).
 
 Figures per organisation (networkx): degree (distinct partners), betweenness centrality (sampled
-with a fixed seed past ``EXACT_BETWEENNESS`` nodes), community (Louvain, fixed seed) and the
+from ``SAMPLES`` sources with a fixed seed past ``EXACT_BETWEENNESS`` nodes), community (Louvain, fixed seed) and the
 communities its partners fall in (a *bridge* links two or more). They are published as RDF in their
 own named graph (``graph/network``, see :func:`publish`), rebuilt by ``kb.derive.derive`` after every
 change of the data, and kept in memory per store generation for the ``/network`` page
@@ -25,7 +25,8 @@ import networkx as nx
 import pyoxigraph as ox
 
 SEED = 42
-EXACT_BETWEENNESS = 1500  # nodes; above it, betweenness from this many sampled sources
+EXACT_BETWEENNESS = 600  # nodes; above it, betweenness from SAMPLES sampled sources (Brandes: O(sources x links))
+SAMPLES = 300
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -122,7 +123,7 @@ def compute(kb, generation: int | None = None) -> Network:
     n = g.number_of_nodes()
     degree = dict(g.degree())
     if n > EXACT_BETWEENNESS:
-        betweenness = nx.betweenness_centrality(g, k=EXACT_BETWEENNESS // 3, seed=SEED)
+        betweenness = nx.betweenness_centrality(g, k=SAMPLES, seed=SEED)
     else:
         betweenness = nx.betweenness_centrality(g) if n else {}
     found = nx.community.louvain_communities(g, weight="weight", seed=SEED) if n else []
@@ -224,16 +225,20 @@ def _decimal(x: float) -> str:
     return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
 
 
-def publish(kb) -> bool:
-    """Rebuild graph/network from the store; True when its content changed. The network just
-    computed also serves the page for the generation the write leads to (the figures graph is not
-    an input of the network)."""
-    net = compute(kb)
+def write(kb, net: Network) -> bool:
+    """Make graph/network hold the figures of ``net``; True when its content changed. ``net`` then
+    also serves the page for the generation the write leads to (the figures graph is not an input of
+    the network), so callers write it last: any later write makes the page compute it again."""
     changed = kb.replace_graph(kb.graphs.network, triples(kb, net))
     net.generation = kb.generation
     with _lock:
         _cache[kb] = net
     return changed
+
+
+def publish(kb) -> bool:
+    """Recompute the network from the store and write its figures (see :func:`write`)."""
+    return write(kb, compute(kb))
 
 
 def figures(kb, iri: str) -> dict | None:

@@ -122,7 +122,7 @@ def test_recomputed_after_a_change_and_after_a_merge(kb_copy):
     assert after["generation"] != before["generation"]
     assert len(after["nodes"]) == len(before["nodes"]) + 1 and alone in {n["id"] for n in after["nodes"]}
     # merging an organisation into Waag Society: its partners become Waag's, it leaves the network
-    other = next(r["o"].value for r in kb.select("""SELECT ?o WHERE { GRAPH ?g { ?o dsi:degree ?d } FILTER(?o != ?w) }
+    other = next(r["o"].value for r in kb.select("""SELECT ?g ?w ?o WHERE { GRAPH ?g { ?o dsi:degree ?d } FILTER(?o != ?w) }
         ORDER BY DESC(?d) ?o LIMIT 1""", bind={"g": ox.NamedNode(NETWORK), "w": ox.NamedNode(waag)}))
 
     def partners(org):  # collaboratesWith (graph/derived) of organisations in the network
