@@ -109,11 +109,13 @@ def read_graph(kb) -> tuple[nx.Graph, dict[str, str]]:
     ordered = nx.Graph()  # nodes and edges in IRI order: the seeded algorithms give the same answer each run
     ordered.add_nodes_from(sorted(g.nodes))
     ordered.add_edges_from(sorted((min(a, b), max(a, b), d) for a, b, d in g.edges(data=True)))
-    labels = {}
+    found: dict[str, list] = {}
     for r in kb.select("SELECT ?o ?l WHERE { ?o a dsi:Organisation ; rdfs:label ?l }"):
-        o = r["o"].value
-        if o in ordered and (o not in labels or r["l"].language in (None, "en")):
-            labels[o] = r["l"].value
+        if r["o"].value in ordered and isinstance(r["l"], ox.Literal):
+            found.setdefault(r["o"].value, []).append(r["l"])
+    # English or untagged first, then the same choice every run (community names come from labels)
+    labels = {o: min(ls, key=lambda lit: (lit.language not in (None, "en"), lit.language or "", lit.value)).value
+              for o, ls in found.items()}
     return ordered, labels
 
 
