@@ -98,15 +98,16 @@ def derive(kb) -> dict[str, str]:
     g = kb.graphs
     triples = shortcut_triples(kb) | collaboration_triples(kb)
     states = {g.derived: kb.replace_graph(g.derived, triples)}
-    states[g.aligned] = align(kb)  # after graph/derived: its shortcuts are aligned too
     from kb import network
 
-    net = network.compute(kb)  # the network figures follow the data too; written last (network.write)
+    net = network.compute(kb)  # the network figures follow the data too (after graph/derived)
+    states[g.network] = network.write(kb, net)
+    states[g.aligned] = align(kb)  # after graph/derived: its shortcuts are aligned too
     parts = describe_project_graphs(kb)
     if g.aligned in kb.named_graphs():
         parts[g.aligned] = describe(g.aligned, license=CC_BY, title=ALIGNED_TITLE)
-    if net.graph.number_of_nodes() or g.network in kb.named_graphs():
+    if g.network in kb.named_graphs():
         parts[g.network] = describe(g.network, license=CC_BY, title=network.GRAPH_TITLE)
     states[g.meta] = update_meta(kb, parts)
-    states[g.network] = network.write(kb, net)
+    network.keep(kb, net)  # the writes since compute() cannot change the network: no recomputation
     return {k: "updated" if v else "unchanged" for k, v in states.items()}

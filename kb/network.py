@@ -228,14 +228,18 @@ def _decimal(x: float) -> str:
 
 
 def write(kb, net: Network) -> bool:
-    """Make graph/network hold the figures of ``net``; True when its content changed. ``net`` then
-    also serves the page for the generation the write leads to (the figures graph is not an input of
-    the network), so callers write it last: any later write makes the page compute it again."""
+    """Make graph/network hold the figures of ``net``; True when its content changed."""
     changed = kb.replace_graph(kb.graphs.network, triples(kb, net))
+    keep(kb, net)
+    return changed
+
+
+def keep(kb, net: Network) -> None:
+    """Let ``net`` serve the page for the store's current generation: for callers whose writes since
+    computing it cannot change the network (the figures graph, graph/aligned, graph/meta)."""
     net.generation = kb.generation
     with _lock:
         _cache[kb] = net
-    return changed
 
 
 def publish(kb) -> bool:
