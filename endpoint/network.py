@@ -53,8 +53,7 @@ def network_json():
         resp = make_response("", 304)
         resp.set_etag(etag)
         return resp
-    base = request.host_url.rstrip("/")
-    nodes = [n | {"url": base + (local_href(n["id"]) or "")} for n in data["nodes"]]
+    nodes = [n | {"url": local_href(n["id"])} for n in data["nodes"]]  # a path on this server
     resp = make_response(json.dumps(data | {"nodes": nodes}, ensure_ascii=False, separators=(",", ":")))
     resp.headers["Content-Type"] = "application/json"
     resp.set_etag(etag)

@@ -8,6 +8,7 @@ import json
 
 import pyoxigraph as ox
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.support import ARTIFACTS, chromium, live_server, make_app
 
@@ -122,7 +123,7 @@ def test_recomputed_after_a_change_and_after_a_merge(kb_copy):
     assert after["generation"] != before["generation"]
     assert len(after["nodes"]) == len(before["nodes"]) + 1 and alone in {n["id"] for n in after["nodes"]}
     # merging an organisation into Waag Society: its partners become Waag's, it leaves the network
-    other = next(r["o"].value for r in kb.select("""SELECT ?o WHERE { GRAPH ?g { ?o dsi:degree ?d } FILTER(?o != ?w) }
+    other = next(r["o"].value for r in kb.select("""SELECT ?g ?w ?o WHERE { GRAPH ?g { ?o dsi:degree ?d } FILTER(?o != ?w) }
         ORDER BY DESC(?d) ?o LIMIT 1""", bind={"g": ox.NamedNode(NETWORK), "w": ox.NamedNode(waag)}))
 
     def partners(org):  # collaboratesWith (graph/derived) of organisations in the network
@@ -166,6 +167,25 @@ def test_network_json_filters_and_etag(client):
     bad = client.get("/network.json?colour=red")
     assert bad.status_code == 400 and b"colour" in bad.data
     assert client.get("/network?lang=es").status_code == 200
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(pairs=st.lists(st.tuples(st.sampled_from(["type", "country", "area", "technology", "lang", "colour", "q"]),
+                                st.one_of(st.sampled_from(["spain", "united-kingdom", "open-data", "business",
+                                                           "health-and-wellbeing", "", "x" * 300]),
+                                          st.text(max_size=20))), max_size=4))
+def test_any_parameters_give_the_network_or_a_4xx(client, pairs):
+    for path in ("/network.json", "/network"):
+        resp = client.get(path, query_string=pairs)
+        assert resp.status_code in (200, 400), (path, pairs, resp.status_code)
+        if resp.status_code == 400:
+            assert any(k in ("colour", "q") for k, _ in pairs) or any(len(v) > 200 for _, v in pairs)
+        elif path.endswith(".json"):
+            data = resp.get_json()
+            assert len(data["nodes"]) <= data["total"]["nodes"]
+            if all(k == "lang" or not v for k, v in pairs):
+                assert len(data["nodes"]) == data["total"]["nodes"]
 
 
 # -- in Chromium --------------------------------------------------------------------------------------

@@ -98,14 +98,16 @@ def derive(kb) -> dict[str, str]:
     g = kb.graphs
     triples = shortcut_triples(kb) | collaboration_triples(kb)
     states = {g.derived: kb.replace_graph(g.derived, triples)}
-    states[g.aligned] = align(kb)  # after graph/derived: its shortcuts are aligned too
     from kb.publish import network
 
-    states[g.network] = network.publish(kb)  # the network figures follow the data too
+    net = network.compute(kb)  # the network figures follow the data too (after graph/derived)
+    states[g.network] = network.write(kb, net)
+    states[g.aligned] = align(kb)  # after graph/derived: its shortcuts are aligned too
     parts = describe_project_graphs(kb)
     if g.aligned in kb.named_graphs():
         parts[g.aligned] = describe(g.aligned, license=CC_BY, title=ALIGNED_TITLE)
     if g.network in kb.named_graphs():
         parts[g.network] = describe(g.network, license=CC_BY, title=network.GRAPH_TITLE)
     states[g.meta] = update_meta(kb, parts)
+    network.keep(kb, net)  # the writes since compute() cannot change the network: no recomputation
     return {k: "updated" if v else "unchanged" for k, v in states.items()}

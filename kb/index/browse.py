@@ -261,3 +261,6 @@ def warm(kb: KB) -> None:
     search.connect(kb).close()
     for type_ in BROWSE_TYPES:
         table(kb, type_)
+    from kb.publish import network
+
+    network.view(kb)  # the /network page: the network of this generation and its unfiltered view

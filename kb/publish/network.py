@@ -7,7 +7,7 @@ says they are partners (``dsi:Collaboration`` nodes of the 2013 import). Hidden,
 organisations are left out (a merged one's links go to its survivor).
 
 Figures per organisation (networkx): degree (distinct partners), betweenness centrality (sampled
-with a fixed seed past ``EXACT_BETWEENNESS`` nodes), community (Louvain, fixed seed) and the
+from ``SAMPLES`` sources with a fixed seed past ``EXACT_BETWEENNESS`` nodes), community (Louvain, fixed seed) and the
 communities its partners fall in (a *bridge* links two or more). They are published as RDF in their
 own named graph (``graph/network``, see :func:`publish`), rebuilt by ``kb.derive.derive`` after every
 change of the data, and kept in memory per store generation for the ``/network`` page
@@ -25,7 +25,8 @@ import networkx as nx
 import pyoxigraph as ox
 
 SEED = 42
-EXACT_BETWEENNESS = 1500  # nodes; above it, betweenness from this many sampled sources
+EXACT_BETWEENNESS = 600  # nodes; above it, betweenness from SAMPLES sampled sources (Brandes: O(sources x links))
+SAMPLES = 300
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -108,11 +109,13 @@ def read_graph(kb) -> tuple[nx.Graph, dict[str, str]]:
     ordered = nx.Graph()  # nodes and edges in IRI order: the seeded algorithms give the same answer each run
     ordered.add_nodes_from(sorted(g.nodes))
     ordered.add_edges_from(sorted((min(a, b), max(a, b), d) for a, b, d in g.edges(data=True)))
-    labels = {}
+    found: dict[str, list] = {}
     for r in kb.select("SELECT ?o ?l WHERE { ?o a dsi:Organisation ; rdfs:label ?l }"):
-        o = r["o"].value
-        if o in ordered and (o not in labels or r["l"].language in (None, "en")):
-            labels[o] = r["l"].value
+        if r["o"].value in ordered and isinstance(r["l"], ox.Literal):
+            found.setdefault(r["o"].value, []).append(r["l"])
+    # English or untagged first, then the same choice every run (community names come from labels)
+    labels = {o: min(ls, key=lambda lit: (lit.language not in (None, "en"), lit.language or "", lit.value)).value
+              for o, ls in found.items()}
     return ordered, labels
 
 
@@ -122,7 +125,7 @@ def compute(kb, generation: int | None = None) -> Network:
     n = g.number_of_nodes()
     degree = dict(g.degree())
     if n > EXACT_BETWEENNESS:
-        betweenness = nx.betweenness_centrality(g, k=EXACT_BETWEENNESS // 3, seed=SEED)
+        betweenness = nx.betweenness_centrality(g, k=SAMPLES, seed=SEED)
     else:
         betweenness = nx.betweenness_centrality(g) if n else {}
     found = nx.community.louvain_communities(g, weight="weight", seed=SEED) if n else []
@@ -224,16 +227,24 @@ def _decimal(x: float) -> str:
     return f"{x:.6f}".rstrip("0").rstrip(".") or "0"
 
 
-def publish(kb) -> bool:
-    """Rebuild graph/network from the store; True when its content changed. The network just
-    computed also serves the page for the generation the write leads to (the figures graph is not
-    an input of the network)."""
-    net = compute(kb)
+def write(kb, net: Network) -> bool:
+    """Make graph/network hold the figures of ``net``; True when its content changed."""
     changed = kb.replace_graph(kb.graphs.network, triples(kb, net))
+    keep(kb, net)
+    return changed
+
+
+def keep(kb, net: Network) -> None:
+    """Let ``net`` serve the page for the store's current generation: for callers whose writes since
+    computing it cannot change the network (the figures graph, graph/aligned, graph/meta)."""
     net.generation = kb.generation
     with _lock:
         _cache[kb] = net
-    return changed
+
+
+def publish(kb) -> bool:
+    """Recompute the network from the store and write its figures (see :func:`write`)."""
+    return write(kb, compute(kb))
 
 
 def figures(kb, iri: str) -> dict | None:

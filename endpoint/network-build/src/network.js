@@ -28,7 +28,7 @@ function show(container, panel, graph, node) {
   text(link, a.label);
   h.append(link);
   const p = document.createElement("p");
-  const parts = [`${a.degree} ${container.dataset.degree}`, `${container.dataset.community} ${a.community}`];
+  const parts = [`${a.degree} ${container.dataset.degree}`, a.communityLabel || `${container.dataset.community} ${a.community}`];
   if (a.links > 1) parts.push(container.dataset.links.replace("{n}", a.links));
   text(p, parts.join(" · "));
   const open = document.createElement("a");
@@ -49,9 +49,11 @@ function start(container) {
 function draw(container, data, t0) {
   const graph = new Graph({ type: "undirected" });
   const maxDegree = data.nodes.reduce((m, n) => Math.max(m, n.degree), 1);
+  const communityLabel = new Map(data.communities.map((c) => [c.number, c.label]));
   for (const n of data.nodes) {
     graph.addNode(n.id, {
       x: n.x, y: n.y, label: n.label, url: n.url, degree: n.degree, community: n.community, links: n.links,
+      communityLabel: communityLabel.get(n.community),
       size: 2 + 10 * Math.sqrt(n.degree / maxDegree), color: colour(n.community),
     });
   }
