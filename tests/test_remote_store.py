@@ -197,7 +197,7 @@ def test_void_dumps_and_ontology(client):
         assert "try again" in r.get_json()["message"]
     assert r.status_code == 200, r.data
     assert {f["name"] for f in r.get_json()["files"]} >= {"dsi.nt.gz", "dsi.nq.gz", "dsi.ttl.gz"}
-    with client.get("/dumps/dsi.nt.gz") as r:  # a file response: closed, so its file is too
+    with client.get("/dumps/dsi.nt.gz") as r:
         assert r.status_code == 200 and len(r.data) > 100_000
     r = client.get("/.well-known/void", headers={"Accept": "text/turtle"}, follow_redirects=True)
     assert r.status_code == 200 and b"void:triples" in r.data

@@ -73,7 +73,7 @@ def _pairs(kb, predicate: str, cls: str | None = None):
     if cls is not None:
         bind[ox.Variable("c")] = ox.NamedNode(cls)
         query = "SELECT ?s ?o ?p ?c WHERE { ?s a ?c ; ?p ?o }"
-    for row in kb.raw_query(query, use_default_graph_as_union=True, substitutions=bind):
+    for row in kb.query(query, prologue=False, substitutions=bind):
         if isinstance(row[0], ox.NamedNode):
             yield row[0].value, row[1]
 

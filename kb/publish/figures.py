@@ -219,7 +219,7 @@ def evaluate(kb, query: str) -> tuple[tuple[str, ...], tuple[tuple, ...]]:
     or the union of the named graphs for a remote store (kb/sparql/evaluate.py)."""
     from kb.store import publicview
 
-    results = kb.raw_query(query, use_default_graph_as_union=publicview.union_default(kb))
+    results = kb.query(query, union=publicview.union_default(kb), prologue=False)
     columns = tuple(v.value for v in results.variables)
     rows = tuple(tuple(plain(solution[name]) for name in columns) for solution in results)
     return columns, rows

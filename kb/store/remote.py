@@ -41,7 +41,7 @@ from kb.errors import KBError
 from kb.graphs import Graphs
 from kb.namespaces import names as _names
 from kb.settings import Settings
-from kb.store.base import Store, graph_node
+from kb.store.base import QUAD_FORMATS, Store, graph_node, rdf_format
 from kb.terms import inline_bindings, sparql_term
 
 log = logging.getLogger(__name__)
@@ -273,9 +273,12 @@ class RemoteKB(Store):
 
     # -- dumps --------------------------------------------------------------------------------
     def dump(self, output, format, *, graph=None) -> None:
-        g = graph_node(graph)
+        format, g = rdf_format(format), graph_node(graph)
         if g is None:  # the whole dataset: GSP has no standard request for it
             ox.serialize(self.quads(), output, format)
+            return
+        if format in QUAD_FORMATS and isinstance(g, ox.NamedNode):  # quads keep the graph's name
+            ox.serialize(self.quads(graph=g), output, format)
             return
         if self.gsp_url is None:
             ox.serialize((q.triple for q in self.quads(graph=g)), output, format)
