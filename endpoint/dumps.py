@@ -214,9 +214,9 @@ def _def_graphs(kind: str) -> tuple[list[str], list[str]]:
 
 
 def _quads(graphs: list[str]):
-    store = get_kb().store
+    kb = get_kb()
     for graph in graphs:
-        yield from store.quads_for_pattern(None, None, None, ox.NamedNode(graph))
+        yield from kb.quads(graph=ox.NamedNode(graph))
 
 
 def _def_document(kind: str, mime: str) -> bytes:
@@ -227,7 +227,7 @@ def _def_document(kind: str, mime: str) -> bytes:
     if key in cache:
         return cache[key]
     graphs, scheme_graphs = _def_graphs(kind)
-    if not get_kb().store.contains_named_graph(ox.NamedNode(graphs[0])):
+    if not get_kb().has_graph(ox.NamedNode(graphs[0])):
         raise NotFound(f"The store holds no {'ontology' if kind == 'dsi' else 'shapes'} yet: run `dsikb init`.")
     if mime == HTML:
         import rdflib

@@ -86,7 +86,7 @@ def _exists(path: str) -> bool:
     """Whether the store says anything about ``{base}id/{path}``."""
     kb = get_kb()
     node = ox.NamedNode(kb.names.id_ns + path)
-    return next(iter(kb.store.quads_for_pattern(node, None, None, None)), None) is not None
+    return next(iter(kb.quads(node, None, None, None)), None) is not None
 
 
 @bp.get("/id/organization/<uuid>")

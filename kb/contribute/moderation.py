@@ -136,7 +136,7 @@ def recover(kb, subs: SubmissionStore) -> list[str]:
     fixed = []
     for sub in subs.list("pending", limit=100_000):
         graph = kb.graphs.submission(sub.id)
-        if not kb.store.contains_named_graph(_n(graph)):
+        if not kb.has_graph(_n(graph)):
             continue
         rows = kb.select("SELECT ?g ?m ?nick WHERE { GRAPH ?g { ?m foaf:nick ?nick } }",
                          bind={"g": _n(graph), "m": _n(graph + "#moderator")})

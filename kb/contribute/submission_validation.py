@@ -31,9 +31,9 @@ def context_triples(kb, triples) -> list[ox.Triple]:
     iris -= {t.subject.value for t in triples}
     if not iris:
         return []
-    if hasattr(kb, "store"):  # index lookups: microseconds, where a VALUES query took ~40 ms
+    if kb.in_process:  # index lookups: microseconds, where a VALUES query took ~40 ms
         found = {q.triple for i in iris for p in CONTEXT_PROPERTIES
-                 for q in kb.store.quads_for_pattern(ox.NamedNode(i), ox.NamedNode(p), None, None)}
+                 for q in kb.quads(ox.NamedNode(i), ox.NamedNode(p), None, None)}
         return sorted(found, key=str)
     nodes = [ox.NamedNode(i) for i in sorted(iris)]
     props = [ox.NamedNode(p) for p in CONTEXT_PROPERTIES]

@@ -109,7 +109,7 @@ def _scan(kb: KB, predicate: str, cls: ox.NamedNode | None = None):
     if cls is not None:
         bind[ox.Variable("c")] = cls
     query = "SELECT ?s ?o ?p ?c WHERE { ?s a ?c . ?s ?p ?o }" if cls is not None else "SELECT ?s ?o ?p WHERE { ?s ?p ?o }"
-    for row in kb.store.query(query, use_default_graph_as_union=True, substitutions=bind):
+    for row in kb.query(query, prologue=False, substitutions=bind):
         yield row[0], row[1]
 
 
@@ -118,7 +118,7 @@ def _build(kb: KB, type_: str) -> Table:
     n = kb.names
     rdf, rdfs, dcterms, skos = (STANDARD_PREFIXES[p] for p in ("rdf", "rdfs", "dcterms", "skos"))
     cls = ox.NamedNode(n.dsi(BROWSE_TYPES[type_]))
-    members = {q.subject for q in kb.store.quads_for_pattern(None, ox.NamedNode(rdf + "type"), cls, None)
+    members = {q.subject for q in kb.quads(None, ox.NamedNode(rdf + "type"), cls, None)
                if isinstance(q.subject, ox.NamedNode)}
     gone = {s for s, _ in _scan(kb, n.dsi("mergedInto"))} | {s for s, _ in _scan(kb, n.dsi("withdrawn"))}
     members -= gone
@@ -154,7 +154,7 @@ def _build(kb: KB, type_: str) -> Table:
     for iri in value_labels:
         node = ox.NamedNode(iri)
         found = [q.object for p in (rdfs + "label", skos + "prefLabel")
-                 for q in kb.store.quads_for_pattern(node, ox.NamedNode(p), None, None)]
+                 for q in kb.quads(node, ox.NamedNode(p), None, None)]
         value_labels[iri] = _pick(found) or slug_of(iri)
     ordered = sorted(rows.values(), key=lambda row: (row.label.casefold(), row.iri))
     return Table(ordered, value_labels)

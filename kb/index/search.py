@@ -57,13 +57,13 @@ def _rows(kb: KB):
     P = STANDARD_PREFIXES
 
     def scan(predicate: str):
-        for row in kb.store.query("SELECT ?s ?o ?p WHERE { ?s ?p ?o }", use_default_graph_as_union=True,
-                                  substitutions={ox.Variable("p"): ox.NamedNode(predicate)}):
+        for row in kb.query("SELECT ?s ?o ?p WHERE { ?s ?p ?o }", prologue=False,
+                            substitutions={ox.Variable("p"): ox.NamedNode(predicate)}):
             yield row[0], row[1]
 
     kinds = {}
     for slug, cls in SEARCH_TYPES.items():
-        for q in kb.store.quads_for_pattern(None, ox.NamedNode(P["rdf"] + "type"), ox.NamedNode(n.dsi(cls)), None):
+        for q in kb.quads(None, ox.NamedNode(P["rdf"] + "type"), ox.NamedNode(n.dsi(cls)), None):
             if isinstance(q.subject, ox.NamedNode):
                 kinds.setdefault(q.subject, slug)
     for s_, _ in itertools.chain(scan(n.dsi("mergedInto")), scan(n.dsi("withdrawn"))):
@@ -176,7 +176,7 @@ def legacy_entity(kb: KB, text: str, *, kind: str | None = None) -> str | None:
     elif DSI4EU_ID.match(text):
         candidates.append((STANDARD_PREFIXES["dcterms"] + "identifier", ox.Literal(text)))
     for predicate, value in candidates:
-        found = sorted({q.subject.value for q in kb.store.quads_for_pattern(None, ox.NamedNode(predicate), value, None)
+        found = sorted({q.subject.value for q in kb.quads(None, ox.NamedNode(predicate), value, None)
                         if isinstance(q.subject, ox.NamedNode) and kb.names.parse_entity(q.subject.value)})
         if found:
             return found[0]
@@ -189,7 +189,7 @@ def _exact_hit(kb: KB, iri: str) -> Hit:
     node = ox.NamedNode(iri)
     type_ = kb.names.parse_entity(iri)[0]
     hidden = any(q.object.value == "true" for q in
-                 kb.store.quads_for_pattern(node, ox.NamedNode(kb.names.dsi("hidden")), None, None))
+                 kb.quads(node, ox.NamedNode(kb.names.dsi("hidden")), None, None))
     return Hit(iri, type_, best_label(kb, node) or iri.rsplit("/", 1)[-1], "", hidden, 0.0)
 
 

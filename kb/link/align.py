@@ -50,7 +50,7 @@ def axioms(kb) -> tuple[dict, dict]:
     edges = {"class": defaultdict(set), "property": defaultdict(set)}
     onto = ox.NamedNode(kb.graphs.ontology)
     for predicate, (kind, both) in RULES.items():
-        for q in kb.store.quads_for_pattern(None, ox.NamedNode(predicate), None, onto):
+        for q in kb.quads(None, ox.NamedNode(predicate), None, onto):
             a, b = q.subject, q.object
             if not (isinstance(a, ox.NamedNode) and isinstance(b, ox.NamedNode)) or a == b:
                 continue
@@ -83,19 +83,24 @@ def aligned_triples(kb) -> set[ox.Triple]:
         wanted = _targets(supers)
         if not wanted:
             continue
-        for q in kb.store.quads_for_pattern(None, RDF_TYPE, cls, None):
+        for q in kb.quads(None, RDF_TYPE, cls, None):
             if q.graph_name in sources:
                 out.update(ox.Triple(q.subject, RDF_TYPE, sup) for sup in wanted)
     for prop, supers in properties.items():
         wanted = _targets(supers)
         if not wanted:
             continue
-        for q in kb.store.quads_for_pattern(None, prop, None, None):
+        for q in kb.quads(None, prop, None, None):
             if q.graph_name in sources:
                 out.update(ox.Triple(q.subject, sup, q.object) for sup in wanted)
-    for t in out:  # what a data graph says already needs no second copy
-        if any(q.graph_name in sources for q in kb.store.quads_for_pattern(t.subject, t.predicate, t.object, None)):
-            stated.add(t)
+    if kb.in_process:
+        for t in out:  # what a data graph says already needs no second copy
+            if any(q.graph_name in sources for q in kb.quads(t.subject, t.predicate, t.object, None)):
+                stated.add(t)
+    else:  # a remote store: one request per target predicate, not one per triple
+        for pred in {t.predicate for t in out}:
+            stated.update(q.triple for q in kb.quads(None, pred, None, None)
+                          if q.graph_name in sources and q.triple in out)
     return out - stated
 
 

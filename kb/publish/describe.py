@@ -131,7 +131,7 @@ def _pick_label(values) -> str | None:
 def best_label(kb: KB, node) -> str | None:
     """rdfs:label or skos:prefLabel, English or untagged first."""
     for p in LABEL_PREDICATES:
-        label = _pick_label([q.object for q in kb.store.quads_for_pattern(node, p, None, None)])
+        label = _pick_label([q.object for q in kb.quads(node, p, None, None)])
         if label is not None:
             return label
     return None
@@ -168,11 +168,11 @@ def _term_cache(kb: KB) -> dict:
 def _remember(kb: KB, cache: dict, term) -> tuple:
     context, labels, tys = [], [], []
     for p in LABEL_PREDICATES + (RDF_TYPE,):
-        for q in kb.store.quads_for_pattern(term, p, None, None):
+        for q in kb.quads(term, p, None, None):
             context.append(ox.Triple(q.subject, q.predicate, q.object))
             (tys if p == RDF_TYPE else labels).append(q.object)
     hidden = any(q.object.value == "true" for q in
-                 kb.store.quads_for_pattern(term, ox.NamedNode(kb.names.dsi("hidden")), None, None))
+                 kb.quads(term, ox.NamedNode(kb.names.dsi("hidden")), None, None))
     rdfs = _pick_label([t.object for t in context if t.predicate == RDFS_LABEL])
     value = (rdfs or _pick_label(labels), sorted({t.value for t in tys}), tuple(context), hidden)
     cache[term] = value
@@ -183,16 +183,16 @@ def status(kb: KB, iri: str) -> None:
     """Raise NotFound (unknown), Gone (withdrawn) or Merged (301) for ``iri``; else return."""
     node = ox.NamedNode(iri)
     n = kb.names
-    merged = next(iter(kb.store.quads_for_pattern(node, ox.NamedNode(n.dsi("mergedInto")), None, None)), None)
+    merged = next(iter(kb.quads(node, ox.NamedNode(n.dsi("mergedInto")), None, None)), None)
     if merged is not None:
         raise Merged(f"{iri} was merged into {merged.object.value}", merged.object.value)
-    withdrawn = next(iter(kb.store.quads_for_pattern(node, ox.NamedNode(n.dsi("withdrawn")), None, None)), None)
+    withdrawn = next(iter(kb.quads(node, ox.NamedNode(n.dsi("withdrawn")), None, None)), None)
     if withdrawn is not None:
-        reason = next(iter(kb.store.quads_for_pattern(node, ox.NamedNode(n.dsi("reason")), None, None)), None)
+        reason = next(iter(kb.quads(node, ox.NamedNode(n.dsi("reason")), None, None)), None)
         why = f" ({reason.object.value})" if reason is not None else ""
         raise Gone(f"{iri} was withdrawn on {withdrawn.object.value[:10]}{why}. "
                    "Its identifier stays reserved and is never reused.")
-    if next(iter(kb.store.quads_for_pattern(node, None, None, None)), None) is None:
+    if next(iter(kb.quads(node, None, None, None)), None) is None:
         raise NotFound(f"There is no resource {iri} in this knowledge base. "
                        "Check the spelling of the address or use the search.")
 
@@ -203,7 +203,7 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
     n = kb.names
     node = ox.NamedNode(iri)
     own: dict[tuple, Statement] = {}
-    for q in kb.store.quads_for_pattern(node, None, None, None):
+    for q in kb.quads(node, None, None, None):
         key = (q.predicate, q.object)
         if key in own:
             own[key].graphs.append(_graph_of(q))
@@ -219,7 +219,7 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
 
     inverse_all: dict[tuple, Inverse] = {}
     dependents: dict = {}  # memberships and collaborations naming the entity: all of them, unpaged
-    for q in kb.store.quads_for_pattern(None, None, node, None):
+    for q in kb.quads(None, None, node, None):
         if q.predicate == RDF_TYPE:
             continue
         if _is_dependent(q.subject, None):
@@ -247,7 +247,7 @@ def describe(kb: KB, iri: str, path: str, *, page: int = 1, per_page: int = INVE
         if h in seen_nodes:
             continue
         seen_nodes.add(h)
-        for q in kb.store.quads_for_pattern(h, None, None, None):
+        for q in kb.quads(h, None, None, None):
             attached.append(ox.Triple(q.subject, q.predicate, q.object))
 
     linked = {s.value for s in own.values() if isinstance(s.value, ox.NamedNode)}
@@ -305,10 +305,10 @@ def _is_dependent(term, iri: str | None) -> bool:
 def graph_info(kb: KB, graph: str, statements: int = 0) -> dict:
     """Label and licence of a named graph, from graph/meta (wherever it is said)."""
     g = ox.NamedNode(graph)
-    lic = sorted({q.object.value for q in kb.store.quads_for_pattern(g, _n("dcterms", "license"), None, None)})
+    lic = sorted({q.object.value for q in kb.quads(g, _n("dcterms", "license"), None, None)})
     label = best_label(kb, g)
     if label is None:
-        title = next(iter(kb.store.quads_for_pattern(g, _n("dcterms", "title"), None, None)), None)
+        title = next(iter(kb.quads(g, _n("dcterms", "title"), None, None)), None)
         label = title.object.value if title is not None else graph.rsplit("graph/", 1)[-1]
     return {"iri": graph, "label": label, "licenses": lic, "statements": statements}
 
@@ -342,7 +342,7 @@ def quads_of(kb: KB, triples) -> list[ox.Quad]:
     tmp = kb.graphs.ns + "tmp/"
     out = []
     for t in triples:
-        graphs = sorted({q.graph_name.value for q in kb.store.quads_for_pattern(t.subject, t.predicate, t.object, None)
+        graphs = sorted({q.graph_name.value for q in kb.quads(t.subject, t.predicate, t.object, None)
                          if isinstance(q.graph_name, ox.NamedNode) and not q.graph_name.value.startswith(tmp)})
         out += [ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(g)) for g in graphs] or [
             ox.Quad(t.subject, t.predicate, t.object, ox.DefaultGraph())]
@@ -356,7 +356,7 @@ def property_labels(kb: KB) -> dict[str, str]:
     if cached and cached[0] == key:
         return cached[1]
     labels: dict[str, str] = {}
-    for q in kb.store.quads_for_pattern(None, RDFS_LABEL, None, ox.NamedNode(kb.graphs.ontology)):
+    for q in kb.quads(None, RDFS_LABEL, None, ox.NamedNode(kb.graphs.ontology)):
         lit = q.object
         if isinstance(lit, ox.Literal) and lit.language in (None, "en"):
             labels.setdefault(q.subject.value, lit.value)

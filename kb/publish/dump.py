@@ -49,10 +49,10 @@ def excluded_nodes(kb) -> set:
     rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
     dependent = set()
     for entity in entities:  # index lookups by object: fast however large the store
-        for quad in kb.store.quads_for_pattern(None, None, entity, None):
+        for quad in kb.quads(None, None, entity, None):
             x = quad.subject
             if x not in dependent and any(
-                    t.object in dependent_types for t in kb.store.quads_for_pattern(x, rdf_type, None, None)):
+                    t.object in dependent_types for t in kb.quads(x, rdf_type, None, None)):
                 dependent.add(x)
     return entities | dependent
 
@@ -87,37 +87,19 @@ def _statements(kb, fmt: str, graph: str | None, public: bool = False) -> Iterab
     """Quads (quad formats) or triples (triple formats) of the store or of one graph. The store's
     default graph is derived (kb/store/publicview.py): quad formats hold the named graphs only, and the
     public merge of a triple format is the default graph itself."""
-    store = kb.store
     if graph:
         node = ox.NamedNode(graph)
-        if not store.contains_named_graph(node):
+        if not kb.has_graph(node):
             raise BadRequest(f"no graph <{graph}> in the store (see `dsikb stats` for the graphs)")
-        quads = store.quads_for_pattern(None, None, None, node)
+        quads = kb.quads(graph=node)
         return quads if fmt in QUAD_FORMATS else (q.triple for q in quads)
     if fmt in QUAD_FORMATS:
         tmp_prefix = kb.graphs.ns + "tmp/"
-        return (q for q in store.quads_for_pattern(None, None, None, None)
+        return (q for q in kb.quads()
                 if isinstance(q.graph_name, ox.NamedNode) and not q.graph_name.value.startswith(tmp_prefix))
     if public:
-        return (q.triple for q in store.quads_for_pattern(None, None, None, ox.DefaultGraph()))
-    return _union(store, kb.graphs.ns + "tmp/")
-
-
-def _union(store, tmp_prefix: str) -> Iterator[ox.Triple]:
-    """Every triple of every graph once, in flat memory: a triple stated in several graphs is written
-    where the store's SPOG index lists it first (a SPARQL union default graph would instead keep a
-    hash set of every triple seen, which grows with the store)."""
-
-    def usable(graph) -> bool:
-        return isinstance(graph, ox.NamedNode) and not graph.value.startswith(tmp_prefix)
-
-    for quad in store.quads_for_pattern(None, None, None, None):
-        if not usable(quad.graph_name):
-            continue
-        first = next(q.graph_name for q in store.quads_for_pattern(quad.subject, quad.predicate, quad.object, None)
-                     if usable(q.graph_name))
-        if first == quad.graph_name:
-            yield quad.triple
+        return (q.triple for q in kb.quads(graph=ox.DefaultGraph()))
+    return kb.union_triples()
 
 
 def _filtered(statements: Iterable, excluded: set, counter: list) -> Iterator:
@@ -141,8 +123,7 @@ def _line_based(kb, format: str, graph: str | None, public: bool = False) -> boo
     if format == "nq" and not graph:
         from kb.store import publicview
 
-        tmp = kb.graphs.ns + "tmp/"
-        return publicview.size(kb) == 0 and not any(g.startswith(tmp) for g in kb.named_graphs())
+        return publicview.size(kb) == 0 and not kb.staging_graphs()
     if format == "nt" and not graph and public:
         return True
     return format in ("nq", "nt") and graph is not None
@@ -189,12 +170,12 @@ def _dump_lines(kb, format: str, out, graph: str | None, excluded: set) -> int:
         kwargs = {}
         if graph:
             node = ox.NamedNode(graph)
-            if not kb.store.contains_named_graph(node):
+            if not kb.has_graph(node):
                 raise BadRequest(f"no graph <{graph}> in the store (see `dsikb stats` for the graphs)")
-            kwargs["from_graph"] = node
+            kwargs["graph"] = node
         elif format == "nt":  # the public merge: the derived default graph, already without excluded nodes
-            kwargs["from_graph"] = ox.DefaultGraph()
-        kb.store.dump(lines, FORMATS[format], **kwargs)
+            kwargs["graph"] = ox.DefaultGraph()
+        kb.dump(lines, FORMATS[format], **kwargs)
         ok = True
     finally:
         finish(ok)

@@ -63,7 +63,7 @@ def links_by_target(kb: KB) -> dict[str, int]:
 
     counts: dict[str, int] = {}
     for pred in LINK_PREDICATES:
-        links = {q.triple for q in kb.store.quads_for_pattern(None, ox.NamedNode(pred), None, None)
+        links = {q.triple for q in kb.quads(None, ox.NamedNode(pred), None, None)
                  if isinstance(q.graph_name, ox.NamedNode)}  # each link once, hidden entities' too
         for triple in links:
             o = triple.object

@@ -94,13 +94,12 @@ def statistics(kb) -> dict:
     from kb.store import publicview
 
     n = kb.names
-    store = kb.store
     excluded = excluded_nodes(kb)
     dropped = set()
     for node in excluded:  # the statements about excluded nodes, in the named graphs
-        dropped.update(q.triple for q in store.quads_for_pattern(node, None, None, None)
+        dropped.update(q.triple for q in kb.quads(node, None, None, None)
                        if isinstance(q.graph_name, ox.NamedNode))
-        dropped.update(q.triple for q in store.quads_for_pattern(None, None, node, None)
+        dropped.update(q.triple for q in kb.quads(None, None, node, None)
                        if isinstance(q.graph_name, ox.NamedNode))
     classes = Counter()
     for row in kb.select("SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c FILTER(isIRI(?c)) } GROUP BY ?c",
@@ -112,7 +111,7 @@ def statistics(kb) -> dict:
     links: dict[str, Counter] = {}
     info = {}
     for pred in LINK_PREDICATES:
-        for quad in store.quads_for_pattern(None, ox.NamedNode(pred), None, ox.DefaultGraph()):
+        for quad in kb.quads(None, ox.NamedNode(pred), None, ox.DefaultGraph()):
             o = quad.object
             if not isinstance(o, ox.NamedNode) or o.value.startswith(n.base):
                 continue

@@ -7,21 +7,17 @@ atomic (build under a temporary name, then one ``MOVE`` update).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
-import uuid
 from pathlib import Path
-from typing import Iterable
-
 import pyoxigraph as ox
 
 from kb.errors import KBError
 from kb.graphs import Graphs
 from kb.namespaces import names as _names
 from kb.settings import Settings
-from kb.terms import bindings, sparql_term
+from kb.store.base import Store, graph_node
 
 
 def _reopens_after_disk_full(write):
@@ -49,8 +45,9 @@ def _reopens_after_disk_full(write):
     return wrapper
 
 
-class KB:
-    """A knowledge base: a pyoxigraph store plus the names, graphs and prefixes of one base IRI."""
+class KB(Store):
+    """The embedded knowledge base: an on-disk (or in-memory) pyoxigraph store, in this process.
+    ``store`` is the pyoxigraph Store: only kb/store/ and the SPARQL worker processes touch it."""
 
     def __init__(self, store: ox.Store, settings: Settings, *, path: Path | None = None):
         self.store = store
@@ -137,86 +134,66 @@ class KB:
         return self._generation
 
     # -- reading -----------------------------------------------------------------------------
-    def query(self, sparql: str, *, union: bool = True, prologue: bool = True, bind: dict | None = None,
-              **kwargs):
-        """Run a SPARQL query; the project's prefixes are declared; default graph = union.
-        ``bind={"e": term}`` substitutes pyoxigraph terms for variables: values from requests reach
-        the store this way, never as query text (see kb/terms.py). Oxigraph wants each bound variable
-        in scope: in an ASK's pattern, or in a SELECT's projection (and GROUP BY)."""
-        prefixes = self.names.prefixes() if prologue else None
-        if bind:
-            kwargs["substitutions"] = bindings(bind)
-        return self.store.query(
-            sparql, prefixes=prefixes, use_default_graph_as_union=union, **kwargs
-        )
+    def quads(self, subject=None, predicate=None, object=None, graph=None):
+        return self.store.quads_for_pattern(subject, predicate, object, graph_node(graph))
 
-    def select(self, sparql: str, **kwargs) -> list[dict]:
-        """SELECT rows as dicts of variable name -> pyoxigraph term (unbound variables absent)."""
-        results = self.query(sparql, **kwargs)
-        names = [v.value for v in results.variables]
-        rows = []
-        for solution in results:
-            row = {}
-            for name in names:
-                value = solution[name]
-                if value is not None:
-                    row[name] = value
-            rows.append(row)
-        return rows
-
-    def ask(self, sparql: str, **kwargs) -> bool:
-        return bool(self.query(sparql, **kwargs))
+    def has_graph(self, graph) -> bool:
+        return self.store.contains_named_graph(graph_node(graph))
 
     def named_graphs(self) -> list[str]:
-        return sorted(g.value for g in self.store.named_graphs() if isinstance(g, ox.NamedNode))
+        tmp = self.graphs.ns + "tmp/"
+        return sorted(g.value for g in self.store.named_graphs()
+                      if isinstance(g, ox.NamedNode) and not g.value.startswith(tmp))
 
-    def graph_quads(self, graph: str) -> Iterable[ox.Quad]:
-        return self.store.quads_for_pattern(None, None, None, ox.NamedNode(graph))
+    def staging_graphs(self) -> list[str]:
+        tmp = self.graphs.ns + "tmp/"
+        return sorted(g.value for g in self.store.named_graphs()
+                      if isinstance(g, ox.NamedNode) and g.value.startswith(tmp))
 
-    def graph_digest(self, graph: str) -> str:
-        """SHA-256 over the sorted N-Quads of a graph (blank nodes excluded from identity)."""
-        return _digest(list(self.graph_quads(graph)))
+    def union_triples(self):
+        """Every triple of every graph once, in flat memory: a triple stated in several graphs is
+        written where the store's SPOG index lists it first (a SPARQL DISTINCT would instead keep a
+        hash set of every triple seen, which grows with the store)."""
+        tmp_prefix = self.graphs.ns + "tmp/"
+        store = self.store
 
-    def triple_count(self, graph: str | None = None) -> int:
-        if graph:  # grouped so that ?g can be bound: an empty graph gives no row
-            rows = list(self.store.query("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
-                                         substitutions=bindings({"g": ox.NamedNode(graph)})))
+        def usable(graph) -> bool:
+            return isinstance(graph, ox.NamedNode) and not graph.value.startswith(tmp_prefix)
+
+        for quad in store.quads_for_pattern(None, None, None, None):
+            if not usable(quad.graph_name):
+                continue
+            first = next(q.graph_name for q in store.quads_for_pattern(quad.subject, quad.predicate, quad.object, None)
+                         if usable(q.graph_name))
+            if first == quad.graph_name:
+                yield quad.triple
+
+    def quad_count(self) -> int:
+        return len(self.store)
+
+    def raw_query(self, sparql: str, **kwargs):
+        return self.store.query(sparql, **kwargs)
+
+    def dump(self, output, format, *, graph=None) -> None:
+        if graph is None:
+            self.store.dump(output, format)
         else:
-            rows = list(self.store.query("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"))
-        return int(rows[0]["n"].value) if rows else 0
+            self.store.dump(output, format, from_graph=graph_node(graph))
 
-    # -- writing -----------------------------------------------------------------------------
-    @_reopens_after_disk_full
-    def replace_graph(self, graph: str, quads_or_triples: Iterable) -> bool:
-        """Make ``graph`` hold exactly these triples, atomically, with the public default graph kept in
-        step in the same transaction. Returns False (and writes nothing) when it already did:
-        re-running an import changes nothing."""
-        from kb.store import publicview
+    # -- primitives and writing (the logic is kb.store.base.Store's) ---------------------------
+    def raw_update(self, sparql: str, *, prefixes: dict | None = None, base_iri: str | None = None) -> None:
+        self.store.update(sparql, prefixes=prefixes, base_iri=base_iri)
 
-        target = ox.NamedNode(graph)
-        tmp = ox.NamedNode(self.graphs.ns + "tmp/" + uuid.uuid4().hex)
-        staged = [ox.Quad(t.subject, t.predicate, t.object, tmp) for t in quads_or_triples]
-        new_digest = _digest(staged)
-        exists = self.store.contains_named_graph(target)
-        if exists and new_digest == self.graph_digest(graph):
-            return False
-        if not staged and not exists:
-            return False
-        old = {q.triple for q in self.graph_quads(graph)} if exists else set()
-        new = {q.triple for q in staged}
-        added, removed = new - old, old - new
-        view = publicview.Staging(self)
-        try:
-            self.store.extend(staged)
-            view.stage(self, added=added, removed=removed,
-                       nodes=publicview.status_nodes(self, added | removed))
-            self.store.update(" ;\n".join([f"MOVE SILENT GRAPH {sparql_term(tmp)} TO GRAPH {sparql_term(target)}",
-                                            *view.operations()]))
-        finally:
-            self.store.remove_graph(tmp) if self.store.contains_named_graph(tmp) else None
-            view.discard(self)
-        self.bump()
-        return True
+    def add_quads(self, quads) -> None:
+        self.store.extend(quads)
+
+    def remove_graph(self, graph) -> None:
+        self.store.remove_graph(graph_node(graph))
+
+    replace_graph = _reopens_after_disk_full(Store.replace_graph)
+    drop_graph = _reopens_after_disk_full(Store.drop_graph)
+    update = _reopens_after_disk_full(Store.update)
+    drop_staging_graphs = _reopens_after_disk_full(Store.drop_staging_graphs)
 
     @_reopens_after_disk_full
     def load_file(self, path: str | os.PathLike, *, graph: str | None = None,
@@ -235,58 +212,6 @@ class KB:
             publicview.rebuild(self)  # a load may be any size and carry any graphs: derive it all again
             self.bump()
         return added
-
-    @_reopens_after_disk_full
-    def drop_staging_graphs(self) -> list[str]:
-        """Remove the staging graphs (``graph/tmp/...``) a process killed inside a write left behind
-        (between staging and its update): never part of the default graph, but the union of the
-        named graphs would show their triples."""
-        staging = [g for g in self.named_graphs() if g.startswith(self.graphs.ns + "tmp/")]
-        for graph in staging:
-            self.store.remove_graph(ox.NamedNode(graph))
-        if staging:
-            self.bump()
-        return staging
-
-    @_reopens_after_disk_full
-    def drop_graph(self, graph: str) -> bool:
-        """Remove a named graph; what only it stated leaves the public default graph with it."""
-        from kb.store import publicview
-
-        node = ox.NamedNode(graph)
-        if not self.store.contains_named_graph(node):
-            return False
-        removed = {q.triple for q in self.graph_quads(graph)}
-        view = publicview.Staging(self)
-        try:
-            view.stage(self, removed=removed, nodes=publicview.status_nodes(self, removed))
-            self.store.update(" ;\n".join([f"DROP GRAPH {sparql_term(node)}", *view.operations()]))
-        finally:
-            view.discard(self)
-        self.bump()
-        return True
-
-    @_reopens_after_disk_full
-    def update(self, sparql: str, *, base_iri: str | None = None, touched: Iterable | None = None) -> None:
-        """Run a SPARQL update (relative IRIs resolve against ``base_iri``, as in queries) and keep the
-        public default graph in step: in the same transaction for the nodes named in ``touched`` (every
-        node whose statements the update may change, as the callers in kb/ know them), else by deriving
-        the whole default graph again right after (updates from the endpoint's operator)."""
-        from kb.store import publicview
-
-        if touched is None:
-            self.store.update(sparql, prefixes=self.names.prefixes(), base_iri=base_iri)
-            publicview.rebuild(self)
-        else:
-            view = publicview.Staging(self)
-            try:
-                view.stage(self, nodes=[ox.NamedNode(t) if isinstance(t, str) else t for t in touched])
-                # a newline first: the caller's text may end in a comment
-                self.store.update("\n ;\n".join([sparql, *view.operations()]),
-                                  prefixes=self.names.prefixes(), base_iri=base_iri)
-            finally:
-                view.discard(self)
-        self.bump()
 
     def _reopen(self) -> None:
         """Close the on-disk store and open it again; while another reference keeps the old one (and
@@ -309,16 +234,3 @@ class KB:
         except (OSError, AttributeError):
             pass
 
-
-def _term(term) -> str:
-    # Blank node labels change on every parse: leave them out of the digest (as documented above).
-    return "_:" if isinstance(term, ox.BlankNode) else str(term)
-
-
-def _digest(quads: list[ox.Quad]) -> str:
-    lines = sorted(f"{_term(q.subject)} {q.predicate} {_term(q.object)}" for q in quads)
-    h = hashlib.sha256()
-    for line in lines:
-        h.update(line.encode())
-        h.update(b"\n")
-    return h.hexdigest()

@@ -168,7 +168,7 @@ def _bulk_load(kb, path: Path, fmt, to_graph, base_iri: str, size: int, stream) 
 
 def _count(kb, graph) -> int:
     """Statements in one graph, or in the whole store (default graph included)."""
-    return kb.triple_count(graph.value) if graph is not None else len(kb.store)
+    return kb.triple_count(graph.value) if graph is not None else kb.quad_count()
 
 
 def _graph_part(path: Path) -> str:

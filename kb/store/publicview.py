@@ -44,7 +44,7 @@ class Staging:
         quads += [ox.Quad(t.subject, t.predicate, t.object, self.removed) for t in removed]
         quads += [ox.Quad(n, self.mark, ox.Literal(True), self.nodes) for n in nodes]
         if quads:
-            kb.store.extend(quads)
+            kb.add_quads(quads)
 
     def operations(self, *, full: bool = False) -> list[str]:
         """The maintenance operations, to run after the write's own in the same update."""
@@ -97,8 +97,8 @@ class Staging:
     def discard(self, kb) -> None:
         """Drop the staging graphs (after a failed update)."""
         for g in (self.excluded, self.added, self.removed, self.nodes):
-            if kb.store.contains_named_graph(g):
-                kb.store.remove_graph(g)
+            if kb.has_graph(g):
+                kb.remove_graph(g)
 
 
 def status_nodes(kb, triples: Iterable) -> set:
@@ -112,16 +112,17 @@ def rebuild(kb) -> None:
     """Derive the whole default graph again from the named graphs (one transaction)."""
     staging = Staging(kb)
     try:
-        kb.store.update(" ;\n".join(staging.operations(full=True)))
+        kb.raw_update(" ;\n".join(kb._writes(staging.operations(full=True))))
     except BaseException:
         staging.discard(kb)
         raise
 
 
 def union_default(kb) -> bool:
-    """Whether the default graph must be asked for as the union of the named graphs: a remote store,
-    whose default graph this module does not keep (yet)."""
-    return bool(getattr(kb.settings, "store_is_remote", False))
+    """Whether the default graph must be asked for as the union of the named graphs: a store whose
+    default graph this module does not keep (``Store.union_default``; every store the app opens
+    keeps it, the remote one included)."""
+    return bool(getattr(kb, "union_default", False))
 
 
 def size(kb) -> int:
@@ -129,4 +130,4 @@ def size(kb) -> int:
     if union_default(kb):
         q = "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE { ?s ?p ?o } }"
         return int(kb.select(q, union=True)[0]["n"].value)
-    return int(next(iter(kb.store.query("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")))["n"].value)
+    return int(kb.select("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }", union=False, prologue=False)[0]["n"].value)
