@@ -44,7 +44,7 @@ class SparqlService:
             self.pool = WorkerPool(str(path), settings.query_workers, lambda: kb.generation,
                                    isolate=not self.allowlist)
         else:
-            self.pool = InlinePool(kb.store.query)
+            self.pool = InlinePool(kb.raw_query)
         self.cache = ResultCache(CACHE_ENTRIES)
         self.token_hash = (hashlib.sha256(settings.update_token.encode()).digest()
                            if settings.update_token else None)
@@ -177,7 +177,7 @@ def _query(op: protocol.Operation) -> Response:
            "base_iri": request.base_url if found.relative_iris else None,
            "max_rows": settings.max_rows, "max_bytes": settings.max_response_bytes,
            "has_dataset": found.has_dataset, "default_graph": op.default_graphs,
-           "union": getattr(settings, "store_is_remote", False),
+           "union": publicview.union_default(kb),
            "named_graphs": op.named_graphs}
     if op.default_graphs is not None or op.named_graphs is not None:
         job["default_graph"] = op.default_graphs or []

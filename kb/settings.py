@@ -42,6 +42,11 @@ class Settings:
 
     base_uri: str = _setting(DEFAULT_BASE_URI, "Namespace of every minted IRI (entities, ontology, graphs).")
     store: str = _setting("var/store", "On-disk Oxigraph store directory, or a sparql+http(s):// URL of a remote SPARQL 1.1 store.")
+    store_query_url: str = _setting("", "SPARQL 1.1 Query endpoint of a remote store (empty: from DSIKB_STORE, e.g. sparql+http://host:7878 gives Oxigraph server's http://host:7878/query).")
+    store_update_url: str = _setting("", "SPARQL 1.1 Update endpoint of a remote store (empty: the query URL's /query replaced by /update, Oxigraph server's).")
+    store_gsp_url: str = _setting("", "Graph Store HTTP Protocol endpoint of a remote store for bulk loads and dumps (empty: the query URL's /query replaced by /store; `none`: no GSP, loads go as INSERT DATA in chunks).")
+    store_user: str = _setting("", "User name for HTTP basic authentication to a remote store (empty: none).")
+    store_password: str = _setting("", "Password for HTTP basic authentication to a remote store.")
     sources: str = _setting(_default_sources(), "Folder with the real DSI exports; empty: fetch them (verified) on init.")
     query_timeout: float = _setting(30.0, "Seconds a SPARQL query may run before it is stopped.", env_type=float)
     max_rows: int = _setting(100_000, "Most result rows a SPARQL SELECT returns.", env_type=int)

@@ -99,7 +99,7 @@ def evaluate(query: Callable, job: dict, emit: Callable[[tuple], None]) -> None:
                             "put the query form (SELECT, ASK, ...) right after the prologue"))
         return
     except KBError as exc:  # e.g. a remote store that cannot be reached
-        if exc.status < 500:
+        if exc.status < 500 or exc.status == 503:  # 503: the remote store is down; its message helps
             emit(("error", exc.status, exc.message))
         else:
             emit(failure(job, exc))

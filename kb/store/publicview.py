@@ -96,6 +96,10 @@ class Staging:
 
     def discard(self, kb) -> None:
         """Drop the staging graphs (after a failed update)."""
+        if not kb.in_process:  # one request, not two per graph
+            kb.raw_update(" ;\n".join(f"DROP SILENT GRAPH {sparql_term(g)}" for g in (
+                self.excluded, self.added, self.removed, self.nodes)))
+            return
         for g in (self.excluded, self.added, self.removed, self.nodes):
             if kb.has_graph(g):
                 kb.remove_graph(g)

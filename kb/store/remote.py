@@ -1,89 +1,397 @@
-"""A remote SPARQL 1.1 store (``DSIKB_STORE=sparql+http(s)://host/path``) behind the same reading
-interface as :class:`kb.store.KB`: query/select/ask/named_graphs/triple_count/generation.
+"""A remote triple store (``DSIKB_STORE=sparql+http(s)://host:port``) behind the one store interface
+(kb/store/base.py), readable and writable, spoken to by W3C standards only:
 
-Queries go out by the SPARQL 1.1 Protocol (direct POST); results come back as SPARQL JSON or
-N-Triples and are parsed by pyoxigraph, so callers get the same term objects as from a local store.
-The union default graph is asked for with Oxigraph's ``union-default-graph`` parameter (other
-servers ignore it: configure them to use the union as default graph). Read-only: no ``update``.
+- SPARQL 1.1 Query and Update over the SPARQL 1.1 Protocol, always as a form-encoded POST
+  (``application/x-www-form-urlencoded``: every store takes it; Virtuoso 7.2 never answers a direct
+  POST of ``application/sparql-query``); results come back as SPARQL JSON or N-Triples and are
+  parsed by pyoxigraph, so callers get the same term objects as from the embedded store;
+- the SPARQL 1.1 Graph Store HTTP Protocol for whole graphs: POST of N-Triples to add (bulk), GET to
+  dump (streamed). Without one (``DSIKB_STORE_GSP_URL=none``) loads go as ``INSERT DATA`` in chunks
+  and dumps as ``CONSTRUCT``.
+
+``sparql+http://host:7878`` (or the older ``.../query`` form) means Oxigraph server's ``/query``,
+``/update`` and ``/store``; each URL and basic-auth credentials are settings (kb/settings.py).
+
+The store's default graph holds the public view, kept by SPARQL Update exactly as in the embedded store
+(kb/store/publicview.py), so SPARQL users get one deduplicated public default graph and never need the
+union. The *generation* lives in the store itself: a triple in ``graph/tmp/state``, incremented by the
+same update request (one transaction) as every write made through the app, and read with a 1 s TTL;
+so every app process on one store shares it and none serves stale pages, indexes or ETags for longer.
+
+Connection faults and 5xx answers are retried with backoff (bounded); when the store stays down a
+:class:`kb.errors.KBError` with status 503 says so, and the next request after it is back just works.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
+from pathlib import Path
+from typing import Iterable
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import httpx
 import pyoxigraph as ox
 
 from kb.errors import KBError
 from kb.graphs import Graphs
 from kb.namespaces import names as _names
 from kb.settings import Settings
-from kb.terms import bindings, inline_bindings
+from kb.store.base import Store, graph_node
+from kb.terms import inline_bindings, sparql_term
 
-GENERATION_TTL = 30.0  # seconds a remote "generation" (a fingerprint of the store) is reused
-ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
+log = logging.getLogger(__name__)
+
+GENERATION_TTL = 1.0  # seconds a generation read from the store is reused by this process
+ATTEMPTS = 3  # tries of a request that met a connection error or a 5xx answer
+BACKOFF = 0.25  # seconds before the second try; doubled for each further one
+CHUNK = 20_000  # statements per request when loading without the Graph Store Protocol
+RESULTS = "application/sparql-results+json"
+FORM = "application/x-www-form-urlencoded"
+ACCEPT = f"{RESULTS}, application/n-triples;q=0.9"
+EMPTY_GRAPH = "urn:dsikb:no-graph"  # a default-graph-uri that names nothing: an empty default graph
+XSD = "http://www.w3.org/2001/XMLSchema#"
 
 
-class RemoteStore:
-    """The remote endpoint, with ``query()`` taking the arguments of ``pyoxigraph.Store.query``."""
+def endpoints(settings: Settings) -> tuple[str, str, str | None]:
+    """(query URL, update URL, GSP URL or None) from DSIKB_STORE and the DSIKB_STORE_*_URL settings."""
+    base = settings.store[len("sparql+"):] if settings.store_is_remote else ""
+    parts = urlsplit(base)
+    path = parts.path.rstrip("/")
+    if path.endswith("/query") or path == "":  # Oxigraph server: /query, /update, /store
+        root = path[: -len("/query")] if path.endswith("/query") else path
+        derived = [urlunsplit((parts.scheme, parts.netloc, root + p, "", "")) for p in ("/query", "/update", "/store")]
+    else:  # one SPARQL endpoint for queries and updates (Virtuoso's /sparql, ...): no GSP unless set
+        derived = [base, base, None]
+    query = settings.store_query_url or derived[0]
+    update = settings.store_update_url or (derived[1] if not settings.store_query_url else query)
+    gsp = settings.store_gsp_url or derived[2]
+    if gsp is not None and gsp.strip().lower() in ("none", "off", "-"):
+        gsp = None
+    if not query:
+        raise KBError("no remote store URL: set DSIKB_STORE=sparql+http://host:port (or DSIKB_STORE_QUERY_URL)")
+    return query, update, gsp
 
-    def __init__(self, url: str, *, timeout: float, user_agent: str, max_bytes: int):
-        self.url = url
-        self.timeout = timeout
-        self.user_agent = user_agent
-        self.max_bytes = max_bytes
 
-    def query(self, query: str, *, prefixes: dict[str, str] | None = None, base_iri: str | None = None,
-              use_default_graph_as_union: bool = False, default_graph=None, named_graphs=None,
-              substitutions=None, **_ignored):
+class RemoteKB(Store):
+    """A knowledge base whose triples live in a remote SPARQL 1.1 store, read and written by HTTP."""
+
+    path = None
+    in_process = False
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.names = _names(settings.base_uri)
+        self.graphs = Graphs(self.names)
+        self.query_url, self.update_url, self.gsp_url = endpoints(settings)
+        self.url = self.query_url
+        auth = (settings.store_user, settings.store_password) if settings.store_user else None
+        self.http = httpx.Client(
+            auth=auth, headers={"User-Agent": settings.user_agent},
+            timeout=httpx.Timeout(settings.query_timeout + 5, connect=5.0),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+        state = self.graphs.ns + "tmp/state"
+        self.state_graph = ox.NamedNode(state)
+        self.generation_p = ox.NamedNode(state + "#generation")
+        self.modified_p = ox.NamedNode(state + "#modified")
+        self._lock = threading.Lock()
+        self._cached: tuple[float, int, str | None] | None = None  # (read at, generation, modified)
+        self._graphs_cache: tuple[int, list[str]] | None = None
+        self._local = threading.local()
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- HTTP ---------------------------------------------------------------------------------
+    def _send(self, method: str, url: str, *, retry_all: bool = True, **kwargs) -> httpx.Response:
+        """One request with bounded retries: on connection errors (always: nothing reached the store)
+        and on 5xx or read errors (``retry_all``: for requests that are safe to repeat)."""
+        delay = BACKOFF
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                response = self.http.request(method, url, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                problem = exc
+            except httpx.TransportError as exc:
+                if not retry_all:
+                    raise self._down(url, exc) from None
+                problem = exc
+            else:
+                if response.status_code < 500 or not retry_all or attempt == ATTEMPTS:
+                    return response
+                problem = RuntimeError(f"HTTP {response.status_code}")
+            if attempt == ATTEMPTS:
+                raise self._down(url, problem) from None
+            log.warning("remote store %s: %s; trying again in %.2f s", url, problem, delay)
+            time.sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    def _down(self, url: str, exc: BaseException) -> KBError:
+        self._cached = None
+        return KBError(f"the triple store at {url} cannot be reached ({type(exc).__name__}: {exc}); "
+                       "the site works again as soon as the store is back, without a restart: check "
+                       "that the store server runs and DSIKB_STORE points at it", status=503,
+                       headers={"Retry-After": "10"})
+
+    def _check(self, response: httpx.Response, what: str) -> httpx.Response:
+        if response.status_code < 300:
+            return response
+        message = response.text[:2000].strip()
+        if response.status_code == 400:
+            raise SyntaxError(f"the remote store refused the {what}: {message}")
+        if response.status_code in (401, 403):
+            raise KBError(f"the triple store refused the {what} ({response.status_code}): check "
+                          "DSIKB_STORE_USER and DSIKB_STORE_PASSWORD", status=503)
+        status = 503 if response.status_code >= 500 else 502
+        raise KBError(f"the triple store answered the {what} with {response.status_code}: {message}",
+                      status=status, headers={"Retry-After": "10"} if status == 503 else None)
+
+    # -- SPARQL -------------------------------------------------------------------------------
+    def raw_query(self, sparql: str, *, prefixes: dict | None = None, base_iri: str | None = None,
+                  use_default_graph_as_union: bool = False, default_graph=None, named_graphs=None,
+                  substitutions: dict | None = None, **_ignored):
         # the protocol has no bindings: bound terms travel as a VALUES block written by kb.terms
-        text = inline_bindings(query, {v.value: t for v, t in (substitutions or {}).items()})
-        if prefixes:
-            text = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in prefixes.items()) + text
-        if base_iri:
-            text = f"BASE <{base_iri}>\n" + text
-        params: list[tuple[str, str]] = []
+        text = inline_bindings(sparql, {v.value: t for v, t in (substitutions or {}).items()})
+        text = _prologue(prefixes, base_iri) + text
+        form: list[tuple[str, str]] = [("query", text)]
         if default_graph is not None or named_graphs is not None:
-            for g in _as_list(default_graph):
-                params.append(("default-graph-uri", g.value))
-            for g in _as_list(named_graphs):
-                params.append(("named-graph-uri", g.value))
-            if default_graph is not None and not _as_list(default_graph):
-                # an explicitly empty default graph: name one that cannot exist
-                params.append(("default-graph-uri", "urn:dsikb:empty"))
-        elif use_default_graph_as_union:
-            params.append(("union-default-graph", ""))
-        url = self.url + ("&" if "?" in self.url else "?") + urllib.parse.urlencode(params) if params else self.url
-        request = urllib.request.Request(url, data=text.encode("utf-8"), method="POST", headers={
-            "Content-Type": "application/sparql-query; charset=utf-8", "Accept": ACCEPT,
-            "User-Agent": self.user_agent})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                media = response.headers.get_content_type()
-                body = response.read(self.max_bytes + 1)
-        except urllib.error.HTTPError as exc:
-            with exc:
-                message = exc.read(2000).decode("utf-8", "replace").strip()
-            if exc.code == 400:
-                raise SyntaxError(f"the remote store refused the query: {message}") from None
-            raise KBError(f"the remote store {self.url} answered {exc.code}: {message}", status=502) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            raise KBError(f"the remote store {self.url} cannot be reached: {exc}", status=502) from None
-        if len(body) > self.max_bytes:
-            raise KBError(f"the remote store's answer is larger than {self.max_bytes} bytes "
-                          "(DSIKB_MAX_RESPONSE_BYTES)", status=502)
-        if media == "application/sparql-results+json":
+            defaults = _as_list(default_graph)
+            form += [("default-graph-uri", g.value) for g in defaults]
+            form += [("named-graph-uri", g.value) for g in _as_list(named_graphs)]
+            if default_graph is not None and not defaults:
+                form.append(("default-graph-uri", EMPTY_GRAPH))
+        elif use_default_graph_as_union:  # the union of the named graphs, as standard protocol
+            form += [("default-graph-uri", g) for g in (self._union_graphs() or [EMPTY_GRAPH])]
+        response = self._check(self._send("POST", self.query_url, content=urlencode(form).encode(),
+                                          headers={"Accept": ACCEPT, "Content-Type": FORM}), "query")
+        media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        body = response.content
+        if media == RESULTS or media == "application/json":
             return ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
         if media == "application/sparql-results+xml":
             return ox.parse_query_results(body, ox.QueryResultsFormat.XML)
         formats = {"application/n-triples": ox.RdfFormat.N_TRIPLES, "text/turtle": ox.RdfFormat.TURTLE,
                    "application/rdf+xml": ox.RdfFormat.RDF_XML, "text/plain": ox.RdfFormat.N_TRIPLES}
         if media in formats:
-            return [ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(body, formats[media])]
-        raise KBError(f"the remote store answered with an unexpected type {media}", status=502)
+            return iter([ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(body, formats[media])])
+        raise KBError(f"the triple store answered with an unexpected type {media!r}", status=502)
+
+    def raw_update(self, sparql: str, *, prefixes: dict | None = None, base_iri: str | None = None) -> None:
+        form = [("update", _prologue(prefixes, base_iri) + sparql)]
+        # an update is not repeated after it may have reached the store (it might apply twice)
+        self._check(self._send("POST", self.update_url, content=urlencode(form).encode(), retry_all=False,
+                               headers={"Content-Type": FORM}), "update")
+        self._cached = None
+
+    def _union_graphs(self) -> list[str]:
+        generation = self.generation
+        cached = self._graphs_cache
+        if cached is None or cached[0] != generation:
+            cached = self._graphs_cache = (generation, self.named_graphs())
+        return cached[1]
+
+    # -- quads --------------------------------------------------------------------------------
+    def quads(self, subject=None, predicate=None, object=None, graph=None):
+        """Quads by one SELECT. A blank node cannot be named in a query to another store: a pattern
+        with one matches nothing here."""
+        g = graph_node(graph)
+        if any(isinstance(t, ox.BlankNode) for t in (subject, object)):
+            return iter(())
+        bind = {k: v for k, v in (("s", subject), ("p", predicate), ("o", object)) if v is not None}
+        if isinstance(g, ox.DefaultGraph):
+            query = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
+        elif g is None:
+            query = "SELECT ?s ?p ?o ?g WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }"
+        else:
+            query = "SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+            bind["g"] = g
+        rows = self.raw_query(inline_bindings(query, bind))
+        default = ox.DefaultGraph()
+        return (ox.Quad(subject or row["s"], predicate or row["p"], object or row["o"],
+                        g if g is not None else (row["g"] or default)) for row in rows)
+
+    def has_graph(self, graph) -> bool:
+        query = inline_bindings("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": graph_node(graph)})
+        return bool(self.raw_query(query))
+
+    def named_graphs(self) -> list[str]:
+        tmp = self.graphs.ns + "tmp/"
+        rows = self.raw_query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }")
+        return sorted(r["g"].value for r in rows if isinstance(r["g"], ox.NamedNode) and not r["g"].value.startswith(tmp))
+
+    def staging_graphs(self) -> list[str]:
+        tmp = self.graphs.ns + "tmp/"
+        rows = self.raw_query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }")
+        return sorted(r["g"].value for r in rows if isinstance(r["g"], ox.NamedNode)
+                      and r["g"].value.startswith(tmp) and r["g"] != self.state_graph)
+
+    def quad_count(self) -> int:
+        rows = self.raw_query("SELECT (COUNT(*) AS ?n) WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }")
+        return int(next(iter(rows))["n"].value)
+
+    def add_quads(self, quads: Iterable[ox.Quad]) -> None:
+        """Per graph: one Graph Store Protocol POST of N-Triples (blank nodes stay one node within a
+        graph), or INSERT DATA in chunks without GSP."""
+        by_graph: dict = {}
+        for q in quads:
+            by_graph.setdefault(q.graph_name, []).append(q.triple)
+        for g, triples in by_graph.items():
+            self._post_triples(g, triples)
+        if by_graph:
+            self._cached = None
+
+    def _post_triples(self, g, triples: list) -> None:
+        if self.gsp_url is None:
+            for start in range(0, len(triples), CHUNK):
+                chunk = triples[start:start + CHUNK]
+                if isinstance(g, ox.DefaultGraph):
+                    self.raw_update(f"INSERT DATA {{ {sparql_term(chunk)} }}")
+                else:
+                    self.raw_update(f"INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(chunk)} }} }}")
+            return
+        params = {"default": ""} if isinstance(g, ox.DefaultGraph) else {"graph": g.value}
+        body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES)
+        response = self._send("POST", self.gsp_url, params=params, content=body, retry_all=False,
+                              headers={"Content-Type": "application/n-triples"})
+        self._check(response, "graph upload")
+
+    def remove_graph(self, graph) -> None:
+        self.raw_update(f"DROP SILENT GRAPH {sparql_term(graph_node(graph))}")
+
+    # -- dumps --------------------------------------------------------------------------------
+    def dump(self, output, format, *, graph=None) -> None:
+        g = graph_node(graph)
+        if g is None:  # the whole dataset: GSP has no standard request for it
+            ox.serialize(self.quads(), output, format)
+            return
+        if self.gsp_url is None:
+            ox.serialize((q.triple for q in self.quads(graph=g)), output, format)
+            return
+        params = {"default": ""} if isinstance(g, ox.DefaultGraph) else {"graph": g.value}
+        for attempt in range(2):
+            try:
+                with self.http.stream("GET", self.gsp_url, params=params,
+                                      headers={"Accept": format.media_type}) as response:
+                    if response.status_code == 404:  # an empty graph
+                        return
+                    if response.status_code >= 300:
+                        response.read()
+                        self._check(response, "graph download")
+                    for chunk in response.iter_bytes(1 << 16):
+                        output.write(chunk)
+                return
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt:
+                    raise self._down(self.gsp_url, exc) from None
+                time.sleep(BACKOFF)
+
+    def load_file(self, path: str | os.PathLike, *, graph: str | None = None,
+                  format: str | None = None, base_iri: str | None = None) -> int:
+        """Parse the whole file first (a syntax error adds nothing), then upload it graph by graph
+        and derive the public default graph again. Returns the statements the store gained."""
+        from kb.errors import BadRequest
+        from kb.namespaces import rebase
+        from kb.settings import DEFAULT_BASE_URI
+        from kb.store import publicview
+        from kb.store.loader import QUAD_FORMATS, _graph_part, _open, rdf_format, syntax_problem
+
+        path = Path(path)
+        if not path.is_file():
+            raise KBError(f"{path}: no such file")
+        fmt = rdf_format(format or path.name)
+        if fmt not in QUAD_FORMATS and not graph:
+            graph = self.graphs.ns + "load/" + _graph_part(path)
+        with _open(path) as fh:
+            data = fh.read()
+        if self.settings.base_uri != DEFAULT_BASE_URI:
+            data = rebase(data.decode("utf-8"), self.settings.base_uri).encode("utf-8")
+        try:
+            parsed = list(ox.parse(data, fmt, base_iri=base_iri or path.resolve().as_uri(),
+                                   rename_blank_nodes=True))
+        except SyntaxError as exc:
+            raise syntax_problem(path, exc) from None
+        except ValueError as exc:
+            raise BadRequest(f"{path}: {exc}") from None
+        if fmt not in QUAD_FORMATS:
+            target = ox.NamedNode(graph)
+            parsed = [ox.Quad(q.subject, q.predicate, q.object, target) for q in parsed]
+        before = self.quad_count()
+        self.add_quads(parsed)
+        added = self.quad_count() - before
+        if added:
+            publicview.rebuild(self)
+            self.bump()
+        return added
+
+    # -- generation, kept in the store --------------------------------------------------------
+    def _bump_operation(self) -> str:
+        s, gen, mod = self.state_graph, self.generation_p, self.modified_p
+        return (f"DELETE {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(gen)} ?old . "
+                f"{sparql_term(s)} {sparql_term(mod)} ?when }} }} "
+                f"INSERT {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(gen)} ?new . "
+                f"{sparql_term(s)} {sparql_term(mod)} ?now }} }} WHERE {{ "
+                f"OPTIONAL {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(gen)} ?old }} }} "
+                f"OPTIONAL {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(mod)} ?when }} }} "
+                f"BIND(COALESCE(?old, 0) + 1 AS ?new) BIND(NOW() AS ?now) }}")
+
+    def _writes(self, operations: list[str]) -> list[str]:
+        """Every write made through the app increments the generation in the same request."""
+        self._local.bumped = True
+        return [*operations, self._bump_operation()]
+
+    def _machinery_graphs(self) -> list[str]:
+        return [self.state_graph.value]
+
+    def _read_state(self) -> tuple[int, str | None]:
+        s = self.state_graph
+        rows = list(self.raw_query(
+            f"SELECT ?n ?m WHERE {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(self.generation_p)} ?n "
+            f"OPTIONAL {{ {sparql_term(s)} {sparql_term(self.modified_p)} ?m }} }} }}"))
+        if not rows:
+            return 0, None
+        when = rows[0]["m"]
+        return int(rows[0]["n"].value), (when.value[:19] + "Z" if when is not None else None)
+
+    def _state(self) -> tuple[int, str | None]:
+        cached = self._cached
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < GENERATION_TTL:
+            return cached[1], cached[2]
+        with self._lock:
+            cached = self._cached
+            if cached is None or time.monotonic() - cached[0] >= GENERATION_TTL:
+                generation, modified = self._read_state()
+                cached = self._cached = (time.monotonic(), generation, modified)
+        return cached[1], cached[2]
+
+    @property
+    def generation(self) -> int:
+        """The store's write counter (``graph/tmp/state``), read at most once a second per process."""
+        return self._state()[0]
+
+    @property
+    def modified(self) -> str | None:
+        return self._state()[1]
+
+    def bump(self) -> int:
+        """After a write through :meth:`_writes` the store has counted it already; otherwise (a
+        write by primitives only) count it now."""
+        if not getattr(self._local, "bumped", False):
+            self.raw_update(self._bump_operation())
+        self._local.bumped = False
+        self._cached = None
+        return self.generation
+
+    def flush(self) -> None:
+        pass
+
+
+def _prologue(prefixes: dict | None, base_iri: str | None) -> str:
+    text = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in (prefixes or {}).items())
+    return (f"BASE <{base_iri}>\n" if base_iri else "") + text
 
 
 def _as_list(value) -> list:
@@ -91,66 +399,3 @@ def _as_list(value) -> list:
         return []
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
-
-class RemoteKB:
-    """A knowledge base whose triples live in a remote SPARQL 1.1 store (read-only)."""
-
-    path = None
-
-    def __init__(self, settings: Settings):
-        if not settings.store_is_remote:
-            raise KBError(f"not a remote store URL: {settings.store!r} (use sparql+http(s)://...)")
-        self.settings = settings
-        self.url = settings.store[len("sparql+"):]
-        self.names = _names(settings.base_uri)
-        self.graphs = Graphs(self.names)
-        self.store = RemoteStore(self.url, timeout=settings.query_timeout, user_agent=settings.user_agent,
-                                 max_bytes=settings.max_response_bytes)
-        self._generation: tuple[float, int] | None = None
-        self._lock = threading.Lock()
-
-    def query(self, sparql: str, *, union: bool = True, prologue: bool = True, bind: dict | None = None,
-              **kwargs):
-        """Run a SPARQL query remotely; the project's prefixes are declared; default graph = union.
-        ``bind={"e": term}`` as for a local store (see RemoteStore.query)."""
-        if bind:
-            kwargs["substitutions"] = bindings(bind)
-        return self.store.query(sparql, prefixes=self.names.prefixes() if prologue else None,
-                                use_default_graph_as_union=union, **kwargs)
-
-    def select(self, sparql: str, **kwargs) -> list[dict]:
-        results = self.query(sparql, **kwargs)
-        names = [v.value for v in results.variables]
-        return [{n: s[n] for n in names if s[n] is not None} for s in results]
-
-    def ask(self, sparql: str, **kwargs) -> bool:
-        return bool(self.query(sparql, **kwargs))
-
-    def named_graphs(self) -> list[str]:
-        rows = self.select("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }", union=False)
-        return sorted(r["g"].value for r in rows if isinstance(r.get("g"), ox.NamedNode))
-
-    def triple_count(self, graph: str | None = None) -> int:
-        if graph:  # grouped so that ?g can be bound: an empty graph gives no row
-            rows = self.select("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g",
-                               union=False, bind={"g": ox.NamedNode(graph)})
-        else:
-            rows = self.select("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }", union=False)
-        return int(rows[0]["n"].value) if rows else 0
-
-    @property
-    def generation(self) -> int:
-        """A fingerprint of the remote content (its triple count), refreshed every 30 s: a remote
-        store has no write counter we could read, and ETags/caches need something that changes."""
-        with self._lock:
-            now = time.monotonic()
-            if self._generation is None or now - self._generation[0] > GENERATION_TTL:
-                self._generation = (now, self.triple_count())
-            return self._generation[1]
-
-    @property
-    def modified(self) -> str | None:
-        return None
-
-    def flush(self) -> None:
-        pass
