@@ -41,6 +41,9 @@ def pytest_configure(config):
     support.BACKEND = config.getoption("--backend")
     if support.BACKEND not in support.BACKENDS:
         raise pytest.UsageError(f"DSIKB_TEST_BACKEND must be one of {support.BACKENDS}: {support.BACKEND!r}")
+    if support.remote() and not config.pluginmanager.has_plugin("dsikb-servers"):
+        config.pluginmanager.register(ServerOwnership(), "dsikb-servers")
+        support.track_remote_clients()
 
 
 def pytest_sessionstart(session):
@@ -62,30 +65,32 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=f"embedded store only: {reason}"))
 
 
-# Each Oxigraph server belongs to the wider-scoped fixture that started it, or else to the test.
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef, request):
-    if fixturedef.scope == "function":
-        return (yield)
-    owned: list[Path] = []
-    support.OWNERS.append(owned)
-    fixturedef.addfinalizer(lambda: support.stop_servers(owned))  # runs after the fixture's teardown
-    try:
-        return (yield)
-    finally:
-        support.OWNERS.pop()
+class ServerOwnership:
+    """Each Oxigraph server belongs to the wider-scoped fixture that started it, or else to the test.
+    A plugin of its own (registered in pytest_configure), not hooks of this conftest: a conftest's
+    hooks do not see session-scoped fixtures, which are set up on the session node."""
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        if fixturedef.scope == "function":
+            return (yield)
+        owned: list[Path] = []
+        support.OWNERS.append(owned)
+        fixturedef.addfinalizer(lambda: support.stop_servers(owned))  # runs after the fixture's teardown
+        try:
+            return (yield)
+        finally:
+            support.OWNERS.pop()
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    try:
-        return (yield)
-    finally:
-        support.stop_servers(support.TEST_OWNED)
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        try:
+            return (yield)
+        finally:
+            support.stop_servers(support.TEST_OWNED)
 
-
-def pytest_sessionfinish(session, exitstatus):
-    support.stop_servers(list(support.SERVERS))
+    def pytest_sessionfinish(self, session, exitstatus):
+        support.stop_servers(list(support.SERVERS))
 
 
 def settings_for(path, **overrides) -> Settings:
@@ -106,6 +111,9 @@ def built_store_dir(tmp_path_factory) -> Path:
     from kb.store import KB
 
     root = tmp_path_factory.mktemp("built")
+    reuse = os.environ.get("DSIKB_TEST_BUILT_STORE")  # a closed store built by this code before: for
+    if reuse:                                          # quick reruns while developing, never in CI
+        return support.copy_store_dir(Path(reuse), root / "store")
     settings = Settings.from_env(environ={}, store=str(root / "store"), sources=str(SOURCES))
     kb = KB.open(settings)
     init(settings, kb=kb)
@@ -122,8 +130,8 @@ def built_kb(built_store_dir, tmp_path_factory):
     from kb.store import KB
 
     if support.remote():
-        served = support.copy_store_dir(built_store_dir, tmp_path_factory.mktemp("built-remote") / "store")
-        yield KB.open(settings_for(served))
+        yield support.open_served(support.copy_store_dir(built_store_dir,
+                                                         tmp_path_factory.mktemp("built-remote") / "store"))
         return
     kb = KB.open(settings_for(built_store_dir))
     yield kb
@@ -149,7 +157,7 @@ def kb_copy(built_kb, built_store_dir, tmp_path):
 
     dest = tmp_path / "store"
     if support.remote():
-        return KB.open(settings_for(support.copy_store_dir(built_store_dir, dest)))
+        return support.open_served(support.copy_store_dir(built_store_dir, dest))
     built_kb.flush()
     built_kb.store.backup(str(dest))
     state = built_kb.path.with_name(built_kb.path.name + ".state.json")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import threading
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -73,87 +74,15 @@ def chromium(profile: Path, *, width: int = 1200, height: int = 900):
 BACKENDS = ("embedded", "remote")
 BACKEND = "embedded"
 BASETEMP: Path | None = None  # pytest's temp root: only store directories under it get a server
-OXIGRAPH = (shutil.which("oxigraph", path=str(Path(__import__("sys").executable).parent))
-            or shutil.which("oxigraph"))
 
 
 def remote() -> bool:
     return BACKEND == "remote"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class OxigraphServer:
-    """``oxigraph serve --location DIR`` on a free loopback port (read-write: /query, /update, /store);
-    its log goes to ``DIR.oxigraph.log``. ``start()`` waits until it answers a query."""
-
-    def __init__(self, location: Path):
-        self.location = Path(location)
-        self.process = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def start(self, timeout: float = 30) -> "OxigraphServer":
-        import subprocess
-        import time
-        import urllib.request
-
-        if OXIGRAPH is None:
-            pytest.fail("the oxigraph server binary (PyPI package `oxigraph`, in the [test] extra) is missing")
-        self.location.mkdir(parents=True, exist_ok=True)
-        log = self.location.with_name(self.location.name + ".oxigraph.log")
-        for _attempt in range(3):  # the free port may be taken between choosing and binding it
-            self.port = _free_port()
-            with open(log, "ab") as out:
-                self.process = subprocess.Popen(
-                    [OXIGRAPH, "serve", "--location", str(self.location), "--bind", f"127.0.0.1:{self.port}"],
-                    stdout=out, stderr=out, stdin=subprocess.DEVNULL)
-            deadline = time.monotonic() + timeout
-            while self.process.poll() is None and time.monotonic() < deadline:
-                try:
-                    with urllib.request.urlopen(self.url + "/query?query=ASK%7B%7D", timeout=2):
-                        return self
-                except OSError:
-                    time.sleep(0.05)
-            self.stop()
-        tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
-        pytest.fail(f"oxigraph serve --location {self.location} did not start:\n{tail}")
-
-    def stop(self) -> None:
-        import subprocess
-
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        self.process = None
-
-
-def store_url(server: OxigraphServer) -> str:
-    """The DSIKB_STORE value for a running server."""
-    return "sparql+" + server.url
-
-
 # Servers started for store directories, by resolved path; each belongs to the fixture (module or
 # session scope) or the test that started it and stops when that ends (tests/conftest.py's hooks).
-SERVERS: dict[Path, OxigraphServer] = {}
+SERVERS: dict = {}  # Path -> tests.remote.OxigraphServer
 OWNERS: list[list[Path]] = []  # the stack of wider-scoped fixtures being set up
 TEST_OWNED: list[Path] = []
 
@@ -168,19 +97,58 @@ def serves(path) -> bool:
 
 def serve_dir(path) -> str:
     """The DSIKB_STORE URL of an Oxigraph server over this store directory (started once per directory)."""
+    from tests.remote import OxigraphServer
+
     key = Path(path).resolve()
     server = SERVERS.get(key)
-    if server is None or not server.alive():
+    if server is None or server.process is None or server.process.poll() is not None:
         server = SERVERS[key] = OxigraphServer(key).start()
         (OWNERS[-1] if OWNERS else TEST_OWNED).append(key)
-    return store_url(server)
+    return server.store
 
 
 def stop_servers(paths: list[Path]) -> None:
+    """Stop these servers, closing first the remote knowledge bases still connected to them."""
     while paths:
         server = SERVERS.pop(paths.pop(), None)
         if server is not None:
+            for client in list(CLIENTS):
+                if client.query_url.startswith(server.url + "/"):
+                    client.close()
             server.stop()
+
+
+# Every remote knowledge base this process opened (weakly), so the servers' teardown can close their
+# connections: one left to the garbage collector is an unclosed socket, a ResourceWarning (an error here).
+CLIENTS: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def track_remote_clients() -> None:
+    from kb.store.remote import RemoteKB
+
+    if getattr(RemoteKB.__init__, "tracked", False):
+        return
+    init = RemoteKB.__init__
+
+    def tracked(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        CLIENTS.add(self)
+
+    tracked.tracked = True
+    RemoteKB.__init__ = tracked
+
+
+def open_served(path, **overrides):
+    """A knowledge base over an Oxigraph server on the store directory ``path``, as after ``dsikb init``
+    onto it: one write, so the store holds its generation and modification time."""
+    from kb.store import KB
+    from kb.settings import Settings
+
+    from tests.conftest import SOURCES
+
+    kb = KB.open(Settings.from_env(environ={}, store=serve_dir(path), sources=str(SOURCES), **overrides))
+    kb.bump()
+    return kb
 
 
 def copy_store_dir(source: Path, dest: Path) -> Path:
@@ -205,8 +173,10 @@ def on_backend(kb, dest: Path):
     from kb.store import KB
 
     store = ox.Store(str(dest))
-    store.extend(kb.store.quads_for_pattern(None, None, None, None))
+    store.extend(kb.quads())
     store.flush()
     del store
     gc.collect()
-    return KB.open(kb.settings.replace(store=serve_dir(dest)))
+    served = KB.open(kb.settings.replace(store=serve_dir(dest)))
+    served.bump()
+    return served
