@@ -1,27 +1,26 @@
-"""DSIKB_STORE=sparql+http://... : the knowledge base read from a real remote SPARQL 1.1 store (the
-``oxigraph serve`` binary from PyPI, started here on 127.0.0.1), through the same interface as a local
-store and through the /sparql endpoint. Also: SERVICE to an allow-listed endpoint works."""
+"""DSIKB_STORE=sparql+http://... : every feature on a real remote triple store (``oxigraph serve``,
+started here on 127.0.0.1 by tests/remote.py), through the one store interface (kb/store/base.py),
+over real HTTP: pages, data, browse, search, submissions and moderation, merges, dumps, VoID, the
+ontology, the command line, a store that goes away and comes back; and the /sparql endpoint."""
 
 from __future__ import annotations
 
-import gc
+import io
 import json
-import shutil
-import socket
-import subprocess
-import sys
+import re
+import threading
 import time
-import urllib.request
-from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+import rdflib
 
-from tests.conftest import settings_for
+from tests.remote import OxigraphServer, oxigraph_server, remote_built  # noqa: F401 - fixtures
 
 EX = "http://example.org/"
-G1, G2 = EX + "graph/one", EX + "graph/two"
-OXIGRAPH = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
+BASE = "https://w3id.org/dsi/"
+G1, G2 = BASE + "graph/import/one", BASE + "graph/import/two"
+PASSWORD = "correct horse battery"
 
 
 def quads() -> list[ox.Quad]:
@@ -35,124 +34,287 @@ def quads() -> list[ox.Quad]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def open_remote(server, **overrides):
+    from kb.store import KB
 
-
-@pytest.fixture(scope="module")
-def oxigraph_url(tmp_path_factory):
-    if OXIGRAPH is None:
-        pytest.fail("the oxigraph server binary (PyPI package `oxigraph`, in the [test] extra) is missing")
-    location = tmp_path_factory.mktemp("remote") / "db"
-    store = ox.Store(str(location))
-    store.extend(quads())
-    store.flush()
-    del store
-    gc.collect()
-    port = free_port()
-    process = subprocess.Popen([OXIGRAPH, "serve-read-only", "--location", str(location),
-                                "--bind", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/query"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(url + "?query=ASK%7B%7D", timeout=2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                process.wait()
-                pytest.fail("oxigraph serve did not start")
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(10)
+    return KB.open(server.settings(**overrides))
 
 
 @pytest.fixture()
-def remote(oxigraph_url, tmp_path):
+def small(oxigraph_server):  # noqa: F811
+    """A remote store holding two graphs written through the interface."""
+    kb = open_remote(oxigraph_server)
+    for graph in (G1, G2):
+        kb.replace_graph(graph, [q.triple for q in quads() if q.graph_name.value == graph])
+    return kb
+
+
+# -- the interface on a remote store ----------------------------------------------------------
+def test_urls_from_settings():
+    from kb.store.remote import endpoints
+    from tests.conftest import settings_for
+
+    assert endpoints(settings_for("sparql+http://h:7878")) == (
+        "http://h:7878/query", "http://h:7878/update", "http://h:7878/store")
+    assert endpoints(settings_for("sparql+http://h:7878/query")) == (
+        "http://h:7878/query", "http://h:7878/update", "http://h:7878/store")
+    assert endpoints(settings_for("sparql+https://h/sparql")) == ("https://h/sparql", "https://h/sparql", None)
+    assert endpoints(settings_for("sparql+http://h:7878", store_gsp_url="none",
+                                  store_update_url="http://u/up")) == ("http://h:7878/query", "http://u/up", None)
+
+
+def test_reads_match_the_embedded_store(small):
     from kb.store import KB
-
-    return KB.open(settings_for("sparql+" + oxigraph_url))
-
-
-@pytest.fixture(scope="module")
-def local():
-    store = ox.Store()
-    store.extend(quads())
-    return store
-
-
-def test_kb_open_selects_the_remote_store(remote, oxigraph_url):
     from kb.store.remote import RemoteKB
 
-    assert isinstance(remote, RemoteKB)
-    assert remote.url == oxigraph_url
-
-
-def test_select_matches_a_local_store(remote, local):
-    query = "SELECT ?s ?label WHERE { ?s rdfs:label ?label } ORDER BY ?s"
-    got = [(r["s"], r["label"]) for r in remote.select(query)]
-    expected = [(s["s"], s["label"]) for s in local.query(
-        query, prefixes={"rdfs": "http://www.w3.org/2000/01/rdf-schema#"}, use_default_graph_as_union=True)]
-    assert got == expected and len(got) == 25
-    assert got[0][1] == ox.Literal("Org 0", language="en")  # real terms, not strings
-
-
-def test_ask_construct_graphs_and_counts(remote):
-    assert remote.ask(f"ASK {{ <{EX}org/3> ?p ?o }}") is True
-    assert remote.ask(f"ASK {{ <{EX}org/99> ?p ?o }}") is False
-    triples = list(remote.query(f"CONSTRUCT WHERE {{ ?s <{EX}size> ?n }}"))
-    assert len(triples) == 25 and all(isinstance(t, ox.Triple) for t in triples)
-    assert remote.named_graphs() == [G1, G2]
-    assert remote.triple_count() == 50
-    assert remote.triple_count(G2) == 13  # labels of the even-numbered orgs
-    assert remote.generation == 50
-    # the union default graph is asked for; without it the remote default graph is empty
-    assert len(remote.select("SELECT * WHERE { ?s ?p ?o }", union=False)) == 0
-
-
-def test_remote_syntax_error_is_a_syntax_error(remote):
+    local = KB.in_memory(small.settings.replace(store="var/unused"))
+    for graph in (G1, G2):
+        local.replace_graph(graph, [q.triple for q in quads() if q.graph_name.value == graph])
+    assert isinstance(small, RemoteKB)
+    query = "SELECT DISTINCT ?s ?label WHERE { ?s rdfs:label ?label } ORDER BY ?s"
+    assert small.select(query) == local.select(query) and len(small.select(query)) == 25
+    assert small.select(query, union=False) == local.select(query, union=False)  # the public default graph
+    assert small.named_graphs() == local.named_graphs() == [G1, G2]
+    assert small.triple_count() == 50 and small.triple_count(G2) == 13
+    org3 = ox.NamedNode(EX + "org/3")
+    assert sorted(map(str, small.quads(org3))) == sorted(map(str, local.quads(org3)))
+    assert set(small.quads(None, None, None, ox.DefaultGraph())) == set(local.quads(None, None, None, ox.DefaultGraph()))
+    assert small.has_graph(G1) and not small.has_graph(BASE + "graph/none")
+    assert small.ask("ASK { ?s rdfs:label ?l }", bind={"l": ox.Literal("Org 3", language="en")})
+    assert small.graph_digest(G1) == local.graph_digest(G1)
     with pytest.raises(SyntaxError, match="refused"):
-        remote.select("SELECT * WHERE { ?s ?p }")
+        small.select("SELECT * WHERE { ?s ?p }")
 
 
-def test_endpoint_over_the_remote_store(oxigraph_url):
+def test_writes_keep_the_public_default_graph_and_count_generations(small, oxigraph_server):  # noqa: F811
+    other = open_remote(oxigraph_server)  # another app process on the same store
+    before = other.generation
+    assert small.replace_graph(G1, [q.triple for q in quads() if q.graph_name.value == G1]) is False
+    org = ox.NamedNode(EX + "org/1")
+    small.update(f"INSERT DATA {{ GRAPH <{G1}> {{ <{org.value}> <{BASE}def/dsi#hidden> true }} }}", touched=[org])
+    assert small.generation == before + 1
+    time.sleep(1.1)  # the generation is read again after at most a second
+    assert other.generation == before + 1
+    # the hidden organisation left the public default graph, not its named graph
+    assert not small.ask("ASK { ?org ?p ?o }", union=False, bind={"org": org})
+    assert small.ask("ASK { ?org ?p ?o }", bind={"org": org})
+    assert small.drop_graph(G2) and small.named_graphs() == [G1]
+    out = io.BytesIO()
+    small.dump(out, ox.RdfFormat.N_TRIPLES, graph=G1)
+    assert len(out.getvalue().splitlines()) == 38  # 12 labels, 25 sizes, the flag
+
+
+def test_loads_without_the_graph_store_protocol(oxigraph_server, tmp_path):  # noqa: F811
+    kb = open_remote(oxigraph_server, store_gsp_url="none")
+    assert kb.gsp_url is None
+    file = tmp_path / "x.nq"
+    file.write_bytes(ox.serialize(quads(), format=ox.RdfFormat.N_QUADS))
+    assert kb.load_file(file) == 50
+    assert kb.triple_count() == 50 and kb.named_graphs() == [G1, G2]
+    out = io.BytesIO()
+    kb.dump(out, ox.RdfFormat.N_TRIPLES, graph=G2)
+    assert len(out.getvalue().splitlines()) == 13
+
+
+# -- the web app over the remote store (real data) ---------------------------------------------
+@pytest.fixture(scope="module")
+def remote_app(remote_built, tmp_path_factory):  # noqa: F811
+    from endpoint import create_app, sparql
+    from kb.contribute.accounts import add_account
+
+    accounts = tmp_path_factory.mktemp("remote-mods") / "moderators"
+    add_account(accounts, "alice", PASSWORD)
+    app = create_app(remote_built.settings(rate_limit=0, moderators=str(accounts),
+                                           submission_rate_limit=0))
+    app.config["TESTING"] = True
+    yield app
+    sparql.close(app)
+
+
+@pytest.fixture()
+def client(remote_app):
+    return remote_app.test_client()
+
+
+def an_organisation(kb) -> str:
+    return kb.select("SELECT ?s WHERE { ?s a dsi:Organisation ; rdfs:label ?l } ORDER BY ?s LIMIT 1",
+                     union=False)[0]["s"].value
+
+
+def test_pages_and_data(remote_app, client):
+    kb = remote_app.extensions["dsikb"]
+    org = an_organisation(kb)
+    path = org[len(BASE) - 1:]
+    r = client.get(path, headers={"Accept": "text/html"})
+    assert r.status_code == 303 and "/page/" in r.headers["Location"]
+    page = client.get(r.headers["Location"])
+    assert page.status_code == 200 and "ETag" in page.headers
+    data = client.get(path, headers={"Accept": "text/turtle"}, follow_redirects=True)
+    assert data.status_code == 200
+    g = rdflib.Graph().parse(data=data.get_data(as_text=True), format="turtle")
+    assert (rdflib.URIRef(org), None, None) in g
+    assert client.get("/data" + path[len("/id"):] + ".ttl").status_code == 200
+
+
+def test_browse_and_search(client):
+    r = client.get("/browse/organisation", headers={"Accept": "text/html"})
+    assert r.status_code == 200
+    r = client.get("/search", query_string={"q": "digital"}, headers={"Accept": "text/html"})
+    assert r.status_code == 200 and "/id/" in r.get_data(as_text=True)
+
+
+def test_void_dumps_and_ontology(client):
+    assert client.get("/.well-known/void", headers={"Accept": "text/turtle"}).status_code in (200, 303)
+    r = client.get("/.well-known/void", headers={"Accept": "text/turtle"}, follow_redirects=True)
+    assert r.status_code == 200 and b"void:triples" in r.data
+    assert client.get("/def/dsi", headers={"Accept": "text/turtle"}).status_code == 200
+    assert client.get("/def/dsi", headers={"Accept": "text/html"}).status_code == 200
+    r = client.get("/dumps/", headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.data
+    files = [f["name"] for f in json.loads(r.data)["files"]] if "files" in json.loads(r.data) else []
+    assert "dsi.nt.gz" in r.get_data(as_text=True)
+    del files
+    r = client.get("/dumps/dsi.nt.gz")
+    assert r.status_code == 200 and len(r.data) > 1000
+
+
+def token(client, path):
+    html = client.get(path, headers={"Accept": "text/html"}).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def moderator(app):
+    c = app.test_client()
+    resp = c.post("/moderate/login", data={"name": "alice", "password": PASSWORD,
+                                           "csrf_token": token(c, "/moderate/login")})
+    assert resp.status_code == 303, resp.get_data(as_text=True)
+    return c
+
+
+def test_submission_accepted_and_merged(remote_app, client):
+    from tests.test_submissions import project
+
+    kb = remote_app.extensions["dsikb"]
+    partner = an_organisation(kb)
+    data = project(name="Remote Store Air Project", partners=[{"organisation": partner, "role": "delivery-lead"}])
+    r = client.post("/api/submissions", data=json.dumps(data), content_type="application/json")
+    assert r.status_code == 202, r.get_data(as_text=True)
+    sid = r.get_json()["id"]
+    mod = moderator(remote_app)
+    generation = kb.generation
+    r = mod.post(f"/moderate/{sid}/accept", data={"csrf_token": token(mod, f"/moderate/{sid}")})
+    assert r.status_code == 303, r.get_data(as_text=True)
+    assert kb.generation > generation
+    entity = BASE + "id/project/remote-store-air-project"
+    assert kb.has_graph(kb.graphs.submission(sid))
+    page = client.get("/page/project/remote-store-air-project", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "Remote Store Air Project" in page.get_data(as_text=True)
+    assert kb.ask("ASK { ?e rdfs:label ?l }", union=False, bind={"e": ox.NamedNode(entity)})
+    # a merge: the second entry redirects to the first
+    a, b = BASE + "id/organisation/remote-lab-one", BASE + "id/organisation/remote-lab-1"
+    kb.update(f'INSERT DATA {{ GRAPH <{kb.graphs.curated}> {{ <{a}> a dsi:Organisation ; rdfs:label "Remote Lab One" . '
+              f'<{b}> a dsi:Organisation ; rdfs:label "Remote Lab 1" }} }}', touched=[ox.NamedNode(a), ox.NamedNode(b)])
+    form = {"survivor": a, "merged": b, "reason": "one lab, two entries",
+            "csrf_token": token(mod, "/moderate/merge")}
+    r = mod.post("/moderate/merge", data=form)
+    assert r.status_code == 200 and "Merged" in r.get_data(as_text=True)
+    r = client.get("/id/organisation/remote-lab-1", headers={"Accept": "text/html"})
+    assert r.status_code == 301 and r.headers["Location"].endswith("/id/organisation/remote-lab-one")
+
+
+def test_sparql_default_graph_is_the_public_view(remote_app, client):
+    kb = remote_app.extensions["dsikb"]
+    r = client.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"},
+                   headers={"Accept": "application/sparql-results+json"})
+    assert r.status_code == 200
+    public = int(json.loads(r.data)["results"]["bindings"][0]["n"]["value"])
+    assert public == len(list(kb.quads(graph=ox.DefaultGraph()))) > 1000
+    r = client.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p }"})
+    assert r.status_code == 400
+
+
+# -- the command line ------------------------------------------------------------------------
+def test_cli_init_load_dump_stats(oxigraph_server, tmp_path, monkeypatch, capsys):  # noqa: F811
+    from kb.cli import main
+    from tests.conftest import SOURCES
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DSIKB_STORE", oxigraph_server.store)
+    monkeypatch.setenv("DSIKB_SOURCES", str(SOURCES))
+    assert main(["init", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["triples"] > 10_000
+    assert main(["init", "--json"]) == 0  # again: nothing changes
+    again = json.loads(capsys.readouterr().out)
+    assert set(again["graphs"].values()) == {"unchanged"}
+    file = tmp_path / "extra.nt"
+    file.write_text(f"<{EX}a> <{EX}b> <{EX}c> .\n")
+    assert main(["load", str(file), "--graph", BASE + "graph/load/extra"]) == 0
+    assert "1 triples added" in capsys.readouterr().out
+    out = tmp_path / "extra-dump.nt"
+    assert main(["dump", "--format", "nt", "--graph", BASE + "graph/load/extra", "--out", str(out)]) == 0
+    assert out.read_text().strip() == f"<{EX}a> <{EX}b> <{EX}c> ."
+    assert main(["stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats
+
+
+# -- a store that goes away and comes back -----------------------------------------------------
+def test_store_down_gives_503_then_recovers(small, oxigraph_server):  # noqa: F811
     from endpoint import create_app, sparql
 
-    app = create_app(settings_for("sparql+" + oxigraph_url, rate_limit=0))
+    app = create_app(oxigraph_server.settings(rate_limit=0))
     app.config["TESTING"] = True
+    c = app.test_client()
+    query = {"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"}
+    stop = threading.Event()
     try:
-        c = app.test_client()
-        r = c.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s rdfs:label ?l }"})
-        assert r.status_code == 200
-        assert json.loads(r.data)["results"]["bindings"][0]["n"]["value"] == "25"
-        r = c.get("/sparql", query_string={"query": "SELECT * WHERE { ?s ?p }"})
-        assert r.status_code == 400
-        r = c.get("/sparql", headers={"Accept": "text/turtle"})
-        assert b"50" in r.data and G1.encode() in r.data
+        assert c.get("/sparql", query_string=query).status_code == 200
+        statuses: list[int] = []
+
+        def load():  # requests keep coming while the store stops and starts again
+            client = app.test_client()
+            while not stop.is_set():
+                statuses.append(client.get("/sparql", query_string=query).status_code)
+
+        worker = threading.Thread(target=load, daemon=True)
+        worker.start()
+        oxigraph_server.stop()
+        time.sleep(1.5)
+        r = c.get("/sparql", query_string=query)
+        assert r.status_code == 503
+        assert "cannot be reached" in r.get_data(as_text=True)
+        page = c.get("/browse/organisation", headers={"Accept": "text/html"})
+        assert page.status_code == 503 and "without a restart" in page.get_data(as_text=True)
+        oxigraph_server.start()
+        time.sleep(0.5)
+        stop.set()
+        worker.join(30)
+        assert c.get("/sparql", query_string=query).status_code == 200
+        assert c.get("/browse/organisation", headers={"Accept": "text/html"}).status_code == 200
+        assert set(statuses) <= {200, 503} and 503 in statuses
     finally:
+        stop.set()
         sparql.close(app)
 
 
-def test_allow_listed_service_is_called(oxigraph_url, tmp_path):
+def test_allow_listed_service_is_called(small, oxigraph_server, tmp_path):  # noqa: F811
     from endpoint import create_app, sparql
     from kb.store import KB
+    from tests.conftest import settings_for
 
-    settings = settings_for(tmp_path / "store", rate_limit=0, query_workers=1, service_allowlist=oxigraph_url)
+    url = oxigraph_server.url + "/query"
+    settings = settings_for(tmp_path / "store", rate_limit=0, query_workers=1, service_allowlist=url)
     kb = KB.open(settings)
     app = create_app(settings, kb=kb)
     try:
         c = app.test_client()
-        q = f"SELECT (COUNT(*) AS ?n) WHERE {{ SERVICE <{oxigraph_url}> {{ GRAPH ?g {{ ?s ?p ?o }} }} }}"
+        q = f"SELECT (COUNT(*) AS ?n) WHERE {{ SERVICE <{url}> {{ GRAPH <{G1}> {{ ?s ?p ?o }} }} }}"
         r = c.get("/sparql", query_string={"query": q})
         assert r.status_code == 200, r.data
-        assert json.loads(r.data)["results"]["bindings"][0]["n"]["value"] == "50"
-        other = oxigraph_url.replace("/query", "/other")
-        r = c.get("/sparql", query_string={"query": q.replace(oxigraph_url, other)})
+        assert json.loads(r.data)["results"]["bindings"][0]["n"]["value"] == "37"
+        other = url.replace("/query", "/other")
+        r = c.get("/sparql", query_string={"query": q.replace(url, other)})
         assert r.status_code == 400
         sd = c.get("/sparql", headers={"Accept": "text/turtle"}).data.decode()
         assert "BasicFederatedQuery" in sd

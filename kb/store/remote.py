@@ -28,6 +28,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Iterable
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -92,6 +93,7 @@ class RemoteKB(Store):
             auth=auth, headers={"User-Agent": settings.user_agent},
             timeout=httpx.Timeout(settings.query_timeout + 5, connect=5.0),
             limits=httpx.Limits(max_connections=32, max_keepalive_connections=16))
+        weakref.finalize(self, self.http.close)  # its pooled connections close with it
         state = self.graphs.ns + "tmp/state"
         self.state_graph = ox.NamedNode(state)
         self.generation_p = ox.NamedNode(state + "#generation")
