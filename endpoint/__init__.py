@@ -12,7 +12,7 @@ def create_app(settings: Settings | None = None, *, kb=None) -> Flask:
 
     ``kb`` may be given an open :class:`kb.store.KB` (tests share one store across apps).
     """
-    from endpoint import errors, health, i18n, pages, security
+    from endpoint import errors, health, i18n, observability, pages, security
     from endpoint.state import init_app
 
     settings = settings or Settings.from_env()
@@ -24,10 +24,13 @@ def create_app(settings: Settings | None = None, *, kb=None) -> Flask:
     i18n.init_app(app)
     errors.init_app(app)
     security.init_app(app)
+    observability.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(observability.bp)  # /metrics, /readyz
     app.register_blueprint(pages.bp)
     app.register_blueprint(_optional_blueprint("openapi").bp)  # /openapi.json: the API description
-    for name in ("sparql", "resources", "dumps", "submissions", "reconcile", "browse", "moderate_duplicates"):
+    for name in ("sparql", "resources", "dumps", "submissions", "reconcile", "browse", "moderate_duplicates",
+                 "map", "stats"):
         module = _optional_blueprint(name)
         if module is not None:
             app.register_blueprint(module.bp)

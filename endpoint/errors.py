@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from kb.errors import KBError
@@ -63,6 +63,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(KBError)
     def kb_error(exc: KBError):
+        g.dsikb_error = exc  # for the metrics (endpoint/observability.py)
         return _render(exc.status, TITLES.get(exc.status, "Error"), exc.message, exc.headers,
                        getattr(exc, "field", None))
 

@@ -154,6 +154,26 @@ def _browse(paths: dict) -> None:
         search_params, ["browse"])}
 
 
+def _map(paths: dict) -> None:
+    from kb.index.browse import FACETS
+    from kb.index.mapdata import KINDS
+
+    facets = sorted({f.key for k in KINDS for f in FACETS.get(k, ())})
+    params = [_param("show", schema={"type": "string", "enum": list(KINDS)},
+                     description="what to put on the map (default organisation)"),
+              *[_list_param(k, f"facet filter, as /browse ({', '.join(t for t in KINDS if k in [f.key for f in FACETS[t]])})")
+                for k in facets]]
+    paths["/map"] = {"get": _op(
+        "Map of organisations or projects (HTML; Leaflet, clustered), filtered by the /browse facets",
+        {"200": _ok("the page", HTML), **_errors(400)}, params, ["browse"])}
+    paths["/map.json"] = {"get": _op(
+        "The map's points as GeoJSON: one Feature per organisation with coordinates; a project at its "
+        "own coordinates, else at each partner's location, else at its country's capital (properties.placed)",
+        {"200": _ok("a GeoJSON FeatureCollection with total, placed and filters", "application/geo+json", schema={
+            "type": "object", "required": ["type", "features", "total", "placed"]}), **_errors(400)},
+        params, ["browse"])}
+
+
 def _publishing(paths: dict) -> None:
     from kb.publish.dump import PUBLIC_DUMPS
 
@@ -295,6 +315,22 @@ def _reconcile(paths: dict) -> None:
         [_param("type", schema=types)], ["reconcile"])}
 
 
+def _stats(paths: dict) -> None:
+    from kb.publish.figures import BY_NAME
+
+    names = [f"{n}{ext}" for n in BY_NAME for ext in (".csv", ".json", "")]
+    paths["/stats"] = {"get": _op("The dataset in figures: charts, tables and the SPARQL query of each (HTML)",
+                                  {"200": _ok("the page", HTML)}, tags=["pages"])}
+    paths["/stats.json"] = {"get": _op("Every figure: its query, variables and rows (JSON)", {"200": _ok(
+        "the figures", JSON, schema={"type": "object", "required": ["generation", "figures"]})}, tags=["pages"])}
+    paths["/stats/{name}"] = {"get": _op(
+        "One figure's table: the answer of its query as CSV or JSON; without a suffix, 303 to it on /stats",
+        {"200": _ok("the table", "text/csv", JSON), "303": {"description": "See Other: /stats#{figure}",
+                                                            "headers": LOCATION}, **_errors(404)},
+        [_param("name", "path", {"type": "string", "enum": names}, "figure, with .csv or .json",
+                example="country.csv")], ["pages"])}
+
+
 def _submission_schemas() -> dict:
     """``docs/submission.schema.json`` as components: its ``$defs`` become sibling schemas."""
     from kb.contribute.submission_json import json_schema
@@ -317,12 +353,21 @@ def document() -> dict:
         "/healthz": {"get": _op("Liveness and store figures", {"200": _ok("ok", JSON, schema={
             "type": "object", "required": ["status", "store"]})}, tags=["pages"])},
         "/openapi.json": {"get": _op("This description", {"200": _ok("OpenAPI 3.1", JSON)}, tags=["pages"])},
+        "/readyz": {"get": _op("Readiness: the store answers (generation, figures, process shape)", {
+            "200": _ok("ready", JSON, schema={"type": "object", "required": ["status", "generation", "store"]}),
+            "503": _ok("the store cannot be reached", JSON, schema={
+                "type": "object", "required": ["status", "reason"]})}, tags=["operations"])},
+        "/metrics": {"get": _op("Prometheus metrics: requests and latency per route, query timeouts, refused "
+                                "queries, store size, pending submissions",
+                                {"200": _ok("Prometheus text format", TEXT)}, tags=["operations"])},
     }
     _dereferencing(paths)
     _browse(paths)
+    _map(paths)
     _publishing(paths)
     _submissions(paths)
     _reconcile(paths)
+    _stats(paths)
     error_types = {HTML: {"schema": STR}, TEXT: {"schema": STR}, JSON: {"schema": {
         "type": "object", "required": ["status", "error", "message"],
         "properties": {"status": {"type": "integer"}, "error": STR, "message": STR}}}}

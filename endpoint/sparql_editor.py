@@ -1,6 +1,7 @@
 """The query editor browsers get on ``/sparql``: YASGUI (served from our static files, no CDN),
 preloaded with the endpoint, the project's prefixes and the gallery of example queries
-(``endpoint/queries/*.rq``). ``/sparql?query=...`` opens it with that query."""
+(``endpoint/queries/*.rq``). ``/sparql?query=...`` and ``/sparql#query=...`` (the shareable form, read by
+static/sparql-editor.js) open it with that query and run it."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ class Example:
 
     @property
     def link(self) -> str:
-        return "/sparql?query=" + quote(self.query, safe="")
+        """The shareable link: the editor opens the query from the fragment and runs it."""
+        return "/sparql#query=" + quote(self.query, safe="")
 
 
 @lru_cache(maxsize=1)

@@ -47,7 +47,7 @@ def init_app(app) -> None:
     subs = SubmissionStore.for_kb(kb)
     app.extensions["dsikb_submissions"] = subs
     moderator_auth.init_app(app)  # session cookie flags, sign-in throttle
-    if subs.exists and hasattr(kb, "store"):
+    if subs.exists:  # every store is writable, the remote one too
         moderation.recover(kb, subs)
 
 

@@ -46,30 +46,13 @@ def _summary_text(summary: dict) -> str:
 
 
 def cmd_serve(args) -> int:
-    from endpoint import create_app
+    from endpoint.server import serve
 
+    if args.workers is not None and args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
     settings = Settings.from_env(store=args.store, host=args.host, port=args.port)
-    app = create_app(settings)
-    if not settings.store_is_remote:
-        import threading
-
-        from kb.index.browse import warm
-
-        threading.Thread(target=warm, args=(app.extensions["dsikb"],), daemon=True,
-                         name="dsikb-warm").start()
-    print(f"dsikb serving {settings.store} on http://{settings.host}:{settings.port}/", file=sys.stderr)
-    import signal
-
-    # SIGTERM (kill, systemd stop) exits through atexit, which stops the query workers: a worker in
-    # the middle of a runaway query would otherwise outlive the server, evaluating for ever.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:  # a production WSGI server when installed (a dependency); Flask's dev server otherwise
-        from waitress import serve
-    except ImportError:
-        app.run(host=settings.host, port=settings.port, threaded=True, use_reloader=False)
-    else:
-        serve(app, host=settings.host, port=settings.port, **waitress_options(settings))
-    return 0
+    return serve(settings, workers=args.workers)
 
 
 def waitress_options(settings: Settings) -> dict:
@@ -183,6 +166,24 @@ def cmd_moderator(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    from kb.store.backup import backup
+
+    manifest = backup(_open(args), args.dir)
+    print(f"backed up {manifest['quads']} quads ({manifest['store_kind']} store, generation "
+          f"{manifest['generation']}) and {', '.join(manifest['files'])} into {args.dir}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from kb.store.backup import restore
+
+    result = restore(_settings(args), args.dir)
+    print(f"restored {result['restored']['quads']} quads from {args.dir} (made "
+          f"{result['manifest']['created']}) into {_settings(args).store}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dsikb", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -201,6 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("serve", cmd_serve, "Serve the knowledge base over HTTP.")
     p.add_argument("--host", help="address to listen on (DSIKB_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (DSIKB_PORT, default 8080)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="remote store: N app processes (gunicorn); embedded store: one app process that "
+                        "owns the store and N SPARQL query processes (DSIKB_QUERY_WORKERS)")
+
+    p = command("backup", cmd_backup, "Back up the store, its submission queue and moderator accounts "
+                "into a new folder (consistent while the server runs).")
+    p.add_argument("dir", help="folder to create")
+
+    p = command("restore", cmd_restore, "Restore a backup made by `dsikb backup` into a new store.")
+    p.add_argument("dir", help="the backup folder")
 
     p = command("import", cmd_import, "Import one real DSI export into its own named graph.")
     p.add_argument("source", choices=["dsi2013", "dsi4eu"], help="which export")

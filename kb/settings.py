@@ -75,6 +75,7 @@ class Settings:
     submission_max_bytes: int = _setting(1_000_000, "Largest accepted submission body, in bytes (413 beyond).", env_type=int)
     wikidata_endpoint: str = _setting("https://query.wikidata.org/sparql", "SPARQL endpoint `dsikb link wikidata` queries.")
     contact: str = _setting("", "Contact point stated in the VoID/DCAT description: a `mailto:` address or a web page (empty: the site's home page).")
+    access_log: str = _setting("json", "Access log of `dsikb serve` on standard error: json (one object a line), text, or off.")
     user_agent: str = _setting("dsikb/0.1 (https://w3id.org/dsi/; linked-data knowledge base of DSI)", "User-Agent sent to other services.")
 
     @property

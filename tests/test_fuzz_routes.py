@@ -116,7 +116,7 @@ def check(resp, what: str) -> None:
     if resp.status_code in (204, 304) or not body:
         return
     mime = resp.mimetype
-    if mime == "application/json":
+    if mime in ("application/json", "application/geo+json"):
         json.loads(body)
     elif mime == "application/ld+json":
         json.loads(body)
@@ -156,12 +156,13 @@ def fuzz_client(fuzz_app):
 # variables in {braces} are fuzzed too.
 BROWSE = ["type", "country", "area", "technology", "activity", "sort", "page", "per_page", "hidden"]
 SEARCH = ["q", "type", "page", "per_page", "hidden"]
+MAP = ["show", "type", "country", "area", "technology", "activity", "lang"]
 FORM = ["type", "entity", "name", "website", "shortDescription", "description", "country", "city", "startDate",
         "endDate", "organisationType", "latitude", "longitude", "areasOfSociety", "technologyFocus",
         "technologyMethod", "partner", "partner_role", "submitter_name", "submitter_kind", "submitter_email",
         "consent", "idempotency_key"]
 GET_ROUTES = {
-    "/": [], "/healthz": [], "/openapi.json": [], "/context.jsonld": [],
+    "/": [], "/healthz": [], "/openapi.json": [], "/context.jsonld": [], "/readyz": [], "/metrics": [],
     "/id/organisation/{}": [], "/id/{}/nesta": [], "/id/organization/{}": [], "/id/activity/{}": [], "/id/concept/{}": [], "/id/concept/area-of-society/{}": [],
     "/data/organisation/{}": ["page"], "/data/project/{}.ttl": ["page"], "/data/concept/{}": ["page"],
     "/data/concept/area-of-society/{}": ["page"],
@@ -177,6 +178,8 @@ GET_ROUTES = {
     "/reconcile/suggest/entity": ["prefix", "type", "limit", "callback"],
     "/reconcile/suggest/type": ["prefix", "callback"], "/reconcile/suggest/property": ["prefix", "callback"],
     "/reconcile/preview": ["id"], "/export/mixnmatch.tsv": ["type"],
+    "/map": MAP, "/map.json": MAP,
+    "/stats": [], "/stats.json": [], "/stats/{}": [], "/stats/country.csv": [],
 }
 
 

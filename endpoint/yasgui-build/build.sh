@@ -1,16 +1,34 @@
 #!/bin/sh
 # Copy YASGUI's built files from its npm package into endpoint/static/yasgui/, so the editor is served
 # by the project itself (no CDN, works offline). This folder (package files, node_modules, this
-# script) stays out of the static folder: only what the pages use is served. Run after changing the
-# pinned version in package.json:
+# script) stays out of the static folder: only what the pages use is served. Also for the editor's
+# map plugin (endpoint/static/yasgui/dsikb-plugins.js): Leaflet (its own copy, apart from any other
+# page's) and the world's coasts and borders as GeoJSON lines (Natural Earth 1:110m, public domain,
+# from world-atlas), drawn under the markers instead of map tiles, which would need a tile server.
+# Run after changing the pinned versions in package.json:
 #   cd endpoint/yasgui-build && npm ci && sh build.sh
 set -eu
 cd "$(dirname "$0")"
 src=node_modules/@zazuko/yasgui
 dest=../static/yasgui
 [ -d "$src/build" ] || { echo "run 'npm ci' in $(pwd) first" >&2; exit 2; }
-mkdir -p "$dest"
+mkdir -p "$dest" "$dest/leaflet"
 cp "$src/build/yasgui.min.js" "$src/build/yasgui.min.css" "$dest/"
+grep -v '^//# sourceMappingURL=' node_modules/leaflet/dist/leaflet.js > "$dest/leaflet/leaflet.js"
+cp node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE "$dest/leaflet/"
+node -e '
+const topojson = require("topojson-client"), world = require("world-atlas/countries-110m.json");
+const lines = topojson.mesh(world, world.objects.countries);
+const round = (k, v) => typeof v === "number" ? Math.round(v * 100) / 100 : v;
+process.stdout.write(JSON.stringify({type: "Feature", properties: {source: "Natural Earth 1:110m (public domain) via world-atlas"}, geometry: lines}, round));
+' > "$dest/world-borders.geojson"
+cp node_modules/world-atlas/LICENSE "$dest/world-atlas-LICENSE"
 version=$(node -p "require('./$src/package.json').version")
-printf '@zazuko/yasgui %s (MIT licence, https://github.com/zazuko/Yasgui), copied by build.sh\n' "$version" > VERSION
-echo "yasgui $version copied into $(cd "$dest" && pwd)"
+leaflet=$(node -p "require('./node_modules/leaflet/package.json').version")
+atlas=$(node -p "require('./node_modules/world-atlas/package.json').version")
+{
+  printf '@zazuko/yasgui %s (MIT licence, https://github.com/zazuko/Yasgui), copied by build.sh\n' "$version"
+  printf 'leaflet %s (BSD-2-Clause licence, https://leafletjs.com), copied by build.sh\n' "$leaflet"
+  printf 'world-atlas %s (ISC licence; Natural Earth data, public domain), converted by build.sh\n' "$atlas"
+} > VERSION
+echo "yasgui $version, leaflet $leaflet, world-atlas $atlas copied into $(cd "$dest" && pwd)"

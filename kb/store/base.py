@@ -137,9 +137,10 @@ class Store(abc.ABC):
         return bool(self.query(sparql, **kwargs))
 
     @abc.abstractmethod
-    def dump(self, output: IO[bytes], format: ox.RdfFormat, *, graph=None) -> None:
-        """Stream the statements of ``graph`` (IRI, NamedNode or DefaultGraph) as ``format`` into
-        ``output``, or with graph None the whole dataset (a quad format), as the store writes it."""
+    def dump(self, output: IO[bytes], format, *, graph=None) -> None:
+        """Stream the statements of ``graph`` (IRI, NamedNode or DefaultGraph) as ``format`` (an
+        ``ox.RdfFormat`` or a short name: ``nq``, ``nt``, ``ttl``...) into ``output``, or with graph
+        None the whole dataset (a quad format). A quad format of one named graph keeps its name."""
 
     # -- generation ---------------------------------------------------------------------------
     @property
@@ -277,6 +278,18 @@ class Store(abc.ABC):
                   format: str | None = None, base_iri: str | None = None) -> int:
         """Load one RDF file, all or nothing; returns the number of statements added. Triples go
         into ``graph`` (default: one named after the file); quad formats keep their graphs."""
+
+
+def rdf_format(format) -> ox.RdfFormat:
+    """An ``ox.RdfFormat`` for a format or its short name."""
+    if isinstance(format, str):
+        from kb.store.loader import rdf_format as by_name
+
+        return by_name(format)
+    return format
+
+
+QUAD_FORMATS = (ox.RdfFormat.N_QUADS, ox.RdfFormat.TRIG)
 
 
 def _term(term) -> str:

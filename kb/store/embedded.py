@@ -17,7 +17,7 @@ from kb.errors import KBError
 from kb.graphs import Graphs
 from kb.namespaces import names as _names
 from kb.settings import Settings
-from kb.store.base import Store, graph_node
+from kb.store.base import QUAD_FORMATS, Store, graph_node, rdf_format
 
 
 def _reopens_after_disk_full(write):
@@ -175,10 +175,13 @@ class KB(Store):
         return self.store.query(sparql, **kwargs)
 
     def dump(self, output, format, *, graph=None) -> None:
-        if graph is None:
-            self.store.dump(output, format)
+        fmt, g = rdf_format(format), graph_node(graph)
+        if g is None:
+            self.store.dump(output, fmt)
+        elif fmt in QUAD_FORMATS and isinstance(g, ox.NamedNode):
+            ox.serialize(self.quads(graph=g), output, fmt)
         else:
-            self.store.dump(output, format, from_graph=graph_node(graph))
+            self.store.dump(output, fmt, from_graph=g)
 
     # -- primitives and writing (the logic is kb.store.base.Store's) ---------------------------
     def raw_update(self, sparql: str, *, prefixes: dict | None = None, base_iri: str | None = None) -> None:

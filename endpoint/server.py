@@ -1,0 +1,96 @@
+"""How ``dsikb serve`` runs the app: the process model (docs/deploy.md).
+
+- **Embedded store** (a directory): RocksDB lets one process write, so one app process owns the store
+  and every write; it serves pages with ``DSIKB_SERVER_THREADS`` threads (waitress), and SPARQL is
+  evaluated by ``--workers N`` read-only query processes (``DSIKB_QUERY_WORKERS``), which can be
+  stopped at the query timeout.
+- **Remote store** (``sparql+http(s)://``): the app holds no state of its own but caches keyed by the
+  store's generation, so ``--workers N`` runs N app processes under gunicorn (threaded workers), each
+  building its caches and search index from the store; several machines may do the same.
+
+waitress stays the server of the single process: measured side by side on the page mix it is as fast
+as gunicorn's threaded worker (BENCHMARKS.md, "Serving"), and it runs where fork is not wanted (the
+query pool's watchdog threads). gunicorn is used where processes are the point.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import tempfile
+
+from kb.settings import Settings
+
+
+def serve(settings: Settings, *, workers: int | None = None) -> int:
+    several = settings.store_is_remote and (workers or 1) > 1
+    if several:
+        # Metrics summed over the processes: prometheus_client's multiprocess mode, one directory per
+        # run, set before anything imports prometheus_client (it picks its value store at import).
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="dsikb-metrics-"))
+    from endpoint.observability import configure_logging
+
+    configure_logging(settings.access_log)
+    if several:
+        return _gunicorn(settings, workers)
+    if workers:
+        settings = settings.replace(query_workers=workers)
+    return _waitress(settings)
+
+
+def _waitress(settings: Settings) -> int:
+    from endpoint import create_app
+    from kb.cli import waitress_options
+
+    app = create_app(settings)
+    if not settings.store_is_remote:
+        import threading
+
+        from kb.index.browse import warm
+
+        threading.Thread(target=warm, args=(app.extensions["dsikb"],), daemon=True, name="dsikb-warm").start()
+    shape = ("remote store, 1 app process" if settings.store_is_remote else
+             f"embedded store owned by this process, {settings.query_workers} query worker processes")
+    print(f"dsikb serving {settings.store} on http://{settings.host}:{settings.port}/ ({shape})", file=sys.stderr)
+    # SIGTERM (kill, systemd stop) exits through atexit, which stops the query workers: a worker in
+    # the middle of a runaway query would otherwise outlive the server, evaluating for ever.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from waitress import serve as waitress_serve
+
+    waitress_serve(app, host=settings.host, port=settings.port, **waitress_options(settings))
+    return 0
+
+
+def _gunicorn(settings: Settings, workers: int) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    def child_exit(server, worker):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+
+    class App(BaseApplication):
+        def load_config(self):
+            options = {"bind": f"{_bind_host(settings.host)}:{settings.port}", "workers": workers,
+                       "worker_class": "gthread", "threads": settings.server_threads,
+                       # a worker may be busy for a whole query; gunicorn must not kill it before that
+                       "timeout": int(settings.query_timeout) + 30, "graceful_timeout": 30,
+                       "accesslog": None, "errorlog": "-", "loglevel": "warning",
+                       "proc_name": "dsikb", "child_exit": child_exit}
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self):  # in each worker: its own app, HTTP connections and caches
+            from endpoint import create_app
+
+            return create_app(settings)
+
+    print(f"dsikb serving {settings.store} on http://{settings.host}:{settings.port}/ "
+          f"(remote store, {workers} app processes under gunicorn)", file=sys.stderr)
+    App().run()
+    return 0
+
+
+def _bind_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host

