@@ -17,7 +17,6 @@ remote with that reason. See tests/support.py.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -111,6 +110,7 @@ def built_store_dir(tmp_path_factory) -> Path:
     from kb.store import KB
 
     root = tmp_path_factory.mktemp("built")
+    support.BUILT_DIR = root / "store"
     reuse = os.environ.get("DSIKB_TEST_BUILT_STORE")  # a closed store built by this code before: for
     if reuse:                                          # quick reruns while developing, never in CI
         return support.copy_store_dir(Path(reuse), root / "store")
@@ -155,14 +155,9 @@ def kb_copy(built_kb, built_store_dir, tmp_path):
     its own Oxigraph server over a copy of the built directory)."""
     from kb.store import KB
 
-    dest = tmp_path / "store"
+    dest = support.copy_built(built_kb, tmp_path / "store")
     if support.remote():
-        return support.open_served(support.copy_store_dir(built_store_dir, dest))
-    built_kb.flush()
-    built_kb.store.backup(str(dest))
-    state = built_kb.path.with_name(built_kb.path.name + ".state.json")
-    if state.exists():
-        shutil.copy(state, dest.with_name(dest.name + ".state.json"))
+        return support.open_served(dest)
     return KB.open(settings_for(dest))
 
 

@@ -97,14 +97,48 @@ def serves(path) -> bool:
 
 def serve_dir(path) -> str:
     """The DSIKB_STORE URL of an Oxigraph server over this store directory (started once per directory)."""
-    from tests.remote import OxigraphServer
-
     key = Path(path).resolve()
     server = SERVERS.get(key)
     if server is None or server.process is None or server.process.poll() is not None:
-        server = SERVERS[key] = OxigraphServer(key).start()
+        server = SERVERS[key] = _server_class()(key).start()
         (OWNERS[-1] if OWNERS else TEST_OWNED).append(key)
     return server.store
+
+
+QUERY_TIMEOUT_S = 120  # the servers stop a query after this: a client's timeout alone does not
+
+
+def _server_class():
+    """tests/remote.py's server, started with a query timeout (a runaway query the app gave up on
+    would otherwise go on and grow the server's memory) and its log beside its directory."""
+    import subprocess
+    import time
+    import urllib.request
+
+    from tests.remote import OXIGRAPH, OxigraphServer
+
+    class SuiteServer(OxigraphServer):
+        def start(self, timeout: float = 30):
+            if OXIGRAPH is None:
+                pytest.fail("the oxigraph server binary (PyPI package `oxigraph`, in the [test] extra) is missing")
+            self.location.mkdir(parents=True, exist_ok=True)
+            log = self.location.with_name(self.location.name + ".oxigraph.log")
+            with open(log, "ab") as out:
+                self.process = subprocess.Popen(
+                    [OXIGRAPH, "serve", "--location", str(self.location), "--bind", f"127.0.0.1:{self.port}",
+                     "--timeout-s", str(QUERY_TIMEOUT_S)], stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(self.url + "/query?query=ASK%7B%7D", timeout=2):
+                        return self
+                except OSError:
+                    if time.monotonic() > deadline or self.process.poll() is not None:
+                        self.stop()
+                        pytest.fail(f"oxigraph serve did not start: {log.read_text(errors='replace')[-2000:]}")
+                    time.sleep(0.05)
+
+    return SuiteServer
 
 
 def stop_servers(paths: list[Path]) -> None:
@@ -149,6 +183,23 @@ def open_served(path, **overrides):
     kb = KB.open(Settings.from_env(environ={}, store=serve_dir(path), sources=str(SOURCES), **overrides))
     kb.bump()
     return kb
+
+
+BUILT_DIR: Path | None = None  # the built store's directory (tests/conftest.py's built_store_dir)
+
+
+def copy_built(built_kb, dest) -> Path:
+    """A private copy of the built store at ``dest`` (a directory nothing holds open), for a test to
+    open with ``KB.open(settings_for(dest))``: on the remote backend that gives it its own server."""
+    dest = Path(dest)
+    if remote():
+        return copy_store_dir(BUILT_DIR, dest)
+    built_kb.flush()
+    built_kb.store.backup(str(dest))
+    state = built_kb.path.with_name(built_kb.path.name + ".state.json")
+    if state.exists():
+        shutil.copy(state, dest.with_name(dest.name + ".state.json"))
+    return dest
 
 
 def copy_store_dir(source: Path, dest: Path) -> Path:
