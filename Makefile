@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install init clean translations
+.PHONY: run test test-remote install init clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ run: init
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The same suite with every store served by its own `oxigraph serve` (a remote SPARQL store).
+test-remote: $(VENV)/.installed-test
+	$(BIN)/python -m pytest -q --backend=remote $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var

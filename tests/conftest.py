@@ -5,33 +5,116 @@
   data, both real imports), in a session temp dir. Read-only for tests: copy it (``kb_copy``) to write.
 - ``app`` / ``client``: the Flask app over ``built_kb`` and its test client.
 - ``kb_copy``: a private writable copy of the built store, for tests that change data.
+
+Backends (``--backend=embedded|remote``, or ``DSIKB_TEST_BACKEND``; default embedded): on ``remote``
+every store directory a test names through ``settings_for`` (under pytest's temp root) is served by
+its own ``oxigraph serve`` on a free port of 127.0.0.1, and the settings point at it
+(``sparql+http://127.0.0.1:PORT``); the built store is built embedded once, then served from a copy.
+Tests about the embedded store itself are marked ``@pytest.mark.embedded_only("why")`` and skipped on
+remote with that reason. See tests/support.py.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 from pathlib import Path
 
 import pytest
 
 from kb.settings import PROJECT_ROOT, Settings
+from tests import support
 
 SHARED = PROJECT_ROOT.parent / "shared"
 SOURCES = SHARED / "data" / "dsi"
 SPECS = SHARED / "data" / "specs"
 
 
+def pytest_addoption(parser):
+    parser.addoption("--backend", choices=support.BACKENDS,
+                     default=os.environ.get("DSIKB_TEST_BACKEND") or "embedded",
+                     help="store the suite runs on: embedded (pyoxigraph in process, the default) or "
+                          "remote (an `oxigraph serve` per store, over SPARQL); env DSIKB_TEST_BACKEND")
+
+
+def pytest_configure(config):
+    support.BACKEND = config.getoption("--backend")
+    if support.BACKEND not in support.BACKENDS:
+        raise pytest.UsageError(f"DSIKB_TEST_BACKEND must be one of {support.BACKENDS}: {support.BACKEND!r}")
+    if support.remote() and not config.pluginmanager.has_plugin("dsikb-servers"):
+        config.pluginmanager.register(ServerOwnership(), "dsikb-servers")
+        support.track_remote_clients()
+
+
+def pytest_sessionstart(session):
+    if support.remote():
+        support.BASETEMP = session.config._tmp_path_factory.getbasetemp().resolve()
+
+
+def pytest_report_header(config):
+    return f"dsikb store backend: {support.BACKEND}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not support.remote():
+        return
+    for item in items:
+        marker = item.get_closest_marker("embedded_only")
+        if marker is not None:
+            reason = marker.args[0] if marker.args else marker.kwargs.get("reason", "about the embedded store")
+            item.add_marker(pytest.mark.skip(reason=f"embedded store only: {reason}"))
+
+
+class ServerOwnership:
+    """Each Oxigraph server belongs to the wider-scoped fixture that started it, or else to the test.
+    A plugin of its own (registered in pytest_configure), not hooks of this conftest: a conftest's
+    hooks do not see session-scoped fixtures, which are set up on the session node."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef, request):
+        if fixturedef.scope == "function":
+            return (yield)
+        owned: list[Path] = []
+        support.OWNERS.append(owned)
+        fixturedef.addfinalizer(lambda: support.stop_servers(owned))  # runs after the fixture's teardown
+        try:
+            return (yield)
+        finally:
+            support.OWNERS.pop()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self, item, nextitem):
+        try:
+            return (yield)
+        finally:
+            support.stop_servers(support.TEST_OWNED)
+
+    def pytest_sessionfinish(self, session, exitstatus):
+        support.stop_servers(list(support.SERVERS))
+
+
 def settings_for(path, **overrides) -> Settings:
-    return Settings.from_env(environ={}, store=str(path), sources=str(SOURCES), **overrides)
+    """Settings for the store at ``path``; on the remote backend, for an Oxigraph server over it."""
+    store = support.serve_dir(path) if support.serves(path) else str(path)
+    return Settings.from_env(environ={}, store=store, sources=str(SOURCES), **overrides)
+
+
+@pytest.fixture(scope="session")
+def backend() -> str:
+    return support.BACKEND
 
 
 @pytest.fixture(scope="session")
 def built_store_dir(tmp_path_factory) -> Path:
+    """The built store's directory (always embedded: the remote backend serves copies of it)."""
     from kb.build.init import init
     from kb.store import KB
 
     root = tmp_path_factory.mktemp("built")
-    settings = settings_for(root / "store")
+    support.BUILT_DIR = root / "store"
+    reuse = os.environ.get("DSIKB_TEST_BUILT_STORE")  # a closed store built by this code before: for
+    if reuse:                                          # quick reruns while developing, never in CI
+        return support.copy_store_dir(Path(reuse), root / "store")
+    settings = Settings.from_env(environ={}, store=str(root / "store"), sources=str(SOURCES))
     kb = KB.open(settings)
     init(settings, kb=kb)
     kb.flush()
@@ -43,9 +126,13 @@ def built_store_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_kb(built_store_dir):
+def built_kb(built_store_dir, tmp_path_factory):
     from kb.store import KB
 
+    if support.remote():
+        yield support.open_served(support.copy_store_dir(built_store_dir,
+                                                         tmp_path_factory.mktemp("built-remote") / "store"))
+        return
     kb = KB.open(settings_for(built_store_dir))
     yield kb
 
@@ -63,26 +150,27 @@ def client(app):
 
 
 @pytest.fixture()
-def kb_copy(built_kb, tmp_path):
-    """A writable copy of the built store (its own directory and state file)."""
+def kb_copy(built_kb, built_store_dir, tmp_path):
+    """A writable copy of the built store (its own directory and state file; on the remote backend,
+    its own Oxigraph server over a copy of the built directory)."""
     from kb.store import KB
 
-    built_kb.flush()
-    dest = tmp_path / "store"
-    built_kb.store.backup(str(dest))
-    state = built_kb.path.with_name(built_kb.path.name + ".state.json")
-    if state.exists():
-        shutil.copy(state, dest.with_name(dest.name + ".state.json"))
+    dest = support.copy_built(built_kb, tmp_path / "store")
+    if support.remote():
+        return support.open_served(dest)
     return KB.open(settings_for(dest))
 
 
 @pytest.fixture(scope="module")
-def tiny_kb():
+def tiny_kb(tmp_path_factory):
     """The small hand-written store of tests/test_resources.py (every entity type, hidden and
-    merged entities, two languages), one per test module."""
+    merged entities, two languages), one per test module (on the remote backend: served by Oxigraph)."""
     from tests.test_resources import build_tiny
 
-    return build_tiny()
+    kb = build_tiny()
+    if support.remote():
+        return support.on_backend(kb, tmp_path_factory.mktemp("tiny") / "store")
+    return kb
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import threading
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -64,3 +65,169 @@ def chromium(profile: Path, *, width: int = 1200, height: int = 900):
             yield context
         finally:
             context.close()
+
+
+# -- the store backend the suite runs on (tests/conftest.py: --backend / DSIKB_TEST_BACKEND) ---------
+# "embedded": the knowledge base in an on-disk pyoxigraph store in this process (the default);
+# "remote": every store a test builds is served by its own `oxigraph serve` (the PyPI binary) on a free
+# port of 127.0.0.1, and the knowledge base talks to it over SPARQL (DSIKB_STORE=sparql+http://...).
+BACKENDS = ("embedded", "remote")
+BACKEND = "embedded"
+BASETEMP: Path | None = None  # pytest's temp root: only store directories under it get a server
+
+
+def remote() -> bool:
+    return BACKEND == "remote"
+
+
+# Servers started for store directories, by resolved path; each belongs to the fixture (module or
+# session scope) or the test that started it and stops when that ends (tests/conftest.py's hooks).
+SERVERS: dict = {}  # Path -> tests.remote.OxigraphServer
+OWNERS: list[list[Path]] = []  # the stack of wider-scoped fixtures being set up
+TEST_OWNED: list[Path] = []
+
+
+def serves(path) -> bool:
+    """Whether the remote backend serves this store path (an absolute directory under pytest's temp root)."""
+    if not remote() or BASETEMP is None or isinstance(path, str) and "://" in path:
+        return False
+    p = Path(path)
+    return p.is_absolute() and BASETEMP in p.resolve().parents
+
+
+def serve_dir(path) -> str:
+    """The DSIKB_STORE URL of an Oxigraph server over this store directory (started once per directory)."""
+    key = Path(path).resolve()
+    server = SERVERS.get(key)
+    if server is None or server.process is None or server.process.poll() is not None:
+        server = SERVERS[key] = _server_class()(key).start()
+        (OWNERS[-1] if OWNERS else TEST_OWNED).append(key)
+    return server.store
+
+
+QUERY_TIMEOUT_S = 120  # the servers stop a query after this: a client's timeout alone does not
+
+
+def _server_class():
+    """tests/remote.py's server, started with a query timeout (a runaway query the app gave up on
+    would otherwise go on and grow the server's memory) and its log beside its directory."""
+    import subprocess
+    import time
+    import urllib.request
+
+    from tests.remote import OXIGRAPH, OxigraphServer
+
+    class SuiteServer(OxigraphServer):
+        def start(self, timeout: float = 30):
+            if OXIGRAPH is None:
+                pytest.fail("the oxigraph server binary (PyPI package `oxigraph`, in the [test] extra) is missing")
+            self.location.mkdir(parents=True, exist_ok=True)
+            log = self.location.with_name(self.location.name + ".oxigraph.log")
+            with open(log, "ab") as out:
+                self.process = subprocess.Popen(
+                    [OXIGRAPH, "serve", "--location", str(self.location), "--bind", f"127.0.0.1:{self.port}",
+                     "--timeout-s", str(QUERY_TIMEOUT_S)], stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    with urllib.request.urlopen(self.url + "/query?query=ASK%7B%7D", timeout=2):
+                        return self
+                except OSError:
+                    if time.monotonic() > deadline or self.process.poll() is not None:
+                        self.stop()
+                        pytest.fail(f"oxigraph serve did not start: {log.read_text(errors='replace')[-2000:]}")
+                    time.sleep(0.05)
+
+    return SuiteServer
+
+
+def stop_servers(paths: list[Path]) -> None:
+    """Stop these servers, closing first the remote knowledge bases still connected to them."""
+    while paths:
+        server = SERVERS.pop(paths.pop(), None)
+        if server is not None:
+            for client in list(CLIENTS):
+                if client.query_url.startswith(server.url + "/"):
+                    client.close()
+            server.stop()
+
+
+# Every remote knowledge base this process opened (weakly), so the servers' teardown can close their
+# connections: one left to the garbage collector is an unclosed socket, a ResourceWarning (an error here).
+CLIENTS: "weakref.WeakSet" = weakref.WeakSet()
+
+
+def track_remote_clients() -> None:
+    from kb.store.remote import RemoteKB
+
+    if getattr(RemoteKB.__init__, "tracked", False):
+        return
+    init = RemoteKB.__init__
+
+    def tracked(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        CLIENTS.add(self)
+
+    tracked.tracked = True
+    RemoteKB.__init__ = tracked
+
+
+def open_served(path, **overrides):
+    """A knowledge base over an Oxigraph server on the store directory ``path``, as after ``dsikb init``
+    onto it: one write, so the store holds its generation and modification time."""
+    from kb.store import KB
+    from kb.settings import Settings
+
+    from tests.conftest import SOURCES
+
+    kb = KB.open(Settings.from_env(environ={}, store=serve_dir(path), sources=str(SOURCES), **overrides))
+    kb.bump()
+    return kb
+
+
+BUILT_DIR: Path | None = None  # the built store's directory (tests/conftest.py's built_store_dir)
+
+
+def copy_built(built_kb, dest) -> Path:
+    """A private copy of the built store at ``dest`` (a directory nothing holds open), for a test to
+    open with ``KB.open(settings_for(dest))``: on the remote backend that gives it its own server."""
+    dest = Path(dest)
+    if remote():
+        return copy_store_dir(BUILT_DIR, dest)
+    built_kb.flush()
+    built_kb.store.backup(str(dest))
+    state = built_kb.path.with_name(built_kb.path.name + ".state.json")
+    if state.exists():
+        shutil.copy(state, dest.with_name(dest.name + ".state.json"))
+    return dest
+
+
+def copy_store_dir(source: Path, dest: Path) -> Path:
+    """Copy a closed on-disk store (and its state file) to ``dest``."""
+    shutil.copytree(source, dest)
+    state = source.with_name(source.name + ".state.json")
+    if state.exists():
+        shutil.copy(state, dest.with_name(dest.name + ".state.json"))
+    return dest
+
+
+def on_backend(kb, dest: Path):
+    """``kb`` (an embedded knowledge base, in memory or on disk) on the backend under test: itself when
+    embedded; when remote, a remote knowledge base over an Oxigraph server holding a copy of all its
+    quads (``dest``: a new directory under pytest's temp root)."""
+    if not remote() or kb.settings.store_is_remote:
+        return kb
+    import gc
+
+    import pyoxigraph as ox
+
+    from kb.store import KB
+
+    store = ox.Store(str(dest))
+    store.extend(kb.quads())
+    store.flush()
+    del store
+    gc.collect()
+    served = KB.open(kb.settings.replace(store=serve_dir(dest)))
+    served.bump()
+    return served

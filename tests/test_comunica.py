@@ -141,7 +141,7 @@ def test_comunica_answers_equal_the_store_without_duplicates(built_kb, sparql_ur
                                                                                       prologue=False))
     assert rows == expected and max(rows.values()) == 1 and len(rows) > 10
     # COUNT: the public organisations (the issue saw 2,412 for 1,265)
-    organisations = len({q.subject for q in built_kb.store.quads_for_pattern(
+    organisations = len({q.subject for q in built_kb.quads(
         None, ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type"), ox.NamedNode(DSI + "Organisation"),
         ox.DefaultGraph())})
     assert int(got[1]["rows"][0]["n"]["value"]) == organisations

@@ -107,6 +107,7 @@ class Client:
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_only("SIGKILLs the server that holds the on-disk store open and checks RocksDB's recovery on reopening")
 def test_sigkill_while_submitting_loses_nothing(tmp_path, capsys):
     from kb.contribute.accounts import add_account
     from kb.store import KB

@@ -29,6 +29,7 @@ KILLS = 4
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_only("SIGKILLs the server that holds the on-disk store open and checks RocksDB's recovery on reopening")
 def test_sigkill_during_acceptance_loses_nothing(tmp_path, capsys):
     from kb.contribute.accounts import add_account
 

@@ -113,6 +113,7 @@ def refused_properly(status, body) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_only("fills the filesystem under the on-disk store (a remote store's disk is the store server's)")
 def test_full_disk_refuses_writes_and_loses_nothing(tmp_path, capsys):
     from kb.contribute.accounts import add_account
 

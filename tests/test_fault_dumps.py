@@ -97,6 +97,7 @@ def ask_quietly(client, path):
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_only("SIGKILLs the process that holds the on-disk store open and checks RocksDB's recovery on reopening")
 def test_sigkill_while_regenerating_dumps_serves_whole_files(built_kb, tmp_path, capsys):
     from kb.contribute.accounts import add_account
 
@@ -179,6 +180,7 @@ def test_sigkill_while_regenerating_dumps_serves_whole_files(built_kb, tmp_path,
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_only("SIGKILLs the process that holds the on-disk store open and checks RocksDB's recovery on reopening")
 def test_sigkill_of_dsikb_dump_leaves_the_previous_file_whole(built_kb, tmp_path, capsys):
     """``dsikb dump --out FILE.gz`` killed at random moments: FILE is the last whole dump (never a cut
     one); the killed runs' temporary files are the only leftovers (counted in the output)."""

@@ -69,6 +69,7 @@ def leave_staging_graph(store) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.embedded_only("SIGKILLs the process that holds the on-disk store open and checks RocksDB's recovery on reopening")
 def test_sigkill_during_init_then_init_again_builds_the_same_store(built_kb, tmp_path, capsys):
     reference = graph_figures(built_kb)  # the session's uninterrupted init of the same sources
     store = tmp_path / "store"

@@ -22,7 +22,7 @@ def graph_links(kb) -> dict[tuple[str, str], str]:
     g = ox.NamedNode(kb.graphs.linkset("geonames"))
     return {(q.subject.value, q.object.value): q.predicate.value
             for pred in (SAME_AS, CLOSE_MATCH)
-            for q in kb.store.quads_for_pattern(None, ox.NamedNode(pred), None, g)}
+            for q in kb.quads(None, ox.NamedNode(pred), None, g)}
 
 
 def evidence(kb, place: str, item: str) -> dict:
@@ -30,9 +30,9 @@ def evidence(kb, place: str, item: str) -> dict:
 
     graph = kb.graphs.linkset("geonames")
     node = ox.NamedNode(node_iri(graph, place, item))
-    lines = [q.object.value for q in kb.store.quads_for_pattern(
+    lines = [q.object.value for q in kb.quads(
         node, ox.NamedNode("http://purl.org/dc/terms/description"), None, ox.NamedNode(graph))]
-    (score,) = [q.object.value for q in kb.store.quads_for_pattern(
+    (score,) = [q.object.value for q in kb.quads(
         node, ox.NamedNode("http://www.w3.org/ns/prov#value"), None, ox.NamedNode(graph))]
     return {"lines": lines, "score": float(score)}
 
@@ -76,7 +76,7 @@ def test_links_are_in_the_public_default_graph(built_kb):
                         union=False)
     meta = ox.NamedNode(built_kb.graphs.meta)
     g = ox.NamedNode(built_kb.graphs.linkset("geonames"))
-    assert list(built_kb.store.quads_for_pattern(g, ox.NamedNode("http://purl.org/dc/terms/license"), None, meta))
+    assert list(built_kb.quads(g, ox.NamedNode("http://purl.org/dc/terms/license"), None, meta))
 
 
 def test_rerun_changes_nothing(kb_copy):

@@ -14,14 +14,14 @@ from kb.importers.common import norm
 from kb.build.sources import BY_NAME
 from kb.store import KB
 from tests.conftest import SOURCES, settings_for
+from tests.support import copy_built
 
 
 @pytest.fixture(scope="module")
 def reimport(built_kb, tmp_path_factory):
     """A copy of the built store, both sources imported again: (kb, reports, before, after)."""
     root = tmp_path_factory.mktemp("reimport")
-    built_kb.flush()
-    built_kb.store.backup(str(root / "store"))
+    copy_built(built_kb, root / "store")
     kb = KB.open(settings_for(root / "store"))
     graphs = kb.named_graphs()
     before = (kb.generation, {g: kb.graph_digest(g) for g in graphs})
@@ -266,8 +266,7 @@ def test_curated_data_merges_with_the_imports(built_kb):
 def test_import_command(built_kb, tmp_path, capsys):
     from kb.cli import main
 
-    built_kb.flush()
-    built_kb.store.backup(str(tmp_path / "store"))
+    copy_built(built_kb, tmp_path / "store")
     code = main(["import", "dsi2013", str(SOURCES), "--store", str(tmp_path / "store"),
                  "--report-dir", str(tmp_path / "reports")])
     out = capsys.readouterr().out

@@ -5,11 +5,11 @@ from __future__ import annotations
 from kb.cli import main
 from kb.store import KB
 from tests.conftest import SOURCES, settings_for
+from tests.support import copy_built
 
 
 def test_second_init_reports_every_graph_unchanged(built_kb, tmp_path, capsys, monkeypatch):
-    built_kb.flush()
-    built_kb.store.backup(str(tmp_path / "store"))
+    copy_built(built_kb, tmp_path / "store")
     monkeypatch.chdir(tmp_path)  # import reports go to ./var/reports
     before = KB.open(settings_for(tmp_path / "store"))
     digests = {g: before.graph_digest(g) for g in before.named_graphs()}

@@ -8,7 +8,6 @@ import time
 
 import pytest
 
-from tests.test_remote_store import oxigraph_url  # noqa: F401 (fixture)
 from tests.test_submissions import ORG, api, post_json, project, sub_app  # noqa: F401 (fixtures)
 
 INJECTIONS = [
@@ -163,25 +162,6 @@ def test_a_crafted_link_decision_is_refused(moderation_app, moderator_queries, f
     assert not any(value in q for q in moderator_queries)
     kb = moderation_app.extensions["dsikb"]
     assert kb.ask(f"ASK {{ <{ORG}nesta> ?p ?o }}")
-
-
-# -- bound terms also work where the store is remote (sent as a VALUES block by kb.terms) ---------
-def test_bound_terms_reach_a_remote_store(oxigraph_url):
-    import pyoxigraph as ox
-
-    from kb.store import KB
-    from tests.conftest import settings_for
-    from tests.test_remote_store import EX, G1
-
-    remote = KB.open(settings_for("sparql+" + oxigraph_url))
-    org3 = ox.NamedNode(EX + "org/3")
-    assert remote.ask("ASK { ?e ?p ?o }", bind={"e": org3})
-    assert not remote.ask("ASK { ?e ?p ?o }", bind={"e": ox.NamedNode(EX + "org/x")})
-    rows = remote.select("SELECT ?e ?l WHERE { ?e rdfs:label ?l }", bind={"e": org3})
-    assert [r["l"].value for r in rows] == ["Org 3"]
-    assert remote.triple_count(G1) == 25 + 12 and remote.triple_count(EX + "graph/none") == 0
-    with pytest.raises(TypeError):
-        remote.select("SELECT ?e WHERE { ?e ?p ?o }", bind={"e": EX + "org/3"})  # a str is not a term
 
 
 def test_bound_terms_on_a_local_store_refuse_plain_strings(sub_app):

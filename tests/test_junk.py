@@ -10,6 +10,7 @@ from kb.importers import run_import
 from kb.importers.common import placeholder, placeholder_name, placeholder_place, quality_issues
 from kb.store import KB
 from tests.conftest import SOURCES, settings_for
+from tests.support import copy_built
 
 ID = "https://w3id.org/dsi/id/"
 QI = ID + "concept/quality-issue/"
@@ -20,8 +21,7 @@ HIDING_RULES = ("placeholder-name", "placeholder-place")  # coordinates-elsewher
 def reports(built_kb, tmp_path_factory):
     """Both sources imported again into a copy of the built store, for their reports."""
     root = tmp_path_factory.mktemp("junk")
-    built_kb.flush()
-    built_kb.store.backup(str(root / "store"))
+    copy_built(built_kb, root / "store")
     kb = KB.open(settings_for(root / "store"))
     return {s: run_import(kb, s, SOURCES, report_dir=root / "reports") for s in ("dsi2013", "dsi4eu")}
 

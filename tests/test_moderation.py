@@ -124,7 +124,7 @@ def test_reject_keeps_the_submission_with_its_reason(mod_app, moderator):
     assert decide(moderator, sid, "reject", reason="Advertising, not a project").status_code == 303
     status = moderator.get(f"/api/submissions/{sid}", headers={"Accept": "application/json"}).get_json()
     assert status == {**status, "status": "rejected", "reason": "Advertising, not a project"}
-    assert not kb.store.contains_named_graph(ox.NamedNode(kb.graphs.submission(sid)))
+    assert not kb.has_graph(kb.graphs.submission(sid))
     assert mod_app.extensions["dsikb_submissions"].get(sid).raw  # kept
 
 

@@ -23,9 +23,9 @@ def fuzz_app(built_kb, tmp_path_factory):
     from kb.store import KB
     from tests.support import make_app
 
-    built_kb.flush()
-    dest = tmp_path_factory.mktemp("openapi") / "store"
-    built_kb.store.backup(str(dest))
+    from tests.support import copy_built
+
+    dest = copy_built(built_kb, tmp_path_factory.mktemp("openapi") / "store")
     return make_app(KB.open(settings_for(dest)))
 
 

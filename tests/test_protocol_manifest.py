@@ -67,8 +67,8 @@ def endpoint_for(tmp_path_factory):
                                 trusted_hosts="localhost www.example")
         kb = KB.open(settings)
         for file_iri, graph in sorted(data):
-            kb.store.load(path=file_iri.removeprefix("file://"), format=ox.RdfFormat.N_TRIPLES,
-                          to_graph=ox.NamedNode(graph))
+            kb.add_quads(ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(graph)) for t in
+                         ox.parse(path=file_iri.removeprefix("file://"), format=ox.RdfFormat.N_TRIPLES))
         publicview.rebuild(kb)  # derive the public default graph of what was written directly
         kb.bump()
         kb.flush()

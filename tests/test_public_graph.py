@@ -51,13 +51,13 @@ operations = st.lists(st.one_of(
 def expected_default(kb) -> set:
     """The merge from scratch: every triple of every named graph once, less excluded nodes."""
     excluded = excluded_nodes(kb)
-    return {q.triple for q in kb.store.quads_for_pattern(None, None, None, None)
+    return {q.triple for q in kb.quads()
             if isinstance(q.graph_name, ox.NamedNode) and not q.graph_name.value.startswith(kb.graphs.ns + "tmp/")
             and q.subject not in excluded and q.object not in excluded}
 
 
 def actual_default(kb) -> set:
-    return {q.triple for q in kb.store.quads_for_pattern(None, None, None, ox.DefaultGraph())}
+    return {q.triple for q in kb.quads(graph=ox.DefaultGraph())}
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +72,8 @@ def scratch(tmp_path_factory):
 def test_every_write_keeps_the_merge(scratch, ops):
     kb = scratch
     for g in kb.named_graphs():
-        kb.store.remove_graph(ox.NamedNode(g))
-    kb.store.clear_graph(ox.DefaultGraph())
+        kb.remove_graph(g)
+    kb.raw_update("CLEAR DEFAULT")
     for kind, name, groups in ops:
         graph = BASE + "graph/" + name
         triples = [t for group in groups for t in group]

@@ -199,18 +199,17 @@ def test_imported_data_validates_apart_from_what_the_report_lists(built_kb):
     what is missing from the sources (country, area, focus) only warns."""
     from kb.contribute.validate import _term
 
-    graphs = [g.value for g in built_kb.store.named_graphs()
-              if any(k in g.value for k in ("/graph/import/", "/graph/derived"))]
+    graphs = [g for g in built_kb.named_graphs() if any(k in g for k in ("/graph/import/", "/graph/derived"))]
     assert any("/graph/import/dsi2013" in g for g in graphs) and any("/graph/import/dsi4eu" in g for g in graphs)
     import pyoxigraph as ox
 
     subjects = sorted({q.subject.value for g in graphs
-                       for q in built_kb.store.quads_for_pattern(None, RDF_TYPE, None, ox.NamedNode(g))})
+                       for q in built_kb.quads(None, RDF_TYPE, None, ox.NamedNode(g))})
     sample = subjects[::20]
     data = rdflib.Graph()
     for iri in sample:
         for g in graphs:
-            for q in built_kb.store.quads_for_pattern(ox.NamedNode(iri), None, None, ox.NamedNode(g)):
+            for q in built_kb.quads(ox.NamedNode(iri), None, None, ox.NamedNode(g)):
                 data.add((_term(q.subject), _term(q.predicate), _term(q.object)))
     result = validate_graph(data)
     print(f"{len(sample)} of {len(subjects)} imported entities, {len(data)} triples: "

@@ -108,6 +108,7 @@ class Runaway:
             t.join(60)
 
 
+@pytest.mark.embedded_only("SPARQL queries run in worker processes that open the on-disk store; a remote store evaluates them itself")
 def test_runaway_queries_leave_other_clients_and_pages_fast(built_kb):
     with served(built_kb, query_timeout=4) as address:
         assert get(address, "/sparql", query=one_row(0))[0] == 200  # workers started
@@ -122,6 +123,7 @@ def test_runaway_queries_leave_other_clients_and_pages_fast(built_kb):
         assert 429 in runaway.statuses  # the runaway client was refused beyond its share
 
 
+@pytest.mark.embedded_only("SPARQL queries run in worker processes that open the on-disk store; a remote store evaluates them itself")
 def test_a_saturated_pool_answers_at_once_with_retry_after(built_kb):
     with served(built_kb, query_timeout=3, query_workers=2) as address:
         assert get(address, "/sparql", query=one_row(0))[0] == 200
@@ -256,6 +258,7 @@ def test_a_trusted_proxy_is_believed_behind_the_real_server(tiny_kb):
         server.task_dispatcher.shutdown(timeout=10)
 
 
+@pytest.mark.embedded_only("SPARQL queries run in worker processes that open the on-disk store; a remote store evaluates them itself")
 def test_stopping_the_server_stops_a_worker_in_a_runaway_query(built_kb, tmp_path):
     """SIGTERM to `dsikb serve` must not leave a worker evaluating a runaway query for ever."""
     import os

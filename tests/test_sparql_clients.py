@@ -46,7 +46,8 @@ def clients_app(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("clients") / "store"
     kb = KB.open(settings_for(path, rate_limit=0, query_workers=1))
-    kb.store.load(DATA.encode(), ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(EX + "graph"))
+    kb.add_quads(ox.Quad(t.subject, t.predicate, t.object, ox.NamedNode(EX + "graph"))
+                 for t in ox.parse(DATA.encode(), ox.RdfFormat.TURTLE))
     publicview.rebuild(kb)  # derive the public default graph of what was written directly
     kb.bump()
     kb.flush()

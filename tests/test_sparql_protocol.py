@@ -35,7 +35,7 @@ def fill(kb, n: int = 40) -> None:
             "http://www.w3.org/2001/XMLSchema#integer")), ox.NamedNode(G1)))
     quads.append(ox.Quad(ox.NamedNode(EX + "thing"), ox.NamedNode(LABEL),
                          ox.Literal('Ding, "quoted"', language="de"), ox.NamedNode(G2)))
-    kb.store.extend(quads)
+    kb.add_quads(quads)
     publicview.rebuild(kb)  # derive the public default graph of what was written directly
     kb.bump()
     kb.flush()

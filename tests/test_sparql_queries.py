@@ -28,7 +28,7 @@ def real_app(built_kb):
 
 def _direct(kb, query: str):
     """What the store itself answers over its default graph (the public RDF merge, as the endpoint)."""
-    results = kb.store.query(query)
+    results = kb.raw_query(query)
     if hasattr(results, "variables"):
         names = [v.value for v in results.variables]
         return names, Counter(tuple(_plain(s[n]) for n in names) for s in results)

@@ -30,7 +30,7 @@ def make_app(path, n=200, **overrides):
 
     settings = settings_for(path, **{"rate_limit": 0, **overrides})
     kb = KB.open(settings)
-    kb.store.extend(ox.Quad(ox.NamedNode(f"{EX}s/{i}"), ox.NamedNode(EX + "p"), ox.Literal(str(i)),
+    kb.add_quads(ox.Quad(ox.NamedNode(f"{EX}s/{i}"), ox.NamedNode(EX + "p"), ox.Literal(str(i)),
                             ox.NamedNode(EX + "g")) for i in range(n))
     publicview.rebuild(kb)  # derive the public default graph of what was written directly
     kb.bump()

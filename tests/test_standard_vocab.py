@@ -158,7 +158,7 @@ def small_kb():
 
 def public(kb) -> set:
     return {(q.subject.value, q.predicate.value, q.object.value)
-            for q in kb.store.quads_for_pattern(None, None, None, ox.DefaultGraph())}
+            for q in kb.quads(None, None, None, ox.DefaultGraph())}
 
 
 def test_rule_set_derives_from_the_axioms_it_finds():

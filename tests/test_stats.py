@@ -131,7 +131,7 @@ def test_figures_are_computed_once_per_generation_and_follow_writes(kb_copy):
     assert figures.figures(kb_copy) is first  # no query runs while the store is unchanged
     uk = ox.NamedNode("https://w3id.org/dsi/id/place/united-kingdom")
     before = {r[0]: r for r in first.tables["country"].rows}[uk.value]
-    org = next(iter(kb_copy.store.query(
+    org = next(iter(kb_copy.raw_query(
         "SELECT ?o ?c WHERE { ?o a dsi:Organisation ; dsi:country ?c } ORDER BY ?o LIMIT 1",
         prefixes=kb_copy.names.prefixes(), substitutions={ox.Variable("c"): uk})))["o"]
     graph = ox.NamedNode(kb_copy.graphs.curated)

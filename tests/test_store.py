@@ -85,6 +85,7 @@ def test_generation_survives_reopening(tmp_path):
 
 
 
+@pytest.mark.embedded_only("the generation's state file beside the on-disk store, cached by its stat signature")
 def test_a_reader_sees_each_write_of_another_handle(kb, tmp_path):
     """The generation is cached by the state file's stat signature: a read-only handle (as a server
     beside `dsikb load` has) still sees every bump, including several within one second."""

@@ -266,7 +266,7 @@ def test_void_links_to_geonames_counted(client, built_kb):
     assert str(g.value(g.value(linkset, VOID.objectsTarget), DCTERMS.title)) == "GeoNames"
     expected = {}
     for pred in ("http://www.w3.org/2002/07/owl#sameAs", "http://www.w3.org/2004/02/skos/core#closeMatch"):
-        n = sum(1 for q in built_kb.store.quads_for_pattern(None, ox.NamedNode(pred), None, ox.DefaultGraph())
+        n = sum(1 for q in built_kb.quads(None, ox.NamedNode(pred), None, ox.DefaultGraph())
                 if q.object.value.startswith("https://sws.geonames.org/"))
         if n:
             expected[pred] = n

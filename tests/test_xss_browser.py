@@ -57,7 +57,7 @@ def evil_quads(kb) -> list[ox.Quad]:
 @pytest.fixture(scope="module")
 def evil_kb(tmp_path_factory):
     kb = small_store(tmp_path_factory.mktemp("xss") / "store")
-    kb.store.extend(evil_quads(kb))
+    kb.add_quads(evil_quads(kb))
     kb.bump()
     kb.flush()
     yield kb
