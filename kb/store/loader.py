@@ -119,8 +119,11 @@ def load_file(kb, path, *, graph=None, format=None, base_iri=None, progress=None
     base_iri = base_iri or path.resolve().as_uri()
     size = path.stat().st_size
     needs_rebase = kb.settings.base_uri != DEFAULT_BASE_URI
+    # into an empty store or a new graph a failed bulk load is undone by clearing what it filled, so
+    # even a small file goes there: one pass, no per-statement "already there?" lookups
+    fresh = to_graph is not None and not kb.store.contains_named_graph(to_graph) or next(iter(kb.store), None) is None
     try:
-        if size < BULK_THRESHOLD or needs_rebase:
+        if needs_rebase or (size < BULK_THRESHOLD and not fresh):
             return _load_in_memory(kb, path, fmt, to_graph, base_iri, needs_rebase, public_view)
         show = sys.stderr.isatty() if progress is None else progress
         return _bulk_load(kb, path, fmt, to_graph, base_iri, size, sys.stderr if show else None, public_view)
