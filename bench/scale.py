@@ -137,19 +137,21 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 # -- loading -----------------------------------------------------------------------------------------
-def load_side_by_side(n: int, formats: list[str], repeat: int, work: Path) -> list[dict]:
+def load_side_by_side(n: int, formats: list[str], repeat: int, work: Path, baseline: str | None = None) -> list[dict]:
     rows = []
     for fmt in formats:
         path = data_file(n, fmt)
         graph = [] if fmt == "nq" else ["--graph", GRAPH]
         runs: dict[str, list[tuple[float, int]]] = {"dsikb load": [], "oxigraph load": []}
+        if baseline:
+            runs["dsikb-baseline load"] = []
         for r in range(repeat):
             for name in runs:
                 store = work / f"load-{fmt}-{r}-{name.split()[0]}"
                 shutil.rmtree(store, ignore_errors=True)
-                if name == "dsikb load":
+                if name.startswith("dsikb"):
                     cmd = [sys.executable, "-m", "kb.cli", "load", "--store", str(store), *graph, str(path)]
-                    env = app_env(ROOT, str(store))
+                    env = app_env(Path(baseline) if "baseline" in name else ROOT, str(store))
                 else:
                     cmd = [str(BIN / "oxigraph"), "load", "--location", str(store), "--file", str(path), *graph]
                     env = None
@@ -164,8 +166,13 @@ def load_side_by_side(n: int, formats: list[str], repeat: int, work: Path) -> li
                "oxigraph_s": med["oxigraph load"][0], "dsikb_peak_mib": med["dsikb load"][1],
                "oxigraph_peak_mib": med["oxigraph load"][1]}
         row["ratio"] = row["dsikb_s"] / row["oxigraph_s"]
+        if baseline:
+            row["baseline_s"] = med["dsikb-baseline load"][0]
+            row["baseline_ratio"] = row["baseline_s"] / row["oxigraph_s"]
         print(f"  load {fmt}: dsikb {row['dsikb_s']:.2f} s ({row['dsikb_peak_mib']} MiB), oxigraph "
-              f"{row['oxigraph_s']:.2f} s ({row['oxigraph_peak_mib']} MiB), ratio {row['ratio']:.2f}", flush=True)
+              f"{row['oxigraph_s']:.2f} s ({row['oxigraph_peak_mib']} MiB), ratio {row['ratio']:.2f}"
+              + (f"; baseline code {row['baseline_s']:.2f} s, ratio {row['baseline_ratio']:.2f}" if baseline else ""),
+              flush=True)
         rows.append(row)
     return rows
 
@@ -438,7 +445,8 @@ def run_size(label: str, args) -> dict:
     result: dict = {"size": label, "statements": n, "load_average_start": os.getloadavg()[0]}
     for fmt in args.formats:
         data_file(n, fmt)
-    result["load"] = load_side_by_side(n, args.formats, args.repeat, work) if not args.no_load else []
+    result["load"] = (load_side_by_side(n, args.formats, args.repeat, work, args.baseline_src)
+                      if not args.no_load else [])
     if args.no_serve:
         (OUT / f"results-{label}.json").write_text(json.dumps(result, indent=1))
         return result
@@ -525,7 +533,9 @@ def report(results: list[dict]) -> None:
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in results:
         for row in r.get("load", []):
-            print(f"| {r['size']} | {row['format']} | {row['dsikb_s']:.1f} | {row['oxigraph_s']:.1f} | "
+            base = (f" (code before: {row['baseline_s']:.1f} s, {row['baseline_ratio']:.2f})"
+                    if "baseline_s" in row else "")
+            print(f"| {r['size']} | {row['format']} | {row['dsikb_s']:.1f}{base} | {row['oxigraph_s']:.1f} | "
                   f"{row['ratio']:.2f} | {row['dsikb_peak_mib']} | {row['oxigraph_peak_mib']} |")
     print("\n| size | mix | server | req/s | tput vs oxigraph | median ms | ratio | light median ms | light ratio | light p95 ms | errors |")
     print("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
