@@ -46,7 +46,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import synth  # noqa: E402
 
-OUT = ROOT / "bench" / "out" / "scale"
+DATA = ROOT / "bench" / "out" / "scale"  # the generated files, shared by runs
+OUT = Path(os.environ.get("DSIKB_SCALE_OUT", DATA))  # stores, logs and results of this run
 BIN = Path(sys.executable).parent
 GALLERY = sorted((ROOT / "endpoint" / "queries").glob("*.rq"))
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
@@ -59,7 +60,7 @@ JSON_RESULTS = "application/sparql-results+json"
 
 # -- data --------------------------------------------------------------------------------------------
 def data_file(n: int, fmt: str) -> Path:
-    path = OUT / f"synth-{n}.{fmt}"
+    path = DATA / f"synth-{n}.{fmt}"
     if not path.exists():
         t0 = time.monotonic()
         synth.write(n, path, fmt)
