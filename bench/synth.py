@@ -22,6 +22,7 @@ LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 DESC = "http://purl.org/dc/terms/description"
 SAME = "http://www.w3.org/2002/07/owl#sameAs"
 CLOSE = "http://www.w3.org/2004/02/skos/core#closeMatch"
+PREF = "http://www.w3.org/2004/02/skos/core#prefLabel"
 LAT = "http://www.w3.org/2003/01/geo/wgs84_pos#lat"
 LONG = "http://www.w3.org/2003/01/geo/wgs84_pos#long"
 DEC = "http://www.w3.org/2001/XMLSchema#decimal"
@@ -57,6 +58,11 @@ def triples(n: int, seed: int = 42):
         for t in ((place, _iri(RDF_TYPE), _iri(DSI + "Place")),
                   (place, _iri(LABEL), _lit(c.replace("-", " ").title(), lang="en"))):
             yield t
+            count += 1
+    for scheme, names in (("area-of-society", AREAS), ("technology-focus", TECH), ("role", ROLES)):
+        for c in names:  # concept labels, so the gallery's queries find their labels
+            yield (_iri(f"{ID}concept/{scheme}/{c}"), _iri(PREF),
+                   _lit(c.replace("-", " ").capitalize(), lang="en"))
             count += 1
     while count < n:
         i += 1
@@ -104,27 +110,46 @@ def triples(n: int, seed: int = 42):
             count += 1
 
 
-def write(n: int, out: Path, fmt: str = "nt", seed: int = 42) -> int:
-    """Write ``n`` triples to ``out`` (N-Triples, or Turtle with one statement per line)."""
+SOURCE_GRAPH = _iri(BASE + "graph/source/synthetic")
+DERIVED_GRAPH = _iri(BASE + "graph/derived")
+TAKES_PART = _iri(DSI + "takesPartIn")
+
+
+def fmt_of(out: Path) -> str:
+    """``nt``, ``ttl`` or ``nq`` from a file name (``x.nq.gz`` -> ``nq``)."""
+    name = out.name[:-3] if out.name.endswith(".gz") else out.name
+    return name.rsplit(".", 1)[-1]
+
+
+def write(n: int, out: Path, fmt: str | None = None, seed: int = 42) -> int:
+    """Write ``n`` statements to ``out``: N-Triples, Turtle with one statement per line, or N-Quads
+    (``nq``: the derived ``takesPartIn`` shortcuts in graph/derived, the rest in graph/source/synthetic,
+    as ``dsikb init`` lays out real data). Streams; the format defaults to the file's extension."""
+    fmt = fmt or fmt_of(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if out.suffix == ".gz" else open
     written = 0
-    with opener(out, "wt", encoding="utf-8") as fh:
+    tmp = out.with_name(out.name + ".part")  # a half-written file is never mistaken for a whole one
+    with opener(tmp, "wt", encoding="utf-8") as fh:
         buf = []
         for s, p, o in triples(n, seed):
-            buf.append(f"{s} {p} {o} .\n")
+            if fmt == "nq":
+                buf.append(f"{s} {p} {o} {DERIVED_GRAPH if p == TAKES_PART else SOURCE_GRAPH} .\n")
+            else:
+                buf.append(f"{s} {p} {o} .\n")
             written += 1
             if len(buf) >= 10000:
                 fh.write("".join(buf))
                 buf.clear()
         fh.write("".join(buf))
+    tmp.replace(out)
     return written
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("triples", type=int, help="how many triples")
-    parser.add_argument("out", help="output file (.nt or .ttl, optionally .gz)")
+    parser.add_argument("out", help="output file (.nt, .ttl or .nq, optionally .gz)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     n = write(args.triples, Path(args.out), seed=args.seed)

@@ -22,9 +22,9 @@ from endpoint.sparql_editor import editor
 from endpoint.state import get_kb, get_settings
 from kb.store import publicview
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable
-from kb.sparql import description, formats, safety, using
+from kb.sparql import description, formats, lanes, safety, using
 from kb.sparql.cache import ResultCache
-from kb.sparql.pool import Busy, InlinePool, WorkerPool
+from kb.sparql.pool import Busy, InlinePool, Lanes, WorkerPool
 
 bp = Blueprint("sparql", __name__)
 METHODS = ["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"]
@@ -40,7 +40,12 @@ class SparqlService:
         self.settings = settings
         self.allowlist = safety.parse_allowlist(settings.service_allowlist)
         path = getattr(kb, "path", None)
-        if path is not None and not getattr(settings, "store_is_remote", False):
+        light = getattr(settings, "light_workers", 0)
+        if path is not None and not getattr(settings, "store_is_remote", False) and light > 0:
+            # light lookups get workers of their own (kb/sparql/lanes.py): never behind heavy queries
+            self.pool = Lanes(str(path), settings.query_workers, light, lambda: kb.generation,
+                              isolate=not self.allowlist, light_seconds=settings.light_seconds)
+        elif path is not None and not getattr(settings, "store_is_remote", False):
             self.pool = WorkerPool(str(path), settings.query_workers, lambda: kb.generation,
                                    isolate=not self.allowlist)
         else:
@@ -101,7 +106,8 @@ def close(app: Flask) -> None:
 def _cors_and_vary(response: Response) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers.setdefault("Access-Control-Expose-Headers",
-                                "ETag, Retry-After, X-SPARQL-Rows, X-SPARQL-Truncated, X-SPARQL-Cache")
+                                "ETag, Retry-After, X-SPARQL-Rows, X-SPARQL-Truncated, X-SPARQL-Cache, "
+                                "X-SPARQL-Lane")
     return vary_accept(response)
 
 
@@ -182,8 +188,9 @@ def _query(op: protocol.Operation) -> Response:
     if op.default_graphs is not None or op.named_graphs is not None:
         job["default_graph"] = op.default_graphs or []
         job["named_graphs"] = op.named_graphs or []
-    execution = _run(svc, settings, job)
+    execution = _run(svc, settings, job, light=lanes.classify(found) == lanes.LIGHT)
     first = execution.next()
+    headers["X-SPARQL-Lane"] = execution.lane
     if first[0] == "error":
         execution.close()
         raise KBError(first[2], status=first[1])
@@ -205,14 +212,14 @@ def _query(op: protocol.Operation) -> Response:
     return response
 
 
-def _run(svc: SparqlService, settings, job: dict):
+def _run(svc: SparqlService, settings, job: dict, light: bool = False):
     """Admit the client (budget, its share of workers, SPARQL's share of threads), then start the
     query; the execution charges its cost to the client and frees the slots when it closes."""
     client = ratelimit.client_id()
     svc.budget.check(client)
     svc.gate.enter(client)
     try:
-        execution = svc.pool.submit(job, settings.query_timeout, wait=settings.queue_wait)
+        execution = svc.pool.submit(job, settings.query_timeout, wait=settings.queue_wait, light=light)
     except Busy as exc:
         svc.gate.leave(client)
         raise ratelimit.Refused(503, exc.message, 2) from None

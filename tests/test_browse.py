@@ -121,3 +121,28 @@ def test_warm_builds_the_search_index_and_every_list_before_the_first_request(kb
     assert search._stored_generation(path) == search._stamp(kb_copy)
     generation, tables = browse._cache[kb_copy]
     assert generation == kb_copy.generation and set(tables) == set(browse.BROWSE_TYPES)
+
+
+def test_filtered_lists_from_the_index_match_a_scan_and_stay_bounded(built_kb, monkeypatch):
+    """A filtered list comes from the facet-value index and the kept answers (kb/index/browse.py
+    _filtered): the same rows in the same order, and the same counts, as filtering the whole list
+    row by row; the kept answers stay within their bound."""
+    from kb.index import browse
+
+    whole = browse.listing(built_kb, "organisation", per_page=browse.MAX_PER_PAGE)
+    countries = [v["slug"] for v in next(f for f in whole.facets if f["key"] == "country")["values"]][:6]
+    areas = [v["slug"] for v in next(f for f in whole.facets if f["key"] == "area")["values"]][:3]
+    monkeypatch.setattr(browse, "FILTERED_KEPT", 4)
+    tab = browse.table(built_kb, "organisation")
+    for sort in ("label", "-start"):
+        for filters in [{"country": [c]} for c in countries] + [{"country": [countries[0]], "area": [a]} for a in areas]:
+            for _ in range(2):  # computed, then kept
+                got = browse.listing(built_kb, "organisation", filters=filters, sort=sort,
+                                     per_page=browse.MAX_PER_PAGE)
+                scan = [r for r in browse._ordered(tab, sort, False)
+                        if all(set(v) <= r.slugs.get(k, set()) for k, v in filters.items())]
+                assert got.total == len(scan) > 0, filters
+                assert [r.iri for r in got.rows] == [r.iri for r in scan[:browse.MAX_PER_PAGE]]
+                counts = {f["key"]: {v["iri"]: v["count"] for v in f["values"]} for f in got.facets}
+                assert counts == browse._counts(tab, browse.FACETS["organisation"], scan)
+    assert len(tab.memo["filtered"]) <= 4

@@ -136,3 +136,48 @@ def test_cli_stats_of_a_missing_store_exits_2(tmp_path, capsys):
 
     assert main(["stats", "--store", str(tmp_path / "none")]) == 2
     assert "dsikb init" in capsys.readouterr().err
+
+
+VIEW_DATA = (  # a hidden organisation, its membership, a visible one, a statement in two graphs
+    f'<{EX}id/organisation/a> <http://www.w3.org/2000/01/rdf-schema#label> "A" <{EX}graph/source/x> .\n'
+    f'<{EX}id/organisation/a> <http://www.w3.org/2000/01/rdf-schema#label> "A" <{EX}graph/source/y> .\n'
+    f'<{EX}id/organisation/h> <http://www.w3.org/2000/01/rdf-schema#label> "Spam" <{EX}graph/source/x> .\n'
+    f'<{EX}id/organisation/h> <{EX}def/dsi#hidden> "true"^^<http://www.w3.org/2001/XMLSchema#boolean> <{EX}graph/source/x> .\n'
+    f'<{EX}id/project/p> <http://www.w3.org/2000/01/rdf-schema#label> "P" <{EX}graph/source/x> .\n'
+    f'<{EX}id/project/p#m> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{EX}def/dsi#ActivityMembership> <{EX}graph/source/x> .\n'
+    f'<{EX}id/project/p#m> <{EX}def/dsi#organisation> <{EX}id/organisation/h> <{EX}graph/source/x> .\n'
+    f'<{EX}id/project/p#m> <{EX}def/dsi#project> <{EX}id/project/p> <{EX}graph/source/x> .\n'
+    f'<{EX}id/organisation/h> <{EX}def/dsi#takesPartIn> <{EX}id/project/p> <{EX}graph/derived> .\n')
+
+
+def public_view(kb) -> set:
+    import pyoxigraph as ox
+
+    return {q.triple for q in kb.store.quads_for_pattern(None, None, None, ox.DefaultGraph())}
+
+
+def test_a_load_keeps_the_public_default_graph_as_a_full_rebuild_would(kb, tmp_path, path_kind):
+    """The streamed update of the default graph after a load gives what publicview.rebuild derives
+    (each triple once, hidden entities and their memberships left out), for quads, for triples into
+    a new graph and into one that holds data, and when a later load hides a visible entity."""
+    from kb.store import publicview
+
+    data = tmp_path / "data.nq"
+    data.write_text(VIEW_DATA)
+    assert kb.load_file(data) == 9
+    view = public_view(kb)
+    texts = {str(t) for t in view}
+    assert any('"A"' in t for t in texts) and sum('"A"' in t for t in texts) == 1
+    assert not any("organisation/h>" in t or "p#m>" in t for t in texts)
+    assert any("project/p>" in t for t in texts)
+    more = tmp_path / "more.nt"
+    more.write_text(f'<{EX}id/organisation/b> <http://www.w3.org/2000/01/rdf-schema#label> "B" .\n')
+    assert kb.load_file(more, graph=EX + "graph/source/x") == 1
+    hide = tmp_path / "hide.nt"
+    hide.write_text(f'<{EX}id/organisation/a> <{EX}def/dsi#withdrawn> "2026-01-01" .\n')
+    assert kb.load_file(hide, graph=EX + "graph/source/z") == 1
+    loaded = public_view(kb)
+    assert not any("organisation/a>" in str(t) for t in loaded)
+    assert any('"B"' in str(t) for t in loaded)
+    publicview.rebuild(kb)
+    assert loaded == public_view(kb)

@@ -125,7 +125,7 @@ def test_runaway_queries_leave_other_clients_and_pages_fast(built_kb):
 
 @pytest.mark.embedded_only("SPARQL queries run in worker processes that open the on-disk store; a remote store evaluates them itself")
 def test_a_saturated_pool_answers_at_once_with_retry_after(built_kb):
-    with served(built_kb, query_timeout=3, query_workers=2) as address:
+    with served(built_kb, query_timeout=3, query_workers=2, light_workers=0) as address:
         assert get(address, "/sparql", query=one_row(0))[0] == 200
         with Runaway(address, "127.0.0.2", 1), Runaway(address, "127.0.0.3", 1):
             time.sleep(1.0)  # both workers now run a runaway query
@@ -328,3 +328,66 @@ def test_stopping_the_server_stops_a_worker_in_a_runaway_query(built_kb, tmp_pat
         for pid in set(workers) | set(children()):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
+
+
+ASK_NESTA = "ASK { <https://w3id.org/dsi/id/organisation/nesta> a <https://w3id.org/dsi/def/dsi#Organisation> }"
+# classified light (an ASK, nothing heavy in it), yet a join of every organisation with every project
+SLOW_LIGHT = ("ASK { ?a a <https://w3id.org/dsi/def/dsi#Organisation> . ?d a <https://w3id.org/dsi/def/dsi#Project> . "
+              "?d <http://www.w3.org/2000/01/rdf-schema#label> ?l . FILTER(STR(?a) = CONCAT(STR(?d), STR(?l))) }")
+
+
+def lane(headers: dict) -> str | None:
+    """The X-SPARQL-Lane header (waitress writes header names in title case)."""
+    return {k.lower(): v for k, v in headers.items()}.get("x-sparql-lane")
+
+
+def test_a_light_lookup_is_answered_while_the_heavy_lane_is_saturated(built_kb):
+    """10 runaway queries in flight (5 clients, 2 each; 4 heavy workers busy, 6 waiting in the queue):
+    an ASK from another client is answered at once, on a light worker."""
+    with served(built_kb, query_timeout=6, queue_wait=10) as address:
+        assert get(address, "/sparql", query=ASK_NESTA)[0] == 200  # workers started
+        runaways = [Runaway(address, f"127.0.0.{i}", 2) for i in range(2, 7)]
+        for r in runaways:
+            r.__enter__()
+        try:
+            time.sleep(1.5)
+            for i in range(5):
+                status, headers, body, seconds = get(address, "/sparql", "127.0.0.9",
+                                                     query=ASK_NESTA + f" # {i}")  # no cache hit
+                assert status == 200 and seconds < 1.0, (i, status, seconds)
+                assert lane(headers) == "light", headers
+                assert json.loads(body)["boolean"] is True
+                time.sleep(0.2)
+        finally:
+            for r in runaways:
+                r.__exit__(None, None, None)
+            time.sleep(1.0)  # let waitress see the runaway clients' connections close before it stops
+        # the heavy lane was really full: its queries waited, none was answered in the meantime
+        assert not any(status == 200 for r in runaways for status in r.statuses)
+
+
+def test_a_slow_query_classified_light_moves_to_the_heavy_lane(built_kb):
+    with served(built_kb, query_timeout=60, light_seconds=0.05) as address:
+        assert get(address, "/sparql", query=ASK_NESTA)[0] == 200
+        status, headers, body, seconds = get(address, "/sparql", query=SLOW_LIGHT)
+        assert status == 200, body
+        assert lane(headers) == "heavy (moved from light)", seconds
+        assert json.loads(body)["boolean"] is False
+        # the light lane still answers (its stopped worker was replaced)
+        for i in range(3):
+            status, headers, _, _ = get(address, "/sparql", query=ASK_NESTA + f" # again {i}")
+            assert status == 200 and lane(headers) in ("light", "heavy")
+
+
+def test_heavy_and_light_queries_are_told_apart():
+    from kb.sparql import lanes, safety
+
+    light = [ASK_NESTA, "SELECT ?p WHERE { <https://w3id.org/dsi/id/organisation/nesta> ?p ?o }",
+             "SELECT ?s ?l WHERE { VALUES ?s { <http://x/a> <http://x/b> } ?s <http://l> ?l }",
+             "SELECT * WHERE { ?s ?p ?o } LIMIT 10", "SELECT ?s WHERE { ?s ?p ?o } LIMIT 1 OFFSET 3"]
+    heavy = [RUNAWAY, "SELECT ?s WHERE { ?s a <http://x/C> }", "SELECT ?s WHERE { ?s ?p ?o } ORDER BY ?s LIMIT 5",
+             "SELECT ?s WHERE { <http://x/a> <http://x/p>+ ?s }", "SELECT ?s WHERE { ?s ?p ?o } LIMIT 5 OFFSET 100000",
+             "SELECT ?s WHERE { <http://x/a> ?p ?s FILTER NOT EXISTS { ?s a ?t } }",
+             "SELECT ?s WHERE { <http://x/a> ?p ?s FILTER(CONTAINS(STR(?s), 'x')) }"]
+    assert [lanes.classify(safety.check(q)) for q in light] == ["light"] * len(light)
+    assert [lanes.classify(safety.check(q)) for q in heavy] == ["heavy"] * len(heavy)

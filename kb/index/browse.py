@@ -86,6 +86,7 @@ class Listing:
 
 _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> (generation, {type: Table})
 _lock = threading.Lock()
+_memo_lock = threading.Lock()
 
 
 def slug_of(iri: str) -> str:
@@ -201,12 +202,11 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE}")
     rows = _ordered(tab, sort, include_hidden)
-    for key, slugs in filters.items():
-        wanted = set(slugs)
-        rows = [r for r in rows if wanted <= r.slugs.get(key, set())]
+    if filters:
+        rows, all_counts = _filtered(tab, facets, rows, filters, sort, include_hidden)
+    else:
+        all_counts = _memo(tab, ("counts", include_hidden), lambda: _counts(tab, facets, rows))
     facet_out = []
-    all_counts = _counts(tab, facets, rows) if filters else \
-        _memo(tab, ("counts", include_hidden), lambda: _counts(tab, facets, rows))
     for facet in facets:
         counts = all_counts[facet.key]
         chosen = set(filters.get(facet.key, ()))
@@ -223,6 +223,47 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
     start = (page - 1) * per_page
     return Listing(type_, rows[start:start + per_page], total, page, pages, per_page, sort,
                    filters, facet_out, tab.value_labels)
+
+
+FILTERED_KEPT = 256  # filtered lists (rows and counts) kept per table, most recently used
+
+
+def _filtered(tab: Table, facets, ordered: list[Row], filters: dict, sort: str, include_hidden: bool):
+    """(rows, counts) of a filtered list. The matching rows come from an index of facet value ->
+    rows (a set intersection, then the matches in list order), not a scan of the whole table, and
+    the answer is kept for the next request, so a filtered page costs what it shows, not the size
+    of the store."""
+    key = (tuple(sorted((k, tuple(sorted(set(v)))) for k, v in filters.items())), sort, include_hidden)
+    with _memo_lock:
+        kept = tab.memo.setdefault("filtered", {})
+        found = kept.pop(key, None)
+    if found is None:
+        index = _memo(tab, ("index",), lambda: _value_index(tab))
+        matched = None
+        for k, slugs in filters.items():
+            for slug in set(slugs):
+                ids = index.get(k, {}).get(slug, frozenset())
+                matched = set(ids) if matched is None else matched & ids
+        position = _memo(tab, ("position", sort, include_hidden),
+                         lambda: {id(r): i for i, r in enumerate(ordered)})
+        rows = [ordered[i] for i in sorted(position[m] for m in matched or () if m in position)]
+        found = (rows, _counts(tab, facets, rows))
+    with _memo_lock:
+        while len(kept) >= FILTERED_KEPT:
+            kept.pop(next(iter(kept)), None)
+        kept[key] = found  # last: most recently used
+    return found
+
+
+def _value_index(tab: Table) -> dict[str, dict[str, frozenset]]:
+    """facet key -> value slug -> ids of the rows that have it."""
+    index: dict[str, dict[str, set]] = {}
+    for r in tab.rows:
+        for k, slugs in r.slugs.items():
+            by = index.setdefault(k, {})
+            for slug in slugs:
+                by.setdefault(slug, set()).add(id(r))
+    return {k: {slug: frozenset(ids) for slug, ids in by.items()} for k, by in index.items()}
 
 
 def _memo(tab: Table, key, compute):

@@ -54,7 +54,7 @@ def isolate_network() -> tuple[bool, str]:
     return False, "; ".join(errors)
 
 
-def worker_main(conn, store_path: str, isolate: bool = True) -> None:
+def worker_main(conn, store_path: str, isolate: bool = True, nice: int = 0) -> None:
     """Body of a worker process: cut itself off the network (``isolate``, when no SERVICE endpoint is
     allow-listed), open the store read-only, then answer jobs until told to stop. The ready message
     says whether the isolation took: ``("ready", {"network_isolated": bool, "isolation": str})``."""
@@ -68,6 +68,14 @@ def worker_main(conn, store_path: str, isolate: bool = True) -> None:
                 "by the query check", how)
     else:
         isolated, how = False, "not asked: DSIKB_SERVICE_ALLOWLIST names federated endpoints"
+
+    if nice:  # heavy-lane workers yield the CPU to light lookups and to the pages (two cores)
+        import os
+
+        try:
+            os.nice(nice)
+        except OSError:
+            pass
 
     import pyoxigraph as ox
 
@@ -120,10 +128,10 @@ def _exit_with_parent() -> None:
 class Worker:
     """One worker process and the pipe to it."""
 
-    def __init__(self, ctx, store_path: str, generation: int, isolate: bool = True):
+    def __init__(self, ctx, store_path: str, generation: int, isolate: bool = True, nice: int = 0):
         self.generation = generation
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=worker_main, args=(child, store_path, isolate), daemon=True,
+        self.process = ctx.Process(target=worker_main, args=(child, store_path, isolate, nice), daemon=True,
                                    name="dsikb-sparql-worker")
         self.process.start()
         child.close()
@@ -157,9 +165,11 @@ class Worker:
 class WorkerPool:
     """``size`` workers over the store at ``store_path``; ``generation()`` tells when it changed."""
 
-    def __init__(self, store_path: str, size: int, generation: Callable[[], int], isolate: bool = True):
+    def __init__(self, store_path: str, size: int, generation: Callable[[], int], isolate: bool = True,
+                 nice: int = 0):
         self.store_path = store_path
         self.isolate = isolate  # workers without network (no SERVICE endpoint is allow-listed)
+        self.nice = nice
         self.size = max(1, size)
         self.generation = generation
         self._ctx = multiprocessing.get_context("spawn")
@@ -174,7 +184,7 @@ class WorkerPool:
 
     # -- workers ---------------------------------------------------------------------------------
     def _spawn(self) -> Worker:
-        worker = Worker(self._ctx, self.store_path, self.generation(), self.isolate)
+        worker = Worker(self._ctx, self.store_path, self.generation(), self.isolate, self.nice)
         with self._lock:
             if self._closed:
                 worker.stop()
@@ -240,27 +250,35 @@ class WorkerPool:
             worker.stop()
 
     # -- running a query -------------------------------------------------------------------------
-    def submit(self, job: dict, timeout: float, wait: float | None = None) -> "Execution":
+    def submit(self, job: dict, timeout: float, wait: float | None = None, light: bool = False) -> "Execution":
         """Send ``job`` to an idle worker; the returned execution yields its messages. Waits at
         most ``wait`` seconds (default: the timeout) for a worker, then raises ``Busy``."""
+        wait = timeout if wait is None else min(wait, timeout)
+        worker = self.take(wait)
+        return Execution(self, self.send(worker, job), time.monotonic() + timeout, timeout)
+
+    def take(self, wait: float, block: bool = True) -> "Worker":
+        """An idle worker, waiting at most ``wait`` seconds (``Busy`` then, or at once if not ``block``)."""
         if not self._started:
             self.start()
-        wait = timeout if wait is None else min(wait, timeout)
         try:
-            worker = self._idle.get(timeout=max(0.0, wait))
+            worker = self._idle.get(timeout=max(0.0, wait)) if block else self._idle.get_nowait()
         except queue.Empty:
             raise Busy(f"all {self.size} query workers are busy (DSIKB_QUERY_WORKERS); "
                        "try again shortly", headers={"Retry-After": "2"}) from None
         if worker.generation != self.generation():
             self._retire(worker)  # it sees an old snapshot of the store
             worker = self._spawn()
+        return worker
+
+    def send(self, worker: "Worker", job: dict) -> "Worker":
         try:
             worker.conn.send(job)
         except (OSError, ValueError):
             self._retire(worker)
             self._replace_later()
             raise KBError("a SPARQL worker died; try again") from None
-        return Execution(self, worker, time.monotonic() + timeout, timeout)
+        return worker
 
     def _release(self, worker: Worker, healthy: bool, then: Callable[[], None] | None = None) -> None:
         """Give ``worker`` back, or replace it; ``then()`` when the pool has its worker again, so a
@@ -281,6 +299,9 @@ class Execution:
 
     def __init__(self, pool, worker, deadline: float, timeout: float):
         self.pool, self.worker, self.deadline, self.timeout = pool, worker, deadline, timeout
+        self.lane = "heavy"
+        self.light_deadline: float | None = None  # light lane: its budget for the first message
+        self.move: Callable[[float], tuple] | None = None  # -> (pool, worker) on the heavy lane
         self.done = False
         self.closed = False
         self.started = time.monotonic()
@@ -308,11 +329,16 @@ class Execution:
 
     def next(self) -> tuple:
         """The next message; raises Timeout (and stops the worker) past the deadline."""
+        light = self.light_deadline is not None
         try:
-            message = self._recv(self.deadline - time.monotonic())
+            message = self._recv((self.light_deadline if light else self.deadline) - time.monotonic())
         except (EOFError, OSError):
             self.close()
             raise KBError("the SPARQL worker stopped unexpectedly") from None
+        if message is None and light and time.monotonic() < self.deadline:
+            self._move_to_heavy()
+            return self.next()
+        self.light_deadline = None  # streaming has begun: the query stays where it is
         if message is None:
             self.timed_out = True
             self.close()
@@ -324,6 +350,19 @@ class Execution:
             if message[0] != "error":
                 self.info = message[-1]
         return message
+
+    def _move_to_heavy(self) -> None:
+        """The light lane's budget is spent: stop the light worker, evaluate again on the heavy lane."""
+        self.light_deadline = None
+        old_pool, old_worker = self.pool, self.worker
+        try:
+            self.pool, self.worker = self.move(self.deadline - time.monotonic())
+        except BaseException:
+            self.pool, self.worker = old_pool, old_worker  # close() gives this one back (killed)
+            self.closed or self.close()
+            raise
+        self.lane = "heavy (moved from light)"
+        old_pool._release(old_worker, healthy=False)
 
     def chunks(self) -> Iterator[bytes]:
         """The remaining chunks after a first ``chunk`` message; stops quietly past the deadline."""
@@ -347,6 +386,56 @@ class Execution:
             self.pool._release(self.worker, healthy=self.done, then=then)
 
 
+class Lanes:
+    """Two pools over one store: ``heavy`` (every query may use it; its workers run at a lower CPU
+    priority) and ``light`` (lookups only, kb/sparql/lanes.py), so a light lookup never waits in the
+    queue behind heavy queries. A light query takes an idle light worker, else an idle heavy one,
+    else waits for a light one; on a light worker it has ``light_seconds`` to send its first answer,
+    or it is stopped there and evaluated again on the heavy lane."""
+
+    def __init__(self, store_path: str, heavy: int, light: int, generation: Callable[[], int],
+                 isolate: bool = True, light_seconds: float = 1.0, heavy_nice: int = 5):
+        self.heavy = WorkerPool(store_path, heavy, generation, isolate, nice=heavy_nice)
+        self.light = WorkerPool(store_path, light, generation, isolate)
+        self.light_seconds = light_seconds
+        self.size = self.heavy.size  # what a client may share of (endpoint client_cap)
+
+    def start(self) -> None:
+        self.heavy.start()
+        self.light.start()
+
+    def close(self) -> None:
+        self.heavy.close()
+        self.light.close()
+
+    def submit(self, job: dict, timeout: float, wait: float | None = None, light: bool = False) -> Execution:
+        wait = timeout if wait is None else min(wait, timeout)
+        if not light:
+            return self.heavy.submit(job, timeout, wait)
+        if not self.light._started:
+            self.start()
+        try:
+            pool, worker = self.light, self.light.take(0, block=False)
+        except Busy:
+            try:
+                pool, worker = self.heavy, self.heavy.take(0, block=False)
+            except Busy:
+                pool, worker = self.light, self.light.take(wait)
+        execution = Execution(pool, pool.send(worker, job), time.monotonic() + timeout, timeout)
+        if pool is self.light:
+            execution.lane = "light"
+            execution.light_deadline = time.monotonic() + min(self.light_seconds, timeout)
+
+            def move(remaining: float) -> tuple:
+                if remaining <= 0:
+                    raise Busy("the query ran out of time", headers={"Retry-After": "2"})
+                worker = self.heavy.take(min(wait, remaining))
+                return self.heavy, self.heavy.send(worker, job)
+
+            execution.move = move
+        return execution
+
+
 class InlinePool:
     """For stores no worker process can open (in memory, remote): each query runs in a thread. A
     query past its deadline is answered 503 at once but cannot be stopped (a remote store applies
@@ -355,7 +444,7 @@ class InlinePool:
     def __init__(self, query: Callable):
         self.query = query
 
-    def submit(self, job: dict, timeout: float, wait: float | None = None) -> "Execution":
+    def submit(self, job: dict, timeout: float, wait: float | None = None, light: bool = False) -> "Execution":
         from kb.sparql.evaluate import evaluate
 
         messages: queue.Queue = queue.Queue()

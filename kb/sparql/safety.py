@@ -62,6 +62,7 @@ _OPENERS = {"(": 1, "{": 1, "[": 1, ")": -1, "}": -1, "]": -1}
 _OPERATION_WORDS = {"UNION", "OPTIONAL", "MINUS", "FILTER", "BIND", "SERVICE", "GRAPH", "VALUES",
                     "EXISTS", "LATERAL"}
 _OPERATION_MARKS = set(".;,/|+-*=<>!&")
+_PATH_MARKS = set("/|+*^")  # property paths (and arithmetic): may walk much of the store
 
 
 class Token(NamedTuple):
@@ -83,6 +84,13 @@ class Analysis:
     depth: int = 0
     operations: int = 0
     checked: str = "fast path"  # or "parsed": how SERVICE/LOAD were ruled out or found
+    # what kb/sparql/lanes.py classifies by: keywords (upper case), a constant in subject position,
+    # the LIMIT, property-path or arithmetic operators
+    words: set[str] = field(default_factory=set)
+    anchored: bool = False
+    limit: int | None = None
+    offset: int | None = None
+    path_operators: int = 0
 
     @property
     def is_update(self) -> bool:
@@ -129,8 +137,22 @@ def analyse(text: str, prefixes: dict[str, str] | None = None) -> Analysis:
     own: set[str] = set()
     depth = 0
     data = -1  # the depth of an INSERT DATA / DELETE DATA block being read: plain triples, no operators
+    previous = ""
     for j, tok in enumerate(toks):
         kind = tok.kind
+        if kind == "iri" or kind == "pname":
+            if previous == "{" or previous == ".":
+                result.anchored = True
+        elif kind == "number" and previous in ("LIMIT", "OFFSET"):
+            value = int(tok.text) if tok.text.isdigit() else None
+            if previous == "LIMIT":
+                result.limit = value
+            else:
+                result.offset = value
+        elif kind == "other" and tok.text in _PATH_MARKS and not (
+                tok.text == "*" and previous in ("SELECT", "DISTINCT", "REDUCED", "(")):
+            result.path_operators += 1
+        previous = tok.text.upper() if kind == "word" else tok.text
         if kind == "other":
             step = _OPENERS.get(tok.text)
             if step is not None:
@@ -148,6 +170,7 @@ def analyse(text: str, prefixes: dict[str, str] | None = None) -> Analysis:
             result.undeclared.add(tok.text.split(":", 1)[0])
         elif kind == "word":
             word = tok.text.upper()
+            result.words.add(word)
             if word in _OPERATION_WORDS and data < 0:
                 result.operations += 1
             if word == "DATA" and j + 1 < len(toks) and toks[j + 1].text == "{":

@@ -208,11 +208,9 @@ class KB(Store):
         """
         from kb.store.loader import load_file
 
-        from kb.store import publicview
-
-        added = load_file(self, path, graph=graph, format=format, base_iri=base_iri)
+        # the public default graph follows in step, streamed (kb/store/loader.py add_to_public_view)
+        added = load_file(self, path, graph=graph, format=format, base_iri=base_iri, public_view=True)
         if added:
-            publicview.rebuild(self)  # a load may be any size and carry any graphs: derive it all again
             self.bump()
         return added
 
