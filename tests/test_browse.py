@@ -117,7 +117,9 @@ def test_warm_builds_the_search_index_and_every_list_before_the_first_request(kb
 
     path = search.index_path(kb_copy)
     assert not path.exists()
-    browse.warm(kb_copy)
+    from kb.index.warm import warm
+
+    warm(kb_copy)
     assert search._stored_generation(path) == search._stamp(kb_copy)
     generation, tables = browse._cache[kb_copy]
     assert generation == kb_copy.generation and set(tables) == set(browse.BROWSE_TYPES)

@@ -294,14 +294,3 @@ def _counts(tab: Table, facets, rows) -> dict[str, dict[str, int]]:
     return out
 
 
-def warm(kb: KB) -> None:
-    """Build what the first list or search request would otherwise wait for (the browse tables and
-    the full-text index); ``dsikb serve`` runs it in the background at start-up."""
-    from kb.index import search
-
-    search.connect(kb).close()
-    for type_ in BROWSE_TYPES:
-        table(kb, type_)
-    from kb.publish import network
-
-    network.view(kb)  # the /network page: the network of this generation and its unfiltered view
