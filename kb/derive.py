@@ -17,6 +17,7 @@ from kb.importers.concepts import ConceptIndex
 from kb.importers.dsi2013 import collaboration_iri
 from kb.align import align
 from kb.importers.meta import CC_BY, describe, describe_project_graphs, update_meta
+from kb import partner_countries
 
 SHORTCUTS = {  # property -> roles (None: every role)
     "takesPartIn": None,
@@ -98,9 +99,12 @@ def derive(kb) -> dict[str, str]:
     g = kb.graphs
     triples = shortcut_triples(kb) | collaboration_triples(kb)
     states = {g.derived: kb.replace_graph(g.derived, triples)}
+    states[g.partner_countries] = partner_countries.derive_partner_countries(kb)
     states[g.aligned] = align(kb)  # after graph/derived: its shortcuts are aligned too
     parts = describe_project_graphs(kb)
     if g.aligned in kb.named_graphs():
         parts[g.aligned] = describe(g.aligned, license=CC_BY, title=ALIGNED_TITLE)
+    if g.partner_countries in kb.named_graphs():
+        parts[g.partner_countries] = describe(g.partner_countries, license=CC_BY, title=partner_countries.TITLE)
     states[g.meta] = update_meta(kb, parts)
     return {k: "updated" if v else "unchanged" for k, v in states.items()}
