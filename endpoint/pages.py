@@ -120,9 +120,25 @@ def home():
         countries = kb.select("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s dsi:country ?c "
                               "FILTER NOT EXISTS { ?s dsi:hidden true } }")
         figures["countries"] = int(countries[0]["n"].value) if countries else 0
-        cached = (generation, figures, _example(kb))
+        cached = (generation, figures, _example(kb), _home_facets(kb))
         _HOME[kb] = cached
-    return render_template("home.html", figures=cached[1], base=kb.names.base, example=cached[2])
+    return render_template("home.html", figures=cached[1], base=kb.names.base, example=cached[2],
+                           facets=cached[3])
+
+
+def _home_facets(kb) -> dict[str, list[dict]]:
+    """The values of the facets the home page opens (area and technology of projects, country and type
+    of organisations), most used first, each with its count and the filtered list's link."""
+    from kb.browse import listing
+
+    out = {}
+    for type_, key in (("project", "area"), ("project", "technology"), ("organisation", "country"),
+                       ("organisation", "type")):
+        facet = next(f for f in listing(kb, type_, per_page=1).facets if f["key"] == key)
+        out[f"{type_}-{key}"] = [{"label": v["label"], "count": v["count"],
+                                  "href": f"{request.script_root}/browse/{type_}?{urlencode({key: v['slug']})}"}
+                                 for v in facet["values"]]
+    return out
 
 
 def _example(kb) -> str | None:
