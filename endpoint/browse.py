@@ -10,13 +10,14 @@ import csv
 import io
 
 from flask import Blueprint, jsonify, make_response, render_template, request
+from markupsafe import Markup, escape
 
 from endpoint.pages import link_target, local_href, query_url
 from endpoint.params import int_arg
 from endpoint.state import get_kb
 from kb.browse import BROWSE_TYPES, FACETS, listing, sort_menu
 from kb.errors import BadRequest, NotFound
-from kb.search import SEARCH_TYPES, search
+from kb.search import MARK_END, MARK_START, SEARCH_TYPES, find, lexicon
 
 bp = Blueprint("browse", __name__)
 PER_PAGE = 50
@@ -135,15 +136,40 @@ def search_page():
         raise BadRequest(f"unknown type {type_!r}: use one of {', '.join(SEARCH_TYPES)}")
     page = int_arg("page", 1) or 1
     per_page = min(int_arg("per_page", 20) or 20, 100)
-    hits, total = search(get_kb(), q, type=type_, limit=per_page, offset=(page - 1) * per_page,
-                         include_hidden=_include_hidden()) if q else ([], 0)
+    kb = get_kb()
+    exact = request.args.get("exact") in ("1", "true")
+    result = find(kb, q, type=type_, limit=per_page, offset=(page - 1) * per_page,
+                  include_hidden=_include_hidden(), switch=not exact) if q else None
+    total = result.total if result else 0
     pages = max(1, -(-total // per_page))
     if as_json:
         return jsonify({"q": q, "type": type_, "total": total, "page": page, "pages": pages,
-                        "results": [{"id": h.iri, "type": h.type, "label": h.label, "snippet": h.snippet,
+                        "suggestion": result.suggestion if result else None,
+                        "corrected": result.corrected if result else False,
+                        "searched": result.searched if result else q,
+                        "types": result.types if result else {},
+                        "results": [{"id": h.iri, "type": h.type, "label": h.label, "snippet": _plain(h.snippet),
+                                     "place": h.place or None,
                                      "url": request.host_url.rstrip("/") + (local_href(h.iri) or ""),
-                                     "score": round(-h.score, 3)} for h in hits]})
-    view = [{"href": local_href(h.iri) or link_target(h.iri), "label": h.label, "type": h.type, "snippet": h.snippet,
-             "hidden": h.hidden} for h in hits]
+                                     "score": round(-h.score, 3)} for h in (result.hits if result else [])]})
+    view = [{"href": local_href(h.iri) or link_target(h.iri), "label": h.label, "type": h.type,
+             "snippet": _marked(h.snippet), "hidden": h.hidden, "place": h.place} for h in (result.hits if result else [])]
+    if result is not None:  # the type menu: the types among the results (and the chosen one)
+        menu = {t: result.types.get(t, 0) for t in SEARCH_TYPES if result.types.get(t) or t == type_}
+    else:  # no query yet: the types the store has
+        present = {entity[1] for entity in lexicon(kb).entities.values()}
+        menu = {t: None for t in SEARCH_TYPES if t in present or t == type_}
+    suggestion_href = query_url(q=result.suggestion, page=None, exact=None) if result and result.suggestion else None
+    original_href = query_url(page=None, exact="1") if result and result.corrected else None
     return render_template("search.html", q=q, type_=type_, hits=view, total=total, page=page,
-                           pages=pages, types=SEARCH_TYPES)
+                           pages=pages, types=menu, result=result, suggestion_href=suggestion_href,
+                           original_href=original_href, per_page=per_page)
+
+
+def _plain(snippet: str) -> str:
+    return snippet.replace(MARK_START, "").replace(MARK_END, "")
+
+
+def _marked(snippet: str) -> Markup:
+    """The snippet as HTML: its text escaped, the matched words in <mark>."""
+    return Markup(str(escape(snippet)).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>"))
