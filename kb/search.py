@@ -423,16 +423,18 @@ def _snippets(conn: sqlite3.Connection, expression: str, rowids: list[int]) -> d
     hit by name only."""
     if not rowids:
         return {}
-    marks = ", ".join("?" for _ in rowids)
+    import json
+
     out: dict[int, str] = {}
-    if expression:
+    if expression:  # the rowids go as one JSON parameter: the SQL text is constant
         out = {rowid: snip for rowid, snip in conn.execute(
-            f"SELECT rowid, snippet(entity, 2, ?, ?, ' … ', 24) FROM entity WHERE entity MATCH ? "
-            f"AND rowid IN ({marks})", [MARK_START, MARK_END, expression, *rowids]) if snip}
+            "SELECT rowid, snippet(entity, 2, ?, ?, ' … ', 24) FROM entity WHERE entity MATCH ? "
+            "AND rowid IN (SELECT value FROM json_each(?))", [MARK_START, MARK_END, expression, json.dumps(rowids)])
+            if snip}
     rest = [r for r in rowids if r not in out]
     if rest:
-        marks = ", ".join("?" for _ in rest)
-        for rowid, desc in conn.execute(f"SELECT rowid, description FROM entity WHERE rowid IN ({marks})", rest):
+        for rowid, desc in conn.execute("SELECT rowid, description FROM entity "
+                                        "WHERE rowid IN (SELECT value FROM json_each(?))", [json.dumps(rest)]):
             if desc:
                 words = desc.split()
                 out[rowid] = " ".join(words[:24]) + (" …" if len(words) > 24 else "")

@@ -154,8 +154,8 @@ def fuzz_client(fuzz_app):
 
 # Every GET route (but /sparql, /static and the moderators' pages) with its parameter names; path
 # variables in {braces} are fuzzed too.
-BROWSE = ["type", "country", "area", "technology", "activity", "sort", "page", "per_page", "hidden"]
-SEARCH = ["q", "type", "page", "per_page", "hidden"]
+BROWSE = ["type", "country", "area", "technology", "activity", "sort", "page", "per_page", "hidden", "order"]
+SEARCH = ["q", "type", "page", "per_page", "hidden", "exact"]
 FORM = ["type", "entity", "name", "website", "shortDescription", "description", "country", "city", "startDate",
         "endDate", "organisationType", "latitude", "longitude", "areasOfSociety", "technologyFocus",
         "technologyMethod", "partner", "partner_role", "submitter_name", "submitter_kind", "submitter_email",
