@@ -99,7 +99,7 @@ def _json(result) -> dict:
         "per_page": result.per_page, "sort": result.sort, "filters": result.selected,
         "next": page_url(result.page + 1) if result.page < result.pages else None,
         "items": [{"id": r.iri, "label": r.label, "description": r.description or None,
-                   "start": r.start or None, "added": r.added or None, "place": r.place or None,
+                   "start": r.start or None, "added": r.added or None, "place": r.place or None, "countries": r.countries,
                    "place_derived": r.countries_derived and not r.cities, "kinds": r.kinds,
                    ("projects" if result.type == "organisation" else "partners"): r.count,
                    "url": request.host_url.rstrip("/") + (local_href(r.iri) or ""),
