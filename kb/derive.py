@@ -5,6 +5,8 @@ with ``schema:funder``, ``schema:member``, ...) and collaborations: two visible 
 share projects ``dsi:collaboratesWith`` each other, with a ``dsi:Collaboration`` node counting the
 shared projects. Pairs from the 2013 partner network (already a Collaboration node in the 2013
 import, with that site's count) get the ``collaboratesWith`` links but no second node.
+Then graph/derived/partner-countries: projects' countries from their partner organisations
+(dsi:partnerCountry, kb/partner_countries.py), in a graph of its own so stated and derived places differ.
 Then graph/aligned: the standard-vocabulary forms (schema.org, ORG, FOAF, ...) the ontology's alignment
 axioms entail (kb/align.py). Also refreshes the meta-graph parts of the project's own graphs (CC BY 4.0).
 """
