@@ -109,6 +109,7 @@ def _rows(kb: KB):
 
 
 SCHEMA = "2"  # of the index file: a new one rebuilds old files
+TRIGRAM = sqlite3.sqlite_version_info >= (3, 34, 0)  # FTS5's trigram tokenizer; without it, no name-inside-name hits
 
 
 def fold(text: str) -> str:
@@ -128,7 +129,6 @@ def _fill(conn: sqlite3.Connection, kb: KB, generation: str) -> None:
         CREATE VIRTUAL TABLE IF NOT EXISTS entity USING fts5(
             label, alt, description, iri UNINDEXED, type UNINDEXED, hidden UNINDEXED,
             tokenize = 'unicode61 remove_diacritics 2');
-        CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5(squashed, tokenize = 'trigram');
         CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(entity, 'row');
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
     """)
@@ -137,9 +137,11 @@ def _fill(conn: sqlite3.Connection, kb: KB, generation: str) -> None:
         "INSERT INTO entity (rowid, iri, type, label, alt, description, hidden) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(i, *row) for i, row in enumerate(rows, 1)])
     # one row per entity, same rowid: its names without spaces, apart so that no match spans two
-    conn.executemany("INSERT INTO names (rowid, squashed) VALUES (?, ?)",
-                     [(i, " | ".join(squash(name) for name in [label, *alt.split(" | ")] if name))
-                      for i, (_, _, label, alt, _, _) in enumerate(rows, 1)])
+    if TRIGRAM:
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5(squashed, tokenize = 'trigram')")
+        conn.executemany("INSERT INTO names (rowid, squashed) VALUES (?, ?)",
+                         [(i, " | ".join(squash(name) for name in [label, *alt.split(" | ")] if name))
+                          for i, (_, _, label, alt, _, _) in enumerate(rows, 1)])
     conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                      [("generation", str(generation)), ("base", kb.names.base)])
     conn.commit()
@@ -389,7 +391,7 @@ def _find(kb: KB, lex: Lexicon, text: str, type_: str | None, limit: int, offset
             w = ", ".join(str(x) for x in WEIGHTS)
             scores = dict(conn.execute(f"SELECT rowid, bm25(entity, {w}) FROM entity WHERE entity MATCH ?",
                                        (expression,)))
-        if len(letters) >= 3:  # a name with these letters inside (trigram index): after word matches
+        if TRIGRAM and len(letters) >= 3:  # a name with these letters inside (trigram index): after word matches
             for (rowid,) in conn.execute("SELECT rowid FROM names WHERE names MATCH ?", ('"' + letters + '"',)):
                 scores.setdefault(rowid, 0.0)
         found = [(rowid, score) for rowid, score in scores.items()
