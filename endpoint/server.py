@@ -47,7 +47,7 @@ def _waitress(settings: Settings) -> int:
     if not settings.store_is_remote:
         import threading
 
-        from kb.index.browse import warm
+        from kb.index.search import warm
 
         threading.Thread(target=warm, args=(app.extensions["dsikb"],), daemon=True, name="dsikb-warm").start()
     shape = ("remote store, 1 app process" if settings.store_is_remote else
