@@ -288,3 +288,27 @@ def test_sort_and_filter_parameters_answer_200_or_4xx(client):
             assert labels == sorted(labels, reverse=descending)
 
     check()
+
+
+def test_sort_order_and_active_filters_in_the_readers_language(client, built_kb):
+    """Spanish: the facet headings, the sort menu and the active filters (name of the facet and of the
+    value) are in Spanish, while order= and the filters work as in English."""
+    import html as html_lib
+    import re
+
+    import pyoxigraph as ox
+
+    spanish = next(q.object.value for q in built_kb.store.quads_for_pattern(
+        ox.NamedNode(f"{B}id/concept/area-of-society/health-and-wellbeing"),
+        ox.NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel"), None, None) if q.object.language == "es")
+    r = client.get("/browse/project?area=health-and-wellbeing&sort=name&order=desc&lang=es")
+    assert r.status_code == 200 and '<html lang="es">' in r.text
+    assert "<h2>Ámbito de la sociedad</h2>" in r.text
+    assert '<option value="-name" selected>nombre Z–A</option>' in r.text  # order=desc chose it
+    active = r.text.split('class="active-filters"', 1)[1].split("</section>", 1)[0]
+    assert '<span class="facet-name">Ámbito de la sociedad:</span>' in active
+    assert f"<strong>{html_lib.escape(spanish)}</strong>" in active
+    assert f'aria-label="Quitar el filtro {html_lib.escape(spanish)}"' in active
+    english = client.get("/browse/project.json?area=health-and-wellbeing&sort=-name").get_json()
+    names = re.findall(r'<li><a href="[^"]+">([^<]+)</a>\s*<span class="row-meta">', r.text)
+    assert names and [html_lib.unescape(n) for n in names] == [i["label"] for i in english["items"]][:len(names)]
