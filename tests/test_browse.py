@@ -312,3 +312,19 @@ def test_sort_order_and_active_filters_in_the_readers_language(client, built_kb)
     english = client.get("/browse/project.json?area=health-and-wellbeing&sort=-name").get_json()
     names = re.findall(r'<li><a href="[^"]+">([^<]+)</a>\s*<span class="row-meta">', r.text)
     assert names and [html_lib.unescape(n) for n in names] == [i["label"] for i in english["items"]][:len(names)]
+
+
+def test_home_page_facet_links_in_the_readers_language(client, built_kb):
+    """The home page's area links carry the concepts' Spanish names for a Spanish reader (the counts
+    and links are the same as in English)."""
+    import pyoxigraph as ox
+
+    concept = ox.NamedNode(f"{B}id/concept/area-of-society/health-and-wellbeing")
+    spanish = next(q.object.value for q in built_kb.store.quads_for_pattern(
+        concept, ox.NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel"), None, None)
+        if q.object.language == "es")
+    english = client.get("/").text
+    page = client.get("/?lang=es").text
+    link = '<a href="/browse/project?area=health-and-wellbeing">'
+    assert f"{link}Health and wellbeing</a>" in english
+    assert f"{link}{spanish}</a>" in page and spanish != "Health and wellbeing"
