@@ -329,8 +329,8 @@ def _place_lists(kb, desc: Description) -> list[dict]:
     slug = desc.iri.rsplit("/", 1)[-1]
     is_country = any(desc.iri in r.values.get("country", ()) for r in found["organisation"] + found["project"])
     name = desc.label() or slug
-    titles = {"organisation": _("Organisations in %(name)s", name=name),
-              "project": _("Projects in %(name)s", name=name)}
+    titles = {"organisation": _("Organisations in %(place)s", place=name),
+              "project": _("Projects in %(place)s", place=name)}
     notes = {"organisation": None,
              "project": _("stated, or where a partner organisation is based") if is_country
              else _("stated, or with a partner organisation here")}
