@@ -128,7 +128,7 @@ def _dereferencing(paths: dict) -> None:
 
 
 def _browse(paths: dict) -> None:
-    from kb.index.browse import BROWSE_TYPES, FACETS, SORTS
+    from kb.index.browse import BROWSE_TYPES, FACETS, SORT_ALIASES, sort_menu
     from kb.index.search import SEARCH_TYPES
 
     names = [f"{t}{ext}" for t in BROWSE_TYPES for ext in ("", ".csv", ".json")]
@@ -142,13 +142,22 @@ def _browse(paths: dict) -> None:
                 example="organisation.json"),
          *[_list_param(k, f"facet filter ({', '.join(t for t, fs in FACETS.items() if k in [f.key for f in fs])})")
            for k in facets],
-         _param("sort", schema={"type": "string", "enum": list(SORTS)}), _param("page", schema=INT),
+         _param("sort", schema={"type": "string", "enum": sorted(
+             {v for t in BROWSE_TYPES for v in sort_menu(t)} | {p + a for a in SORT_ALIASES for p in ("", "-")})},
+             description="name, country, projects (organisations), partners (projects), added (date the "
+                         "record was made), start; a leading '-' reverses (label is name)", example="-projects"),
+         _param("order", schema={"type": "string", "enum": ["asc", "desc"]},
+                description="the sort's direction (instead of a leading '-')"),
+         _param("page", schema=INT),
          _param("per_page", schema=INT), hidden,
          _param("lang", description="interface language of the HTML page (en, es, fr, de, it; others are "
                 "ignored); any HTML page takes it, and a cookie keeps the choice (docs/i18n.md)")], ["browse"])}
     search_params = [_param("q", description="words to find in labels and descriptions", example="open data"),
                      _param("type", schema={"type": "string", "enum": list(SEARCH_TYPES)}),
-                     _param("page", schema=INT), _param("per_page", schema={**INT, "maximum": 100}), hidden]
+                     _param("page", schema=INT), _param("per_page", schema={**INT, "maximum": 100}), hidden,
+                     _param("exact", schema={"type": "string", "enum": ["1", "true"]},
+                            description="search these words only: when nothing matches, do not show the "
+                                        "results of the suggested spelling")]
     paths["/search"] = {"get": _op("Full-text search (HTML)", {"200": _ok("results", HTML), **_errors(400)},
                                    search_params, ["browse"])}
     paths["/search.json"] = {"get": _op("Full-text search (JSON)", {"200": _ok("results", JSON, schema={

@@ -125,7 +125,24 @@ def home():
         figures["countries"] = int(countries[0]["n"].value) if countries else 0
         cached = (generation, figures, _example(kb))
         _HOME[kb] = cached
-    return render_template("home.html", figures=cached[1], base=kb.names.base, example=cached[2])
+    return render_template("home.html", figures=cached[1], base=kb.names.base, example=cached[2],
+                           facets=_home_facets(kb, current_language()))
+
+
+def _home_facets(kb, lang: str) -> dict[str, list[dict]]:
+    """The values of the facets the home page opens (area and technology of projects, country and type
+    of organisations), most used first, each with its count and the filtered list's link; labels in
+    ``lang`` where the data has them (the lists' counts are kept in memory, so this is cheap)."""
+    from kb.index.browse import listing
+
+    out = {}
+    for type_, key in (("project", "area"), ("project", "technology"), ("organisation", "country"),
+                       ("organisation", "type")):
+        facet = next(f for f in listing(kb, type_, per_page=1, lang=lang).facets if f["key"] == key)
+        out[f"{type_}-{key}"] = [{"label": v["label"], "count": v["count"],
+                                  "href": f"{request.script_root}/browse/{type_}?{urlencode({key: v['slug']})}"}
+                                 for v in facet["values"]]
+    return out
 
 
 def _example(kb) -> str | None:
@@ -237,6 +254,8 @@ def entity_view(kb, desc: Description) -> dict:
 
     inverse: dict[str, dict] = {}
     hidden_inverse = 0
+    lists = _place_lists(kb, desc) if d("Place") in types else _concept_lists(kb, desc)
+    listed = {item["iri"] for li in lists for item in li["items"]}
     skip = {P["schema"] + "member", P["schema"] + "funder", d("takesPartIn"), d("leads"), d("funds"),
             d("partnerIn"), d("evaluates"), d("advises")}
     for i in desc.inverse:
@@ -244,6 +263,8 @@ def entity_view(kb, desc: Description) -> dict:
             continue  # memberships and collaborations are shown as involvement
         if (involvement and i.predicate.value in skip) or i.predicate.value == d("collaboratesWith"):
             continue
+        if i.subject.value in listed:
+            continue  # shown in the place's or concept's own lists
         if i.subject.value in desc.hidden_links and not desc.hidden:
             hidden_inverse += 1
             continue  # spam and test entries stay out of public lists
@@ -268,14 +289,10 @@ def entity_view(kb, desc: Description) -> dict:
             elsewhere.append(link | {"probable": p.endswith("closeMatch")})
 
     issues = [_link(desc, v)["text"] for v in desc.values(d("qualityIssue"))]
-    browse = []
-    if d("Place") in types and any(i.predicate.value == d("country") for i in desc.inverse):
-        slug = desc.iri.rsplit("/", 1)[-1]
-        browse = [{"href": f"{request.script_root}/browse/{t}?country={slug}",
-                   "text": (_("Organisations in %(place)s", place=desc.label()) if t == "organisation"
-                            else _("Projects in %(place)s", place=desc.label()))}
-                  for t in ("organisation", "project")]
+    browse = [{"href": li["browse"], "text": li["title"]} for li in lists
+              if li.get("browse") and d("Place") in types]
     type_labels = [plabels.get(t) or humanize(t).capitalize() for t in types if t.startswith(n.dsi_ns)]
+    type_labels += [_(SKOS_CLASSES[t]) for t in types if t in SKOS_CLASSES and not type_labels]
     sparql = (f"SELECT ?property ?value ?valueLabel ?graph WHERE {{\n"
               f"  GRAPH ?graph {{ {sparql_term(ox.NamedNode(desc.iri))} ?property ?value }}\n"
               f"  OPTIONAL {{ ?value rdfs:label ?valueLabel }}\n}} ORDER BY ?property")
@@ -286,12 +303,57 @@ def entity_view(kb, desc: Description) -> dict:
         "description": description, "short": short if short != description else None,
         "facts": facts, "involvement": involvement, "collaborators": collaborators, "others": others,
         "inverse": sorted(inverse.values(), key=lambda g: g["label"].casefold()),
-        "elsewhere": elsewhere, "issues": issues, "browse": browse, "hidden_inverse": hidden_inverse, "hidden": desc.hidden,
+        "elsewhere": elsewhere, "issues": issues, "browse": browse, "lists": lists,
+        "hidden_inverse": hidden_inverse, "hidden": desc.hidden,
         "coordinates": _coordinates(desc),
         "network": network,
         "sparql_href": request.script_root + "/sparql?" + urlencode({"query": sparql}),
         "schema": page_jsonld(desc, kb.names, description=description),
     }
+
+
+SKOS_CLASSES = {P["skos"] + "ConceptScheme": N_("Concept scheme"), P["skos"] + "Concept": N_("Concept")}  # types of schemes
+LIST_CAP = 500  # names listed on a place or concept page; the browse link has them all
+
+
+def _rows_view(rows) -> list[dict]:
+    return [{"iri": r.iri, "href": local_href(r.iri) or link_target(r.iri), "text": r.label, "place": r.place}
+            for r in rows[:LIST_CAP]]
+
+
+def _place_lists(kb, desc: Description) -> list[dict]:
+    """The organisations and projects at a place, by name, with the browse list of a country."""
+    from kb.index.browse import at_place
+
+    found = at_place(kb, desc.iri)
+    slug = desc.iri.rsplit("/", 1)[-1]
+    is_country = any(desc.iri in r.values.get("country", ()) for r in found["organisation"] + found["project"])
+    name = desc.label() or slug
+    titles = {"organisation": _("Organisations in %(place)s", place=name),
+              "project": _("Projects in %(place)s", place=name)}
+    notes = {"organisation": None,
+             "project": _("stated, or where a partner organisation is based") if is_country
+             else _("stated, or with a partner organisation here")}
+    return [{"key": t, "title": titles[t], "note": notes[t], "count": len(rows), "items": _rows_view(rows),
+             "browse": f"{request.script_root}/browse/{t}?{urlencode({'country': slug})}" if is_country else None}
+            for t, rows in found.items() if rows]
+
+
+def _concept_lists(kb, desc: Description) -> list[dict]:
+    """What is filed under a concept, by name, as its browse list has it (same rows, same count)."""
+    from kb.index.browse import filed_under
+
+    if "/id/concept/" not in desc.iri:
+        return []
+    name = desc.label() or desc.iri.rsplit("/", 1)[-1]
+    out = []
+    for type_, facet, rows in filed_under(kb, desc.iri):
+        title = (_("Organisations filed under “%(name)s”", name=name) if type_ == "organisation"
+                 else _("Projects filed under “%(name)s”", name=name))
+        out.append({"key": type_, "title": title, "note": _(facet.label).lower(),
+                    "count": len(rows), "items": _rows_view(rows),
+                    "browse": f"{request.script_root}/browse/{type_}?{urlencode({facet.key: desc.iri.rsplit('/', 1)[-1]})}"})
+    return out
 
 
 def _pick(desc: Description, predicate: str) -> str | None:

@@ -59,6 +59,12 @@ class Graphs:
         return self.ns + "derived"
 
     @property
+    def partner_countries(self) -> str:
+        """Projects' countries derived from their partner organisations (dsi:partnerCountry,
+        kb/build/partner_countries.py): its own graph, so stated and derived places can be told apart."""
+        return self.ns + "derived/partner-countries"
+
+    @property
     def aligned(self) -> str:
         """Standard-vocabulary statements (schema.org, ORG, FOAF, ...) entailed by the ontology's
         alignment axioms (kb/link/align.py)."""

@@ -29,6 +29,7 @@ PROPERTIES = frozenset({
     "startDate", "endDate", "logo",
     # place
     "location", "country", "city", "region",
+    "partnerCountry",  # derived from the partner organisations' countries (kb/build/partner_countries.py)
     # funding
     "funder", "fundedProject", "amount", "currency",
     # data quality, lifecycle and provenance

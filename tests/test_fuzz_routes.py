@@ -154,8 +154,8 @@ def fuzz_client(fuzz_app):
 
 # Every GET route (but /sparql, /static and the moderators' pages) with its parameter names; path
 # variables in {braces} are fuzzed too.
-BROWSE = ["type", "country", "area", "technology", "activity", "sort", "page", "per_page", "hidden"]
-SEARCH = ["q", "type", "page", "per_page", "hidden"]
+BROWSE = ["type", "country", "area", "technology", "activity", "sort", "page", "per_page", "hidden", "order", "lang"]
+SEARCH = ["q", "type", "page", "per_page", "hidden", "exact"]
 MAP = ["show", "type", "country", "area", "technology", "activity", "lang"]
 FORM = ["type", "entity", "name", "website", "shortDescription", "description", "country", "city", "startDate",
         "endDate", "organisationType", "latitude", "longitude", "areasOfSociety", "technologyFocus",

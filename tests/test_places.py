@@ -109,3 +109,54 @@ def test_read_queries_take_no_request_text(built_kb):
         with pytest.raises(places.PlaceError):
             places.country(built_kb, text)
     assert built_kb.ask(f"ASK {{ <{BASE}spain> a dsi:Place }}")
+
+
+# -- issue 13: place and concept pages list what is there, with counts that match -----------------
+def _section(html: str, heading_start: str) -> tuple[int, list[str]]:
+    """(the count in a list section's heading, the names it lists)."""
+    import re
+
+    part = html.split(heading_start, 1)[1].split("</section>", 1)[0]
+    count = int(re.match(r'[^<]*<span class="count">\(([\d,]+)\)', part).group(1).replace(",", ""))
+    names = re.findall(r'<li><a href="/id/[^"]+">([^<]+)</a>', part)
+    return count, names
+
+
+def test_country_page_lists_organisations_and_projects_by_name(client):
+    import html as html_lib
+
+    page = client.get("/page/place/netherlands").text
+    for type_, heading in (("organisation", "Organisations in Netherlands"), ("project", "Projects in Netherlands")):
+        count, names = _section(page, f'-h">{heading}')
+        listed = client.get(f"/browse/{type_}.json?country=netherlands&per_page=500").get_json()
+        assert count == listed["total"] == len(names) > 20
+        assert sorted(html_lib.unescape(n) for n in names) == sorted(i["label"] for i in listed["items"])
+    assert '<a href="/id/organisation/fairphone">Fairphone</a>' in page
+
+
+def test_city_page_lists_what_is_there(client):
+    page = client.get("/page/place/amsterdam-netherlands").text
+    count, names = _section(page, '-h">Organisations in Amsterdam')
+    assert count == len(names) and "Fairphone" in names and "Waag Society" in names
+    count, names = _section(page, '-h">Projects in Amsterdam')
+    assert count == len(names) > 0
+
+
+@pytest.mark.parametrize("path, type_, key", [
+    ("area-of-society/health-and-wellbeing", "project", "area"),
+    ("technology-focus/open-hardware", "project", "technology"),
+    ("organisation-type/academia-and-research", "organisation", "type"),
+])
+def test_concept_counts_match_their_lists(client, path, type_, key):
+    page = client.get(f"/page/concept/{path}")
+    assert page.status_code == 200, path
+    html = page.text
+    count, names = _section(html, f'id="list-{type_}-h">')
+    total = client.get(f"/browse/{type_}.json?{key}={path.rsplit('/', 1)[1]}").get_json()["total"]
+    assert count == len(names) == total > 0
+    assert f"Browse the {total} {type_}s filed under" in html
+
+
+def test_scheme_pages_are_labelled_as_schemes(client):
+    html = client.get("/page/concept/area-of-society").text
+    assert '<p class="kind">Concept scheme</p>' in html and "Resource" not in html.split("<main", 1)[1][:400]

@@ -5,6 +5,9 @@ with ``schema:funder``, ``schema:member``, ...) and collaborations: two visible 
 share projects ``dsi:collaboratesWith`` each other, with a ``dsi:Collaboration`` node counting the
 shared projects. Pairs from the 2013 partner network (already a Collaboration node in the 2013
 import, with that site's count) get the ``collaboratesWith`` links but no second node.
+Then graph/derived/partner-countries: projects' countries from their partner organisations
+(dsi:partnerCountry, kb/build/partner_countries.py), in a graph of its own so stated and derived places
+differ.
 Then graph/aligned: the standard-vocabulary forms (schema.org, ORG, FOAF, ...) the ontology's alignment
 axioms entail (kb/link/align.py). Also refreshes the meta-graph parts of the project's own graphs (CC BY 4.0).
 """
@@ -17,6 +20,7 @@ from kb.importers.concepts import ConceptIndex
 from kb.importers.dsi2013 import collaboration_iri
 from kb.link.align import align
 from kb.importers.meta import CC_BY, describe, describe_project_graphs, update_meta
+from kb.build import partner_countries
 
 SHORTCUTS = {  # property -> roles (None: every role)
     "takesPartIn": None,
@@ -98,6 +102,7 @@ def derive(kb) -> dict[str, str]:
     g = kb.graphs
     triples = shortcut_triples(kb) | collaboration_triples(kb)
     states = {g.derived: kb.replace_graph(g.derived, triples)}
+    states[g.partner_countries] = partner_countries.derive_partner_countries(kb)
     from kb.publish import network
 
     net = network.compute(kb)  # the network figures follow the data too (after graph/derived)
@@ -108,6 +113,8 @@ def derive(kb) -> dict[str, str]:
         parts[g.aligned] = describe(g.aligned, license=CC_BY, title=ALIGNED_TITLE)
     if g.network in kb.named_graphs():
         parts[g.network] = describe(g.network, license=CC_BY, title=network.GRAPH_TITLE)
+    if g.partner_countries in kb.named_graphs():
+        parts[g.partner_countries] = describe(g.partner_countries, license=CC_BY, title=partner_countries.TITLE)
     states[g.meta] = update_meta(kb, parts)
     network.keep(kb, net)  # the writes since compute() cannot change the network: no recomputation
     return {k: "updated" if v else "unchanged" for k, v in states.items()}

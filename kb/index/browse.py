@@ -4,6 +4,11 @@ One table per entity type is read from the store with a few SPARQL queries and k
 the store's generation changes; filtering, counting and paging then run over that table. Facets AND
 together (each chosen value narrows the list); counts are over the current, filtered list. Hidden
 (spam, test) entities are left out of lists and counts unless asked for.
+
+Each row carries what a list shows: place (city, country), kind (organisation or activity type), a
+one-line description, the number of projects (of an organisation) or partners (of a project), when it
+was added (dcterms:created) and started. A project's countries are those it states, else those of its
+partner organisations (dsi:partnerCountry, graph/derived/partner-countries); its country facet uses both.
 """
 
 from __future__ import annotations
@@ -35,19 +40,49 @@ class Facet:
     label: str
     prop: str
     via_projects: bool = False
+    also: tuple[str, ...] = ()  # more dsi properties whose values count as this facet's
 
 
 AREA = Facet("area", N_("Area of society"), "areaOfSociety")
 TECH = Facet("technology", N_("Technology focus"), "technologyFocus")
 COUNTRY = Facet("country", N_("Country"), "country")
+PROJECT_COUNTRY = Facet("country", N_("Country (stated, or of its partners)"), "country",
+                        also=("partnerCountry",))
 ORG_TYPE = Facet("type", N_("Organisation type"), "organisationType")
 FACETS = {
     "organisation": (ORG_TYPE, COUNTRY,
                      Facet("area", N_("Area of society (of its projects)"), "areaOfSociety", True),
                      Facet("technology", N_("Technology focus (of its projects)"), "technologyFocus", True)),
-    "project": (AREA, TECH, COUNTRY, Facet("activity", N_("Activity type"), "activityType")),
+    "project": (AREA, TECH, PROJECT_COUNTRY, Facet("activity", N_("Activity type"), "activityType")),
 }
-SORTS = {"label": N_("name A–Z"), "-label": N_("name Z–A"), "-start": N_("newest first"), "start": N_("oldest first")}
+# sort key -> what it orders by; "-key" (or order=desc) reverses. Rows without a value come last.
+SORT_KEYS = {
+    "organisation": ("name", "country", "projects", "added", "start"),
+    "project": ("name", "country", "partners", "added", "start"),
+}
+SORT_ALIASES = {"label": "name"}  # the names of earlier versions, kept working
+# What the sort menu offers (value -> label), per type.
+SORTS_MENU = {
+    "organisation": {"name": N_("name A–Z"), "-name": N_("name Z–A"), "country": N_("country A–Z"),
+                     "-country": N_("country Z–A"), "-projects": N_("most projects"),
+                     "projects": N_("fewest projects"), "-added": N_("newest added"),
+                     "added": N_("oldest added"), "-start": N_("newest founded"), "start": N_("oldest founded")},
+    "project": {"name": N_("name A–Z"), "-name": N_("name Z–A"), "country": N_("country A–Z"),
+                "-country": N_("country Z–A"), "-partners": N_("most partners"),
+                "partners": N_("fewest partners"), "-added": N_("newest added"), "added": N_("oldest added"),
+                "-start": N_("newest started"), "start": N_("oldest started")},
+}
+OTHER_MENU = {"name": N_("name A–Z"), "-name": N_("name Z–A"), "-added": N_("newest added"),
+              "added": N_("oldest added"), "-start": N_("newest first"), "start": N_("oldest first")}
+SORTS = SORTS_MENU["project"]  # kept for callers of earlier versions
+
+
+def sort_menu(type_: str) -> dict[str, str]:
+    """The sort menu of a list: value -> label."""
+    return SORTS_MENU.get(type_, OTHER_MENU)
+
+
+ORDERS = ("asc", "desc")
 MAX_PER_PAGE = 500
 
 
@@ -60,6 +95,32 @@ class Row:
     hidden: bool = False
     values: dict[str, set] = field(default_factory=dict)  # facet key -> value IRIs
     slugs: dict[str, set] = field(default_factory=dict)  # facet key -> value slugs
+    added: str = ""  # dcterms:created (the date the record was made), earliest
+    cities: list[str] = field(default_factory=list)  # labels
+    countries: list[str] = field(default_factory=list)  # labels: stated, else derived (partners')
+    countries_derived: bool = False
+    kinds: list[str] = field(default_factory=list)  # labels of its organisation or activity types
+    places: set = field(default_factory=set)  # IRIs of its cities and countries (stated and derived)
+    related: set = field(default_factory=set)  # IRIs: its projects (organisation), partners (project)
+
+    @property
+    def place(self) -> str:
+        """"Amsterdam, Netherlands": cities then countries, without a country a city label names."""
+        parts = [c for c in self.cities if c]
+        parts += [c for c in self.countries if c and not any(p.endswith(", " + c) for p in parts)]
+        return ", ".join(dict.fromkeys(parts))
+
+    @property
+    def line(self) -> str:
+        """The description's first line, at most about 160 characters, cut at a word."""
+        text = " ".join(self.description.split("\n", 1)[0].split())
+        if len(text) <= 160:
+            return text
+        return text[:160].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+    @property
+    def count(self) -> int:
+        return len(self.related)
 
 
 @dataclass
@@ -131,20 +192,26 @@ def _build(kb: KB, type_: str) -> Table:
     labels = _best_literals(_scan(kb, rdfs + "label", cls), members)
     short = _best_literals(_scan(kb, n.dsi("shortDescription"), cls), members)
     long = _best_literals(_scan(kb, dcterms + "description", cls), members)
-    starts: dict = {}
-    for s_, o in _scan(kb, n.dsi("startDate"), cls):
-        if s_ in members and (s_ not in starts or o.value < starts[s_]):
-            starts[s_] = o.value
-    hidden = {s_ for s_, o in _scan(kb, n.dsi("hidden")) if s_ in members and o.value == "true"}
+    starts = _earliest(_scan(kb, n.dsi("startDate"), cls), members)
+    added = _earliest(_scan(kb, dcterms + "created", cls), members)
+    all_hidden = {s_ for s_, o in _scan(kb, n.dsi("hidden")) if o.value == "true"}
+    hidden = all_hidden & members
     rows = {m: Row(m.value, labels.get(m) or slug_of(m.value), short.get(m) or long.get(m) or "",
-                   starts.get(m, ""), m in hidden) for m in members}
+                   starts.get(m, ""), m in hidden, added=added.get(m, "")) for m in members}
     value_labels: dict[str, str] = {}
     facets = FACETS.get(type_, ())
-    if any(f.via_projects for f in facets):
-        takes_part = [(s_, o) for s_, o in _scan(kb, n.dsi("takesPartIn"), cls) if s_ in rows]
+    takes_part = list(_scan(kb, n.dsi("takesPartIn")))
+    for org, proj in takes_part:  # visible projects of an organisation, visible partners of a project
+        if org in all_hidden or org in gone or proj in all_hidden or proj in gone:
+            continue
+        if type_ == "organisation" and org in rows:
+            rows[org].related.add(proj.value)
+        elif type_ == "project" and proj in rows:
+            rows[proj].related.add(org.value)
     for facet in facets:
         scope = None if facet.via_projects else cls
-        pairs = [(s_, o) for s_, o in _scan(kb, n.dsi(facet.prop), scope) if isinstance(o, ox.NamedNode)]
+        pairs = [(s_, o) for prop in (facet.prop, *facet.also) for s_, o in _scan(kb, n.dsi(prop), scope)
+                 if isinstance(o, ox.NamedNode)]
         if facet.via_projects:
             by_project: dict = {}
             for s_, o in pairs:
@@ -158,6 +225,13 @@ def _build(kb: KB, type_: str) -> Table:
             row.slugs.setdefault(facet.key, set()).add(slug_of(v.value))
             value_labels.setdefault(v.value, "")
     labels_in: dict[str, dict[str, str]] = {}
+    located = {prop: [(s_, o) for s_, o in _scan(kb, n.dsi(prop), cls) if s_ in rows and isinstance(o, ox.NamedNode)]
+               for prop in ("city", "country", "partnerCountry")}
+    kind_prop = {"organisation": "organisationType", "project": "activityType"}.get(type_)
+    kinds = [(s_, o) for s_, o in _scan(kb, n.dsi(kind_prop), cls)
+             if s_ in rows and isinstance(o, ox.NamedNode)] if kind_prop else []
+    for _, o in [*kinds, *(pair for pairs in located.values() for pair in pairs)]:
+        value_labels.setdefault(o.value, "")
     for iri in value_labels:
         node = ox.NamedNode(iri)
         found = [q.object for p in (rdfs + "label", skos + "prefLabel")
@@ -166,8 +240,35 @@ def _build(kb: KB, type_: str) -> Table:
         for lit in found:  # the label in each language, for visitors who read it (English is the fallback)
             if isinstance(lit, ox.Literal) and lit.language:
                 labels_in.setdefault(lit.language, {}).setdefault(iri, lit.value)
+    for key, pairs in located.items():
+        for s_, o in sorted(pairs, key=lambda pair: value_labels[pair[1].value].casefold()):
+            row = rows[s_]
+            row.places.add(o.value)
+            label = value_labels[o.value]
+            if key == "city" and label not in row.cities:
+                row.cities.append(label)
+            elif key == "country" and label not in row.countries:
+                row.countries.append(label)
+    stated = {s_ for s_, _ in located["country"]}
+    for s_, o in sorted(located["partnerCountry"], key=lambda pair: value_labels[pair[1].value].casefold()):
+        if s_ not in stated:
+            row = rows[s_]
+            row.countries_derived = True
+            if value_labels[o.value] not in row.countries:
+                row.countries.append(value_labels[o.value])
+    for s_, o in sorted(kinds, key=lambda pair: value_labels[pair[1].value].casefold()):
+        if value_labels[o.value] not in rows[s_].kinds:
+            rows[s_].kinds.append(value_labels[o.value])
     ordered = sorted(rows.values(), key=lambda row: (row.label.casefold(), row.iri))
     return Table(ordered, value_labels, labels_in=labels_in)
+
+
+def _earliest(pairs, members: set) -> dict:
+    out: dict = {}
+    for s_, o in pairs:
+        if s_ in members and (s_ not in out or o.value < out[s_]):
+            out[s_] = o.value
+    return out
 
 
 def _pick(literals) -> str | None:
@@ -185,10 +286,36 @@ def _best_literals(pairs, members: set) -> dict:
     return {s_: _pick(lits) for s_, lits in by.items()}
 
 
-def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, sort: str = "label",
-            page: int = 1, per_page: int = 50, include_hidden: bool = False, lang: str = "en") -> Listing:
-    """One page of the list of ``type_`` narrowed by ``filters`` (facet key -> value slugs); facet
-    value labels in ``lang`` where the data has them, else English."""
+def parse_sort(type_: str, sort: str | None, order: str | None = None) -> tuple[str, bool]:
+    """(sort key, descending?) from ``sort`` ("name", "-projects", ...) and ``order`` (asc|desc);
+    BadRequest naming the allowed values otherwise."""
+    keys = SORT_KEYS.get(type_, ("name", "added", "start"))
+    text = sort or "name"
+    descending = text.startswith("-")
+    key = SORT_ALIASES.get(text.lstrip("-"), text.lstrip("-"))
+    if key not in keys or text.count("-") > 1 or (descending and len(text) < 2):
+        raise BadRequest(f"unknown sort {sort!r} for {type_}: use one of {', '.join(keys)} "
+                         f"(a leading '-' or order=desc reverses it)")
+    if order is not None:
+        if order not in ORDERS:
+            raise BadRequest(f"unknown order {order!r}: use asc or desc")
+        if descending and order == "asc":
+            raise BadRequest(f"sort {sort!r} and order=asc contradict each other: give the direction once")
+        descending = order == "desc"
+    return key, descending
+
+
+def sort_value(key: str, descending: bool) -> str:
+    return ("-" if descending else "") + key
+
+
+def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, sort: str = "name",
+            page: int = 1, per_page: int = 50, include_hidden: bool = False, order: str | None = None,
+            lang: str = "en") -> Listing:
+    """One page of the list of ``type_`` narrowed by ``filters`` (facet key -> value slugs), ordered by
+    ``sort`` (see :data:`SORT_KEYS`; "-key" or ``order="desc"`` for the reverse); facet value labels in
+    ``lang`` where the data has them, else English."""
+    sort_key, descending = parse_sort(type_, sort, order)
     tab = table(kb, type_)
     facets = FACETS.get(type_, ())
     known = {f.key for f in facets}
@@ -197,13 +324,11 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
     if unknown:
         raise BadRequest(f"unknown facet {', '.join(sorted(unknown))} for {type_}: "
                          f"use {', '.join(sorted(known)) or 'none'}")
-    if sort not in SORTS:
-        raise BadRequest(f"unknown sort {sort!r}: use one of {', '.join(SORTS)}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE}")
-    rows = _ordered(tab, sort, include_hidden)
+    rows = _ordered(tab, sort_key, descending, include_hidden)
     if filters:
-        rows, all_counts = _filtered(tab, facets, rows, filters, sort, include_hidden)
+        rows, all_counts = _filtered(tab, facets, rows, filters, (sort_key, descending), include_hidden)
     else:
         all_counts = _memo(tab, ("counts", include_hidden), lambda: _counts(tab, facets, rows))
     facet_out = []
@@ -221,8 +346,8 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
     if page < 1 or page > pages:
         raise NotFound(f"page {page} does not exist: this list has {pages} page(s)")
     start = (page - 1) * per_page
-    return Listing(type_, rows[start:start + per_page], total, page, pages, per_page, sort,
-                   filters, facet_out, tab.value_labels)
+    return Listing(type_, rows[start:start + per_page], total, page, pages, per_page,
+                   sort_value(sort_key, descending), filters, facet_out, tab.value_labels)
 
 
 FILTERED_KEPT = 256  # filtered lists (rows and counts) kept per table, most recently used
@@ -272,15 +397,29 @@ def _memo(tab: Table, key, compute):
     return tab.memo[key]
 
 
-def _ordered(tab: Table, sort: str, include_hidden: bool) -> list[Row]:
-    """The unfiltered list in the asked-for order (computed once per table)."""
+SORT_VALUE = {  # key -> (the row's value, or None when it has none)
+    "name": lambda r: r.label.casefold(),
+    "country": lambda r: r.countries[0].casefold() if r.countries else None,
+    "projects": lambda r: r.count if r.related else None,
+    "partners": lambda r: r.count if r.related else None,
+    "added": lambda r: r.added or None,
+    "start": lambda r: r.start or None,
+}
+
+
+def _ordered(tab: Table, key: str, descending: bool, include_hidden: bool) -> list[Row]:
+    """The unfiltered list in the asked-for order (computed once per table); rows without a value
+    for the key come last, in name order; ties in name order."""
     def compute():
-        rows = [r for r in tab.rows if include_hidden or not r.hidden]
-        if sort in ("start", "-start"):
-            dated = sorted((r for r in rows if r.start), key=lambda r: r.start, reverse=sort == "-start")
-            return dated + [r for r in rows if not r.start]
-        return list(reversed(rows)) if sort == "-label" else rows
-    return _memo(tab, ("order", sort, include_hidden), compute)
+        rows = [r for r in tab.rows if include_hidden or not r.hidden]  # already in name order
+        value = SORT_VALUE[key]
+        with_value = [r for r in rows if value(r) is not None]
+        without = [r for r in rows if value(r) is None]
+        if key == "name":
+            return list(reversed(rows)) if descending else rows
+        with_value.sort(key=value, reverse=descending)  # stable: name order within ties
+        return with_value + without
+    return _memo(tab, ("order", key, descending, include_hidden), compute)
 
 
 def _counts(tab: Table, facets, rows) -> dict[str, dict[str, int]]:
@@ -294,3 +433,27 @@ def _counts(tab: Table, facets, rows) -> dict[str, dict[str, int]]:
     return out
 
 
+def at_place(kb: KB, place: str, *, include_hidden: bool = False) -> dict[str, list[Row]]:
+    """The organisations and projects located at ``place`` (a country or city IRI), in name order:
+    organisations by their stated city or country; projects by theirs, their partners' countries
+    (dsi:partnerCountry) or, for a city, by a partner organisation there."""
+    orgs = [r for r in table(kb, "organisation").rows if place in r.places and (include_hidden or not r.hidden)]
+    is_country = any(place in r.values.get("country", ()) for r in orgs)
+    here = set() if is_country else {r.iri for r in orgs}  # a country: exactly its browse list
+    projects = [r for r in table(kb, "project").rows if (include_hidden or not r.hidden)
+                and (place in r.places or r.related & here)]
+    return {"organisation": orgs, "project": projects}
+
+
+def filed_under(kb: KB, concept: str) -> list[tuple[str, Facet, list[Row]]]:
+    """(type, facet, visible rows) for each list where ``concept`` is a facet value the entities
+    state themselves (not one organisations inherit from their projects): what its browse link lists."""
+    out = []
+    for type_, facets in FACETS.items():
+        for facet in facets:
+            if facet.via_projects:
+                continue
+            rows = [r for r in _ordered(table(kb, type_), "name", False, False) if concept in r.values.get(facet.key, ())]
+            if rows:
+                out.append((type_, facet, rows))
+    return out

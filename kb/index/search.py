@@ -4,6 +4,12 @@ The index lives beside the store (``{store}.search.sqlite``; in memory for an in
 rebuilt, into a temporary file swapped in atomically, whenever the store's generation changes.
 Tokens are folded with ``unicode61 remove_diacritics 2`` so "societe" finds "Société"; results are
 ranked by bm25 with labels weighing most. Hidden (spam, test) entities are left out unless asked for.
+
+Search forgives: spaces do not matter ("fab lab" and "fablab" are one query: the letters are split
+into every run of indexed words they can form, :func:`segmentations`), a name found inside another
+name counts (a trigram index over names without spaces: "phone" finds "Fairphone"), and a word the
+index does not know, or knows far less than a close one, gets a "did you mean" (rapidfuzz over the
+index's vocabulary: "Fairfone" -> "fairphone").
 """
 
 from __future__ import annotations
@@ -19,7 +25,11 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from rapidfuzz import fuzz, process
+
 from kb.errors import BadRequest
+from kb.store.generational import PerGeneration
+from kb.index.browse import BROWSE_TYPES, table
 from kb.namespaces import LEGACY_ID, STANDARD_PREFIXES
 from kb.store import KB
 
@@ -43,6 +53,20 @@ class Hit:
     snippet: str
     hidden: bool
     score: float
+    place: str = ""  # "Amsterdam, Netherlands" (organisations and projects; a project's partners' countries)
+
+
+@dataclass
+class Result:
+    """What a search page shows: one page of hits, how many in all, how many of each type (before
+    the type filter: the type menu offers these), and a correction of the words when one is likely."""
+
+    hits: list[Hit]
+    total: int
+    types: dict[str, int]
+    suggestion: str | None = None  # "did you mean ..."
+    searched: str = ""  # the text the hits are for: the query, or the suggestion when it found nothing
+    corrected: bool = False  # the hits are for the suggestion
 
 
 def index_path(kb: KB) -> Path | None:
@@ -85,16 +109,40 @@ def _rows(kb: KB):
         yield node.value, slug, label, " | ".join(others), " ".join(descs), int(node in hidden)
 
 
+SCHEMA = "2"  # of the index file: a new one rebuilds old files
+TRIGRAM = sqlite3.sqlite_version_info >= (3, 34, 0)  # FTS5's trigram tokenizer; without it, no name-inside-name hits
+
+
+def fold(text: str) -> str:
+    """Casefolded, without accents: what the unicode61 tokenizer compares."""
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
+def squash(text: str) -> str:
+    """Folded letters and digits only: "Fab Lab" and "FabLab" -> "fablab"."""
+    return "".join(_TOKEN.findall(fold(text))).replace("_", "")
+
+
 def _fill(conn: sqlite3.Connection, kb: KB, generation: str) -> None:
     conn.executescript("""
         CREATE VIRTUAL TABLE IF NOT EXISTS entity USING fts5(
             label, alt, description, iri UNINDEXED, type UNINDEXED, hidden UNINDEXED,
             tokenize = 'unicode61 remove_diacritics 2');
+        CREATE VIRTUAL TABLE IF NOT EXISTS vocab USING fts5vocab(entity, 'row');
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
     """)
+    rows = list(_rows(kb))
     conn.executemany(
-        "INSERT INTO entity (iri, type, label, alt, description, hidden) VALUES (?, ?, ?, ?, ?, ?)",
-        _rows(kb))
+        "INSERT INTO entity (rowid, iri, type, label, alt, description, hidden) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [(i, *row) for i, row in enumerate(rows, 1)])
+    # one row per entity, same rowid: its names without spaces, apart so that no match spans two
+    if TRIGRAM:
+        conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5(squashed, tokenize = 'trigram')")
+        conn.executemany("INSERT INTO names (rowid, squashed) VALUES (?, ?)",
+                         [(i, " | ".join(squash(name) for name in [label, *alt.split(" | ")] if name))
+                          for i, (_, _, label, alt, _, _) in enumerate(rows, 1)])
     conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
                      [("generation", str(generation)), ("base", kb.names.base)])
     conn.commit()
@@ -103,7 +151,7 @@ def _fill(conn: sqlite3.Connection, kb: KB, generation: str) -> None:
 def _stamp(kb: KB) -> str:
     """What the index must match: generation, time of the last change and base of the store (a
     rebuilt store that happens to reach the same generation number still gets a fresh index)."""
-    return f"{kb.generation}|{kb.modified}|{kb.names.base}"
+    return f"{SCHEMA}|{kb.generation}|{kb.modified}|{kb.names.base}"
 
 
 def _stored_generation(path: Path) -> str | None:
@@ -196,6 +244,118 @@ def _exact_hit(kb: KB, iri: str) -> Hit:
 def search(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offset: int = 0,
            include_hidden: bool = False) -> tuple[list[Hit], int]:
     """Ranked hits for ``text`` (accent- and case-insensitive) and the total number of matches."""
+    result = find(kb, text, type=type, limit=limit, offset=offset, include_hidden=include_hidden, correct=False)
+    return result.hits, result.total
+
+
+@dataclass
+class Lexicon:
+    """Per store generation: the index's words (sorted, with how many entities use each) and each
+    indexed entity's (iri, type, label, hidden) by rowid."""
+
+    generation: int
+    words: list[str]
+    docs: dict[str, int]
+    entities: dict[int, tuple[str, str, str, bool]]
+
+
+def _load_lexicon(kb: KB, generation: int) -> Lexicon:
+    conn = connect(kb)
+    try:
+        docs = {term: n for term, n in conn.execute("SELECT term, doc FROM vocab")}
+        entities = {rowid: (iri, typ, label, bool(int(hidden))) for rowid, iri, typ, label, hidden
+                    in conn.execute("SELECT rowid, iri, type, label, hidden FROM entity")}
+    finally:
+        if index_path(kb) is not None:
+            conn.close()
+    return Lexicon(generation, sorted(docs), docs, entities)
+
+
+lexicon = PerGeneration(_load_lexicon)
+MAX_SEGMENTATIONS = 12
+
+
+def _is_prefix(lex: Lexicon, piece: str) -> bool:
+    import bisect
+
+    i = bisect.bisect_left(lex.words, piece)
+    return i < len(lex.words) and lex.words[i].startswith(piece)
+
+
+def segmentations(letters: str, lex: Lexicon) -> list[list[str]]:
+    """The ways to read ``letters`` (a squashed query) as a run of indexed words, the last one
+    possibly a prefix (marked with a trailing "*"); fewest words first, at most MAX_SEGMENTATIONS.
+    Depends on the letters only, so "fab lab" and "fablab" are one query."""
+    n = len(letters)
+    best: list[list[list[str]]] = [[] for _ in range(n + 1)]
+    best[n] = [[]]
+    for i in range(n - 1, -1, -1):
+        options = []
+        for j in range(i + 1, n + 1):
+            piece = letters[i:j]
+            if len(piece) < (2 if any(c.isdigit() for c in piece) else 3) and not (i == 0 and j == n):
+                continue  # "op en data": short pieces would read too much into the letters
+            if j == n and _is_prefix(lex, piece):
+                options.append([piece + "*"])
+            elif piece in lex.docs and best[j]:
+                options += [[piece, *rest] for rest in best[j]]
+        options.sort(key=lambda seg: (len(seg), seg))
+        best[i] = options[:MAX_SEGMENTATIONS]
+    return best[0]
+
+
+def match_expression(letters: str, lex: Lexicon, words: list[str] | None = None) -> str:
+    """An FTS5 query: the user's own words (every one must match, the last as a prefix) or any
+    reading of their letters; each word quoted (never FTS5 syntax)."""
+    groups = []
+    own = [w for w in (words or []) if w]
+    readings = segmentations(letters, lex)
+    if own and len(own) > 1:
+        readings = [[*own[:-1], own[-1] + "*"], *readings]
+    for seg in dict.fromkeys(tuple(seg) for seg in readings):
+        words = ['"' + w.rstrip("*") + '"' + ("*" if w.endswith("*") else "") for w in seg]
+        groups.append("(" + " ".join(words) + ")")
+    return " OR ".join(groups)
+
+
+def suggest(text: str, lex: Lexicon) -> str | None:
+    """A likelier spelling of ``text``, word by word, or None: a word the index does not know (nor,
+    for the last one, as the start of a word), or knows in at most two entities while a close word
+    (rapidfuzz ratio >= 75) is used by five times more."""
+    words = _TOKEN.findall(fold(text))
+    out, changed = [], False
+    for i, word in enumerate(words):
+        known = lex.docs.get(word, 0)
+        if known == 0 and i == len(words) - 1 and _is_prefix(lex, word):
+            known = 1
+        choice = word
+        if len(word) >= 4 and known <= 2:
+            found = process.extract(word, lex.words, scorer=fuzz.ratio, score_cutoff=75, limit=8)
+            found = [(w, score) for w, score, _ in found if w != word and lex.docs[w] >= max(1, 5 * known)]
+            if found:
+                choice = max(found, key=lambda f: (f[1], lex.docs[f[0]], f[0]))[0]
+                changed = True
+        out.append(choice)
+    return " ".join(out) if changed else None
+
+
+def _place_of(kb: KB) -> dict[str, str]:
+    return {r.iri: r.place for t in ("organisation", "project") for r in table(kb, t).rows if r.place}
+
+
+_places = PerGeneration(lambda kb, generation: _PlaceMap(generation, _place_of(kb)))
+
+
+@dataclass
+class _PlaceMap:
+    generation: int
+    by_iri: dict[str, str]
+
+
+def find(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offset: int = 0,
+         include_hidden: bool = False, correct: bool = True, switch: bool = True) -> Result:
+    """Ranked hits for ``text`` with counts per type and, when ``correct``, a "did you mean"; when
+    nothing matches, the suggestion does and ``switch``, the hits are the suggestion's (``corrected``)."""
     if len(text) > MAX_QUERY:
         raise BadRequest(f"the search text is too long ({len(text)} characters; at most {MAX_QUERY})")
     if type is not None and type not in SEARCH_TYPES:
@@ -204,28 +364,79 @@ def search(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offse
     if exact is not None:  # an old identifier names one entity: that is the answer
         hit = _exact_hit(kb, exact)
         if (type is None or hit.type == type) and (include_hidden or not hit.hidden):
-            return ([hit] if offset == 0 and limit > 0 else []), 1
-    match = fts_query(text)
-    if not match:
-        return [], 0
-    where = "entity MATCH ?"
-    params: list = [match]
-    if type:
-        where += " AND type = ?"
-        params.append(type)
-    if not include_hidden:
-        where += " AND hidden = 0"
+            return Result([hit] if offset == 0 and limit > 0 else [], 1, {hit.type: 1}, None, text)
+    lex = lexicon(kb)
+    result = _find(kb, lex, text, type, limit, offset, include_hidden)
+    if correct:
+        result.suggestion = suggest(text, lex)
+        if result.suggestion and not result.types and switch:
+            other = _find(kb, lex, result.suggestion, type, limit, offset, include_hidden)
+            if other.types:
+                other.suggestion, other.corrected = result.suggestion, True
+                return other
+    return result
+
+
+def _find(kb: KB, lex: Lexicon, text: str, type_: str | None, limit: int, offset: int,
+          include_hidden: bool) -> Result:
+    letters = squash(text)
+    if not letters:
+        return Result([], 0, {}, None, text)
+    expression = match_expression(letters, lex, [squash(w) for w in _TOKEN.findall(fold(text))])
     conn = connect(kb)
     try:
-        total = conn.execute(f"SELECT COUNT(*) FROM entity WHERE {where}", params).fetchone()[0]
-        w = ", ".join(str(x) for x in WEIGHTS)
-        rows = conn.execute(
-            f"SELECT iri, type, label, snippet(entity, 2, '', '', ' … ', 24), hidden, bm25(entity, {w}) AS rank "
-            f"FROM entity WHERE {where} ORDER BY rank, label LIMIT ? OFFSET ?",
-            params + [limit, offset]).fetchall()
+        scores: dict[int, float] = {}
+        if expression:
+            w = ", ".join(str(x) for x in WEIGHTS)
+            scores = dict(conn.execute(f"SELECT rowid, bm25(entity, {w}) FROM entity WHERE entity MATCH ?",
+                                       (expression,)))
+        if TRIGRAM and len(letters) >= 3:  # a name with these letters inside (trigram index): after word matches
+            for (rowid,) in conn.execute("SELECT rowid FROM names WHERE names MATCH ?", ('"' + letters + '"',)):
+                scores.setdefault(rowid, 0.0)
+        found = [(rowid, score) for rowid, score in scores.items()
+                 if rowid in lex.entities and (include_hidden or not lex.entities[rowid][3])]
+        types: dict[str, int] = {}
+        for rowid, _ in found:
+            typ = lex.entities[rowid][1]
+            types[typ] = types.get(typ, 0) + 1
+        if type_:
+            found = [(rowid, score) for rowid, score in found if lex.entities[rowid][1] == type_]
+        found.sort(key=lambda f: (f[1], lex.entities[f[0]][2].casefold(), lex.entities[f[0]][0]))
+        page = found[offset:offset + limit] if limit > 0 else []
+        snippets = _snippets(conn, expression, [rowid for rowid, _ in page])
     finally:
         if index_path(kb) is not None:
             conn.close()
-    hits = [Hit(iri, typ, label or iri.rsplit("/", 1)[-1], snip or "", bool(int(hidden)), score)
-            for iri, typ, label, snip, hidden, score in rows]
-    return hits, total
+    places = _places(kb).by_iri
+    hits = []
+    for rowid, score in page:
+        iri, typ, label, hidden = lex.entities[rowid]
+        hits.append(Hit(iri, typ, label or iri.rsplit("/", 1)[-1], snippets.get(rowid, ""), hidden, score,
+                        places.get(iri, "")))
+    return Result(hits, len(found), types, None, text)
+
+
+MARK_START, MARK_END = "\x02", "\x03"  # around matched words in snippets (pages make them <mark>)
+
+
+def _snippets(conn: sqlite3.Connection, expression: str, rowids: list[int]) -> dict[int, str]:
+    """FTS5 snippet() of the description around the matched words; the description's start for a
+    hit by name only."""
+    if not rowids:
+        return {}
+    import json
+
+    out: dict[int, str] = {}
+    if expression:  # the rowids go as one JSON parameter: the SQL text is constant
+        out = {rowid: snip for rowid, snip in conn.execute(
+            "SELECT rowid, snippet(entity, 2, ?, ?, ' … ', 24) FROM entity WHERE entity MATCH ? "
+            "AND rowid IN (SELECT value FROM json_each(?))", [MARK_START, MARK_END, expression, json.dumps(rowids)])
+            if snip}
+    rest = [r for r in rowids if r not in out]
+    if rest:
+        for rowid, desc in conn.execute("SELECT rowid, description FROM entity "
+                                        "WHERE rowid IN (SELECT value FROM json_each(?))", [json.dumps(rest)]):
+            if desc:
+                words = desc.split()
+                out[rowid] = " ".join(words[:24]) + (" …" if len(words) > 24 else "")
+    return out
