@@ -29,7 +29,7 @@ from rapidfuzz import fuzz, process
 
 from kb.errors import BadRequest
 from kb.store.generational import PerGeneration
-from kb.index.browse import BROWSE_TYPES, table
+from kb.index.browse import table
 from kb.namespaces import LEGACY_ID, STANDARD_PREFIXES
 from kb.store import KB
 
