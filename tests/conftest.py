@@ -85,8 +85,9 @@ class ServerOwnership:
     def pytest_runtest_teardown(self, item, nextitem):
         try:
             return (yield)
-        finally:
-            support.stop_servers(support.TEST_OWNED)
+        finally:  # at the module's end: a module's fixtures may keep apps a test's store started
+            if nextitem is None or nextitem.module is not item.module:
+                support.stop_servers(support.TEST_OWNED)
 
     def pytest_sessionfinish(self, session, exitstatus):
         support.stop_servers(list(support.SERVERS))
@@ -96,6 +97,33 @@ def settings_for(path, **overrides) -> Settings:
     """Settings for the store at ``path``; on the remote backend, for an Oxigraph server over it."""
     store = support.serve_dir(path) if support.serves(path) else str(path)
     return Settings.from_env(environ={}, store=store, sources=str(SOURCES), **overrides)
+
+
+def _own_working_dir(factory, name):
+    """On the remote backend, a working directory of its own: a remote store's submission spool is
+    ./var/submissions.sqlite, so each session, module and test gets its own (as each on-disk store
+    has its own spool beside it) and none writes into the repository's var/."""
+    if not support.remote():
+        yield
+        return
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(factory.mktemp(name))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cwd(tmp_path_factory):
+    yield from _own_working_dir(tmp_path_factory, "cwd-session")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_cwd(tmp_path_factory):
+    yield from _own_working_dir(tmp_path_factory, "cwd-module")
+
+
+@pytest.fixture(autouse=True)
+def _test_cwd(tmp_path_factory):
+    yield from _own_working_dir(tmp_path_factory, "cwd")
 
 
 @pytest.fixture(scope="session")

@@ -111,6 +111,7 @@ def test_real_lists_match_the_store(client, built_kb):
     assert page.status_code == 200 and "Area of society" in page.text
 
 
+@pytest.mark.embedded_only("the index sits in a file beside the on-disk store (a remote store's is per process, in a temporary folder)")
 def test_warm_builds_the_search_index_and_every_list_before_the_first_request(kb_copy):
     from kb.index import browse
     from kb.index import search

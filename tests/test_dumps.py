@@ -262,6 +262,7 @@ def test_unknown_dump_is_404_with_the_list(small_client):
     assert r.status_code == 404 and "dsi.nq.gz" in r.get_data(as_text=True)
 
 
+@pytest.mark.embedded_only("the dumps sit in a folder beside the on-disk store (a remote store's are per process, in a temporary folder)")
 def test_dumps_are_regenerated_only_when_the_store_changes(tmp_path):
     from endpoint import create_app
 

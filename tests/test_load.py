@@ -35,7 +35,7 @@ def path_kind(request, monkeypatch):
 
 
 def snapshot(kb) -> set:
-    return set(kb.store.quads_for_pattern(None, None, None, None))
+    return set(kb.quads())
 
 
 @pytest.mark.parametrize("into_existing", [False, True])
@@ -73,6 +73,7 @@ def test_counts_are_of_statements_added(kb, tmp_path, path_kind):
     assert kb.triple_count(EX + "graph/curated") == 200
 
 
+@pytest.mark.embedded_only("the embedded loader's bulk path and its progress bar (a remote store is loaded over the Graph Store Protocol)")
 def test_progress_bar_on_large_files(kb, tmp_path, monkeypatch, capsys):
     from kb.store.loader import load_file
 

@@ -103,7 +103,7 @@ def test_readyz_reports_the_store(client, built_kb):
     assert body["status"] == "ready"
     assert body["generation"] == built_kb.generation
     assert body["store"]["entities"]["Organisation"] > 1000
-    assert body["process"]["store"] == "embedded"
+    assert body["process"]["store"] == ("remote" if built_kb.settings.store_is_remote else "embedded")
     assert client.get("/healthz").status_code == 200
 
 

@@ -44,6 +44,7 @@ def test_odd_input_is_safe(tiny_kb):
         search(tiny_kb, text)  # never an FTS5 syntax error
 
 
+@pytest.mark.embedded_only("the index sits in a file beside the on-disk store (a remote store's is per process, in a temporary folder)")
 def test_index_on_disk_is_rebuilt_when_the_store_changes(kb_copy):
     from kb.index.search import index_path, search
 

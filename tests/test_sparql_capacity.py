@@ -33,7 +33,7 @@ def one_row(i: int) -> str:
 def settings_with(kb, environ: dict) -> Settings:
     """The built store's settings with ``DSIKB_*`` variables (unknown ones are ignored)."""
     return Settings.from_env(environ={"DSIKB_" + k.upper(): str(v) for k, v in environ.items()},
-                             store=str(kb.path), sources=str(SOURCES))
+                             store=kb.settings.store if kb.path is None else str(kb.path), sources=str(SOURCES))
 
 
 def _run_until_closed(server) -> None:

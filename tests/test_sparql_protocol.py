@@ -363,7 +363,7 @@ def test_cache_and_etag_follow_the_store_generation(small):
     first = send(c, "get", q)
     assert rows_json(first)[0]["n"] == "0"
     assert send(c, "get", q).headers.get("X-SPARQL-Cache") == "hit"
-    kb.store.add(ox.Quad(ox.NamedNode(EX + "new"), ox.NamedNode(LABEL), ox.Literal("new"), ox.NamedNode(G2)))
+    kb.add_quads([ox.Quad(ox.NamedNode(EX + "new"), ox.NamedNode(LABEL), ox.Literal("new"), ox.NamedNode(G2))])
     publicview.rebuild(kb)  # derive the public default graph of what was written directly
     kb.bump()
     kb.flush()

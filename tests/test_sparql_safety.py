@@ -197,6 +197,7 @@ def test_timeout_stops_the_query_and_others_are_served(live):
     assert json.loads(body)["boolean"] is True
 
 
+@pytest.mark.embedded_only("SPARQL queries run in worker processes that open the on-disk store; a remote store evaluates them itself")
 def test_a_quiet_endpoint_answers_from_the_worker_that_answered_last(app_factory):
     """Idle workers are taken last in, first out: one after another, queries go to the worker with
     the warmest caches rather than round the pool."""
