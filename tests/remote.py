@@ -34,6 +34,9 @@ import pytest
 OXIGRAPH = shutil.which("oxigraph", path=str(Path(sys.executable).parent)) or shutil.which("oxigraph")
 
 
+QUERY_TIMEOUT_S = 120  # seconds the servers let a query run
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,12 +63,17 @@ class OxigraphServer:
         return settings_for(self.store, **overrides)
 
     def start(self, timeout: float = 30) -> "OxigraphServer":
+        """Start the server (``QUERY_TIMEOUT_S`` stops a query the app gave up on: a client's timeout
+        alone does not, and a runaway query would grow the server's memory); its log is beside its
+        directory."""
         if OXIGRAPH is None:
             pytest.fail("the oxigraph server binary (PyPI package `oxigraph`, in the [test] extra) is missing")
         self.location.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen([OXIGRAPH, "serve", "--location", str(self.location),
-                                         "--bind", f"127.0.0.1:{self.port}"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = self.location.with_name(self.location.name + ".oxigraph.log")
+        with open(log, "ab") as out:
+            self.process = subprocess.Popen(
+                [OXIGRAPH, "serve", "--location", str(self.location), "--bind", f"127.0.0.1:{self.port}",
+                 "--timeout-s", str(QUERY_TIMEOUT_S)], stdout=out, stderr=out, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -74,8 +82,8 @@ class OxigraphServer:
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     self.stop()
-                    pytest.fail("oxigraph serve did not start")
-                time.sleep(0.1)
+                    pytest.fail(f"oxigraph serve did not start: {log.read_text(errors='replace')[-2000:]}")
+                time.sleep(0.05)
 
     def stop(self) -> None:
         if self.process is not None:

@@ -100,45 +100,11 @@ def serve_dir(path) -> str:
     key = Path(path).resolve()
     server = SERVERS.get(key)
     if server is None or server.process is None or server.process.poll() is not None:
-        server = SERVERS[key] = _server_class()(key).start()
+        from tests.remote import OxigraphServer
+
+        server = SERVERS[key] = OxigraphServer(key).start()
         (OWNERS[-1] if OWNERS else TEST_OWNED).append(key)
     return server.store
-
-
-QUERY_TIMEOUT_S = 120  # the servers stop a query after this: a client's timeout alone does not
-
-
-def _server_class():
-    """tests/remote.py's server, started with a query timeout (a runaway query the app gave up on
-    would otherwise go on and grow the server's memory) and its log beside its directory."""
-    import subprocess
-    import time
-    import urllib.request
-
-    from tests.remote import OXIGRAPH, OxigraphServer
-
-    class SuiteServer(OxigraphServer):
-        def start(self, timeout: float = 30):
-            if OXIGRAPH is None:
-                pytest.fail("the oxigraph server binary (PyPI package `oxigraph`, in the [test] extra) is missing")
-            self.location.mkdir(parents=True, exist_ok=True)
-            log = self.location.with_name(self.location.name + ".oxigraph.log")
-            with open(log, "ab") as out:
-                self.process = subprocess.Popen(
-                    [OXIGRAPH, "serve", "--location", str(self.location), "--bind", f"127.0.0.1:{self.port}",
-                     "--timeout-s", str(QUERY_TIMEOUT_S)], stdout=out, stderr=out, stdin=subprocess.DEVNULL)
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    with urllib.request.urlopen(self.url + "/query?query=ASK%7B%7D", timeout=2):
-                        return self
-                except OSError:
-                    if time.monotonic() > deadline or self.process.poll() is not None:
-                        self.stop()
-                        pytest.fail(f"oxigraph serve did not start: {log.read_text(errors='replace')[-2000:]}")
-                    time.sleep(0.05)
-
-    return SuiteServer
 
 
 def stop_servers(paths: list[Path]) -> None:
