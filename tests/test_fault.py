@@ -99,11 +99,11 @@ class Client:
         m = re.search(rb'name="csrf_token" value="([^"]+)"', body)
         return m.group(1).decode() if m else ""
 
-    def form(self, path, fields):
+    def form(self, path, fields, timeout=10):
         from urllib.parse import urlencode
 
         return self.request(path, urlencode(fields).encode(),
-                            {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"})
+                            {"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/html"}, timeout)
 
 
 @pytest.mark.slow
