@@ -129,8 +129,9 @@ def test_submit_fix_moderate_publish(live, browser):
     with urllib.request.urlopen(url + "/dumps/dsi.nq.gz", timeout=60) as resp:
         nquads = gzip.decompress(resp.read()).decode()
     lines = [line for line in nquads.splitlines() if line.startswith(f"<{entity}> ")]
-    # the membership shortcuts and the standard-vocabulary forms, derived at acceptance
-    derived = (f"<{kb.graphs.derived}>", f"<{kb.graphs.aligned}>")
+    # the membership shortcuts, the countries of its partners and the standard-vocabulary forms,
+    # derived at acceptance
+    derived = (f"<{kb.graphs.derived}>", f"<{kb.graphs.partner_countries}>", f"<{kb.graphs.aligned}>")
     assert lines and all(f"<{kb.graphs.submission(sid)}>" in line or any(d in line for d in derived)
                          for line in lines)
     assert any("Community Sensor Network Leeds" in line for line in lines)
