@@ -12,10 +12,9 @@ cd "$(dirname "$0")"
 src=node_modules/@zazuko/yasgui
 dest=../static/yasgui
 [ -d "$src/build" ] || { echo "run 'npm ci' in $(pwd) first" >&2; exit 2; }
-mkdir -p "$dest" "$dest/leaflet"
+mkdir -p "$dest"
 cp "$src/build/yasgui.min.js" "$src/build/yasgui.min.css" "$dest/"
-grep -v '^//# sourceMappingURL=' node_modules/leaflet/dist/leaflet.js > "$dest/leaflet/leaflet.js"
-cp node_modules/leaflet/dist/leaflet.css node_modules/leaflet/LICENSE "$dest/leaflet/"
+# The editor's map plugin uses the Leaflet that endpoint/map-build copies into static/map (one copy).
 node -e '
 const topojson = require("topojson-client"), world = require("world-atlas/countries-110m.json");
 const lines = topojson.mesh(world, world.objects.countries);
@@ -24,11 +23,9 @@ process.stdout.write(JSON.stringify({type: "Feature", properties: {source: "Natu
 ' > "$dest/world-borders.geojson"
 cp node_modules/world-atlas/LICENSE "$dest/world-atlas-LICENSE"
 version=$(node -p "require('./$src/package.json').version")
-leaflet=$(node -p "require('./node_modules/leaflet/package.json').version")
 atlas=$(node -p "require('./node_modules/world-atlas/package.json').version")
 {
   printf '@zazuko/yasgui %s (MIT licence, https://github.com/zazuko/Yasgui), copied by build.sh\n' "$version"
-  printf 'leaflet %s (BSD-2-Clause licence, https://leafletjs.com), copied by build.sh\n' "$leaflet"
   printf 'world-atlas %s (ISC licence; Natural Earth data, public domain), converted by build.sh\n' "$atlas"
 } > VERSION
-echo "yasgui $version, leaflet $leaflet, world-atlas $atlas copied into $(cd "$dest" && pwd)"
+echo "yasgui $version, world-atlas $atlas copied into $(cd "$dest" && pwd)"
