@@ -16,6 +16,7 @@ remote with that reason. See tests/support.py.
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -88,6 +89,10 @@ class ServerOwnership:
         finally:  # at the module's end: a module's fixtures may keep apps a test's store started
             if nextitem is None or nextitem.module is not item.module:
                 support.stop_servers(support.TEST_OWNED)
+                # Collect the module's garbage now, so that a socket or file it left open is reported
+                # (ResourceWarning, an error here) against this module, not against whichever later
+                # test the collector happens to run in.
+                gc.collect()
 
     def pytest_sessionfinish(self, session, exitstatus):
         support.stop_servers(list(support.SERVERS))
@@ -175,6 +180,22 @@ def app(built_kb):
 @pytest.fixture()
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def live_url(app):
+    """``app`` (the real data) served over HTTP on a free port of 127.0.0.1: its root URL."""
+    with support.live_server(app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(request, tmp_path_factory):
+    """A headless Chromium with a fresh profile for one test module. A module sets
+    ``BROWSER_VIEWPORT = (width, height)`` for another window size than 1200x900."""
+    width, height = getattr(request.module, "BROWSER_VIEWPORT", (1200, 900))
+    with support.chromium(tmp_path_factory.mktemp("chromium"), width=width, height=height) as context:
+        yield context
 
 
 @pytest.fixture()

@@ -11,21 +11,9 @@ import unicodedata
 
 import pytest
 
-from tests.support import ARTIFACTS, chromium, live_server as serve
+from tests.support import ARTIFACTS
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def live_server(app):
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with chromium(tmp_path_factory.mktemp("chromium-profile"), width=1200, height=900) as context:
-        yield context
 
 
 A11Y = r"""() => {
@@ -82,10 +70,10 @@ def _first_org(built_kb) -> tuple[str, str]:
     return rows[0]["s"].value, rows[0]["l"].value
 
 
-def test_home_search_entity_and_facet(browser, live_server, built_kb):
+def test_home_search_entity_and_facet(browser, live_url, built_kb):
     iri, label = _first_org(built_kb)
     page = browser.new_page()
-    page.goto(live_server + "/")
+    page.goto(live_url + "/")
     assert page.title() == "DSI knowledge base"
     assert page.get_by_role("heading", level=1).inner_text().startswith("Digital Social Innovation")
     figures = page.locator(".figures li").first.inner_text()
@@ -119,7 +107,7 @@ def test_home_search_entity_and_facet(browser, live_server, built_kb):
     _shot(page, "03-entity-phone")
     page.set_viewport_size({"width": 1200, "height": 900})
 
-    page.goto(live_server + "/browse/project")
+    page.goto(live_url + "/browse/project")
     before = int(page.locator(".summary strong").first.inner_text().replace(",", ""))
     facet = page.locator(".facets details[open] li a").first
     expected = int(facet.locator("xpath=following-sibling::span").inner_text())
@@ -130,7 +118,7 @@ def test_home_search_entity_and_facet(browser, live_server, built_kb):
     _shot(page, "04-browse-facet")
 
     page.set_viewport_size({"width": 390, "height": 844})  # a phone
-    page.goto(live_server + page.url.split(live_server, 1)[1])
+    page.goto(live_url + page.url.split(live_url, 1)[1])
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 400, "the list page must not scroll sideways on a phone"
     _shot(page, "05-browse-phone")

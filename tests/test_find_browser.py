@@ -9,22 +9,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from tests.support import chromium, live_server as serve
 from tests.test_browser import _shot
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def live_server(app):
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with chromium(tmp_path_factory.mktemp("chromium-find"), width=1200, height=900) as context:
-        yield context
 
 
 def _total(page) -> int:
@@ -44,9 +31,9 @@ def _json(client, url: str) -> dict:
     return client.get(path, query_string=parse_qsl(parts.query)).get_json()
 
 
-def test_facet_forms_and_removing_filters(browser, live_server, client):
+def test_facet_forms_and_removing_filters(browser, live_url, client):
     page = browser.new_page()
-    page.goto(live_server + "/browse/project")
+    page.goto(live_url + "/browse/project")
     everything = _total(page)
     # a country facet value, as a link: projects in the Netherlands come from partners' countries
     _open(page, "country")
@@ -76,11 +63,11 @@ def test_facet_forms_and_removing_filters(browser, live_server, client):
 
 
 @pytest.mark.parametrize("type_", ["organisation", "project"])
-def test_every_more_option_of_the_facet_forms(browser, live_server, type_):
+def test_every_more_option_of_the_facet_forms(browser, live_url, type_):
     """The "More:" menus (values past the first fifteen): each option, chosen and added, gives the
     number it promised."""
     page = browser.new_page()
-    page.goto(f"{live_server}/browse/{type_}")
+    page.goto(f"{live_url}/browse/{type_}")
     menus = page.locator("form.facet-more select")
     assert menus.count() >= 1
     for m in range(menus.count()):
@@ -89,7 +76,7 @@ def test_every_more_option_of_the_facet_forms(browser, live_server, type_):
         values = page.locator(f"#{menu_id} option").evaluate_all("os => os.map(o => o.value)")
         assert options
         for value, text in zip(values, options):
-            page.goto(f"{live_server}/browse/{type_}")
+            page.goto(f"{live_url}/browse/{type_}")
             _open(page, menu_id.removeprefix("more-"))
             page.select_option(f"#{menu_id}", value)
             page.locator(f"#{menu_id}").locator("xpath=following-sibling::button").click()
@@ -104,9 +91,9 @@ def test_every_more_option_of_the_facet_forms(browser, live_server, type_):
 
 
 @pytest.mark.parametrize("type_", ["organisation", "project"])
-def test_every_sort_option(browser, live_server, client, type_):
+def test_every_sort_option(browser, live_url, client, type_):
     page = browser.new_page()
-    page.goto(f"{live_server}/browse/{type_}?country=netherlands")
+    page.goto(f"{live_url}/browse/{type_}?country=netherlands")
     values = page.locator("#sort option").evaluate_all("os => os.map(o => o.value)")
     assert len(values) == 10
     for value in values:
@@ -122,9 +109,9 @@ def test_every_sort_option(browser, live_server, client, type_):
     page.close()
 
 
-def test_search_forgives_and_offers_only_found_types(browser, live_server, client):
+def test_search_forgives_and_offers_only_found_types(browser, live_url, client):
     page = browser.new_page()
-    page.goto(live_server + "/")
+    page.goto(live_url + "/")
     page.get_by_label("Find an organisation or project").fill("Fairfone")
     page.get_by_label("Find an organisation or project").press("Enter")
     page.wait_for_url("**/search?q=*")

@@ -10,7 +10,6 @@ the language switch.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -18,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from endpoint.i18n import COOKIE, LANGUAGES
 from kb.settings import PROJECT_ROOT
-from tests.support import ARTIFACTS, chromium, live_server as serve
+from tests.support import ARTIFACTS, chromium
 
 TRANSLATIONS = PROJECT_ROOT / "endpoint" / "translations"
 TAXONOMIES = PROJECT_ROOT / "ontology" / "taxonomies"
@@ -276,19 +275,13 @@ def test_ontology_page_is_a_site_page_for_phones(client):
 
 
 # -- in a browser --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def live_server(app):
-    with serve(app) as url:
-        yield url
-
-
 @pytest.mark.browser
-def test_spanish_reader_switches_language_in_a_browser(app, live_server, tmp_path_factory):
+def test_spanish_reader_switches_language_in_a_browser(app, live_url, tmp_path_factory):
     ARTIFACTS.mkdir(exist_ok=True)
     with chromium(tmp_path_factory.mktemp("chromium-i18n"), width=390, height=844) as context:
         page = context.new_page()
         page.set_extra_http_headers({"Accept-Language": "es-ES,es;q=0.9"})
-        page.goto(live_server + "/browse/project?area=health-and-wellbeing")
+        page.goto(live_url + "/browse/project?area=health-and-wellbeing")
         assert page.locator("html").get_attribute("lang") == "es"
         assert page.locator(".facets summary h2").first.inner_text() == "Ámbito de la sociedad"
         assert page.get_by_text("Salud y bienestar").first.is_visible()
@@ -301,9 +294,9 @@ def test_spanish_reader_switches_language_in_a_browser(app, live_server, tmp_pat
         assert page.locator(".facets summary h2").first.inner_text() == "Ambito della società"
         assert page.locator('nav.languages a[aria-current="true"]').inner_text() == "Italiano"
         # the choice follows the reader to the next page (cookie), over Accept-Language
-        page.goto(live_server + "/page/concept/area-of-society/health-and-wellbeing")
+        page.goto(live_url + "/page/concept/area-of-society/health-and-wellbeing")
         assert page.locator("h1").inner_text() == "Salute e benessere"
-        page.goto(live_server + "/def/dsi")
+        page.goto(live_url + "/def/dsi")
         width = page.evaluate("() => document.documentElement.scrollWidth")
         assert width <= 390 + 2, f"the ontology page scrolls sideways on a phone ({width}px)"
         assert page.locator("#legacy-terms h2").is_visible() or page.locator("#legacy-terms").count() == 1

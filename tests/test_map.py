@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.support import ARTIFACTS, chromium, live_server as serve
+from tests.support import ARTIFACTS
 from tests.test_browser import A11Y
 
 ORGS_WITH_COORDINATES = """
@@ -205,18 +205,6 @@ def test_entity_and_place_pages_have_a_small_map(client, store_points):
 
 
 # -- in a browser ----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def live(app):
-    with serve(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with chromium(tmp_path_factory.mktemp("chromium-map"), width=1200, height=900) as context:
-        yield context
-
-
 def _drawn(page, selector: str = "#map") -> int:
     page.wait_for_selector(f"{selector}[data-state=drawn], {selector}[data-state=error]", timeout=60_000)
     assert page.get_attribute(selector, "data-state") == "drawn", page.inner_text(selector)[:300]
@@ -231,7 +219,7 @@ VISIBLE_COUNT = """() => {
 
 
 @pytest.mark.browser
-def test_map_draws_one_marker_per_point_and_filters_change_them(live, browser, everything):
+def test_map_draws_one_marker_per_point_and_filters_change_them(live_url, browser, everything):
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page()
     errors: list[str] = []
@@ -240,7 +228,7 @@ def test_map_draws_one_marker_per_point_and_filters_change_them(live, browser, e
     page.on("requestfailed", lambda r: errors.append("failed " + r.url))
     seen: list[str] = []
     page.on("request", lambda r: seen.append(r.url))
-    page.goto(live + "/map")
+    page.goto(live_url + "/map")
     assert _drawn(page) == len(everything["features"])
     page.screenshot(path=str(ARTIFACTS / "map.png"))
     assert page.evaluate(A11Y) == [], "accessibility problems on /map"
@@ -248,13 +236,13 @@ def test_map_draws_one_marker_per_point_and_filters_change_them(live, browser, e
     page.evaluate("() => new Promise(done => { const m = document.getElementById('map').dsikbMap;"
                   " m.once('moveend', () => setTimeout(done, 300)); m.setView([20, 0], 2, {animate: false}); })")
     assert page.evaluate(VISIBLE_COUNT) == len(everything["features"])
-    assert all(u.startswith(live) for u in seen), [u for u in seen if not u.startswith(live)]  # no CDN, no tiles
+    assert all(u.startswith(live_url) for u in seen), [u for u in seen if not u.startswith(live_url)]  # no CDN, no tiles
 
     # a facet: choose a country in the form
     page.select_option("#facet-country", "spain")
     page.click(".map-filters button[type=submit]")
     page.wait_for_url(re.compile(r"country=spain"))
-    spain = _json_live(page, live + "/map.json?country=spain")["features"]
+    spain = _json_live(page, live_url + "/map.json?country=spain")["features"]
     n = _drawn(page)
     assert n == len(spain) and 0 < n < len(everything["features"])
     assert "Spain" in page.inner_text("#map-summary")
@@ -267,14 +255,14 @@ def _json_live(page, url: str) -> dict:
 
 
 @pytest.mark.browser
-def test_a_marker_leads_to_its_entity_page(live, browser, client):
+def test_a_marker_leads_to_its_entity_page(live_url, browser, client):
     countries = _json(client, "/browse/organisation.json?per_page=1")["facets"]
     values = next(f for f in countries if f["key"] == "country")["values"]
     small = next(v["value"] for v in sorted(values, key=lambda v: v["count"])
                  if len(_json(client, f"/map.json?country={v['value']}")["features"]) == 1)
     only = _json(client, f"/map.json?country={small}")["features"][0]["properties"]
     page = browser.new_page()
-    page.goto(f"{live}/map?country={small}")
+    page.goto(f"{live_url}/map?country={small}")
     assert _drawn(page) == 1
     page.click(".dsikb-marker-link")
     page.wait_for_url(re.compile(r"/page/organisation/"))
@@ -283,10 +271,10 @@ def test_a_marker_leads_to_its_entity_page(live, browser, client):
 
 
 @pytest.mark.browser
-def test_entity_page_draws_its_small_map(live, browser, store_points):
+def test_entity_page_draws_its_small_map(live_url, browser, store_points):
     iri = sorted(store_points)[0]
     page = browser.new_page()
-    page.goto(live + "/page/organisation/" + iri.rsplit("/", 1)[-1])
+    page.goto(live_url + "/page/organisation/" + iri.rsplit("/", 1)[-1])
     assert _drawn(page, ".minimap") == 1
     assert page.locator(".minimap .dsikb-marker-here").count() == 1
     assert page.locator(".minimap path.leaflet-interactive, .minimap svg path").count() > 10  # country shapes

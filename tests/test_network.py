@@ -10,7 +10,7 @@ import pyoxigraph as ox
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from tests.support import ARTIFACTS, chromium, live_server, make_app
+from tests.support import ARTIFACTS, make_app
 
 B = "https://w3id.org/dsi/"
 NETWORK = B + "graph/network"
@@ -189,29 +189,17 @@ def test_any_parameters_give_the_network_or_a_4xx(client, pairs):
 
 
 # -- in Chromium --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def network_server(app):
-    with live_server(app) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with chromium(tmp_path_factory.mktemp("chromium-network"), width=1200, height=900) as context:
-        yield context
-
-
 def _drawn(page) -> dict:
     page.wait_for_selector("#network-graph[data-drawn]", timeout=30_000)
     return page.eval_on_selector("#network-graph", "e => ({...e.dataset})")
 
 
 @pytest.mark.browser
-def test_network_page_draws_opens_entities_and_filters(browser, network_server, client):
+def test_network_page_draws_opens_entities_and_filters(browser, live_url, client):
     page = browser.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(network_server + "/network")
+    page.goto(live_url + "/network")
     drawn = _drawn(page)
     data = client.get("/network.json").get_json()
     assert int(drawn["nodes"]) == len(data["nodes"]) and int(drawn["edges"]) == len(data["edges"])
@@ -235,7 +223,7 @@ def test_network_page_draws_opens_entities_and_filters(browser, network_server, 
 
     # a facet filter narrows the drawing to the organisations of that value
     country = next(f for f in data["facets"] if f["key"] == "country")["values"][0]
-    page.goto(network_server + "/network")
+    page.goto(live_url + "/network")
     _drawn(page)
     page.select_option("select[name=country]", country["value"])
     with page.expect_navigation():

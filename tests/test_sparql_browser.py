@@ -10,7 +10,7 @@ import pytest
 
 from endpoint.sparql_editor import examples
 
-from tests.support import chromium, live_server
+from tests.support import live_server
 
 pytestmark = pytest.mark.browser
 
@@ -25,10 +25,7 @@ def live(built_kb):
     sparql.close(app)
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with chromium(tmp_path_factory.mktemp("chromium-sparql"), width=1280, height=1000) as context:
-        yield context
+BROWSER_VIEWPORT = (1280, 1000)
 
 
 def _editor_text(page) -> str:

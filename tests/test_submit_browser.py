@@ -17,7 +17,7 @@ import pytest
 
 from tests.test_submissions import BASE, small_store
 
-from tests.support import ARTIFACTS, chromium, live_server
+from tests.support import ARTIFACTS, live_server
 
 PASSWORD = "browser test password"
 
@@ -37,12 +37,6 @@ def live(tmp_path_factory):
         yield url, kb
     del app, kb
     gc.collect()
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with chromium(tmp_path_factory.mktemp("chromium-submit"), width=1200, height=900) as context:
-        yield context
 
 
 def field_error(page, field: str) -> str:

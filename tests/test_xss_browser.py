@@ -18,7 +18,7 @@ import pytest
 
 from tests.test_submissions import BASE, small_store
 
-from tests.support import ARTIFACTS, chromium, live_server
+from tests.support import ARTIFACTS, live_server
 
 EVIL = BASE + "id/organisation/evil-links"
 PAGE = "/page/organisation/evil-links"
@@ -174,12 +174,6 @@ def live(evil_kb):
     with live_server(app) as url:
         yield url
     sparql.close(app)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    with chromium(tmp_path_factory.mktemp("chromium-xss"), width=1200, height=900) as context:
-        yield context
 
 
 @pytest.mark.browser
