@@ -29,12 +29,15 @@ init: install
 run: init
 	$(BIN)/dsikb serve --host $(HOST) --port $(PORT)
 
+# The suite runs on every core (pytest-xdist), one test module per worker at a time (--dist loadfile:
+# a module's fixtures are built once). JOBS=1 runs it in this process.
+JOBS ?= auto
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # The same suite with every store served by its own `oxigraph serve` (a remote SPARQL store).
 test-remote: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -q --backend=remote $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadfile --backend=remote $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var
