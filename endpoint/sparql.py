@@ -24,12 +24,14 @@ from kb.store import publicview
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable
 from kb.sparql import description, formats, lanes, safety, using
 from kb.sparql.cache import ResultCache
+from kb.sparql.inline import InlineLane, eligible
 from kb.sparql.pool import Busy, InlinePool, Lanes, WorkerPool
 
 bp = Blueprint("sparql", __name__)
 METHODS = ["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"]
 CACHE_CONTROL = "public, max-age=60"
 CACHE_ENTRIES = 256  # complete results of up to 1 MB kept for repeated queries
+INLINE_SLOTS = 2  # lookups evaluated in the web process at once (two cores)
 
 
 class SparqlService:
@@ -50,6 +52,9 @@ class SparqlService:
                                    isolate=not self.allowlist)
         else:
             self.pool = InlinePool(kb.raw_query)
+        # the lightest lookups in this process, no worker (kb/sparql/inline.py); only beside light lanes
+        self.inline = (InlineLane(kb.raw_query, INLINE_SLOTS, settings.light_seconds)
+                       if isinstance(self.pool, Lanes) else None)
         self.cache = ResultCache(CACHE_ENTRIES)
         self.token_hash = (hashlib.sha256(settings.update_token.encode()).digest()
                            if settings.update_token else None)
@@ -188,7 +193,12 @@ def _query(op: protocol.Operation) -> Response:
     if op.default_graphs is not None or op.named_graphs is not None:
         job["default_graph"] = op.default_graphs or []
         job["named_graphs"] = op.named_graphs or []
-    execution = _run(svc, settings, job, light=lanes.classify(found) == lanes.LIGHT)
+    light = lanes.classify(found) == lanes.LIGHT
+    answer = _inline(svc, job) if light and svc.inline is not None and eligible(op.text) else None
+    if answer is not None:
+        svc.cache.put(key, generation, answer[1], answer[2])
+        return Response(answer[1], 200, {**headers, **_info_headers(answer[2]), "X-SPARQL-Lane": "inline"})
+    execution = _run(svc, settings, job, light=light)
     first = execution.next()
     headers["X-SPARQL-Lane"] = execution.lane
     if first[0] == "error":
@@ -230,6 +240,21 @@ def _run(svc: SparqlService, settings, job: dict, light: bool = False):
     execution.on_finish = lambda ex: svc.budget.charge(client, ex.cost)
     execution.on_close = lambda ex: svc.gate.leave(client)  # when the pool has the worker back
     return execution
+
+
+def _inline(svc: SparqlService, job: dict) -> tuple | None:
+    """The lookup evaluated in this process (kb/sparql/inline.py), admitted and charged like any
+    query; None when the inline lane did not answer it (the worker lanes then do)."""
+    client = ratelimit.client_id()
+    svc.budget.check(client)
+    svc.gate.enter(client)
+    try:
+        answer = svc.inline.run(job)
+    finally:
+        svc.gate.leave(client)
+    if answer is not None:
+        svc.budget.charge(client, answer[2]["seconds"])
+    return answer
 
 
 def _info_headers(info: dict) -> dict:
