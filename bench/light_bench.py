@@ -2,9 +2,10 @@
 
 Run by hand (not part of the test suite), loopback only, bounded in time::
 
-    .venv/bin/python bench/light_bench.py --store DIR [--before DIR] [--floor] [--seconds 10] [--rounds 2]
+    .venv/bin/python bench/light_bench.py --store DIR [--inline 2] [--before DIR] [--floor] [--seconds 10] [--rounds 2]
 
-Servers, all over a copy of the same store: ``dsikb`` (this checkout), ``dsikb-before`` (``--before``:
+Servers, all over a copy of the same store: ``dsikb`` (this checkout), ``dsikb-inline`` (``--inline N``: this
+checkout with DSIKB_INLINE_SLOTS=N, kb/sparql/inline.py), ``dsikb-before`` (``--before``:
 another checkout's ``dsikb serve``, e.g. the code before a change), ``oxigraph`` (the peer) and, with
 ``--floor``, ``floor``: a Flask app on waitress that answers every GET with a fixed SPARQL JSON result
 (no check, no store) — what one Python web process costs before any SPARQL work, the ceiling of any
@@ -133,7 +134,7 @@ def wait_up(server: Server, seconds: float = 120) -> None:
     raise SystemExit(f"{server.name} did not answer in time")
 
 
-def start(name: str, store: Path, code: Path | None, threads: int) -> Server:
+def start(name: str, store: Path, code: Path | None, threads: int, extra: dict | None = None) -> Server:
     port = free_port()
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     if name == "oxigraph":
@@ -147,7 +148,7 @@ def start(name: str, store: Path, code: Path | None, threads: int) -> Server:
     # one address sends every client's queries: the per-client limits off, the rest as deployed
     env.update(PYTHONPATH=str(code), DSIKB_STORE=str(store), DSIKB_RATE_LIMIT="0", DSIKB_CLIENT_QUERIES="0",
                DSIKB_ACCESS_LOG="off", DSIKB_SERVER_THREADS=str(threads), DSIKB_HOST="127.0.0.1",
-               DSIKB_PORT=str(port))
+               DSIKB_PORT=str(port), **(extra or {}))
     proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve"], cwd=str(code), env=env, **quiet)
     return Server(name, port, "/sparql", proc)
 
@@ -173,6 +174,42 @@ def sequential(servers: list[Server], orgs: list[str], runs: int) -> dict:
                 raise SystemExit(f"{s.name}: {status} for {q}")
             out[s.name].setdefault(kind, []).append(time.perf_counter() - t)
     return {n: {k: round(statistics.median(v) * 1000, 3) for k, v in kinds.items()} for n, kinds in out.items()}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its live descendants (the query workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, total = {pid}, 0.0
+    for p in sorted(parents):  # descendants (a few levels: workers of the server)
+        q = p
+        for _ in range(4):
+            q = parents.get(q, 0)
+            if q in tree or q == pid:
+                tree.add(p)
+                break
+    return sum(times.get(p, 0.0) for p in tree)
+
+
+def settle(servers: list[Server], limit: float = 300) -> None:
+    """Wait until no server is busy on its own (start-up work: dsikb builds its /browse tables in a
+    background thread at start, which would be counted against its queries)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = [cpu_seconds(s.process.pid) for s in servers]
+        time.sleep(1.0)
+        if all(cpu_seconds(s.process.pid) - b < 0.05 for s, b in zip(servers, before)):
+            return
 
 
 def concurrent(server: Server, orgs: list[str], clients: int, seconds: float, seed: int) -> dict:
@@ -203,15 +240,18 @@ def concurrent(server: Server, orgs: list[str], clients: int, seconds: float, se
                 latencies.extend(mine)
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    cpu0 = cpu_seconds(server.process.pid)
     t0 = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.monotonic() - t0
+    cpu = cpu_seconds(server.process.pid) - cpu0
     latencies.sort()
     return {"qps": len(latencies) / elapsed, "median_ms": statistics.median(latencies) * 1000,
-            "p95_ms": latencies[int(0.95 * (len(latencies) - 1))] * 1000, "errors": len(errors)}
+            "p95_ms": latencies[int(0.95 * (len(latencies) - 1))] * 1000, "errors": len(errors),
+            "cpu_ms": cpu * 1000 / max(1, len(latencies))}
 
 
 def main(argv=None) -> int:
@@ -219,6 +259,8 @@ def main(argv=None) -> int:
     ap.add_argument("--store", required=True, help="a built store (dsikb init / dsikb load)")
     ap.add_argument("--before", help="another checkout to serve as dsikb-before")
     ap.add_argument("--floor", action="store_true", help="also a bare Flask/waitress app (the floor)")
+    ap.add_argument("--inline", type=int, default=0,
+                    help="also this checkout with DSIKB_INLINE_SLOTS=N (the inline lane) as dsikb-inline")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--runs", type=int, default=30, help="sequential runs per kind")
@@ -227,7 +269,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="dsikb-light-"))
     source = Path(args.store)
-    names = ["dsikb"] + (["dsikb-before"] if args.before else []) + ["oxigraph"] + (["floor"] if args.floor else [])
+    names = (["dsikb"] + (["dsikb-inline"] if args.inline else []) + (["dsikb-before"] if args.before else [])
+             + ["oxigraph"] + (["floor"] if args.floor else []))
     servers: list[Server] = []
     try:
         for name in names:  # each its own copy: two processes never open one RocksDB directory
@@ -236,10 +279,12 @@ def main(argv=None) -> int:
             state = source.with_name(source.name + ".state.json")
             if state.exists():
                 shutil.copy(state, copy.with_name("store.state.json"))
-            code = ROOT if name == "dsikb" else Path(args.before) if name == "dsikb-before" else None
-            servers.append(start(name, copy, code, args.threads))
+            code = Path(args.before) if name == "dsikb-before" else ROOT if name.startswith("dsikb") else None
+            extra = {"DSIKB_INLINE_SLOTS": str(args.inline)} if name == "dsikb-inline" else None
+            servers.append(start(name, copy, code, args.threads, extra))
         for s in servers:
             wait_up(s)
+        settle(servers)
         orgs = organisations(next(s for s in servers if s.name == "oxigraph"))
         gen = light_queries(orgs, random.Random(1))
         for _ in range(60):  # warm up: worker start, caches
@@ -255,20 +300,20 @@ def main(argv=None) -> int:
                 m = concurrent(s, orgs, args.clients, args.seconds, r)
                 results[s.name].append(m)
                 print(f"  round {r + 1} {s.name:13} {m['qps']:7.1f} q/s  median {m['median_ms']:6.2f} ms  "
-                      f"p95 {m['p95_ms']:6.2f} ms  errors {m['errors']}", flush=True)
+                      f"p95 {m['p95_ms']:6.2f} ms  server CPU {m['cpu_ms']:5.2f} ms/query  errors {m['errors']}", flush=True)
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
         peer = {k: statistics.median(x[k] for x in results["oxigraph"]) for k in ("qps", "median_ms", "p95_ms")}
         peer_seq = seq["oxigraph"]
         print("\n| server | q/s | tput vs oxigraph | median ms | ratio | p95 ms | sequential ask / projects / "
-              "labels ms | ratio |\n| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+              "labels ms | ratio | server CPU ms/query |\n| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |")
         for s in servers:
-            m = {k: statistics.median(x[k] for x in results[s.name]) for k in ("qps", "median_ms", "p95_ms")}
+            m = {k: statistics.median(x[k] for x in results[s.name]) for k in ("qps", "median_ms", "p95_ms", "cpu_ms")}
             sq = seq[s.name]
             kinds = ("ask", "projects", "labels")
             print(f"| {s.name} | {m['qps']:.1f} | {m['qps'] / peer['qps']:.2f} | {m['median_ms']:.2f} | "
                   f"{m['median_ms'] / peer['median_ms']:.2f} | {m['p95_ms']:.2f} | "
                   f"{' / '.join(f'{sq[k]:.2f}' for k in kinds)} | "
-                  f"{' / '.join(f'{sq[k] / peer_seq[k]:.2f}' for k in kinds)} |")
+                  f"{' / '.join(f'{sq[k] / peer_seq[k]:.2f}' for k in kinds)} | {m['cpu_ms']:.2f} |")
     finally:
         for s in servers:
             s.stop()
