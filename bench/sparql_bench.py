@@ -8,7 +8,9 @@ trailing comment, so no result cache (ours) answers a repeated query: both serve
 
     .venv/bin/python bench/sparql_bench.py --store var/store [--runs 15] [--seconds 10]
 
-Run by hand (not in the test suite); it needs a built store (`dsikb init`).
+Run by hand (not in the test suite); it needs a built store (`dsikb init`). Issue 14's light
+lookups (ASK, an organisation's projects, labels by VALUES), with the floor of a bare Flask app and
+the server CPU per query: bench/light_bench.py.
 """
 
 from __future__ import annotations

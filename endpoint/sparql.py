@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import threading
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -24,12 +25,17 @@ from kb.store import publicview
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable
 from kb.sparql import description, formats, lanes, safety, using
 from kb.sparql.cache import ResultCache
+from kb.sparql.inline import InlineLane, ReadOnlyStore, eligible
 from kb.sparql.pool import Busy, InlinePool, Lanes, WorkerPool
 
 bp = Blueprint("sparql", __name__)
 METHODS = ["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"]
 CACHE_CONTROL = "public, max-age=60"
 CACHE_ENTRIES = 256  # complete results of up to 1 MB kept for repeated queries
+# Lookups evaluated in the web process at once (kb/sparql/inline.py); 0, the default, turns the
+# inline lane off: measured, it answered one lookup at a time faster but 8 clients slower than the
+# worker lanes (GIL hand-offs per row; docs/decisions/2026-12-01-query-evaluation.md)
+INLINE_SLOTS = int(os.environ.get("DSIKB_INLINE_SLOTS", "0") or 0)
 
 
 class SparqlService:
@@ -50,6 +56,10 @@ class SparqlService:
                                    isolate=not self.allowlist)
         else:
             self.pool = InlinePool(kb.raw_query)
+        # the lightest lookups in this process, no worker (kb/sparql/inline.py); only beside light lanes
+        self.inline = (InlineLane(ReadOnlyStore(str(path), lambda: kb.generation).query, INLINE_SLOTS,
+                                  settings.light_seconds)
+                       if isinstance(self.pool, Lanes) and INLINE_SLOTS > 0 else None)
         self.cache = ResultCache(CACHE_ENTRIES)
         self.token_hash = (hashlib.sha256(settings.update_token.encode()).digest()
                            if settings.update_token else None)
@@ -162,7 +172,9 @@ def _query(op: protocol.Operation) -> Response:
                          "application/sparql-update (or update= in a form), with the bearer token")
     media = _choose_media(found.form, op.formats)
     generation = kb.generation
-    key = (media, request.base_url, op.text, tuple(op.default_graphs or ()), tuple(op.named_graphs or ()),
+    # the base URL's parts, not request.base_url: that one re-encodes the URL each time (~0.1 ms)
+    key = (media, request.scheme, request.host, request.root_path, request.path, op.text,
+           tuple(op.default_graphs or ()), tuple(op.named_graphs or ()),
            op.default_graphs is None, op.named_graphs is None)
     headers = {"Content-Type": formats.content_type(media)}
     if request.method != "POST":
@@ -188,7 +200,12 @@ def _query(op: protocol.Operation) -> Response:
     if op.default_graphs is not None or op.named_graphs is not None:
         job["default_graph"] = op.default_graphs or []
         job["named_graphs"] = op.named_graphs or []
-    execution = _run(svc, settings, job, light=lanes.classify(found) == lanes.LIGHT)
+    light = lanes.classify(found) == lanes.LIGHT
+    answer = _inline(svc, job) if light and svc.inline is not None and eligible(op.text) else None
+    if answer is not None:
+        svc.cache.put(key, generation, answer[1], answer[2])
+        return Response(answer[1], 200, {**headers, **_info_headers(answer[2]), "X-SPARQL-Lane": "inline"})
+    execution = _run(svc, settings, job, light=light)
     first = execution.next()
     headers["X-SPARQL-Lane"] = execution.lane
     if first[0] == "error":
@@ -230,6 +247,21 @@ def _run(svc: SparqlService, settings, job: dict, light: bool = False):
     execution.on_finish = lambda ex: svc.budget.charge(client, ex.cost)
     execution.on_close = lambda ex: svc.gate.leave(client)  # when the pool has the worker back
     return execution
+
+
+def _inline(svc: SparqlService, job: dict) -> tuple | None:
+    """The lookup evaluated in this process (kb/sparql/inline.py), admitted and charged like any
+    query; None when the inline lane did not answer it (the worker lanes then do)."""
+    client = ratelimit.client_id()
+    svc.budget.check(client)
+    svc.gate.enter(client)
+    try:
+        answer = svc.inline.run(job)
+    finally:
+        svc.gate.leave(client)
+    if answer is not None:
+        svc.budget.charge(client, answer[2]["seconds"])
+    return answer
 
 
 def _info_headers(info: dict) -> dict:

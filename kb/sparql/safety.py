@@ -197,7 +197,7 @@ def check(text: str, *, allowlist: frozenset[str] | set[str] = frozenset(),
         raise BadRequest(f"the query has {found.operations} operators and pattern separators (UNION, "
                          f"OPTIONAL, FILTER, BIND, '.', '+', '||', ...); the limit is {MAX_OPERATIONS}. "
                          "Split it into several queries, or list values with VALUES.")
-    if _may_reach_out(text):
+    if _may_reach_out(text) and not _only_inside_iris(text):
         found.checked = "parsed"
         services, loads = _outbound(text, found, prefixes or {})
         if loads:
@@ -227,6 +227,24 @@ def _may_reach_out(text: str) -> bool:
         return False
     expanded = _ESCAPE.sub(_expand_one, text).lower()
     return "service" in expanded or "load" in expanded or "\\u" in expanded
+
+
+def _only_inside_iris(text: str) -> bool:
+    """Whether every "service" and "load" of ``text`` (any case, no escapes) lies inside an absolute
+    IRI token, e.g. ``<https://w3id.org/dsi/id/organisation/kall-services>``: such a token holds no
+    space, brace or ``<``, and a SERVICE pattern needs a ``{`` after its keyword, LOAD a space or
+    ``<``; so no parser can read a keyword there, and the slow second parse is not needed (an IRI
+    naming a "services" organisation is common in this knowledge base)."""
+    lowered = text.lower()
+    if "\\u" in lowered:
+        return False
+    hits = lowered.count("service") + lowered.count("load")
+    inside = 0
+    for kind, token, _ in spans(text):
+        if kind == "iri" and _ABSOLUTE.match(token[1:-1]):
+            token = token.lower()
+            inside += token.count("service") + token.count("load")
+    return inside == hits
 
 
 def _expand_one(m: re.Match) -> str:
@@ -297,6 +315,7 @@ def _endpoints(term, declared: dict[str, list[str]], prefixes: dict[str, str]) -
 
 
 _RECURSION = threading.Lock()
+_PARSER = threading.Lock()
 _parsing = 0  # parses under way, and the recursion limit from before the first of them
 _saved_limit = 0
 
@@ -327,7 +346,8 @@ def _parse(text: str, form: str | None, depth: int):
         problem = ""
         for attempt in attempts:
             try:
-                return attempt(text)
+                with _PARSER:  # pyparsing's parser is not thread-safe: concurrent parses failed
+                    return attempt(text)  # with TypeError (500) or a false syntax error (400)
             except (ParseBaseException, ValueError, RecursionError) as exc:
                 problem = problem or (str(exc).splitlines() or ["?"])[0][:300]
         raise BadRequest(
