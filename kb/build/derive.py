@@ -37,15 +37,27 @@ INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 EXTRA = {"funds": "https://schema.org/funder", "takesPartIn": "https://schema.org/member"}  # ?p extra ?o
 
 
+MEMBERSHIPS = """SELECT DISTINCT ?o ?p ?role WHERE {
+    ?m a dsi:ActivityMembership ; dsi:organisation ?o ; dsi:project ?p ; dsi:role ?role }"""
+
+
 def shortcut_triples(kb) -> set[ox.Triple]:
     """The membership shortcuts, from one SELECT over the union of graphs (built as terms in
     Python rather than CONSTRUCT text per property)."""
+    return shortcuts_of(kb, kb.select(MEMBERSHIPS), shortcut_roles(kb))
+
+
+def shortcut_roles(kb) -> dict[str, set[str] | None]:
+    """Shortcut property -> the role concepts it stands for (None: every role)."""
     concepts = ConceptIndex.from_store(kb)
-    rows = kb.select("""SELECT DISTINCT ?o ?p ?role WHERE {
-        ?m a dsi:ActivityMembership ; dsi:organisation ?o ; dsi:project ?p ; dsi:role ?role }""")
+    return {prop: ({concepts.lookup("role", r) for r in roles} - {None} if roles else None)
+            for prop, roles in SHORTCUTS.items()}
+
+
+def shortcuts_of(kb, rows, roles: dict) -> set[ox.Triple]:
+    """The shortcuts of membership rows (dicts of ``o``, ``p``, ``role``), given :func:`shortcut_roles`."""
     out: set[ox.Triple] = set()
-    for prop, roles in SHORTCUTS.items():
-        wanted = {concepts.lookup("role", r) for r in roles} - {None} if roles else None
+    for prop, wanted in roles.items():
         shortcut = ox.NamedNode(kb.names.dsi(prop))
         extra = ox.NamedNode(EXTRA[prop]) if prop in EXTRA else None
         for r in rows:
@@ -59,25 +71,33 @@ def shortcut_triples(kb) -> set[ox.Triple]:
     return out
 
 
+SHARED = """SELECT ?a ?b (COUNT(DISTINCT ?p) AS ?n) WHERE {
+      ?m1 dsi:organisation ?a ; dsi:project ?p .
+      ?m2 dsi:organisation ?b ; dsi:project ?p .
+      FILTER(STR(?a) < STR(?b))
+      FILTER NOT EXISTS { ?a dsi:hidden true }
+      FILTER NOT EXISTS { ?b dsi:hidden true }
+    } GROUP BY ?a ?b"""
+PARTNERS = """SELECT ?g ?c ?a ?b WHERE {
+      GRAPH ?g { ?c a dsi:Collaboration ; dsi:collaborator ?a, ?b . FILTER(STR(?a) < STR(?b)) }
+    }"""
+
+
 def collaboration_triples(kb) -> set[ox.Triple]:
     """collaboratesWith (both directions) and Collaboration nodes with shared-project counts."""
-    dsi = kb.names.dsi
-    rows = kb.select("""
-        SELECT ?a ?b (COUNT(DISTINCT ?p) AS ?n) WHERE {
-          ?m1 dsi:organisation ?a ; dsi:project ?p .
-          ?m2 dsi:organisation ?b ; dsi:project ?p .
-          FILTER(STR(?a) < STR(?b))
-          FILTER NOT EXISTS { ?a dsi:hidden true }
-          FILTER NOT EXISTS { ?b dsi:hidden true }
-        } GROUP BY ?a ?b""")
-    partner_rows = kb.select("""
-        SELECT ?g ?c ?a ?b WHERE {
-          GRAPH ?g { ?c a dsi:Collaboration ; dsi:collaborator ?a, ?b . FILTER(STR(?a) < STR(?b)) }
-        }""", bind={"g": ox.NamedNode(kb.graphs.source("dsi2013"))})
+    rows = kb.select(SHARED)
+    partner_rows = kb.select(PARTNERS, bind={"g": ox.NamedNode(kb.graphs.source("dsi2013"))})
     existing = {r["c"].value for r in partner_rows}
     pairs = {(r["a"].value, r["b"].value): int(r["n"].value) for r in rows}
     for r in partner_rows:
         pairs.setdefault((r["a"].value, r["b"].value), 0)
+    return pair_triples(kb, pairs, existing)
+
+
+def pair_triples(kb, pairs: dict[tuple[str, str], int], existing: set[str]) -> set[ox.Triple]:
+    """The statements of collaborating pairs ((a, b) with a < b -> shared projects); no node for a
+    pair of the 2013 partner network (its node IRI in ``existing``) nor for one sharing no project."""
+    dsi = kb.names.dsi
     out: set[ox.Triple] = set()
     with_ = ox.NamedNode(dsi("collaboratesWith"))
     for (a, b), n in pairs.items():

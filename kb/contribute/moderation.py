@@ -110,12 +110,15 @@ def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
         touched.add(old)
         invalidated = ox.Triple(old, _n(PROV + "invalidatedAtTime"), ox.Literal(when, datatype=_n(XSD + "dateTime")))
         ops.append(f"INSERT DATA {{ GRAPH {sparql_term(old)} {{ {sparql_term(invalidated)} }} }}")
+    from kb.build import incremental
+
+    was = incremental.before(kb, touched)  # what the derived graphs are computed from, before
     kb.update(" ;\n".join(ops), touched=touched)
     kb.flush()
     decided = subs.decide(sid, "accepted", moderator=moderator, supersedes=sorted(earlier))
-    from kb.build.derive import derive
-
-    derive(kb)  # collaborations and shortcuts now, not at the next `dsikb init`
+    # collaborations, shortcuts, partner countries, network figures now, not at the next `dsikb init`:
+    # only where this submission changes them (the same result as deriving from the whole store)
+    incremental.derive_after(kb, was)
     return decided
 
 
