@@ -25,13 +25,46 @@ and graph/aligned. A store whose derived graphs are missing, or a difference wit
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import pyoxigraph as ox
 
 from kb.terms import sparql_term
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+LOCK = threading.Lock()  # held by kb.contribute.moderation.accept from its write to the end of its derivation
+
+
+class Marker:
+    """A file that says "a write is done whose derivation may not be": set before the write, cleared
+    after the derivation. Found set, the process stopped in between (a kill, a crash): the next
+    derivation is a full one, since differences from the last state would miss that write."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+
+    @classmethod
+    def beside(cls, spool: Path | None) -> "Marker":
+        """The marker beside a submission spool (none for an in-memory store's)."""
+        return cls(spool.with_name(spool.name + ".derive-pending") if spool is not None else None)
+
+    def present(self) -> bool:
+        return self.path is not None and self.path.exists()
+
+    def set(self) -> None:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "w") as fh:
+                fh.write("derivation pending\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+
+    def clear(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 @dataclass
