@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from kb.importers.concepts import ConceptIndex
 from kb.importers.dsi2013 import collaboration_iri
 from kb.link.align import align
 from kb.importers.meta import CC_BY, describe, describe_project_graphs, update_meta
@@ -49,9 +48,30 @@ def shortcut_triples(kb) -> set[ox.Triple]:
 
 def shortcut_roles(kb) -> dict[str, set[str] | None]:
     """Shortcut property -> the role concepts it stands for (None: every role)."""
-    concepts = ConceptIndex.from_store(kb)
-    return {prop: ({concepts.lookup("role", r) for r in roles} - {None} if roles else None)
-            for prop, roles in SHORTCUTS.items()}
+    lookup = _role_lookup(kb)
+    return {prop: ({lookup(r) for r in roles} - {None} if roles else None) for prop, roles in SHORTCUTS.items()}
+
+
+def _role_lookup(kb):
+    """``ConceptIndex.from_store(kb).lookup("role", ...)`` from the role scheme's concepts alone (quad
+    patterns, not every taxonomy's labels: an accept needs only these)."""
+    from kb.importers.concepts import FALLBACK, norm
+
+    skos = kb.names.prefixes()["skos"]
+    index: dict[str, str] = {}
+    rows = []
+    for scheme in (kb.names.concept_ns + "role", kb.names.concept_ns + "role/"):
+        for q in kb.quads(None, ox.NamedNode(skos + "inScheme"), ox.NamedNode(scheme), None):
+            for label in ("prefLabel", "altLabel", "hiddenLabel", "notation"):
+                rows += [(q.subject.value, lq.object.value) for lq in kb.quads(q.subject, ox.NamedNode(skos + label), None, None)]
+    for concept, label in sorted(rows):
+        index.setdefault(norm(label), concept)
+        index.setdefault(norm(concept.rsplit("/", 1)[-1]), concept)
+    if not rows:
+        for slug, spellings in FALLBACK.get("role", {}).items():
+            for spelling in [slug, *spellings]:
+                index.setdefault(norm(spelling), kb.names.concept("role", slug))
+    return lambda value: index.get(norm(value))
 
 
 def shortcuts_of(kb, rows, roles: dict) -> set[ox.Triple]:

@@ -126,7 +126,7 @@ def _triples(kb, predicate: ox.NamedNode, object=None, pending: dict | None = No
     """The triples of a quad pattern over every graph (the default graph's statements are in some
     named graph too), with a ``pending`` write (see :func:`read_graph`) made."""
     pending = pending or {}
-    gone = set().union(*(removed for removed, _ in pending.values()))
+    gone = {t for removed, _ in pending.values() for t in removed if t.predicate == predicate}
     for q in kb.quads(None, predicate, object, None):
         if gone and q.triple in gone:
             named = not isinstance(q.graph_name, ox.DefaultGraph)
@@ -222,12 +222,21 @@ def _place(discs, radius: float) -> tuple[float, float]:
     """The first point along an outward spiral where a disc of ``radius`` overlaps none placed."""
     if not discs:
         return 0.0, 0.0
+    recent = discs[-400:]
+    blocker = None  # the disc that refused the last point: most likely to refuse the next one too
     t = 0.0
     while True:
         x, y = 0.6 * t * math.cos(t), 0.6 * t * math.sin(t)
-        if all((x - dx) ** 2 + (y - dy) ** 2 >= (radius + dr + 1.5) ** 2 for dx, dy, dr in discs[-400:]):
-            return x, y
+        if blocker is None or not _overlaps(x, y, radius, blocker):
+            blocker = next((d for d in recent if _overlaps(x, y, radius, d)), None)
+            if blocker is None:
+                return x, y
         t += max(0.02, 0.5 * radius / (1.0 + 0.6 * t))
+
+
+def _overlaps(x: float, y: float, radius: float, disc: tuple[float, float, float]) -> bool:
+    dx, dy, dr = disc
+    return not (x - dx) ** 2 + (y - dy) ** 2 >= (radius + dr + 1.5) ** 2
 
 
 # -- per-generation cache ---------------------------------------------------------------------------
