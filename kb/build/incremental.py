@@ -16,11 +16,16 @@ The network figures are global (one more link can move every organisation's betw
 communities), so they are computed again in full, from quad patterns (kb/publish/network.py), and
 written as a difference like the rest. The affected keys are the written nodes (``touched``, the
 subjects of every statement the write adds or removes) and every node their statements name
-before and after the write (:func:`before` is called just before it). Two store updates follow,
-each one transaction with the public default graph in step: graph/derived and the partner
-countries, then (the network reads the first's shortcuts and collaborations) the network figures
-and graph/aligned. A store whose derived graphs are missing, or a difference with blank nodes
-(which SPARQL ``DELETE DATA`` cannot name), gets the full derivation instead.
+before and after the write (:func:`before` is called just before it). Every difference goes into
+one store update, one transaction with the public default graph in step; the network and
+graph/aligned are computed as if the differences before them were written already (``pending``).
+A store whose derived graphs are missing, or a difference with blank nodes (which SPARQL ``DELETE
+DATA`` cannot name), gets the full derivation instead.
+
+Differences are only right from a state that was itself derived: kb.contribute.moderation.accept
+holds :data:`LOCK` from its write to the end of the derivation, and a :class:`Marker` file beside
+the submission spool says a write was made whose derivation may not have been (a kill in between);
+found there, the next accept derives from the whole store.
 """
 
 from __future__ import annotations
