@@ -217,10 +217,11 @@ def _write(kb, changes: dict[str, tuple[set, set]]) -> dict[str, bool]:
     ops, touched = [], set()
     for graph, (removed, added) in changes.items():
         node = ox.NamedNode(graph)
-        for verb, triples in (("DELETE", removed), ("INSERT", added)):
-            if triples:
-                ops.append(f"{verb} DATA {{ GRAPH {sparql_term(node)} {{ {sparql_term(sorted(triples, key=str))} }} }}")
-                touched |= {t.subject for t in triples}
+        if removed:
+            ops.append(f"DELETE DATA {{ GRAPH {sparql_term(node)} {{ {sparql_term(sorted(removed, key=str))} }} }}")
+        if added:
+            ops.append(f"INSERT DATA {{ GRAPH {sparql_term(node)} {{ {sparql_term(sorted(added, key=str))} }} }}")
+        touched |= {t.subject for t in removed | added}
     if ops:
         kb.update(" ;\n".join(ops), touched=touched)
     return {graph: bool(removed or added) for graph, (removed, added) in changes.items()}
