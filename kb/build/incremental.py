@@ -37,8 +37,6 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kb.terms import sparql_term
-
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 LOCK = threading.Lock()  # held by kb.contribute.moderation.accept from its write to the end of its derivation
 
@@ -214,16 +212,7 @@ def _nodes(triples) -> set[ox.NamedNode]:
 
 def _write(kb, changes: dict[str, tuple[set, set]]) -> dict[str, bool]:
     """One update: each graph loses its removed triples and gains its added ones."""
-    ops, touched = [], set()
-    for graph, (removed, added) in changes.items():
-        node = ox.NamedNode(graph)
-        if removed:
-            ops.append(f"DELETE DATA {{ GRAPH {sparql_term(node)} {{ {sparql_term(sorted(removed, key=str))} }} }}")
-        if added:
-            ops.append(f"INSERT DATA {{ GRAPH {sparql_term(node)} {{ {sparql_term(sorted(added, key=str))} }} }}")
-        touched |= {t.subject for t in removed | added}
-    if ops:
-        kb.update(" ;\n".join(ops), touched=touched)
+    kb.change_graphs(changes)
     return {graph: bool(removed or added) for graph, (removed, added) in changes.items()}
 
 
