@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import pyoxigraph as ox
 
-from kb.importers.concepts import ConceptIndex
 from kb.importers.dsi2013 import collaboration_iri
 from kb.link.align import align
 from kb.importers.meta import CC_BY, describe, describe_project_graphs, update_meta
@@ -37,15 +36,48 @@ INTEGER = ox.NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 EXTRA = {"funds": "https://schema.org/funder", "takesPartIn": "https://schema.org/member"}  # ?p extra ?o
 
 
+MEMBERSHIPS = """SELECT DISTINCT ?o ?p ?role WHERE {
+    ?m a dsi:ActivityMembership ; dsi:organisation ?o ; dsi:project ?p ; dsi:role ?role }"""
+
+
 def shortcut_triples(kb) -> set[ox.Triple]:
     """The membership shortcuts, from one SELECT over the union of graphs (built as terms in
     Python rather than CONSTRUCT text per property)."""
-    concepts = ConceptIndex.from_store(kb)
-    rows = kb.select("""SELECT DISTINCT ?o ?p ?role WHERE {
-        ?m a dsi:ActivityMembership ; dsi:organisation ?o ; dsi:project ?p ; dsi:role ?role }""")
+    return shortcuts_of(kb, kb.select(MEMBERSHIPS), shortcut_roles(kb))
+
+
+def shortcut_roles(kb) -> dict[str, set[str] | None]:
+    """Shortcut property -> the role concepts it stands for (None: every role)."""
+    lookup = _role_lookup(kb)
+    return {prop: ({lookup(r) for r in roles} - {None} if roles else None) for prop, roles in SHORTCUTS.items()}
+
+
+def _role_lookup(kb):
+    """``ConceptIndex.from_store(kb).lookup("role", ...)`` from the role scheme's concepts alone (quad
+    patterns, not every taxonomy's labels: an accept needs only these)."""
+    from kb.importers.concepts import FALLBACK, norm
+
+    skos = kb.names.prefixes()["skos"]
+    index: dict[str, str] = {}
+    rows = []
+    for scheme in (kb.names.concept_ns + "role", kb.names.concept_ns + "role/"):
+        for q in kb.quads(None, ox.NamedNode(skos + "inScheme"), ox.NamedNode(scheme), None):
+            for label in ("prefLabel", "altLabel", "hiddenLabel", "notation"):
+                rows += [(q.subject.value, lq.object.value) for lq in kb.quads(q.subject, ox.NamedNode(skos + label), None, None)]
+    for concept, label in sorted(rows):
+        index.setdefault(norm(label), concept)
+        index.setdefault(norm(concept.rsplit("/", 1)[-1]), concept)
+    if not rows:
+        for slug, spellings in FALLBACK.get("role", {}).items():
+            for spelling in [slug, *spellings]:
+                index.setdefault(norm(spelling), kb.names.concept("role", slug))
+    return lambda value: index.get(norm(value))
+
+
+def shortcuts_of(kb, rows, roles: dict) -> set[ox.Triple]:
+    """The shortcuts of membership rows (dicts of ``o``, ``p``, ``role``), given :func:`shortcut_roles`."""
     out: set[ox.Triple] = set()
-    for prop, roles in SHORTCUTS.items():
-        wanted = {concepts.lookup("role", r) for r in roles} - {None} if roles else None
+    for prop, wanted in roles.items():
         shortcut = ox.NamedNode(kb.names.dsi(prop))
         extra = ox.NamedNode(EXTRA[prop]) if prop in EXTRA else None
         for r in rows:
@@ -59,25 +91,33 @@ def shortcut_triples(kb) -> set[ox.Triple]:
     return out
 
 
+SHARED = """SELECT ?a ?b (COUNT(DISTINCT ?p) AS ?n) WHERE {
+      ?m1 dsi:organisation ?a ; dsi:project ?p .
+      ?m2 dsi:organisation ?b ; dsi:project ?p .
+      FILTER(STR(?a) < STR(?b))
+      FILTER NOT EXISTS { ?a dsi:hidden true }
+      FILTER NOT EXISTS { ?b dsi:hidden true }
+    } GROUP BY ?a ?b"""
+PARTNERS = """SELECT ?g ?c ?a ?b WHERE {
+      GRAPH ?g { ?c a dsi:Collaboration ; dsi:collaborator ?a, ?b . FILTER(STR(?a) < STR(?b)) }
+    }"""
+
+
 def collaboration_triples(kb) -> set[ox.Triple]:
     """collaboratesWith (both directions) and Collaboration nodes with shared-project counts."""
-    dsi = kb.names.dsi
-    rows = kb.select("""
-        SELECT ?a ?b (COUNT(DISTINCT ?p) AS ?n) WHERE {
-          ?m1 dsi:organisation ?a ; dsi:project ?p .
-          ?m2 dsi:organisation ?b ; dsi:project ?p .
-          FILTER(STR(?a) < STR(?b))
-          FILTER NOT EXISTS { ?a dsi:hidden true }
-          FILTER NOT EXISTS { ?b dsi:hidden true }
-        } GROUP BY ?a ?b""")
-    partner_rows = kb.select("""
-        SELECT ?g ?c ?a ?b WHERE {
-          GRAPH ?g { ?c a dsi:Collaboration ; dsi:collaborator ?a, ?b . FILTER(STR(?a) < STR(?b)) }
-        }""", bind={"g": ox.NamedNode(kb.graphs.source("dsi2013"))})
+    rows = kb.select(SHARED)
+    partner_rows = kb.select(PARTNERS, bind={"g": ox.NamedNode(kb.graphs.source("dsi2013"))})
     existing = {r["c"].value for r in partner_rows}
     pairs = {(r["a"].value, r["b"].value): int(r["n"].value) for r in rows}
     for r in partner_rows:
         pairs.setdefault((r["a"].value, r["b"].value), 0)
+    return pair_triples(kb, pairs, existing)
+
+
+def pair_triples(kb, pairs: dict[tuple[str, str], int], existing: set[str]) -> set[ox.Triple]:
+    """The statements of collaborating pairs ((a, b) with a < b -> shared projects); no node for a
+    pair of the 2013 partner network (its node IRI in ``existing``) nor for one sharing no project."""
+    dsi = kb.names.dsi
     out: set[ox.Triple] = set()
     with_ = ox.NamedNode(dsi("collaboratesWith"))
     for (a, b), n in pairs.items():

@@ -35,6 +35,28 @@ def partner_country_triples(kb) -> set[ox.Triple]:
     return out
 
 
+def of_project(kb, project: ox.NamedNode) -> set[ox.Triple]:
+    """The rule's conclusions about one project, from quad patterns (what kb/build/incremental.py
+    recomputes after a small write): the same as :func:`partner_country_triples` restricted to it."""
+    d = lambda name: ox.NamedNode(kb.names.dsi(name))  # noqa: E731
+    rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+    if not isinstance(project, ox.NamedNode) or not _any(kb.quads(project, rdf_type, d("Project"), None)):
+        return set()
+    out: set[ox.Triple] = set()
+    for m in {q.subject for q in kb.quads(None, d("project"), project, None)}:
+        for org in {q.object for q in kb.quads(m, d("organisation"), None, None)}:
+            if isinstance(org, ox.Literal) or _any(kb.quads(org, d("hidden"), ox.Literal(True), None)) \
+                    or _any(kb.quads(org, d("withdrawn"), None, None)):
+                continue
+            out.update(ox.Triple(project, d("partnerCountry"), q.object) for q in kb.quads(org, d("country"), None, None)
+                       if isinstance(q.object, ox.NamedNode))
+    return out
+
+
+def _any(quads) -> bool:
+    return next(iter(quads), None) is not None
+
+
 def derive_partner_countries(kb) -> bool:
     """Rebuild graph/derived/partner-countries; True when it changed."""
     return kb.replace_graph(kb.graphs.partner_countries, partner_country_triples(kb))

@@ -110,12 +110,26 @@ def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
         touched.add(old)
         invalidated = ox.Triple(old, _n(PROV + "invalidatedAtTime"), ox.Literal(when, datatype=_n(XSD + "dateTime")))
         ops.append(f"INSERT DATA {{ GRAPH {sparql_term(old)} {{ {sparql_term(invalidated)} }} }}")
-    kb.update(" ;\n".join(ops), touched=touched)
-    kb.flush()
-    decided = subs.decide(sid, "accepted", moderator=moderator, supersedes=sorted(earlier))
-    from kb.build.derive import derive
+    from kb.build import incremental
 
-    derive(kb)  # collaborations and shortcuts now, not at the next `dsikb init`
+    with incremental.LOCK:  # one accept's derivation at a time: each reads what the last one wrote
+        left = incremental.Marker.beside(subs.path)  # an accept stopped before deriving leaves it
+        behind = left.present()
+        was = incremental.before(kb, touched)  # what the derived graphs are computed from, before
+        left.set()
+        kb.update(" ;\n".join(ops), touched=touched)
+        kb.flush()
+        decided = subs.decide(sid, "accepted", moderator=moderator, supersedes=sorted(earlier))
+        # collaborations, shortcuts, partner countries, network figures now, not at the next `dsikb
+        # init`: only where this submission changes them (the same result as deriving from the whole
+        # store); from the whole store when an earlier accept was cut before its derivation
+        if behind:
+            from kb.build.derive import derive
+
+            derive(kb)
+        else:
+            incremental.derive_after(kb, was)
+        left.clear()
     return decided
 
 

@@ -69,9 +69,11 @@ def _visible_organisations(kb) -> tuple[set[str], dict[str, str]]:
     return orgs - gone - set(merged), merged
 
 
-def read_graph(kb) -> tuple[nx.Graph, dict[str, str]]:
+def read_graph(kb, pending: dict | None = None) -> tuple[nx.Graph, dict[str, str]]:
     """The undirected organisation graph (edge attributes: ``weight`` = shared projects, at least 1;
-    ``funding`` = one of the two funds a project they share) and the organisations' labels."""
+    ``funding`` = one of the two funds a project they share) and the organisations' labels.
+    ``pending``: graph IRI -> (removed, added) triples of a write not made yet (kb/build/incremental.py
+    writes graph/derived and these figures in one update): read as if it were made."""
     visible, merged = _visible_organisations(kb)
 
     def node(term) -> str | None:
@@ -80,16 +82,13 @@ def read_graph(kb) -> tuple[nx.Graph, dict[str, str]]:
 
     members: dict[str, set[str]] = {}  # project -> organisations
     funders: dict[str, set[str]] = {}  # project -> organisations that fund it
-    for r in kb.select("""SELECT DISTINCT ?o ?p ?r WHERE {
-            { ?o dsi:takesPartIn ?p } UNION { ?m dsi:organisation ?o ; dsi:project ?p OPTIONAL { ?m dsi:role ?r } }
-            UNION { ?f dsi:funder ?o ; dsi:fundedProject ?p BIND(true AS ?r) } }"""):
-        o = node(r["o"])
-        if o is None or not isinstance(r["p"], ox.NamedNode):
+    for o, p, r in _participation(kb, pending):
+        o = node(o)
+        if o is None or not isinstance(p, ox.NamedNode):
             continue
-        members.setdefault(r["p"].value, set()).add(o)
-        role = r.get("r")
-        if role is not None and (isinstance(role, ox.Literal) or role.value.endswith(("/sole-funder", "/co-funder"))):
-            funders.setdefault(r["p"].value, set()).add(o)
+        members.setdefault(p.value, set()).add(o)
+        if r is not None and (isinstance(r, ox.Literal) or r.value.endswith(("/sole-funder", "/co-funder"))):
+            funders.setdefault(p.value, set()).add(o)
     g = nx.Graph()
     for project in sorted(members):
         orgs = sorted(members[project])
@@ -101,16 +100,20 @@ def read_graph(kb) -> tuple[nx.Graph, dict[str, str]]:
                     g[a][b]["funding"] |= a in paying or b in paying
                 else:
                     g.add_edge(a, b, weight=1, funding=a in paying or b in paying)
-    for r in kb.select("""SELECT DISTINCT ?a ?b WHERE {
-            ?c a dsi:Collaboration ; dsi:collaborator ?a, ?b . FILTER(STR(?a) < STR(?b)) }"""):
-        a, b = node(r["a"]), node(r["b"])
+    for a, b in _partner_pairs(kb, pending):
+        a, b = node(a), node(b)
         if a and b and a != b and not g.has_edge(a, b):
             g.add_edge(a, b, weight=1, funding=False)
     ordered = nx.Graph()  # nodes and edges in IRI order: the seeded algorithms give the same answer each run
     ordered.add_nodes_from(sorted(g.nodes))
     ordered.add_edges_from(sorted((min(a, b), max(a, b), d) for a, b, d in g.edges(data=True)))
     found: dict[str, list] = {}
-    for r in kb.select("SELECT ?o ?l WHERE { ?o a dsi:Organisation ; rdfs:label ?l }"):
+    if kb.in_process:  # one lookup per linked organisation: cheap in process, not every organisation's labels
+        rows = [r for iri in ordered for r in kb.select(
+            "SELECT ?o ?l WHERE { ?o a dsi:Organisation ; rdfs:label ?l }", bind={"o": ox.NamedNode(iri)})]
+    else:  # one request
+        rows = kb.select("SELECT ?o ?l WHERE { ?o a dsi:Organisation ; rdfs:label ?l }")
+    for r in rows:
         if r["o"].value in ordered and isinstance(r["l"], ox.Literal):
             found.setdefault(r["o"].value, []).append(r["l"])
     # English or untagged first, then the same choice every run (community names come from labels)
@@ -119,9 +122,62 @@ def read_graph(kb) -> tuple[nx.Graph, dict[str, str]]:
     return ordered, labels
 
 
-def compute(kb, generation: int | None = None) -> Network:
-    """Read the graph and compute every figure (deterministic for a given store content)."""
-    g, labels = read_graph(kb)
+def _triples(kb, predicate: ox.NamedNode, object=None, pending: dict | None = None):
+    """The triples of a quad pattern over every graph (the default graph's statements are in some
+    named graph too), with a ``pending`` write (see :func:`read_graph`) made."""
+    pending = pending or {}
+    gone = {t for removed, _ in pending.values() for t in removed if t.predicate == predicate}
+    for q in kb.quads(None, predicate, object, None):
+        if gone and q.triple in gone:
+            named = not isinstance(q.graph_name, ox.DefaultGraph)
+            if not named or q.triple in pending.get(q.graph_name.value, ((),))[0]:
+                continue  # the default graph's copy goes unless a named graph still states it
+        yield q.triple
+    for _, added in pending.values():
+        yield from (t for t in added if t.predicate == predicate and (object is None or t.object == object))
+
+
+def _pairs(kb, predicate: str, pending: dict | None = None) -> dict:
+    """Subject -> set of objects of ``dsi:{predicate}`` (a quad pattern: the cheapest read)."""
+    out: dict = {}
+    for t in _triples(kb, ox.NamedNode(kb.names.dsi(predicate)), None, pending):
+        out.setdefault(t.subject, set()).add(t.object)
+    return out
+
+
+def _participation(kb, pending: dict | None = None) -> set[tuple]:
+    """(organisation, project, role or None) as one SPARQL query would give them (``?o dsi:takesPartIn
+    ?p``, or a membership with its role if any, or a dsi:Funding node with ``true`` for a role), from
+    quad patterns joined here: where the union of joins took a second on the real data."""
+    pairs = lambda predicate: _pairs(kb, predicate, pending)  # noqa: E731
+    out: set[tuple] = {(o, p, None) for o, ps in pairs("takesPartIn").items() for p in ps}
+    orgs, projects, roles = pairs("organisation"), pairs("project"), pairs("role")
+    for m, os_ in orgs.items():
+        for p in projects.get(m, ()):
+            for o in os_:
+                out.update((o, p, r) for r in roles.get(m, (None,)))
+    funded = pairs("fundedProject")
+    for f, os_ in pairs("funder").items():
+        out.update((o, p, ox.Literal(True)) for p in funded.get(f, ()) for o in os_)
+    return out
+
+
+def _partner_pairs(kb, pending: dict | None = None) -> set[tuple]:
+    """(a, b) with STR(a) < STR(b) for every dsi:Collaboration node naming both as collaborators."""
+    kind = ox.NamedNode(kb.names.dsi("Collaboration"))
+    typed = {t.subject for t in _triples(kb, ox.NamedNode(RDF_TYPE), kind, pending)}
+    out = set()
+    for c, names in _pairs(kb, "collaborator", pending).items():
+        if c in typed:
+            named = [t for t in names if not isinstance(t, ox.BlankNode)]  # STR() of a blank node fails
+            out.update((a, b) for a in named for b in named if a.value < b.value)
+    return out
+
+
+def compute(kb, generation: int | None = None, pending: dict | None = None) -> Network:
+    """Read the graph and compute every figure (deterministic for a given store content; ``pending``:
+    see :func:`read_graph`)."""
+    g, labels = read_graph(kb, pending)
     n = g.number_of_nodes()
     degree = dict(g.degree())
     if n > EXACT_BETWEENNESS:
@@ -166,12 +222,21 @@ def _place(discs, radius: float) -> tuple[float, float]:
     """The first point along an outward spiral where a disc of ``radius`` overlaps none placed."""
     if not discs:
         return 0.0, 0.0
+    recent = discs[-400:]
+    blocker = None  # the disc that refused the last point: most likely to refuse the next one too
     t = 0.0
     while True:
         x, y = 0.6 * t * math.cos(t), 0.6 * t * math.sin(t)
-        if all((x - dx) ** 2 + (y - dy) ** 2 >= (radius + dr + 1.5) ** 2 for dx, dy, dr in discs[-400:]):
-            return x, y
+        if blocker is None or not _overlaps(x, y, radius, blocker):
+            blocker = next((d for d in recent if _overlaps(x, y, radius, d)), None)
+            if blocker is None:
+                return x, y
         t += max(0.02, 0.5 * radius / (1.0 + 0.6 * t))
+
+
+def _overlaps(x: float, y: float, radius: float, disc: tuple[float, float, float]) -> bool:
+    dx, dy, dr = disc
+    return not (x - dx) ** 2 + (y - dy) ** 2 >= (radius + dr + 1.5) ** 2
 
 
 # -- per-generation cache ---------------------------------------------------------------------------

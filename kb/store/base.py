@@ -212,6 +212,35 @@ class Store(abc.ABC):
         self.bump()
         return True
 
+    def change_graphs(self, changes: dict) -> bool:
+        """Remove and add triples in named graphs (graph IRI -> (removed, added)), atomically, with
+        the public default graph kept in step in the same transaction by the triples changed (as
+        :meth:`replace_graph` does, not by re-deriving every statement of their subjects). ``removed``
+        are triples the graph holds, ``added`` ones it does not; no blank nodes (``DELETE DATA``
+        cannot name them). False (and nothing written) when there is nothing to change."""
+        from kb.store import publicview
+
+        ops, added_all, removed_all = [], set(), set()
+        for graph, (removed, added) in changes.items():
+            node = ox.NamedNode(graph)
+            if removed:
+                ops.append(f"DELETE DATA {{ GRAPH {sparql_term(node)} {{ {sparql_term(sorted(removed, key=str))} }} }}")
+            if added:
+                ops.append(f"INSERT DATA {{ GRAPH {sparql_term(node)} {{ {sparql_term(sorted(added, key=str))} }} }}")
+            added_all |= set(added)
+            removed_all |= set(removed)
+        if not ops:
+            return False
+        view = publicview.Staging(self)
+        try:
+            view.stage(self, added=added_all, removed=removed_all,
+                       nodes=publicview.status_nodes(self, added_all | removed_all))
+            self.raw_update(" ;\n".join(self._writes([*ops, *view.operations()])))
+        finally:
+            view.discard(self)
+        self.bump()
+        return True
+
     def drop_graph(self, graph: str) -> bool:
         """Remove a named graph; what only it stated leaves the public default graph with it."""
         from kb.store import publicview

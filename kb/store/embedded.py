@@ -195,6 +195,7 @@ class KB(Store):
 
     replace_graph = _reopens_after_disk_full(Store.replace_graph)
     drop_graph = _reopens_after_disk_full(Store.drop_graph)
+    change_graphs = _reopens_after_disk_full(Store.change_graphs)
     update = _reopens_after_disk_full(Store.update)
     drop_staging_graphs = _reopens_after_disk_full(Store.drop_staging_graphs)
 
