@@ -38,30 +38,38 @@ class Recovery:
     def settle(self, *, strict: bool = True) -> list[str]:
         """Run the recovery unless done. When the store is unavailable: raise its 503 (``strict``)
         or return [] and try again later (at most once per ``retry_seconds``; a 503 seen less than
-        that ago is answered without asking the store again). Other errors propagate."""
+        that ago is answered without asking the store again). Other errors propagate. A call that
+        is not ``strict`` never waits for a try under way in another thread."""
         if not self.pending:
             return self.settled
-        with self._lock:
-            if not self.pending:
-                return self.settled
-            if self._failure is not None and time.monotonic() - self._failed_at < self.retry_seconds:
-                if strict:
-                    failure = self._failure
-                    raise KBError(failure.message, status=failure.status, headers=failure.headers)
-                return []
-            if not self.subs.exists:  # no queue yet: nothing was ever accepted
-                self.pending = False
-                return []
-            from kb.contribute.moderation import recover
+        if not self._lock.acquire(blocking=strict):
+            return []
+        try:
+            return self._settle(strict)
+        finally:
+            self._lock.release()
 
-            try:
-                self.settled = recover(self.kb, self.subs)
-            except KBError as exc:
-                if not store_unavailable(exc):
-                    raise
-                self._failure, self._failed_at = exc, time.monotonic()
-                if strict:
-                    raise
-                return []
-            self.pending, self._failure = False, None
+    def _settle(self, strict: bool) -> list[str]:
+        if not self.pending:
             return self.settled
+        if self._failure is not None and time.monotonic() - self._failed_at < self.retry_seconds:
+            if strict:
+                failure = self._failure
+                raise KBError(failure.message, status=failure.status, headers=failure.headers)
+            return []
+        if not self.subs.exists:  # no queue yet: nothing was ever accepted
+            self.pending = False
+            return []
+        from kb.contribute.moderation import recover
+
+        try:
+            self.settled = recover(self.kb, self.subs)
+        except KBError as exc:
+            if not store_unavailable(exc):
+                raise
+            self._failure, self._failed_at = exc, time.monotonic()
+            if strict:
+                raise
+            return []
+        self.pending, self._failure = False, None
+        return self.settled
