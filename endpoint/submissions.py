@@ -27,6 +27,7 @@ from kb.publish.describe import best_label
 from kb.errors import BadRequest, Forbidden, SyntaxProblem, TooLarge, Unprocessable
 from kb.contribute.submission_json import CONCEPT_FIELDS, json_schema
 from kb.contribute.queue import SubmissionStore, Submitter
+from kb.contribute.recovery import Recovery
 from kb.contribute.submissions import NotConforming, submit
 from kb.terms import FieldProblem, iri
 
@@ -43,13 +44,23 @@ GEO = "http://www.w3.org/2003/01/geo/wgs84_pos#"
 
 
 def init_app(app) -> None:
-    """Open the submissions spool beside the store and settle any accept a crash interrupted."""
+    """Open the submissions spool beside the store and settle any accept a crash interrupted: now,
+    or, while the store is down, as soon as it is back (kb/contribute/recovery.py)."""
     kb = app.extensions["dsikb"]
     subs = SubmissionStore.for_kb(kb)
     app.extensions["dsikb_submissions"] = subs
     moderator_auth.init_app(app)  # session cookie flags, sign-in throttle
-    if subs.exists:  # every store is writable, the remote one too
-        moderation.recover(kb, subs)
+    recovery = app.extensions["dsikb_recovery"] = Recovery(kb, subs)
+    recovery.settle(strict=False)  # every store is writable, the remote one too
+
+
+@bp.before_app_request
+def _settle_recovery():
+    """Until the start-up recovery has run: try it again (the store may be back); the submissions'
+    and moderators' pages answer 503 meanwhile, as their queue may still say "pending" wrongly."""
+    recovery = current_app.extensions.get("dsikb_recovery")
+    if recovery is not None and recovery.pending:
+        recovery.settle(strict=request.blueprint in ("submissions", "moderate_duplicates"))
 
 
 def get_subs() -> SubmissionStore:

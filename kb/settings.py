@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +75,7 @@ class Settings:
     session_max_age: int = _setting(43_200, "Seconds a moderator's sign-in lasts, counted from sign-in (then sign in again).", env_type=int)
     cookie_secure: str = _setting("auto", "Secure flag of the session cookie: yes, no, or auto (Secure except over plain http to localhost).")
     login_max_failures: int = _setting(5, "Failed moderator sign-ins per account and per address in 15 minutes before further attempts get 429 for a growing delay (0: no limit).", env_type=int)
+    submissions_db: str = _setting("", "SQLite file of the submission queue (empty: beside the store, `{DSIKB_STORE}.submissions.sqlite`, for an on-disk store; for a remote store one file per store in the user's state folder, `$XDG_STATE_HOME/dsikb/`, by default `~/.local/state/dsikb/`).")
     submission_max_bytes: int = _setting(1_000_000, "Largest accepted submission body, in bytes (413 beyond).", env_type=int)
     wikidata_endpoint: str = _setting("https://query.wikidata.org/sparql", "SPARQL endpoint `dsikb link wikidata` queries.")
     contact: str = _setting("", "Contact point stated in the VoID/DCAT description: a `mailto:` address or a web page (empty: the site's home page).")
@@ -108,3 +110,21 @@ class Settings:
 
 
 SETTINGS = [(f.name, f.default, f.metadata["help"]) for f in dataclasses.fields(Settings)]
+
+
+def remote_state_file(settings: Settings, suffix: str) -> Path:
+    """A file of the app's own state about a remote store (its submission queue, a linking run's
+    progress), where no store directory can hold it: ``$XDG_STATE_HOME/dsikb/{host}-{port}{suffix}``
+    (``~/.local/state`` when unset, as the XDG Base Directory specification says), never relative
+    to the working directory. Named after the store's address (Oxigraph's ``/query`` left out, so
+    both spellings of DSIKB_STORE agree): two stores never share a file, and every app process of
+    one host finds the same one."""
+    from urllib.parse import urlsplit
+
+    state = os.environ.get("XDG_STATE_HOME", "")
+    folder = Path(state) if os.path.isabs(state) else Path.home() / ".local" / "state"
+    url = urlsplit(settings.store_query_url or settings.store.removeprefix("sparql+"))
+    path = url.path.rstrip("/").removesuffix("/query")
+    name = "-".join(p for p in (url.hostname or "store", str(url.port or ""),
+                                re.sub(r"[^A-Za-z0-9.]+", "-", path).strip("-")) if p)
+    return folder / "dsikb" / f"{name}{suffix}"

@@ -100,19 +100,25 @@ class ServerOwnership:
 
 def settings_for(path, **overrides) -> Settings:
     """Settings for the store at ``path``; on the remote backend, for an Oxigraph server over it."""
-    store = support.serve_dir(path) if support.serves(path) else str(path)
+    store = str(path)
+    if support.serves(path):  # the queue beside the served directory, as beside an on-disk store
+        store = support.serve_dir(path)
+        overrides.setdefault("submissions_db", support.queue_beside(path))
     return Settings.from_env(environ={}, store=store, sources=str(SOURCES), **overrides)
 
 
 def _own_working_dir(factory, name):
-    """On the remote backend, a working directory of its own: a remote store's submission spool is
-    ./var/submissions.sqlite, so each session, module and test gets its own (as each on-disk store
-    has its own spool beside it) and none writes into the repository's var/."""
+    """On the remote backend, a working directory and state folder of its own: a remote store opened
+    with settings that do not name its submission queue keeps it in $XDG_STATE_HOME/dsikb (kb/contribute/
+    queue.py), so each session, module and test gets its own and none writes into the user's home or
+    the repository's var/."""
     if not support.remote():
         yield
         return
     with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(factory.mktemp(name))
+        folder = factory.mktemp(name)
+        mp.chdir(folder)
+        mp.setenv("XDG_STATE_HOME", str(folder / "state"))
         yield
 
 

@@ -15,7 +15,7 @@ Fixtures (import them into a test module or conftest: ``from tests.remote import
 
 - ``oxigraph_server``: an empty server for one test;
 - ``remote_built``: a server over a copy of ``built_kb`` (the real data as ``dsikb init`` builds
-  it), one per test module: start it from a backup, no slow load over HTTP.
+  it), one per test module: started from a copy of the store's directory, no slow load over HTTP.
 """
 
 from __future__ import annotations
@@ -58,8 +58,11 @@ class OxigraphServer:
         return "sparql+" + self.url
 
     def settings(self, **overrides):
+        """Settings for this server, its submission queue beside its directory."""
         from tests.conftest import settings_for
+        from tests.support import queue_beside
 
+        overrides.setdefault("submissions_db", queue_beside(self.location))
         return settings_for(self.store, **overrides)
 
     def start(self, timeout: float = 30) -> "OxigraphServer":
@@ -112,9 +115,11 @@ def oxigraph_server(tmp_path):
 
 @pytest.fixture(scope="module")
 def remote_built(built_kb, tmp_path_factory):
-    built_kb.flush()
-    location = tmp_path_factory.mktemp("remote-built") / "db"
-    built_kb.store.backup(str(location))
+    """On either backend: a copy of the built store's directory (the embedded store's own backup, or
+    on the remote backend a copy of the closed directory it serves), served by a server of its own."""
+    from tests.support import copy_built
+
+    location = copy_built(built_kb, tmp_path_factory.mktemp("remote-built") / "db")
     gc.collect()
     with OxigraphServer(location) as server:
         yield server

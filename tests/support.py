@@ -107,6 +107,13 @@ def serve_dir(path) -> str:
     return server.store
 
 
+def queue_beside(path) -> str:
+    """The submission queue of the store directory ``path`` (a remote one too): beside it, as
+    ``DSIKB_SUBMISSIONS_DB`` defaults to for an on-disk store."""
+    path = Path(path)
+    return str(path.with_name(path.name + ".submissions.sqlite"))
+
+
 def stop_servers(paths: list[Path]) -> None:
     """Stop these servers, closing first the remote knowledge bases still connected to them."""
     while paths:
@@ -146,6 +153,7 @@ def open_served(path, **overrides):
 
     from tests.conftest import SOURCES
 
+    overrides.setdefault("submissions_db", queue_beside(path))
     kb = KB.open(Settings.from_env(environ={}, store=serve_dir(path), sources=str(SOURCES), **overrides))
     kb.bump()
     return kb
@@ -194,6 +202,6 @@ def on_backend(kb, dest: Path):
     store.flush()
     del store
     gc.collect()
-    served = KB.open(kb.settings.replace(store=serve_dir(dest)))
+    served = KB.open(kb.settings.replace(store=serve_dir(dest), submissions_db=queue_beside(dest)))
     served.bump()
     return served

@@ -58,13 +58,15 @@ def listing(client, fresh=True, timeout=120.0) -> dict:
 
 
 def check_served_dumps(client, folder) -> dict:
-    """Download every listed dump and check it against the listing; returns name -> quads (nq only)."""
+    """Download every listed dump and check it against the listing; returns name -> quads (nq only).
+    ``folder``: where the server keeps them (None: a folder of the server's own, not checked)."""
     data = listing(client, fresh=False)
     names = [f["name"] for f in data["files"]]
     assert sorted(names) == sorted(n for n, _, _ in PUBLIC_DUMPS), names
-    manifest = json.loads((folder / "manifest.json").read_text())
-    served = folder / manifest["folder"]
-    assert not [p.name for p in served.iterdir() if p.name not in names], "temporary files in the served folder"
+    if folder is not None:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        served = folder / manifest["folder"]
+        assert not [p.name for p in served.iterdir() if p.name not in names], "temporary files in the served folder"
     quads = {}
     for info in data["files"]:
         status, body, headers = client.request(f"/dumps/{info['name']}", timeout=60)

@@ -305,18 +305,18 @@ def test_cli_link_exit_codes(tmp_path, wikidata, proxy, capsys):
     from kb.cli import main
     from kb.store import KB
 
-    store = tmp_path / "store"
-    kb = KB.open(settings_for(store))
+    kb = KB.open(settings_for(tmp_path / "store"))
+    store = kb.settings.store  # the directory, or on the remote backend the server's URL
     ttl = tmp_path / "small.ttl"
     ttl.write_text(SMALL)
     kb.load_file(ttl, graph=kb.graphs.curated)
     kb.flush()
     del kb
     gc.collect()
-    assert main(["link", "wikidata", "--store", str(store), "--endpoint", wikidata]) == 0
+    assert main(["link", "wikidata", "--store", store, "--endpoint", wikidata]) == 0
     assert "7 owl:sameAs, 1 skos:closeMatch" in capsys.readouterr().out
     proxy.faults.extend(["400"])
-    assert main(["link", "wikidata", "--store", str(store), "--endpoint", proxy.url]) == 2
+    assert main(["link", "wikidata", "--store", store, "--endpoint", proxy.url]) == 2
     assert "run again with --resume" in capsys.readouterr().err
 
 

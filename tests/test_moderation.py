@@ -7,11 +7,14 @@ import gc
 import io
 import json
 import re
+import time
 
 import pyoxigraph as ox
 import pytest
 
 from tests.test_submissions import BASE, ORG, project, small_store
+
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 
 PROV = "http://www.w3.org/ns/prov#"
 PASSWORD = "correct horse battery"
@@ -293,6 +296,50 @@ def test_recovery_settles_an_accept_cut_between_store_and_spool(tmp_path):
     assert after.get(first.id).superseded_by == edit.id
     del kb
     gc.collect()
+
+
+def test_an_interrupted_accept_is_settled_when_a_store_that_was_down_comes_back(tmp_path):
+    """The app starts while its remote store is down and the queue holds an accept cut between store
+    and queue: it answers 503 with a message (the queue would say "pending" wrongly), then, once the
+    store is back, settles the accept without a restart."""
+    from endpoint import create_app, sparql
+    from kb.contribute.moderation import provenance_triples
+    from kb.contribute.queue import Submission, SubmissionStore, Submitter, new_id, now_iso
+    from kb.store import KB
+    from tests.remote import OxigraphServer
+
+    server = OxigraphServer(tmp_path / "oxigraph").start()
+    app = None
+    try:
+        kb = KB.open(server.settings(rate_limit=0))
+        subs = SubmissionStore.for_kb(kb)
+        assert subs.path == tmp_path / "oxigraph.submissions.sqlite"  # DSIKB_SUBMISSIONS_DB
+        entity = ORG + "cut-off-lab"
+        triples = [ox.Triple(ox.NamedNode(entity), ox.NamedNode(RDFS_LABEL), ox.Literal("Cut Off Lab"))]
+        sub, _ = subs.add(Submission(new_id(), now_iso(), "create", "text/turtle", b"", ox.serialize(
+            triples, format=ox.RdfFormat.N_TRIPLES).decode(), [entity], Submitter()), [entity])
+        # what an accept cut between the store write and the queue's update leaves: the graph, pending
+        kb.replace_graph(kb.graphs.submission(sub.id), triples + provenance_triples(kb, sub, "carol", now_iso(), []))
+        subs.close()
+        server.stop()
+        app = create_app(kb.settings)  # a restart, with the store down
+        client = app.test_client()
+        r = client.get(f"/api/submissions/{sub.id}", headers={"Accept": "application/json"})
+        assert r.status_code == 503 and "cannot be reached" in r.get_json()["message"]
+        assert r.headers["Retry-After"]
+        server.start()
+        deadline = time.monotonic() + 30
+        while True:  # the app asks the store again at most once per RETRY_SECONDS
+            r = client.get(f"/api/submissions/{sub.id}", headers={"Accept": "application/json"})
+            if r.status_code != 503 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert r.status_code == 200 and r.get_json()["status"] == "accepted"
+        assert SubmissionStore(subs.path).get(sub.id).moderator == "carol"
+    finally:
+        if app is not None:
+            sparql.close(app)
+        server.stop()
 
 
 def test_a_form_sent_twice_makes_one_submission(mod_app):

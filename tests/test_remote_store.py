@@ -145,13 +145,10 @@ def remote_app(remote_built, tmp_path_factory):  # noqa: F811
     root = tmp_path_factory.mktemp("remote-app")
     accounts = root / "moderators"
     add_account(accounts, "alice", PASSWORD)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(root)  # the submission spool of a remote store is var/submissions.sqlite
-        app = create_app(remote_built.settings(rate_limit=0, moderators=str(accounts),
-                                               submission_rate_limit=0))
-        app.config["TESTING"] = True
-        yield app
-        sparql.close(app)
+    app = create_app(remote_built.settings(rate_limit=0, moderators=str(accounts), submission_rate_limit=0))
+    app.config["TESTING"] = True
+    yield app
+    sparql.close(app)
 
 
 @pytest.fixture()

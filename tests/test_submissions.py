@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import json
+from pathlib import Path
 
 import pytest
 import rdflib
@@ -241,6 +242,35 @@ def test_an_edit_must_name_an_existing_entity(api):
     resp = post_json(api, project(name="Ghost", entity=BASE + "id/project/does-not-exist"))
     assert resp.status_code == 422
     assert "not an entity" in resp.get_json()["message"]
+
+
+def test_the_queue_of_a_remote_store_is_a_setting_and_never_in_the_working_directory(tmp_path, monkeypatch):
+    """DSIKB_SUBMISSIONS_DB names the queue; unset, a remote store's queue (and a linking run's
+    progress) is one file per store in the user's state folder, whatever the working directory."""
+    from kb.contribute.queue import SubmissionStore
+    from kb.link import state_path
+    from kb.settings import Settings
+    from kb.store import KB
+
+    monkeypatch.chdir(tmp_path)
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+
+    def opened(**env):
+        return KB.open(Settings.from_env(environ={"DSIKB_" + k.upper(): v for k, v in env.items()}))
+
+    def queue(**env):
+        return SubmissionStore.for_kb(opened(**env)).path
+
+    assert queue(store="sparql+http://h:7878") == queue(store="sparql+http://h:7878/query") \
+        == state / "dsikb" / "h-7878.submissions.sqlite"
+    assert queue(store="sparql+http://h:7879") == state / "dsikb" / "h-7879.submissions.sqlite"
+    assert queue(store="sparql+https://h/sparql") == state / "dsikb" / "h-sparql.submissions.sqlite"
+    assert queue(store="sparql+http://h:7878", submissions_db=str(tmp_path / "q.sqlite")) == tmp_path / "q.sqlite"
+    assert state_path(opened(store="sparql+http://h:7878"), "wikidata") == state / "dsikb" / "h-7878.link-wikidata.json"
+    monkeypatch.setenv("XDG_STATE_HOME", "relative")  # not absolute: ignored, as the specification says
+    assert queue(store="sparql+http://h:7878").is_relative_to(Path.home() / ".local" / "state" / "dsikb")
+    assert not list(tmp_path.glob("var"))
 
 
 def test_an_iri_taken_by_another_process_meanwhile_is_minted_again(tmp_path):

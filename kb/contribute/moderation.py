@@ -146,21 +146,32 @@ def reject(subs: SubmissionStore, sid: str, moderator: str, reason: str) -> Subm
 
 def recover(kb, subs: SubmissionStore) -> list[str]:
     """After a crash between the store write and the spool update: a pending submission whose graph
-    is in the store was accepted; record it (the moderator is read back from the provenance)."""
-    fixed = []
-    for sub in subs.list("pending", limit=100_000):
+    is in the store was accepted; record it (the moderator is read back from the provenance), after
+    deriving again what the cut accept did not (collaborations, figures). The store is read before
+    anything is recorded, so a store that goes away meanwhile leaves the work for the next try."""
+    pending = subs.list("pending", limit=100_000)
+    if not pending:
+        return []
+    published = set(kb.named_graphs())  # one request for all, not one per pending submission
+    prefix = kb.graphs.ns + "submission/"
+    found = []
+    for sub in pending:
         graph = kb.graphs.submission(sub.id)
-        if not kb.has_graph(_n(graph)):
+        if graph not in published:
             continue
         rows = kb.select("SELECT ?g ?m ?nick WHERE { GRAPH ?g { ?m foaf:nick ?nick } }",
                          bind={"g": _n(graph), "m": _n(graph + "#moderator")})
         moderator = rows[0]["nick"].value if rows else "unknown"
-        prefix = kb.graphs.ns + "submission/"
         revised = [r["old"].value[len(prefix):] for r in kb.select(
             "SELECT ?g ?old WHERE { GRAPH ?g { ?g prov:wasRevisionOf ?old } }", bind={"g": _n(graph)})]
-        subs.decide(sub.id, "accepted", moderator=moderator, supersedes=revised)
-        fixed.append(sub.id)
-    return fixed
+        found.append((sub.id, moderator, revised))
+    if found:
+        from kb.build.derive import derive
+
+        derive(kb)
+    for sid, moderator, revised in found:
+        subs.decide(sid, "accepted", moderator=moderator, supersedes=revised)
+    return [sid for sid, _, _ in found]
 
 
 # -- what a moderator sees ---------------------------------------------------------------------

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import pyoxigraph as ox
 
 from kb.errors import BadRequest, NotFound, SyntaxProblem, UnsupportedMediaType
+from kb.settings import remote_state_file
 from kb.terms import iri as parse_iri
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -134,12 +135,17 @@ class SubmissionStore:
 
     @classmethod
     def for_kb(cls, kb) -> "SubmissionStore":
-        """The spool beside an on-disk store; for an in-memory store a temporary file (nothing is
-        durable there anyway); for a remote store ``var/submissions.sqlite``."""
+        """The queue of ``kb``: ``DSIKB_SUBMISSIONS_DB`` when set; else beside an on-disk store; for a
+        remote store one file per store in the user's state folder (kb.settings.remote_state_file), never
+        relative to the working directory; for an in-memory store a temporary file (nothing is
+        durable there anyway)."""
+        configured = getattr(kb.settings, "submissions_db", "")
+        if configured:
+            return cls(Path(configured).expanduser())
         if getattr(kb, "path", None) is not None:
             return cls(kb.path.with_name(kb.path.name + ".submissions.sqlite"))
         if kb.settings.store_is_remote:
-            return cls(Path("var") / "submissions.sqlite")
+            return cls(remote_state_file(kb.settings, ".submissions.sqlite"))
         return cls(None)
 
     @property

@@ -10,16 +10,19 @@ import sys
 from pathlib import Path
 
 from kb.errors import BadRequest
-from kb.settings import Settings
+from kb.settings import Settings, remote_state_file
 
 # kb.reconcile imports kb.linking.matching, and the linker imports kb.reconcile: the heavier modules
 # are imported inside the functions so that importing this package stays cycle-free.
 
 
 def state_path(kb, target: str) -> Path:
-    """Where a run's progress is kept: next to the store, else under var/."""
+    """Where a run's progress is kept: next to an on-disk store; for a remote store in the state
+    folder of its submission queue (kb.settings.remote_state_file); else under var/."""
     if getattr(kb, "path", None):
         return kb.path.with_name(f"{kb.path.name}.link-{target}.json")
+    if kb.settings.store_is_remote:
+        return remote_state_file(kb.settings, f".link-{target}.json")
     return Path("var") / f"link-{target}.json"
 
 

@@ -46,6 +46,12 @@ def excluded_nodes(kb) -> set:
     if not entities:
         return entities
     dependent_types = {ox.NamedNode(n.dsi("ActivityMembership")), ox.NamedNode(n.dsi("Collaboration"))}
+    if not kb.in_process:  # a remote store: one query, not two round trips per entity
+        rows = kb.select(  # the entities first: joined the other way round, Oxigraph takes seconds
+            "SELECT DISTINCT ?x WHERE { { SELECT DISTINCT ?e WHERE { { ?e dsi:hidden true } UNION "
+            "{ ?e dsi:withdrawn ?when } } } ?x ?p ?e . "
+            "FILTER EXISTS { ?x a ?t VALUES ?t { dsi:ActivityMembership dsi:Collaboration } } }")
+        return entities | {row["x"] for row in rows}
     rdf_type = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
     dependent = set()
     for entity in entities:  # index lookups by object: fast however large the store
@@ -116,14 +122,11 @@ def _filtered(statements: Iterable, excluded: set, counter: list) -> Iterator:
 
 
 def _line_based(kb, format: str, graph: str | None, public: bool = False) -> bool:
-    """N-Quads of the store, N-Triples/N-Quads of one graph, or the public N-Triples (the default
-    graph): oxigraph's own dump can write them (one statement per line, so lines can be counted and
-    filtered) unless a temporary graph exists or, for N-Quads of the store, the derived default graph
-    would be written along."""
+    """N-Quads of the store (graph by graph), N-Triples/N-Quads of one graph, or the public N-Triples
+    (the default graph): the store's own dump writes them (one statement per line, so lines can be
+    counted and filtered; on a remote store a streamed Graph Store Protocol GET per graph)."""
     if format == "nq" and not graph:
-        from kb.store import publicview
-
-        return publicview.size(kb) == 0 and not kb.staging_graphs()
+        return True
     if format == "nt" and not graph and public:
         return True
     return format in ("nq", "nt") and graph is not None
@@ -131,23 +134,27 @@ def _line_based(kb, format: str, graph: str | None, public: bool = False) -> boo
 
 class _Lines:
     """A writer between ``Store.dump`` and the output: counts statement lines and drops those whose
-    subject or object is an excluded node (N-Triples/N-Quads terms other than literals hold no space)."""
+    subject or object is an excluded node (N-Triples/N-Quads terms other than literals hold no space);
+    with ``graph``, N-Triples lines become N-Quads lines of that graph."""
 
-    def __init__(self, out, excluded: set):
+    def __init__(self, out, excluded: set, graph: ox.NamedNode | None = None):
         self.out, self.count, self.rest = out, 0, b""
         self.tokens = {(f"<{n.value}>" if isinstance(n, ox.NamedNode) else f"_:{n.value}").encode()
                        for n in excluded}
+        self.suffix = f" {graph} .\n".encode() if graph is not None else None
 
     def write(self, data: bytes) -> int:
         size = len(data)
-        if not self.tokens:
+        if not self.tokens and self.suffix is None:
             self.count += data.count(b"\n")
             self.out.write(data)
             return size
         data = self.rest + data
         cut = data.rfind(b"\n") + 1
         self.rest = data[cut:]
-        kept = [line for line in data[:cut].splitlines(keepends=True) if not self._excluded(line)]
+        kept = [line for line in data[:cut].splitlines(keepends=True) if line.strip() and not self._excluded(line)]
+        if self.suffix is not None:  # "s p o ." -> "s p o <g> ."
+            kept = [line.rstrip()[:-1].rstrip() + self.suffix for line in kept]
         self.count += len(kept)
         self.out.write(b"".join(kept))
         return size
@@ -175,6 +182,15 @@ def _dump_lines(kb, format: str, out, graph: str | None, excluded: set) -> int:
             kwargs["graph"] = node
         elif format == "nt":  # the public merge: the derived default graph, already without excluded nodes
             kwargs["graph"] = ox.DefaultGraph()
+        else:  # N-Quads of the store: its named graphs one by one (staging and the derived default left out)
+            total = 0
+            for name in kb.named_graphs():
+                node = ox.NamedNode(name)
+                per_graph = _Lines(stream, excluded, node)
+                kb.dump(per_graph, ox.RdfFormat.N_TRIPLES, graph=node)
+                total += per_graph.count
+            ok = True
+            return total
         kb.dump(lines, FORMATS[format], **kwargs)
         ok = True
     finally:
@@ -182,15 +198,20 @@ def _dump_lines(kb, format: str, out, graph: str | None, excluded: set) -> int:
     return lines.count
 
 
-def dump(kb, format: str, out, graph: str | None = None, *, public: bool = False) -> int:
+def dump(kb, format: str, out, graph: str | None = None, *, public: bool = False,
+         excluded: set | None = None) -> int:
     """Write the store (or one named graph) as ``format`` to ``out``; returns statements written.
 
     ``out``: a path (gzip when it ends in ``.gz``; written atomically), a binary file object, or
-    None for standard output. ``public=True`` leaves out hidden and withdrawn entities.
+    None for standard output. ``public=True`` leaves out hidden and withdrawn entities
+    (``excluded``: :func:`excluded_nodes` when the caller has them already).
     """
     if format not in FORMATS:
         raise BadRequest(f"unknown dump format {format!r}: use one of {', '.join(FORMATS)}")
-    excluded = excluded_nodes(kb) if public else set()
+    if not public:
+        excluded = set()
+    elif excluded is None:
+        excluded = excluded_nodes(kb)
     if _line_based(kb, format, graph, public):
         return _dump_lines(kb, format, out, graph, excluded)
     statements = _statements(kb, format, graph, public)
@@ -255,6 +276,7 @@ def write_public_dumps(kb, folder, *, extra=None) -> dict:
     build = folder / f"g{generation}-{uuid.uuid4().hex[:8]}"
     build.mkdir()
     files = []
+    excluded = excluded_nodes(kb)
     try:
         union = None  # (path, count) of the N-Triples union: Turtle and JSON-LD are converted from it
         for name, fmt, label in sorted(PUBLIC_DUMPS, key=lambda d: CONVERTED.count(d[1])):
@@ -263,7 +285,7 @@ def write_public_dumps(kb, folder, *, extra=None) -> dict:
                 convert(union[0], path, fmt, kb.names.prefixes())
                 triples = union[1]
             else:
-                triples = dump(kb, fmt, path, public=True)
+                triples = dump(kb, fmt, path, public=True, excluded=excluded)
                 if fmt == "nt":
                     union = (path, triples)
             sha = hashlib.sha256()
