@@ -70,3 +70,41 @@ def test_an_accept_derives_what_a_full_derivation_gives(kb_copy):
     assert {q.triple for q in kb.quads(None, None, None, ox.DefaultGraph())} == public
     fresh = network.compute(kb)
     assert (served.degree, served.community, served.positions) == (fresh.degree, fresh.community, fresh.positions)
+
+
+def test_an_accept_cut_before_its_derivation_is_derived_at_the_next_start(kb_copy, monkeypatch):
+    """A crash between recording an accept and deriving from it leaves the marker file: the recovery
+    that runs when the app starts derives from the whole store and clears it."""
+    from kb.build import incremental
+    from kb.contribute import moderation
+    from kb.contribute.queue import SubmissionStore
+    from kb.contribute.submissions import submit
+
+    kb = kb_copy
+    subs = SubmissionStore.for_kb(kb)
+    france = BASE + "id/place/france"
+    country = ox.NamedNode(kb.names.dsi("partnerCountry"))
+    projects = {q.object for q in kb.quads(ox.NamedNode(ORG + "swirrl"), ox.NamedNode(kb.names.dsi("takesPartIn")),
+                                           None, ox.NamedNode(kb.graphs.derived))}
+    assert projects
+
+    def in_france() -> bool:
+        return all(list(kb.quads(p, country, ox.NamedNode(france), ox.NamedNode(kb.graphs.partner_countries)))
+                   for p in projects)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("the process stopped here")
+
+    body = {"type": "organisation", "entity": ORG + "swirrl", "name": "Swirrl", "website": "https://swirrl.com/",
+            "country": "France", "shortDescription": "Linked data publishing."}
+    sid = submit(kb, subs, json.dumps(body).encode(), "application/json").submission.id
+    with monkeypatch.context() as patched:
+        patched.setattr(incremental, "derive_after", killed)
+        try:
+            moderation.accept(kb, subs, sid, "alice")
+        except KeyboardInterrupt:
+            pass
+    marker = incremental.Marker.beside(subs.path)
+    assert subs.get(sid).status == "accepted" and marker.present() and not in_france()
+    moderation.recover(kb, subs)
+    assert in_france() and not marker.present()

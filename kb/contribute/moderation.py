@@ -147,10 +147,14 @@ def reject(subs: SubmissionStore, sid: str, moderator: str, reason: str) -> Subm
 def recover(kb, subs: SubmissionStore) -> list[str]:
     """After a crash between the store write and the spool update: a pending submission whose graph
     is in the store was accepted; record it (the moderator is read back from the provenance), after
-    deriving again what the cut accept did not (collaborations, figures). The store is read before
+    deriving again what the cut accept did not (collaborations, figures); likewise when an accept was
+    cut after recording but before its derivation (its marker file is left). The store is read before
     anything is recorded, so a store that goes away meanwhile leaves the work for the next try."""
+    from kb.build import incremental
+
+    left = incremental.Marker.beside(subs.path)  # an accept cut between its write and its derivation
     pending = subs.list("pending", limit=100_000)
-    if not pending:
+    if not pending and not left.present():
         return []
     published = set(kb.named_graphs())  # one request for all, not one per pending submission
     prefix = kb.graphs.ns + "submission/"
@@ -165,10 +169,12 @@ def recover(kb, subs: SubmissionStore) -> list[str]:
         revised = [r["old"].value[len(prefix):] for r in kb.select(
             "SELECT ?g ?old WHERE { GRAPH ?g { ?g prov:wasRevisionOf ?old } }", bind={"g": _n(graph)})]
         found.append((sub.id, moderator, revised))
-    if found:
+    if found or left.present():
         from kb.build.derive import derive
 
-        derive(kb)
+        with incremental.LOCK:
+            derive(kb)
+            left.clear()
     for sid, moderator, revised in found:
         subs.decide(sid, "accepted", moderator=moderator, supersedes=revised)
     return [sid for sid, _, _ in found]
