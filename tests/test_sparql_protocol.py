@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pyoxigraph as ox
 import pytest
 import rdflib
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 import rdflib.util
 from rdflib.query import Result
@@ -240,10 +240,13 @@ SIZES = {G1: 80, G2: 1, NOPE: 0}
 graph_lists = st.none() | st.lists(st.sampled_from(sorted(SIZES)), min_size=1, max_size=3, unique=True)
 
 
-@settings(max_examples=20, deadline=None, derandomize=True,
+@settings(max_examples=12, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(defaults=graph_lists, named=graph_lists, how=st.sampled_from(["get", "form", "direct"]),
        from_clause=st.booleans())
+@example(defaults=None, named=[G2], how="get", from_clause=False)  # named graphs only: empty default
+@example(defaults=[G1, NOPE], named=[G2], how="form", from_clause=True)  # the protocol overrides FROM
+@example(defaults=None, named=None, how="direct", from_clause=True)  # FROM alone
 def test_protocol_datasets_answer_as_the_protocol_says(c, defaults, named, how, from_clause):
     """SPARQL 1.1 Protocol 2.1.4: default-graph-uri and named-graph-uri make the dataset (an RDF
     dataset with only one of them has nothing in the other part), overriding FROM / FROM NAMED; with
