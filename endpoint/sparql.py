@@ -23,7 +23,7 @@ from endpoint.sparql_editor import editor
 from endpoint.state import get_kb, get_settings
 from kb.store import publicview
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable
-from kb.sparql import description, formats, lanes, safety, using
+from kb.sparql import description, formats, lanes, safety, syntax, using
 from kb.sparql.cache import ResultCache
 from kb.sparql.inline import InlineLane, ReadOnlyStore, eligible
 from kb.sparql.pool import Busy, InlinePool, Lanes, WorkerPool
@@ -200,6 +200,11 @@ def _query(op: protocol.Operation) -> Response:
     if op.default_graphs is not None or op.named_graphs is not None:
         job["default_graph"] = op.default_graphs or []
         job["named_graphs"] = op.named_graphs or []
+    # Parsed here, on every backend, before a store sees it: a syntax error reads the same (line and
+    # column of the text sent) whichever store is behind, and a remote store's refusal of a query
+    # that parses is not mistaken for one (kb/sparql/evaluate.py, refused).
+    syntax.check(op.text, prefixes=job["prefixes"], base_iri=job["base_iri"])
+    job["parsed"], job["services"] = True, found.services
     light = lanes.classify(found) == lanes.LIGHT
     answer = _inline(svc, job) if light and svc.inline is not None and eligible(op.text) else None
     if answer is not None:

@@ -279,3 +279,29 @@ def test_the_deepest_allowed_query_is_still_checked_by_the_second_parser():
     query = "SELECT * {" + " { SELECT * {" * 31 + " SERVICE <http://x/> {} " + "}}" * 31 + " }"
     with pytest.raises(BadRequest, match="SERVICE http://x/ is refused"):
         safety.check(query)
+
+
+def test_the_syntax_check_parses_and_evaluates_nothing(listener):
+    """The endpoint parses every query itself (kb/sparql/syntax.py) with pyoxigraph's parser, in the
+    web process and without a timeout: pyoxigraph must refuse the dataset arguments it is given
+    after parsing and before evaluating. Evaluated, each of these heavy queries would take seconds
+    (8 million rows; ASK and ORDER BY are eager) and the SERVICE would reach the listener."""
+    from kb.errors import BadRequest
+    from kb.sparql import syntax
+
+    url, hits = listener
+    values = " ".join(str(i) for i in range(200))
+    heavy = f"VALUES ?a {{ {values} }} VALUES ?b {{ {values} }} VALUES ?c {{ {values} }} FILTER(?a + ?b + ?c < 0)"
+    started = time.perf_counter()
+    for query in (f"ASK {{ {heavy} }}", f"SELECT * WHERE {{ {heavy} }} ORDER BY ?a",
+                  f"CONSTRUCT {{ ?a ?b ?c }} WHERE {{ {heavy} }} ORDER BY ?a",
+                  f"ASK {{ SERVICE <{url}> {{ ?s ?p ?o }} }}"):
+        syntax.check(query)
+    assert time.perf_counter() - started < 2
+    assert hits == []
+    with pytest.raises(BadRequest, match=r"^SPARQL syntax error at line 2, column 10: "):
+        syntax.check("SELECT * WHERE {\n  ?s ?p }")
+    with pytest.raises(BadRequest, match="line 1, column 26: .*Prefix not found"):
+        syntax.check("SELECT * WHERE { ?s a x:y }")  # a prefix the text does not declare
+    syntax.check("SELECT * WHERE { ?s a x:y . ?s ?p <rel> }", prefixes={"x": "http://example.org/"},
+                 base_iri="http://example.org/sparql")

@@ -9,14 +9,13 @@ many rows were written and which cap, if any, truncated them.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Callable
 
 import pyoxigraph as ox
 
 from kb.errors import KBError
-from kb.sparql import formats
+from kb.sparql import formats, syntax
 
 CHUNK = 64 * 1024
 log = logging.getLogger("dsikb.sparql")
@@ -92,15 +91,20 @@ def evaluate(query: Callable, job: dict, emit: Callable[[tuple], None]) -> None:
                 raise _FormMismatch("CONSTRUCT or DESCRIBE")
             formats.write_triples(results, media, writer, caps, job.get("output_prefixes"))
     except SyntaxError as exc:
-        emit(("error", 400, syntax_message(exc)))
+        emit(refused(job, exc))
         return
     except _FormMismatch as exc:
         emit(("error", 400, f"could not tell the query form before evaluation; it is {exc}: "
                             "put the query form (SELECT, ASK, ...) right after the prologue"))
         return
     except KBError as exc:  # e.g. a remote store that cannot be reached
-        if exc.status < 500 or exc.status == 503:  # 503: the remote store is down; its message helps
-            emit(("error", exc.status, exc.message))
+        if job.get("services") and exc.status >= 500:  # a remote store's words about a failed SERVICE
+            log.warning("SPARQL evaluation with SERVICE failed: %s", str(exc))  # call may name hosts: logged
+            emit(("error", exc.status, "the triple store could not evaluate this query with SERVICE (it "
+                                       "may be down, or the federated endpoint failed); the details are "
+                                       "in the server log"))
+        elif exc.status < 500 or exc.status in (502, 503):  # the remote store is down, or answered
+            emit(("error", exc.status, exc.message))  # what it should not: its message helps
         else:
             emit(failure(job, exc))
         return
@@ -115,18 +119,30 @@ def failure(job: dict, exc: BaseException) -> tuple:
     """The error message for a failed evaluation. What went wrong (host, port, "Connection refused",
     OS error text) goes to the server log only: echoed to the client it would make SERVICE a port
     scanner and show the operator's network."""
-    log.warning("SPARQL evaluation failed: %s: %s", type(exc).__name__, exc)
-    if "service" in job.get("query", "").lower() and not isinstance(exc, KBError):
+    # the text, not the exception: a log record keeps its arguments, and an exception's traceback
+    # keeps the evaluating thread's frames (pyoxigraph results there must not be dropped elsewhere)
+    log.warning("SPARQL evaluation failed: %s: %s", type(exc).__name__, str(exc))
+    if job.get("services") or ("service" in job.get("query", "").lower() and not isinstance(exc, KBError)):
         return ("error", 502, "the federated endpoint could not be reached, or its answer could not be "
                               "used (SERVICE); the details are in the server log")
     return ("error", 500, "the query could not be evaluated (an internal error; the details are in "
                           "the server log)")
 
 
-def syntax_message(exc: SyntaxError) -> str:
-    """The parser's message with its position spelled out: ``error at 2:9: ...`` -> line 2, column 9."""
-    text = re.sub(r"^error at (\d+):(\d+):", r"line \1, column \2:", str(exc))
-    return f"SPARQL syntax error at {text}" if text != str(exc) else f"SPARQL syntax error: {text}"
+def refused(job: dict, exc: SyntaxError) -> tuple:
+    """The error message for a query the store refused. Unparsed (``job["parsed"]`` unset), it is the
+    parser's syntax error. Parsed here first (kb.sparql.syntax), it is a remote store refusing a
+    query that is valid SPARQL: Oxigraph's server answers a SERVICE call that failed with 400 and
+    the network error's text, which is a failure of the federated endpoint (502, details logged);
+    anything else is the store's own limit, said in its words (400)."""
+    if not job.get("parsed"):
+        return ("error", 400, syntax.message(exc))
+    if job.get("services"):
+        return failure(job, exc)
+    return ("error", 400, str(exc))
+
+
+syntax_message = syntax.message  # the name older callers use
 
 
 class _FormMismatch(Exception):
