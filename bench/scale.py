@@ -1,11 +1,16 @@
 """Scale benchmark: dsikb beside the engines underneath, at 100k, 1M and 10M synthetic statements.
 
-    .venv/bin/python bench/scale.py [--sizes 100k,1m] [--seconds 20] [--clients 8] [--formats nq,nt,ttl]
-                                    [--baseline-src /work/main] [--no-virtuoso] [--remote]
+    .venv/bin/python bench/scale.py [--sizes 100k,1m,10m] [--seconds 20] [--clients 8] [--formats nq,nt,ttl,trig,rdf]
+                                    [--baseline-src /work/main] [--no-virtuoso] [--remote] [--data DIR] [--out DIR]
+                                    [--clean]
+
+``--data`` (or ``DSIKB_SCALE_DATA``) is where the generated files go, ``--out`` (or ``DSIKB_SCALE_OUT``)
+where the stores, logs and results go (both default to bench/out/scale/; put them under /tmp for 10M:
+~2 GB of files and ~6 GB of stores); ``--clean`` deletes each size's files and stores after it ran.
 
 For each size it
-1. generates the synthetic data (bench/synth.py) as N-Quads, N-Triples and Turtle under
-   bench/out/scale/ (reused when present);
+1. generates the synthetic data (bench/synth.py) as N-Quads, N-Triples, Turtle, TriG or RDF/XML
+   (reused when present);
 2. times ``dsikb load`` against ``oxigraph load`` of the same file into a fresh store, side by side
    (alternating, child processes, peak RSS from ``wait4``), for every format asked;
 3. serves the dsikb-loaded store with ``dsikb serve`` (this tree; and the code in ``--baseline-src``
@@ -18,7 +23,8 @@ For each size it
    light ones, the light ones reported apart: head-of-line blocking shows there), and ``pages``
    (entity pages and /browse, dsikb only); then sequential light latency, servers alternated;
 5. prints medians, p95, throughput, ratios to the Oxigraph server, app memory (RSS with workers),
-   and writes everything to bench/out/scale/results-<size>.json.
+   how latency and memory grow from the smallest size to each larger one, and writes everything to
+   results-<size>.json.
 
 Loopback only; every loop is bounded by a time or a count. Run by hand, not in the test suite.
 """
@@ -46,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import synth  # noqa: E402
 
-DATA = ROOT / "bench" / "out" / "scale"  # the generated files, shared by runs
+DATA = Path(os.environ.get("DSIKB_SCALE_DATA", ROOT / "bench" / "out" / "scale"))  # generated files, shared by runs
 OUT = Path(os.environ.get("DSIKB_SCALE_OUT", DATA))  # stores, logs and results of this run
 BIN = Path(sys.executable).parent
 GALLERY = sorted((ROOT / "endpoint" / "queries").glob("*.rq"))
@@ -111,20 +117,25 @@ def app_env(src: Path, store: str, extra: dict | None = None) -> dict:
 
 
 def rss_tree(pid: int) -> int:
-    """RSS in MiB of a process and its children (the app and its query workers)."""
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        total = proc.memory_info().rss
-        for child in proc.children(recursive=True):
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                pass
-        return total >> 20
-    except psutil.Error:
-        return 0
+    """RSS in MiB of a process and its descendants (the app and its query workers), from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+        todo.extend(children.get(p, []))
+    return total >> 10
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -178,15 +189,24 @@ def load_side_by_side(n: int, formats: list[str], repeat: int, work: Path, basel
     return rows
 
 
-def dsikb_store(n: int, work: Path) -> Path:
-    """A dsikb-loaded store of the N-Quads file (kept from the load timing, else loaded now)."""
+def dsikb_store(n: int, work: Path, result: dict) -> Path:
+    """A dsikb-loaded store of the N-Quads file (kept from the load timing, else loaded now, timed)."""
     store = work / "load-nq-0-dsikb"
     if not (store / "CURRENT").exists():
         shutil.rmtree(store, ignore_errors=True)
         path = data_file(n, "nq")
-        subprocess.run([sys.executable, "-m", "kb.cli", "load", "--store", str(store), str(path)],
-                       env=app_env(ROOT, str(store)), check=True, stdout=subprocess.DEVNULL)
+        seconds, peak, code = timed([sys.executable, "-m", "kb.cli", "load", "--store", str(store), str(path)],
+                                    app_env(ROOT, str(store)), timeout=7200)
+        if code:
+            raise SystemExit(f"dsikb load of {path} failed")
+        result["serving_store_load"] = {"seconds": round(seconds, 1), "peak_mib": peak}
+        print(f"  dsikb load {path.name} (the store served): {seconds:.1f} s, peak {peak} MiB", flush=True)
+    result["store_mib"] = du_mib(store)
     return store
+
+
+def du_mib(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) >> 20
 
 
 # -- servers -----------------------------------------------------------------------------------------
@@ -451,7 +471,7 @@ def run_size(label: str, args) -> dict:
     if args.no_serve:
         (OUT / f"results-{label}.json").write_text(json.dumps(result, indent=1))
         return result
-    store = dsikb_store(n, work)
+    store = dsikb_store(n, work, result)
     n_ent = entities(n)
     servers: list[Server] = []
     try:
@@ -488,7 +508,10 @@ def run_size(label: str, args) -> dict:
             if s.kind == "app":
                 t0 = time.monotonic()
                 for path in ("/browse/organisation", "/browse/project", "/page/organisation/synth-org-1"):
-                    request(s, path, "text/html", 600)
+                    try:
+                        request(s, path, "text/html", args.warmup_timeout)
+                    except OSError:  # still building: the pages mix then measures it cold
+                        result.setdefault("warmup_timeouts", []).append(f"{s.name} {path}")
                 result.setdefault("first_pages_s", {})[s.name] = round(time.monotonic() - t0, 2)
         result["rss_idle_mib"] = {s.name: rss_tree(s.proc.pid) for s in servers}
         mixes = {
@@ -516,6 +539,10 @@ def run_size(label: str, args) -> dict:
             stop(s.proc)
     result["load_average_end"] = os.getloadavg()[0]
     (OUT / f"results-{label}.json").write_text(json.dumps(result, indent=1))
+    if args.clean:  # the stores and files of this size (10M: several GB)
+        shutil.rmtree(work, ignore_errors=True)
+        for f in DATA.glob(f"synth-{n}.*"):
+            f.unlink()
     return result
 
 
@@ -564,6 +591,38 @@ def report(results: list[dict]) -> None:
                                 if k in kinds and peer.get(k))
             print(f"| {r['size']} | {name} | {vals} | {ratios} | {r['rss_idle_mib'].get(name)} -> "
                   f"{r['rss_after_mib'].get(name)} |")
+    for r in results:
+        nq = next((row for row in r.get("load", []) if row["format"] == "nq"), None)
+        loaded = r.get("serving_store_load", {}).get("seconds") or (round(nq["dsikb_s"], 1) if nq else "-")
+        virt = r.get("virtuoso", {}).get("load_s")
+        print(f"\n{r['size']}: the store served: N-Quads loaded by dsikb in {loaded} s, {r.get('store_mib')} MiB "
+              f"on disk" + (f"; Virtuoso loaded them in {virt:.1f} s" if virt else ""))
+
+
+def growth(results: list[dict]) -> None:
+    """How latency and memory grow with the store: each size beside the smallest one run."""
+    rows = [r for r in results if "sequential_light_ms" in r]
+    if len(rows) < 2:
+        return
+    first = rows[0]
+
+    def seq(r, name):  # the mean of the three sequential light medians
+        kinds = r["sequential_light_ms"].get(name, {})
+        return statistics.mean(kinds.values()) if kinds else None
+
+    def mix(r, m, name, key="median_ms"):
+        return (r.get("mixes", {}).get(m, {}).get(name) or {}).get(key)
+
+    print("\n| size | server | store MiB | sequential light ms | light mix median ms | full mix light median ms "
+          "| pages median ms | RSS after MiB | growth from " + first["size"] + " (seq / RSS) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    for r in rows:
+        for name in r["sequential_light_ms"]:
+            s0, s1 = seq(first, name), seq(r, name)
+            m0, m1 = first["rss_after_mib"].get(name), r["rss_after_mib"].get(name)
+            g = (f"{s1 / s0:.1f}x / {m1 / m0:.1f}x" if s0 and s1 and m0 and m1 else "-")
+            print(f"| {r['size']} | {name} | {r.get('store_mib', '-')} | {s1:.2f} | {mix(r, 'light', name)} | "
+                  f"{mix(r, 'full', name, 'light_median_ms')} | {mix(r, 'pages', name) or '-'} | {m1} | {g} |")
 
 
 def main(argv=None) -> int:
@@ -575,17 +634,30 @@ def main(argv=None) -> int:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--runs", type=int, default=30, help="sequential runs per light query kind")
     ap.add_argument("--timeout", type=float, default=60.0, help="client timeout per request (s)")
+    ap.add_argument("--warmup-timeout", type=float, default=600.0,
+                    help="how long the first /browse pages may take to build before the mixes start (s)")
     ap.add_argument("--baseline-src", help="another checkout to serve beside this tree (e.g. the code before)")
     ap.add_argument("--remote", action="store_true", help="also dsikb over the Oxigraph server (sparql+http://)")
     ap.add_argument("--no-virtuoso", action="store_true")
     ap.add_argument("--no-load", action="store_true", help="skip the load timing (reuse the loaded store)")
     ap.add_argument("--no-serve", action="store_true", help="only the load timing")
+    ap.add_argument("--data", help="folder for the generated files (default: DSIKB_SCALE_DATA or bench/out/scale)")
+    ap.add_argument("--out", help="folder for stores, logs, results (default: DSIKB_SCALE_OUT or --data)")
+    ap.add_argument("--clean", action="store_true", help="delete each size's files and stores after it ran")
     args = ap.parse_args(argv)
+    global DATA, OUT
+    if args.data:
+        DATA = Path(args.data)
+        OUT = Path(os.environ.get("DSIKB_SCALE_OUT", DATA))
+    if args.out:
+        OUT = Path(args.out)
+    DATA.mkdir(parents=True, exist_ok=True)
     args.formats = [f for f in args.formats.split(",") if f]
     OUT.mkdir(parents=True, exist_ok=True)
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     results = [run_size(label, args) for label in args.sizes.split(",") if label]
     report(results)
+    growth(results)
     return 0
 
 

@@ -1,7 +1,8 @@
 """Synthetic DSI data for benchmarks: N triples in the dsi vocabulary, apart from the real data.
 
 Deterministic (seeded) organisations, projects, memberships with roles, places, tags, legacy and
-Wikidata links, and a few hidden (spam) entities, as N-Triples (default) or Turtle, gzip on ``.gz``.
+Wikidata links, and a few hidden (spam) entities, as N-Triples (default), Turtle, N-Quads, TriG or
+RDF/XML, gzip on ``.gz``.
 
     .venv/bin/python bench/synth.py 1000000 var/bench/synth-1m.nt
 """
@@ -116,31 +117,49 @@ TAKES_PART = _iri(DSI + "takesPartIn")
 
 
 def fmt_of(out: Path) -> str:
-    """``nt``, ``ttl`` or ``nq`` from a file name (``x.nq.gz`` -> ``nq``)."""
+    """``nt``, ``ttl``, ``nq``, ``trig`` or ``rdf`` from a file name (``x.nq.gz`` -> ``nq``)."""
     name = out.name[:-3] if out.name.endswith(".gz") else out.name
     return name.rsplit(".", 1)[-1]
 
 
 def write(n: int, out: Path, fmt: str | None = None, seed: int = 42) -> int:
-    """Write ``n`` statements to ``out``: N-Triples, Turtle with one statement per line, or N-Quads
-    (``nq``: the derived ``takesPartIn`` shortcuts in graph/derived, the rest in graph/source/synthetic,
-    as ``dsikb init`` lays out real data). Streams; the format defaults to the file's extension."""
+    """Write ``n`` statements to ``out``: N-Triples, Turtle with one statement per line, N-Quads or TriG
+    (``nq``/``trig``: the derived ``takesPartIn`` shortcuts in graph/derived, the rest in
+    graph/source/synthetic, as ``dsikb init`` lays out real data), or RDF/XML (``rdf``: the same triples
+    as N-Triples, serialised by pyoxigraph). Streams; the format defaults to the file's extension."""
     fmt = fmt or fmt_of(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if out.suffix == ".gz" else open
-    written = 0
     tmp = out.with_name(out.name + ".part")  # a half-written file is never mistaken for a whole one
+    if fmt == "rdf":
+        import pyoxigraph as ox
+
+        nt = out.with_name(out.name + ".nt.part")
+        written = write(n, nt, "nt", seed)
+        with open(nt, "rb") as src, opener(tmp, "wb") as fh:
+            ox.serialize(ox.parse(src, ox.RdfFormat.N_TRIPLES), fh, ox.RdfFormat.RDF_XML)
+        nt.unlink()
+        tmp.replace(out)
+        return written
+    written = 0
+    derived = []  # TriG: the derived graph's block comes after the source graph's
     with opener(tmp, "wt", encoding="utf-8") as fh:
-        buf = []
+        buf = [f"{SOURCE_GRAPH} {{\n"] if fmt == "trig" else []
         for s, p, o in triples(n, seed):
             if fmt == "nq":
                 buf.append(f"{s} {p} {o} {DERIVED_GRAPH if p == TAKES_PART else SOURCE_GRAPH} .\n")
+            elif fmt == "trig" and p == TAKES_PART:
+                derived.append(f"{s} {p} {o} .\n")
             else:
                 buf.append(f"{s} {p} {o} .\n")
             written += 1
             if len(buf) >= 10000:
                 fh.write("".join(buf))
                 buf.clear()
+        if fmt == "trig":
+            buf.append(f"}}\n{DERIVED_GRAPH} {{\n")
+            buf.extend(derived)
+            buf.append("}\n")
         fh.write("".join(buf))
     tmp.replace(out)
     return written
@@ -149,7 +168,7 @@ def write(n: int, out: Path, fmt: str | None = None, seed: int = 42) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("triples", type=int, help="how many triples")
-    parser.add_argument("out", help="output file (.nt, .ttl or .nq, optionally .gz)")
+    parser.add_argument("out", help="output file (.nt, .ttl, .nq, .trig or .rdf, optionally .gz)")
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     n = write(args.triples, Path(args.out), seed=args.seed)

@@ -89,11 +89,15 @@ def cmd_fetch_sources(args) -> int:
 
 
 def cmd_load(args) -> int:
-    kb = _open(args)
+    from kb.store import KB
+
+    # a bulk load leaves the public default graph to the next open of the store (kb/store/loader.py)
+    kb = KB.open(_settings(args), defer_view=True)
+    defer = {"defer_view": True} if isinstance(kb, KB) else {}  # a remote store loads over HTTP
     total = 0
     for file in args.files:
         t0 = time.monotonic()
-        added = kb.load_file(file, graph=args.graph, format=args.format)
+        added = kb.load_file(file, graph=args.graph, format=args.format, **defer)
         total += added
         print(f"{file}: {added} triples added in {time.monotonic() - t0:.2f} s", file=sys.stderr)
     print(f"{total} triples added")

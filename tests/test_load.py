@@ -182,3 +182,33 @@ def test_a_load_keeps_the_public_default_graph_as_a_full_rebuild_would(kb, tmp_p
     assert any('"B"' in str(t) for t in loaded)
     publicview.rebuild(kb)
     assert loaded == public_view(kb)
+
+
+@pytest.mark.embedded_only("the embedded store's deferred public default graph (kb/store/loader.py)")
+@pytest.mark.parametrize("afterwards", ["unchanged", "file gone"])
+def test_cli_load_leaves_the_public_default_graph_to_the_next_open(tmp_path, capsys, afterwards):
+    """`dsikb load` bulk loads only the named graphs; the next open brings the default graph to what
+    a full re-derivation gives (from the file read again, or from the named graphs when the file is
+    gone), once; a broken file leaves nothing pending."""
+    from kb.cli import main
+    from kb.store import KB, publicview
+
+    data, bad = tmp_path / "data.nq", tmp_path / "bad.nt"
+    data.write_text(VIEW_DATA)
+    bad.write_text(BROKEN)
+    store = tmp_path / "store"
+    assert main(["load", "--store", str(store), str(data)]) == 0
+    assert main(["load", "--store", str(store), "--graph", EX + "graph/x", str(bad)]) == 2
+    capsys.readouterr()
+    state = json.loads((tmp_path / "store.state.json").read_text())
+    assert [e["path"] for e in state["view_pending"]] == [str(data.resolve())] and state["view_pending"][0]["loaded"]
+    if afterwards == "file gone":
+        data.unlink()
+    kb = KB.open(settings_for(store))
+    assert "view_pending" not in json.loads((tmp_path / "store.state.json").read_text())
+    assert kb.generation == state["generation"] + 1
+    view = public_view(kb)
+    assert view and not any("organisation/h>" in str(t) for t in view)
+    publicview.rebuild(kb)
+    assert public_view(kb) == view
+    assert not kb.apply_pending_view()  # done once

@@ -62,7 +62,11 @@ class KB(Store):
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
-    def open(cls, settings: Settings, *, read_only: bool = False) -> "KB":
+    def open(cls, settings: Settings, *, read_only: bool = False, defer_view: bool = False) -> "KB":
+        """The store at ``settings.store_path``. A public default graph left pending by ``dsikb load``
+        (kb/store/loader.py) is brought in step first, unless ``defer_view`` (``dsikb load`` itself);
+        a read-only open does it when no other process holds the store (one that does opened it for
+        writing, which did it already, and no load can run beside it)."""
         if settings.store_is_remote:
             from kb.store.remote import RemoteKB
 
@@ -71,6 +75,13 @@ class KB(Store):
         if read_only:
             if not path.exists():
                 raise KBError(f"no store at {path}: run `dsikb init` first")
+            if cls._state_of(path).get("view_pending"):
+                try:
+                    writer = cls.open(settings)
+                except KBError:
+                    pass  # held by a writer, which brought the view in step when it opened
+                else:
+                    writer.close()
             return cls(ox.Store.read_only(str(path)), settings, path=path)
         path.mkdir(parents=True, exist_ok=True)
         try:
@@ -81,7 +92,16 @@ class KB(Store):
             ) from exc
         kb = cls(store, settings, path=path)
         kb.drop_staging_graphs()  # this process is the only writer now: any staging graph is stale
+        if not defer_view:
+            kb.apply_pending_view()
         return kb
+
+    def close(self) -> None:
+        """Let go of the on-disk store (and its lock) now rather than when collected."""
+        import gc
+
+        self.store = None
+        gc.collect()
 
     @classmethod
     def in_memory(cls, settings: Settings | None = None) -> "KB":
@@ -111,6 +131,53 @@ class KB(Store):
         self._state_cache = (signature, state)
         return state
 
+    @staticmethod
+    def _state_of(path: Path) -> dict:
+        try:
+            return json.loads(path.with_name(path.name + ".state.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _write_state(self, state: dict) -> None:
+        """Replace the state file atomically (a new inode: readers notice, see ``_read_state``)."""
+        if self._state_file:
+            tmp = self._state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(state))
+            os.replace(tmp, self._state_file)
+
+    # -- the public default graph after deferred loads (kb/store/loader.py) ----------------------
+    def _pending(self) -> list[dict]:
+        return [dict(e) for e in self._read_state().get("view_pending", [])]
+
+    def _set_pending(self, entries: list[dict]) -> None:
+        state = {k: v for k, v in self._read_state().items() if k != "view_pending"}
+        if entries:
+            state["view_pending"] = entries
+        self._write_state(state)
+
+    def view_pending_add(self, entry: dict) -> None:
+        self._set_pending(self._pending() + [entry])
+
+    def view_pending_loaded(self, entry: dict) -> None:
+        self._set_pending([dict(e, loaded=True) if e == entry else e for e in self._pending()])
+
+    def view_pending_remove(self, entry: dict) -> None:
+        self._set_pending([e for e in self._pending() if e != entry])
+
+    @_reopens_after_disk_full
+    def apply_pending_view(self) -> bool:
+        """Bring the public default graph in step with the loads ``dsikb load`` left to the next open;
+        whether there were any."""
+        entries = self._pending()
+        if not entries:
+            return False
+        from kb.store.loader import apply_pending_view
+
+        apply_pending_view(self, entries)
+        self._set_pending([])
+        self.bump()
+        return True
+
     @property
     def generation(self) -> int:
         """A number that changes whenever the store's content changes (read from disk each time,
@@ -125,12 +192,9 @@ class KB(Store):
     def bump(self) -> int:
         """Record that the content changed."""
         self._generation = self.generation + 1
-        state = {"generation": self._generation,
+        state = {**self._read_state(), "generation": self._generation,
                  "modified": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        if self._state_file:
-            tmp = self._state_file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(state))
-            os.replace(tmp, self._state_file)
+        self._write_state(state)
         return self._generation
 
     # -- reading -----------------------------------------------------------------------------
@@ -201,16 +265,18 @@ class KB(Store):
 
     @_reopens_after_disk_full
     def load_file(self, path: str | os.PathLike, *, graph: str | None = None,
-                  format: str | None = None, base_iri: str | None = None) -> int:
+                  format: str | None = None, base_iri: str | None = None, defer_view: bool = False) -> int:
         """Load one RDF file, all or nothing. Returns the number of quads added.
 
         Triples go into ``graph`` (required for triple formats); quad formats keep their graphs.
         A syntax error names the file, line and column and leaves the store unchanged.
+        The public default graph follows in step, streamed (kb/store/loader.py); with ``defer_view``
+        (``dsikb load``), after a bulk load it follows at the next open of the store instead.
         """
         from kb.store.loader import load_file
 
-        # the public default graph follows in step, streamed (kb/store/loader.py add_to_public_view)
-        added = load_file(self, path, graph=graph, format=format, base_iri=base_iri, public_view=True)
+        added = load_file(self, path, graph=graph, format=format, base_iri=base_iri, public_view=True,
+                          defer_view=defer_view and self._state_file is not None)
         if added:
             self.bump()
         return added

@@ -1,11 +1,17 @@
 """Loading RDF files into the store: all or nothing per file, with a progress bar on large files.
 
 Small files are parsed in memory and added in one transaction (``Store.extend``), so the count of
-statements added is exact and cheap. Large files go to ``Store.bulk_load``, which streams:
-- triples into a graph that is empty: loaded in one pass; on a syntax error the graph is removed
-  again, which leaves the store as it was;
-- otherwise (quad formats, or a graph that already holds data): parsed once first to prove the file
-  is well formed, then bulk loaded.
+statements added is exact and cheap. Large files, and any file going into a new graph or an empty
+store, go to ``Store.bulk_load``, which streams from the file in one pass and is atomic in pyoxigraph
+0.5 (its files are ingested at the end, only after the whole input parsed: a syntax error adds
+nothing; tests/test_load.py checks it for triples into a new graph, into one holding data, and quads).
+
+The public default graph (kb/store/publicview.py) follows each load: at once after a small load (the
+quads added are known), and after a bulk load by reading the file a second time into the default
+graph (:func:`add_to_public_view`). ``dsikb load`` defers that second pass (``defer_view``): the
+store's state file records the file (:func:`pending_entry`) and the next open of the store brings the
+view in step (:func:`apply_pending_view`), so a series of loads costs the bulk loads alone and the view
+is paid once, by ``dsikb serve``, ``dsikb stats`` or whatever opens the store next.
 """
 
 from __future__ import annotations
@@ -99,13 +105,15 @@ def _open(path: Path):
     return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
-def load_file(kb, path, *, graph=None, format=None, base_iri=None, progress=None, public_view=False) -> int:
+def load_file(kb, path, *, graph=None, format=None, base_iri=None, progress=None, public_view=False,
+              defer_view=False) -> int:
     """Load ``path`` into ``kb``, all or nothing; returns the number of statements added.
 
     Triples go into ``graph`` (default: a graph named after the file); quad formats keep their own.
     A syntax error raises :class:`kb.errors.SyntaxProblem` naming file, line and column.
     With ``public_view``, the public default graph (kb/store/publicview.py) is brought in step with
-    what was added, streamed (see :func:`add_to_public_view`).
+    what was added, streamed (see :func:`add_to_public_view`); with ``defer_view`` too, a bulk load
+    leaves that to the next open of the store (the module docstring).
     """
 
     path = Path(path)
@@ -119,14 +127,15 @@ def load_file(kb, path, *, graph=None, format=None, base_iri=None, progress=None
     base_iri = base_iri or path.resolve().as_uri()
     size = path.stat().st_size
     needs_rebase = kb.settings.base_uri != DEFAULT_BASE_URI
-    # into an empty store or a new graph a failed bulk load is undone by clearing what it filled, so
-    # even a small file goes there: one pass, no per-statement "already there?" lookups
+    # into an empty store or a new graph a bulk load is one pass with no per-statement "already
+    # there?" lookups, so even a small file goes there
     fresh = to_graph is not None and not kb.store.contains_named_graph(to_graph) or next(iter(kb.store), None) is None
     try:
         if needs_rebase or (size < BULK_THRESHOLD and not fresh):
             return _load_in_memory(kb, path, fmt, to_graph, base_iri, needs_rebase, public_view)
         show = sys.stderr.isatty() if progress is None else progress
-        return _bulk_load(kb, path, fmt, to_graph, base_iri, size, sys.stderr if show else None, public_view)
+        view = "defer" if public_view and defer_view else public_view
+        return _bulk_load(kb, path, fmt, to_graph, base_iri, size, sys.stderr if show else None, view)
     except SyntaxError as exc:
         raise syntax_problem(path, exc) from None
     except ValueError as exc:
@@ -152,32 +161,67 @@ def _load_in_memory(kb, path: Path, fmt, to_graph, base_iri: str, needs_rebase: 
     return len(new)
 
 
-def _bulk_load(kb, path: Path, fmt, to_graph, base_iri: str, size: int, stream, public_view: bool = False) -> int:
-    """Stream a large file in with ``bulk_load``; see the module docstring for all-or-nothing."""
+def _bulk_load(kb, path: Path, fmt, to_graph, base_iri: str, size: int, stream, public_view=False) -> int:
+    """Stream a file in with ``bulk_load``, one pass (atomic: see the module docstring).
+    ``public_view``: True (the default graph follows now), "defer" (at the next open), False."""
     store = kb.store
-    empty_store = next(iter(store), None) is None  # a failed load then clears the store: one pass
+    empty_store = next(iter(store), None) is None
     fresh_graph = to_graph is not None and not store.contains_named_graph(to_graph)
-    if fresh_graph or empty_store:
-        before = 0
-    else:
-        before = _count(kb, to_graph)
-        with _open(path) as fh:  # prove the file parses, so a bad file adds nothing
-            for _ in ox.parse(fh, fmt, base_iri=base_iri):
-                pass
+    before = 0 if fresh_graph or empty_store else _count(kb, to_graph)
+    entry = pending_entry(path, fmt, base_iri) if public_view == "defer" else None
+    if entry is not None:  # the intent first: a crash during the load leaves a full re-derivation due
+        kb.view_pending_add(entry)
     with _open(path) as fh:
         reader = io.BufferedReader(_Progress(fh, size, f"loading {path.name}", stream), buffer_size=1 << 20)
         try:
             store.bulk_load(reader, fmt, base_iri=base_iri, to_graph=to_graph)
         except BaseException:
+            # pyoxigraph's bulk load adds nothing when it fails; in case a version ever does, a new
+            # graph or an empty store is restored by removing what it was given
             if empty_store:
-                store.clear()  # the store was empty: clearing it restores it
+                store.clear()
             elif fresh_graph and store.contains_named_graph(to_graph):
-                store.remove_graph(to_graph)  # the graph was new: removing it restores the store
+                store.remove_graph(to_graph)
+            if entry is not None:
+                kb.view_pending_remove(entry)
             raise
     added = _count(kb, to_graph) - before
-    if public_view and added:
+    if entry is not None:
+        if added:
+            kb.view_pending_loaded(entry)
+        else:
+            kb.view_pending_remove(entry)
+    elif public_view and added:
         add_to_public_view(kb, source=(path, fmt, base_iri))
     return added
+
+
+def pending_entry(path: Path, fmt, base_iri: str) -> dict:
+    """What the next open needs to bring the public default graph in step after a deferred load:
+    the file (read again if it did not change since), its format and base IRI."""
+    st = path.stat()
+    return {"path": str(path.resolve()), "format": fmt.file_extension, "base_iri": base_iri,
+            "size": st.st_size, "mtime_ns": st.st_mtime_ns, "loaded": False}
+
+
+def apply_pending_view(kb, entries: list[dict]) -> None:
+    """Bring the public default graph in step after deferred loads: each file read again into it
+    (:func:`add_to_public_view`); a whole re-derivation from the named graphs instead when a file
+    changed or is gone, or a load never finished (a crash: what it added is unknown)."""
+    from kb.store import publicview
+
+    def unchanged(e) -> bool:
+        try:
+            st = os.stat(e["path"])
+        except OSError:
+            return False
+        return e["loaded"] and st.st_size == e["size"] and st.st_mtime_ns == e["mtime_ns"]
+
+    if not all(unchanged(e) for e in entries):
+        publicview.rebuild(kb)
+        return
+    for e in entries:
+        add_to_public_view(kb, source=(Path(e["path"]), rdf_format(e["format"]), e["base_iri"]))
 
 
 # -- the public default graph after a load ---------------------------------------------------------
@@ -237,13 +281,13 @@ def add_to_public_view(kb, *, quads=None, source=None) -> None:
         path, fmt, base_iri = source
         if fmt not in QUAD_FORMATS:
             with _open(path) as fh:
-                store.bulk_load(fh, fmt, base_iri=base_iri, to_graph=DEFAULT)
+                store.bulk_load(fh, fmt, base_iri=base_iri, to_graph=DEFAULT, lenient=True)
         else:
             stated_default = []
 
             def triples():
                 with _open(path) as fh:
-                    for q in ox.parse(fh, fmt, base_iri=base_iri):
+                    for q in ox.parse(fh, fmt, base_iri=base_iri, lenient=True):
                         graph = q.graph_name
                         if isinstance(graph, ox.DefaultGraph):
                             stated_default.append(q)
