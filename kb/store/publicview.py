@@ -37,19 +37,12 @@ class Staging:
         self.nodes = ox.NamedNode(f"{ns}{key}-nodes")
         self.mark = ox.NamedNode(ns + "mark")  # never a data predicate: staged nodes are not hidden
         self.kb = kb
-        self.public = public_graph(kb)
-
-    def view(self, pattern: str) -> str:
-        """A triple pattern (or template) in the public view."""
-        return pattern if self.public is None else f"GRAPH {sparql_term(self.public)} {{ {pattern} }}"
-
-    @property
-    def clear(self) -> str:
-        return "CLEAR DEFAULT" if self.public is None else f"CLEAR SILENT GRAPH {sparql_term(self.public)}"
-
-    def usable(self, var: str) -> str:
-        """A FILTER keeping graph variable ``var`` to the graphs the public view is merged from."""
-        return usable_filter(self.kb, var)
+        public = public_graph(kb)
+        # patterns of the default graph are in the public graph instead where there is one (not by
+        # `WITH <g>`: Virtuoso 7.2 then inserts into no graph and deletes nothing)
+        self.view_open = "" if public is None else f"GRAPH {sparql_term(public)} {{ "
+        self.view_close = "" if public is None else " }"
+        self.clear = "CLEAR DEFAULT" if public is None else f"CLEAR SILENT GRAPH {sparql_term(public)}"
 
     def stage(self, kb, *, added: Iterable = (), removed: Iterable = (), nodes: Iterable = ()) -> None:
         """Write the staging graphs (before the update: readers never use tmp graphs)."""
@@ -65,44 +58,44 @@ class Staging:
         X, A, R, N, mark = self.excluded, self.added, self.removed, self.nodes, self.mark
         hidden, withdrawn = ox.NamedNode(n.dsi("hidden")), ox.NamedNode(n.dsi("withdrawn"))
         kinds = [ox.NamedNode(n.dsi("ActivityMembership")), ox.NamedNode(n.dsi("Collaboration"))]
-        # usable graphs (?g, ?h, ?g2) are the knowledge base's own, not temporary ones; neither end
-        # of a copied statement is excluded. ``v`` puts a pattern in the public view (the default
-        # graph, or the named graph that holds it on a store like Virtuoso)
-        usable, v = self.usable, self.view
+        tmp, ours = ox.Literal(self.tmp_ns), ox.Literal(usable_prefix(self.kb))
+        o, c = self.view_open, self.view_close  # around every pattern of the public view
+        # usable graphs (?g, ?h, ?g2) are the knowledge base's own (:func:`usable_prefix`), not temporary
+        # ones; neither end of a copied statement is excluded
         ops = [
             # hidden and withdrawn entities, then the memberships and collaborations naming them
             f"INSERT {{ GRAPH {sparql_term(X)} {{ ?x {sparql_term(mark)} true }} }} WHERE {{ "
             f"{{ GRAPH ?h {{ ?x {sparql_term(hidden)} true }} }} UNION {{ GRAPH ?h {{ ?x {sparql_term(withdrawn)} ?w }} }} "
-            f"{usable('?h')} }}",
+            f"FILTER(STRSTARTS(STR(?h), {sparql_term(ours)}) && !STRSTARTS(STR(?h), {sparql_term(tmp)})) }}",
             f"INSERT {{ GRAPH {sparql_term(X)} {{ ?m {sparql_term(mark)} true }} }} WHERE {{ GRAPH {sparql_term(X)} {{ ?x {sparql_term(mark)} true }} "
-            f"GRAPH ?g {{ ?m ?q ?x }} {usable('?g')} GRAPH ?g2 {{ ?m a ?t }} "
-            f"{usable('?g2')} VALUES ?t {{ {sparql_term(kinds)} }} }}",
+            f"GRAPH ?g {{ ?m ?q ?x }} FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) GRAPH ?g2 {{ ?m a ?t }} "
+            f"FILTER(STRSTARTS(STR(?g2), {sparql_term(ours)}) && !STRSTARTS(STR(?g2), {sparql_term(tmp)})) VALUES ?t {{ {sparql_term(kinds)} }} }}",
         ]
         if full:
             ops += [self.clear,
-                    f"INSERT {{ {v('?s ?p ?o')} }} WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {usable('?g')} "
+                    f"INSERT {{ {o}?s ?p ?o{c} }} WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) "
                     f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
                     f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}"]
         else:
             ops += [
                 # removed triples leave the default graph unless another graph still states them
-                f"DELETE {{ {v('?s ?p ?o')} }} WHERE {{ GRAPH {sparql_term(R)} {{ ?s ?p ?o }} "
-                f"FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} {usable('?g')} }} }}",
-                f"INSERT {{ {v('?s ?p ?o')} }} WHERE {{ GRAPH {sparql_term(A)} {{ ?s ?p ?o }} "
+                f"DELETE {{ {o}?s ?p ?o{c} }} WHERE {{ GRAPH {sparql_term(R)} {{ ?s ?p ?o }} "
+                f"FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) }} }}",
+                f"INSERT {{ {o}?s ?p ?o{c} }} WHERE {{ GRAPH {sparql_term(A)} {{ ?s ?p ?o }} "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}",
                 # nodes to re-derive, with the memberships and collaborations naming them
                 f"INSERT {{ GRAPH {sparql_term(N)} {{ ?m {sparql_term(mark)} true }} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} "
-                f"GRAPH ?g {{ ?m ?q ?x }} {usable('?g')} GRAPH ?g2 {{ ?m a ?t }} "
-                f"{usable('?g2')} VALUES ?t {{ {sparql_term(kinds)} }} }}",
-                f"DELETE {{ {v('?x ?p ?o')} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} {v('?x ?p ?o')} }}",
-                f"DELETE {{ {v('?s ?p ?x')} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} {v('?s ?p ?x')} }}",
-                f"INSERT {{ {v('?s ?p ?o')} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?s {sparql_term(mark)} true }} GRAPH ?g {{ ?s ?p ?o }} "
-                f"{usable('?g')} "
+                f"GRAPH ?g {{ ?m ?q ?x }} FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) GRAPH ?g2 {{ ?m a ?t }} "
+                f"FILTER(STRSTARTS(STR(?g2), {sparql_term(ours)}) && !STRSTARTS(STR(?g2), {sparql_term(tmp)})) VALUES ?t {{ {sparql_term(kinds)} }} }}",
+                f"DELETE {{ {o}?x ?p ?o{c} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} {o}?x ?p ?o{c} }}",
+                f"DELETE {{ {o}?s ?p ?x{c} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} {o}?s ?p ?x{c} }}",
+                f"INSERT {{ {o}?s ?p ?o{c} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?s {sparql_term(mark)} true }} GRAPH ?g {{ ?s ?p ?o }} "
+                f"FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}",
-                f"INSERT {{ {v('?s ?p ?o')} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?o {sparql_term(mark)} true }} GRAPH ?g {{ ?s ?p ?o }} "
-                f"{usable('?g')} "
+                f"INSERT {{ {o}?s ?p ?o{c} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?o {sparql_term(mark)} true }} GRAPH ?g {{ ?s ?p ?o }} "
+                f"FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}",
             ]
@@ -122,31 +115,16 @@ class Staging:
 
 def public_graph(kb) -> ox.NamedNode | None:
     """The named graph that holds the public view on a store whose default graph cannot be written
-    (Virtuoso's is the union of all its graphs; ``DSIKB_STORE_PUBLIC_GRAPH``), or None: the store's
-    own default graph holds it (the embedded store, Oxigraph, Fuseki)."""
+    (``DSIKB_STORE_PUBLIC_GRAPH``: Virtuoso's default graph is the union of all its graphs), or None:
+    the store's own default graph holds it (the embedded store, Oxigraph, Fuseki)."""
     return getattr(kb, "public_graph", None)
 
 
-def usable_filter(kb, var: str) -> str:
-    """``FILTER(...)`` on graph variable ``var`` (a literal variable name, never request data): the
-    graphs of the knowledge base, temporary ``graph/tmp/`` ones left out. With a public graph (a store
-    that keeps graphs of its own, such as Virtuoso's system graphs) only graphs under the base IRI's
-    ``graph/`` namespace count, and never the public graph itself."""
-    tmp = sparql_term(ox.Literal(kb.graphs.ns + "tmp/"))
-    public = public_graph(kb)
-    if public is None:
-        return f"FILTER(!STRSTARTS(STR({var}), {tmp}))"
-    ns = sparql_term(ox.Literal(kb.graphs.ns))
-    return (f"FILTER(STRSTARTS(STR({var}), {ns}) && !STRSTARTS(STR({var}), {tmp}) "
-            f"&& {var} != {sparql_term(public)})")
-
-
-def is_usable(kb, graph: str) -> bool:
-    """:func:`usable_filter` in Python, for a graph IRI."""
-    public = public_graph(kb)
-    if graph.startswith(kb.graphs.ns + "tmp/"):
-        return False
-    return public is None or (graph.startswith(kb.graphs.ns) and graph != public.value)
+def usable_prefix(kb) -> str:
+    """What the IRI of every graph the public view is merged from starts with: any (``""``), or
+    with a public graph (a store that keeps graphs of its own, such as Virtuoso's system graphs) the
+    base IRI's ``graph/`` namespace. Temporary ``graph/tmp/`` graphs (the public graph is one) never count."""
+    return "" if public_graph(kb) is None else kb.graphs.ns
 
 
 def status_nodes(kb, triples: Iterable) -> set:

@@ -96,6 +96,9 @@ class RemoteKB(Store):
         self.query_url, self.update_url, self.gsp_url = endpoints(settings)
         # the named graph that holds the public view where the store's default graph cannot (Virtuoso)
         self.public_graph = ox.NamedNode(settings.store_public_graph) if settings.store_public_graph else None
+        if self.public_graph is not None and not self.public_graph.value.startswith(self.graphs.ns + "tmp/"):
+            raise KBError(f"DSIKB_STORE_PUBLIC_GRAPH must be under {self.graphs.ns}tmp/ (the app's own graphs, "
+                          f"never merged into the public view), e.g. {self.graphs.ns}tmp/public")
         self.url = self.query_url
         auth = (settings.store_user, settings.store_password) if settings.store_user else None
         self.http = httpx.Client(
@@ -256,11 +259,11 @@ class RemoteKB(Store):
         return bool(self.raw_query(query))
 
     def _ours(self, graph: str) -> bool:
-        """A graph of the knowledge base (not the public graph, nor a graph the store keeps for
-        itself, such as Virtuoso's system graphs, when there is a public graph)."""
+        """A graph of the knowledge base, staging graphs included: with a public graph, only those
+        under the base IRI's graph/ namespace (not the store's own, such as Virtuoso's system graphs)."""
         from kb.store import publicview
 
-        return publicview.is_usable(self, graph) or graph.startswith(self.graphs.ns + "tmp/")
+        return graph.startswith(publicview.usable_prefix(self))
 
     def _all_graphs(self) -> list[str]:
         # ``GRAPH ?g { }`` lists the graphs without a scan, but Virtuoso answers it with nothing
@@ -287,15 +290,17 @@ class RemoteKB(Store):
             return int(next(iter(self.raw_query(query)))["n"].value)
         from kb.store import publicview
 
-        rows = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {publicview.usable_filter(self, '?g')} }}",
-                           union=False, prologue=False)
+        tmp, ours = ox.Literal(self.graphs.ns + "tmp/"), ox.Literal(publicview.usable_prefix(self))
+        rows = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), "
+                           f"{sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) }}", union=False, prologue=False)
         return int(rows[0]["n"].value) if rows else 0
 
     def union_triples(self):
         from kb.store import publicview
 
-        for row in self.query(f"SELECT DISTINCT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} "
-                              f"{publicview.usable_filter(self, '?g')} }}", union=False, prologue=False):
+        tmp, ours = ox.Literal(self.graphs.ns + "tmp/"), ox.Literal(publicview.usable_prefix(self))
+        for row in self.query(f"SELECT DISTINCT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), "
+                              f"{sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) }}", union=False, prologue=False):
             yield ox.Triple(row[0], row[1], row[2])
 
     def quad_count(self) -> int:
