@@ -114,6 +114,7 @@ class RemoteKB(Store):
         self._lock = threading.Lock()
         self._cached: tuple[float, int, str | None] | None = None  # (read at, generation, modified)
         self._graphs_cache: tuple[int, list[str]] | None = None
+        self._dataset_cache: tuple[int, list[str]] | None = None
         self._local = threading.local()
         self._accept = ACCEPT
 
@@ -168,7 +169,8 @@ class RemoteKB(Store):
     # -- SPARQL -------------------------------------------------------------------------------
     def raw_query(self, sparql: str, *, prefixes: dict | None = None, base_iri: str | None = None,
                   use_default_graph_as_union: bool = False, default_graph=None, named_graphs=None,
-                  substitutions: dict | None = None, **_ignored):
+                  substitutions: dict | None = None, plain: bool = False, **_ignored):
+        """``plain``: the store's own dataset, for the store layer's reads of named graphs only."""
         # the protocol has no bindings: bound terms are written into the text by kb.terms.sparql_term
         text = substitute(sparql, {v.value: t for v, t in (substitutions or {}).items()})
         text = _prologue(prefixes, base_iri) + text
@@ -183,9 +185,11 @@ class RemoteKB(Store):
             # (naming the default graph's parts empties the named graphs unless they are named too)
             graphs = self._union_graphs() or [EMPTY_GRAPH]
             form += [("default-graph-uri", g) for g in graphs] + [("named-graph-uri", g) for g in graphs]
-        elif self.public_graph is not None and not declares_dataset(text):
-            # the public view as the default graph; every graph stays there for GRAPH ?g
+        elif self.public_graph is not None and not plain and not declares_dataset(text):
+            # the public view as the default graph, the knowledge base's graphs as the named ones
+            # (Virtuoso ignores GRAPH <iri> when only default-graph-uri is given)
             form.append(("default-graph-uri", self.public_graph.value))
+            form += [("named-graph-uri", g) for g in self._dataset_graphs()]
         body_form = urlencode(form).encode()
         response = self._check(self._send("POST", self.query_url, content=body_form,
                                           headers={"Accept": self._accept, "Content-Type": FORM}), "query")
@@ -220,6 +224,13 @@ class RemoteKB(Store):
                                headers={"Content-Type": FORM}, timeout=self.write_timeout), "update")
         self._cached = None
 
+    def _dataset_graphs(self) -> list[str]:
+        generation = self.generation
+        cached = self._dataset_cache
+        if cached is None or cached[0] != generation:
+            cached = self._dataset_cache = (generation, sorted(g for g in self._all_graphs() if self._ours(g)))
+        return cached[1]
+
     def _union_graphs(self) -> list[str]:
         generation = self.generation
         cached = self._graphs_cache
@@ -236,7 +247,10 @@ class RemoteKB(Store):
             return iter(())
         bind = {k: v for k, v in (("s", subject), ("p", predicate), ("o", object)) if v is not None}
         public = self.public_graph
-        if isinstance(g, ox.DefaultGraph):
+        if isinstance(g, ox.DefaultGraph) and public is not None:
+            query = "SELECT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }"
+            bind["g"] = public
+        elif isinstance(g, ox.DefaultGraph):
             query = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
         elif g is None and public is not None:  # the public graph is one of the named graphs here
             query = "SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
@@ -245,7 +259,7 @@ class RemoteKB(Store):
         else:
             query = "SELECT ?s ?p ?o ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
             bind["g"] = g
-        rows = self.raw_query(inline_bindings(query, bind))
+        rows = self.raw_query(inline_bindings(query, bind), plain=public is not None)
         default = ox.DefaultGraph()
         if g is None and public is not None:  # its quads are the default graph's; the store's own graphs are left out
             return (ox.Quad(subject or row["s"], predicate or row["p"], object or row["o"],
@@ -256,7 +270,7 @@ class RemoteKB(Store):
 
     def has_graph(self, graph) -> bool:
         query = inline_bindings("ASK { GRAPH ?g { ?s ?p ?o } }", {"g": graph_node(graph)})
-        return bool(self.raw_query(query))
+        return bool(self.raw_query(query, plain=True))
 
     def _ours(self, graph: str) -> bool:
         """A graph of the knowledge base, staging graphs included: with a public graph, only those
@@ -267,11 +281,11 @@ class RemoteKB(Store):
 
     def _all_graphs(self) -> list[str]:
         # ``GRAPH ?g { }`` lists the graphs without a scan, but Virtuoso answers it with nothing
-        graphs = [r["g"].value for r in self.raw_query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }")
+        graphs = [r["g"].value for r in self.raw_query("SELECT DISTINCT ?g WHERE { GRAPH ?g { } }", plain=True)
                   if isinstance(r["g"], ox.NamedNode)]
         if not graphs:
             # (GROUP BY, not DISTINCT: Virtuoso answers it in milliseconds, DISTINCT in tens of seconds)
-            graphs = [r["g"].value for r in self.raw_query("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+            graphs = [r["g"].value for r in self.raw_query("SELECT ?g WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g", plain=True)
                       if isinstance(r["g"], ox.NamedNode)]
         return graphs
 
@@ -287,12 +301,13 @@ class RemoteKB(Store):
     def triple_count(self, graph: str | None = None) -> int:
         if graph:  # (not grouped by a bound ?g: Virtuoso then counts 1)
             query = inline_bindings("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }", {"g": ox.NamedNode(graph)})
-            return int(next(iter(self.raw_query(query)))["n"].value)
+            return int(next(iter(self.raw_query(query, plain=True)))["n"].value)
         from kb.store import publicview
 
         tmp, ours = ox.Literal(self.graphs.ns + "tmp/"), ox.Literal(publicview.usable_prefix(self))
         rows = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), "
-                           f"{sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) }}", union=False, prologue=False)
+                           f"{sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) }}", union=False, prologue=False,
+                           plain=True)
         return int(rows[0]["n"].value) if rows else 0
 
     def union_triples(self):
@@ -300,7 +315,8 @@ class RemoteKB(Store):
 
         tmp, ours = ox.Literal(self.graphs.ns + "tmp/"), ox.Literal(publicview.usable_prefix(self))
         for row in self.query(f"SELECT DISTINCT ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), "
-                              f"{sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) }}", union=False, prologue=False):
+                              f"{sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) }}", union=False, prologue=False,
+                              plain=True):
             yield ox.Triple(row[0], row[1], row[2])
 
     def quad_count(self) -> int:
@@ -434,7 +450,7 @@ class RemoteKB(Store):
         s = self.state_graph
         rows = list(self.raw_query(
             f"SELECT ?n ?m WHERE {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(self.generation_p)} ?n "
-            f"OPTIONAL {{ {sparql_term(s)} {sparql_term(self.modified_p)} ?m }} }} }}"))
+            f"OPTIONAL {{ {sparql_term(s)} {sparql_term(self.modified_p)} ?m }} }} }}", plain=True))
         if not rows:
             return 0, None
         when = rows[0]["m"]
