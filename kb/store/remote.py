@@ -61,6 +61,7 @@ ACCEPT_NO_TSV = f"{RESULTS}, application/n-triples;q=0.8"
 EMPTY_GRAPH = "urn:dsikb:no-graph"  # a default-graph-uri that names nothing: an empty default graph
 XSD = "http://www.w3.org/2001/XMLSchema#"
 _VIRTUOSO_BNODE = re.compile(rb'("type"\s*:\s*"bnode"\s*,\s*"value"\s*:\s*")nodeID://')
+_VIRTUOSO_BOOLEAN = re.compile(rb'("datatype": "http://www\.w3\.org/2001/XMLSchema#boolean", "value": ")([01])(?=")')
 
 
 def endpoints(settings: Settings) -> tuple[str, str, str | None]:
@@ -208,6 +209,8 @@ class RemoteKB(Store):
         if media == RESULTS or media == "application/json":
             if b"nodeID://" in body:  # Virtuoso's blank node labels are not valid ones
                 body = _VIRTUOSO_BNODE.sub(rb"\1", body)
+            if b'#boolean", "value": "' in body:  # Virtuoso writes true as "1": the canonical form
+                body = _VIRTUOSO_BOOLEAN.sub(lambda m: m.group(1) + (b"true" if m.group(2) == b"1" else b"false"), body)
             return ox.parse_query_results(body, ox.QueryResultsFormat.JSON)
         if media == "application/sparql-results+xml":
             return ox.parse_query_results(body, ox.QueryResultsFormat.XML)
