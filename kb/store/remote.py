@@ -58,6 +58,7 @@ ACCEPT = f"{TSV}, {RESULTS};q=0.9, application/n-triples;q=0.8"
 # for a store whose TSV is not SPARQL's (Virtuoso 7 quotes the variable names and writes IRIs as
 # strings): JSON, measured 1.3-1.6x TSV's time on Oxigraph server for 1k-100k rows, the same below
 ACCEPT_NO_TSV = f"{RESULTS}, application/n-triples;q=0.8"
+GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9"
 EMPTY_GRAPH = "urn:dsikb:no-graph"  # a default-graph-uri that names nothing: an empty default graph
 XSD = "http://www.w3.org/2001/XMLSchema#"
 _VIRTUOSO_BNODE = re.compile(rb'("type"\s*:\s*"bnode"\s*,\s*"value"\s*:\s*")nodeID://')
@@ -192,8 +193,10 @@ class RemoteKB(Store):
             form.append(("default-graph-uri", self.public_graph.value))
             form += [("named-graph-uri", g) for g in self._dataset_graphs()]
         body_form = urlencode(form).encode()
+        # an RDF format for a graph: Virtuoso answers CONSTRUCT in a results format when one comes first
+        accept = GRAPH_ACCEPT if query_form(text) in ("CONSTRUCT", "DESCRIBE") else self._accept
         response = self._check(self._send("POST", self.query_url, content=body_form,
-                                          headers={"Accept": self._accept, "Content-Type": FORM}), "query")
+                                          headers={"Accept": accept, "Content-Type": FORM}), "query")
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         body = response.content
         if media == TSV and body[:1] not in (b"?", b"$", b"\n", b"\r", b""):
@@ -542,6 +545,16 @@ def substitute(sparql: str, bind: dict) -> str:
             last = match.end()
     out.append(sparql[last:])
     return "".join(out)
+
+
+def query_form(sparql: str) -> str | None:
+    """SELECT, ASK, CONSTRUCT or DESCRIBE: the query's first such keyword (strings, IRIs and
+    comments skipped)."""
+    for match in _TOKEN.finditer(sparql):
+        word = match.group(1).upper()
+        if word in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
+            return word
+    return None
 
 
 def declares_dataset(sparql: str) -> bool:
