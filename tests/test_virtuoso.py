@@ -270,11 +270,9 @@ def test_virtuoso_holds_every_graph_and_the_public_view_of_the_embedded_store(vk
 
 @pytest.mark.skipif(not support.remote(), reason="`dsikb init` of the real sources onto Virtuoso takes minutes: "
                     "make test-remote (pytest --backend=remote)")
-@pytest.mark.xfail(reason="known (2026-12-01): on Virtuoso the DSI4EU import matches nothing and "
-                   "graph/derived, graph/network and graph/matches stay empty", strict=False)
 def test_dsikb_init_onto_virtuoso(embedded, tmp_path_factory):
     from kb.build.init import init
-    from kb.store import KB
+    from kb.store import KB, publicview
 
     server = Virtuoso(tmp_path_factory.mktemp("virtuoso-init") / "db").start()
     try:
@@ -283,7 +281,9 @@ def test_dsikb_init_onto_virtuoso(embedded, tmp_path_factory):
         init(settings, kb=kb)
         ekb = embedded.extensions["dsikb"]
         expected = {g: ekb.triple_count(g) for g in ekb.named_graphs()}
+        assert kb.named_graphs() == sorted(expected)
         assert {g: kb.triple_count(g) for g in expected} == expected
+        assert publicview.size(kb) == publicview.size(ekb)
         kb.close()
     finally:
         server.stop()
