@@ -308,7 +308,7 @@ def test_browse_lists_as_many_as_the_embedded_store(vapp, embedded):
         got = vapp.test_client().get(f"/browse/{type_}.json").get_json()
         expected = embedded.test_client().get(f"/browse/{type_}.json").get_json()
         assert got["total"] == expected["total"] > 0
-        assert [r["id"] for r in got["results"]] == [r["id"] for r in expected["results"]]
+        assert [r["id"] for r in got["items"]] == [r["id"] for r in expected["items"]]
 
 
 def test_search_finds_the_known_organisation(vapp, embedded):

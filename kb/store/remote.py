@@ -440,8 +440,10 @@ class RemoteKB(Store):
                 f"{sparql_term(s)} {sparql_term(mod)} ?when }} }} "
                 f"INSERT {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(gen)} ?new . "
                 f"{sparql_term(s)} {sparql_term(mod)} ?now }} }} WHERE {{ "
-                f"OPTIONAL {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(gen)} ?old }} }} "
-                f"OPTIONAL {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(mod)} ?when }} }} "
+                # aggregates, not OPTIONALs: one row even on a new store (Virtuoso 7.2 inserts nothing
+                # from a WHERE of OPTIONALs that all fail)
+                f"{{ SELECT (MAX(?g0) AS ?old) WHERE {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(gen)} ?g0 }} }} }} "
+                f"{{ SELECT (MAX(?m0) AS ?when) WHERE {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(mod)} ?m0 }} }} }} "
                 f"BIND(COALESCE(?old, 0) + 1 AS ?new) BIND(NOW() AS ?now) }}")
 
     def _writes(self, operations: list[str]) -> list[str]:
