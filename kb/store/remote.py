@@ -387,8 +387,19 @@ class RemoteKB(Store):
                     if response.status_code >= 300:
                         response.read()
                         self._check(response, "graph download")
+                    lines = format in (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS)
+                    rest = b""
                     for chunk in response.iter_bytes(1 << 16):
-                        output.write(chunk)
+                        if not lines:
+                            output.write(chunk)
+                            continue
+                        rest += chunk
+                        cut = rest.rfind(b"\n") + 1
+                        if cut:
+                            output.write(_one_space(rest[:cut], format))
+                            rest = rest[cut:]
+                    if rest:
+                        output.write(_one_space(rest, format))
                 return
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt:
@@ -547,6 +558,14 @@ def substitute(sparql: str, bind: dict) -> str:
             last = match.end()
     out.append(sparql[last:])
     return "".join(out)
+
+
+def _one_space(data: bytes, format) -> bytes:
+    """Complete N-Triples/N-Quads lines as pyoxigraph writes them (terms separated by one space, as
+    the dumps' line filter expects) when a store separates them otherwise (Virtuoso: tabs)."""
+    if b"\t" not in data:
+        return data
+    return ox.serialize(ox.parse(data, format), format=format)
 
 
 def query_form(sparql: str) -> str | None:
