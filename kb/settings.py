@@ -48,6 +48,7 @@ class Settings:
     store_gsp_url: str = _setting("", "Graph Store HTTP Protocol endpoint of a remote store for bulk loads and dumps (empty: the query URL's /query replaced by /store; `none`: no GSP, loads go as INSERT DATA in chunks).")
     store_user: str = _setting("", "User name for HTTP basic authentication to a remote store (empty: none).")
     store_password: str = _setting("", "Password for HTTP basic authentication to a remote store.")
+    store_public_graph: str = _setting("", "IRI of a named graph under the base IRI's graph/tmp/ that holds the public default graph on a remote store whose own default graph cannot be written (Virtuoso: the union of all its graphs), e.g. https://w3id.org/dsi/graph/tmp/public; queries without FROM get it by `default-graph-uri`, and only graphs under graph/ feed it (empty: the store's own default graph, as on Oxigraph).")
     sources: str = _setting(_default_sources(), "Folder with the real DSI exports; empty: fetch them (verified) on init.")
     query_timeout: float = _setting(30.0, "Seconds a SPARQL query may run before it is stopped.", env_type=float)
     max_rows: int = _setting(100_000, "Most result rows a SPARQL SELECT returns.", env_type=int)

@@ -21,6 +21,8 @@ ALLOWED = {
     ("kb/sparql/safety.py", "MAX_DEPTH"): "an error message: the nesting limit, a module constant",
     ("kb/sparql/safety.py", "found.operations"): "an error message about a refused query's length, not a query",
     ("kb/sparql/safety.py", "MAX_OPERATIONS"): "an error message: the operator limit, a module constant",
+    ("kb/store/publicview.py", "o"): "empty, or `GRAPH <public graph> {` written by sparql_term (Staging.view_open)",
+    ("kb/store/publicview.py", "c"): "empty, or the `}` closing Staging.view_open (Staging.view_close)",
 }
 
 

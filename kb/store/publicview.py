@@ -37,6 +37,12 @@ class Staging:
         self.nodes = ox.NamedNode(f"{ns}{key}-nodes")
         self.mark = ox.NamedNode(ns + "mark")  # never a data predicate: staged nodes are not hidden
         self.kb = kb
+        public = public_graph(kb)
+        # patterns of the default graph are in the public graph instead where there is one (not by
+        # `WITH <g>`: Virtuoso 7.2 then inserts into no graph and deletes nothing)
+        self.view_open = "" if public is None else f"GRAPH {sparql_term(public)} {{ "
+        self.view_close = "" if public is None else " }"
+        self.clear = "CLEAR DEFAULT" if public is None else f"CLEAR SILENT GRAPH {sparql_term(public)}"
 
     def stage(self, kb, *, added: Iterable = (), removed: Iterable = (), nodes: Iterable = ()) -> None:
         """Write the staging graphs (before the update: readers never use tmp graphs)."""
@@ -52,42 +58,44 @@ class Staging:
         X, A, R, N, mark = self.excluded, self.added, self.removed, self.nodes, self.mark
         hidden, withdrawn = ox.NamedNode(n.dsi("hidden")), ox.NamedNode(n.dsi("withdrawn"))
         kinds = [ox.NamedNode(n.dsi("ActivityMembership")), ox.NamedNode(n.dsi("Collaboration"))]
-        tmp = ox.Literal(self.tmp_ns)
-        # usable graphs are not temporary ones (?g, ?h, ?g2); neither end of a copied statement is excluded
+        tmp, ours = ox.Literal(self.tmp_ns), ox.Literal(usable_prefix(self.kb))
+        o, c = self.view_open, self.view_close  # around every pattern of the public view
+        # usable graphs (?g, ?h, ?g2) are the knowledge base's own (:func:`usable_prefix`), not temporary
+        # ones; neither end of a copied statement is excluded
         ops = [
             # hidden and withdrawn entities, then the memberships and collaborations naming them
             f"INSERT {{ GRAPH {sparql_term(X)} {{ ?x {sparql_term(mark)} true }} }} WHERE {{ "
             f"{{ GRAPH ?h {{ ?x {sparql_term(hidden)} true }} }} UNION {{ GRAPH ?h {{ ?x {sparql_term(withdrawn)} ?w }} }} "
-            f"FILTER(!STRSTARTS(STR(?h), {sparql_term(tmp)})) }}",
+            f"FILTER(STRSTARTS(STR(?h), {sparql_term(ours)}) && !STRSTARTS(STR(?h), {sparql_term(tmp)})) }}",
             f"INSERT {{ GRAPH {sparql_term(X)} {{ ?m {sparql_term(mark)} true }} }} WHERE {{ GRAPH {sparql_term(X)} {{ ?x {sparql_term(mark)} true }} "
-            f"GRAPH ?g {{ ?m ?q ?x }} FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) GRAPH ?g2 {{ ?m a ?t }} "
-            f"FILTER(!STRSTARTS(STR(?g2), {sparql_term(tmp)})) VALUES ?t {{ {sparql_term(kinds)} }} }}",
+            f"GRAPH ?g {{ ?m ?q ?x }} FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) GRAPH ?g2 {{ ?m a ?t }} "
+            f"FILTER(STRSTARTS(STR(?g2), {sparql_term(ours)}) && !STRSTARTS(STR(?g2), {sparql_term(tmp)})) VALUES ?t {{ {sparql_term(kinds)} }} }}",
         ]
         if full:
-            ops += ["CLEAR DEFAULT",
-                    f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) "
+            ops += [self.clear,
+                    f"INSERT {{ {o}?s ?p ?o{c} }} WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) "
                     f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
                     f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}"]
         else:
             ops += [
                 # removed triples leave the default graph unless another graph still states them
-                f"DELETE {{ ?s ?p ?o }} WHERE {{ GRAPH {sparql_term(R)} {{ ?s ?p ?o }} "
-                f"FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) }} }}",
-                f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH {sparql_term(A)} {{ ?s ?p ?o }} "
+                f"DELETE {{ {o}?s ?p ?o{c} }} WHERE {{ GRAPH {sparql_term(R)} {{ ?s ?p ?o }} "
+                f"FILTER NOT EXISTS {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) }} }}",
+                f"INSERT {{ {o}?s ?p ?o{c} }} WHERE {{ GRAPH {sparql_term(A)} {{ ?s ?p ?o }} "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}",
                 # nodes to re-derive, with the memberships and collaborations naming them
                 f"INSERT {{ GRAPH {sparql_term(N)} {{ ?m {sparql_term(mark)} true }} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} "
-                f"GRAPH ?g {{ ?m ?q ?x }} FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) GRAPH ?g2 {{ ?m a ?t }} "
-                f"FILTER(!STRSTARTS(STR(?g2), {sparql_term(tmp)})) VALUES ?t {{ {sparql_term(kinds)} }} }}",
-                f"DELETE {{ ?x ?p ?o }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} ?x ?p ?o }}",
-                f"DELETE {{ ?s ?p ?x }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} ?s ?p ?x }}",
-                f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH {sparql_term(N)} {{ ?s {sparql_term(mark)} true }} GRAPH ?g {{ ?s ?p ?o }} "
-                f"FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) "
+                f"GRAPH ?g {{ ?m ?q ?x }} FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) GRAPH ?g2 {{ ?m a ?t }} "
+                f"FILTER(STRSTARTS(STR(?g2), {sparql_term(ours)}) && !STRSTARTS(STR(?g2), {sparql_term(tmp)})) VALUES ?t {{ {sparql_term(kinds)} }} }}",
+                f"DELETE {{ {o}?x ?p ?o{c} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} {o}?x ?p ?o{c} }}",
+                f"DELETE {{ {o}?s ?p ?x{c} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?x {sparql_term(mark)} true }} {o}?s ?p ?x{c} }}",
+                f"INSERT {{ {o}?s ?p ?o{c} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?s {sparql_term(mark)} true }} GRAPH ?g {{ ?s ?p ?o }} "
+                f"FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}",
-                f"INSERT {{ ?s ?p ?o }} WHERE {{ GRAPH {sparql_term(N)} {{ ?o {sparql_term(mark)} true }} GRAPH ?g {{ ?s ?p ?o }} "
-                f"FILTER(!STRSTARTS(STR(?g), {sparql_term(tmp)})) "
+                f"INSERT {{ {o}?s ?p ?o{c} }} WHERE {{ GRAPH {sparql_term(N)} {{ ?o {sparql_term(mark)} true }} GRAPH ?g {{ ?s ?p ?o }} "
+                f"FILTER(STRSTARTS(STR(?g), {sparql_term(ours)}) && !STRSTARTS(STR(?g), {sparql_term(tmp)})) "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?s {sparql_term(mark)} true }} }} "
                 f"FILTER NOT EXISTS {{ GRAPH {sparql_term(X)} {{ ?o {sparql_term(mark)} true }} }} }}",
             ]
@@ -103,6 +111,20 @@ class Staging:
         for g in (self.excluded, self.added, self.removed, self.nodes):
             if kb.has_graph(g):
                 kb.remove_graph(g)
+
+
+def public_graph(kb) -> ox.NamedNode | None:
+    """The named graph that holds the public view on a store whose default graph cannot be written
+    (``DSIKB_STORE_PUBLIC_GRAPH``: Virtuoso's default graph is the union of all its graphs), or None:
+    the store's own default graph holds it (the embedded store, Oxigraph, Fuseki)."""
+    return getattr(kb, "public_graph", None)
+
+
+def usable_prefix(kb) -> str:
+    """What the IRI of every graph the public view is merged from starts with: any (``""``), or
+    with a public graph (a store that keeps graphs of its own, such as Virtuoso's system graphs) the
+    base IRI's ``graph/`` namespace. Temporary ``graph/tmp/`` graphs (the public graph is one) never count."""
+    return "" if public_graph(kb) is None else kb.graphs.ns
 
 
 def status_nodes(kb, triples: Iterable) -> set:
