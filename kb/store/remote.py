@@ -42,6 +42,7 @@ from kb.graphs import Graphs
 from kb.namespaces import names as _names
 from kb.settings import Settings
 from kb.store.base import QUAD_FORMATS, Store, graph_node, rdf_format
+from kb.store.sparql_text import declares_dataset, prologue, query_form, substitute
 from kb.terms import inline_bindings, sparql_term
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ class RemoteKB(Store):
         """``plain``: the store's own dataset, for the store layer's reads of named graphs only."""
         # the protocol has no bindings: bound terms are written into the text by kb.terms.sparql_term
         text = substitute(sparql, {v.value: t for v, t in (substitutions or {}).items()})
-        text = _prologue(prefixes, base_iri) + text
+        text = prologue(prefixes, base_iri) + text
         form: list[tuple[str, str]] = [("query", text)]
         if default_graph is not None or named_graphs is not None:
             defaults = _as_list(default_graph)
@@ -224,7 +225,7 @@ class RemoteKB(Store):
         raise KBError(f"the triple store answered with an unexpected type {media!r}", status=502)
 
     def raw_update(self, sparql: str, *, prefixes: dict | None = None, base_iri: str | None = None) -> None:
-        form = [("update", _prologue(prefixes, base_iri) + sparql)]
+        form = [("update", prologue(prefixes, base_iri) + sparql)]
         # an update is not repeated after it may have reached the store (it might apply twice)
         self._check(self._send("POST", self.update_url, content=urlencode(form).encode(), retry_all=False,
                                headers={"Content-Type": FORM}, timeout=self.write_timeout), "update")
@@ -509,89 +510,12 @@ class RemoteKB(Store):
         pass
 
 
-_TOKEN = re.compile(r"""("{3}(?:[^"\\]|\\.|"(?!""))*"{3}|'{3}(?:[^'\\]|\\.|'(?!''))*'{3}"""
-                    r"""|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|<[^<>"{}|^`\\\x00-\x20]*>|#[^\n]*"""
-                    r"""|[?$][A-Za-z0-9_\u00B7-\uFFFF]+|[A-Za-z_]+|[(){}])""")
-
-
-def substitute(sparql: str, bind: dict) -> str:
-    """Bound variables replaced by their terms (written by :func:`sparql_term`) wherever they occur,
-    as pyoxigraph's ``substitutions`` do: in nested groups and filters too, where a VALUES block
-    at the top would not reach (a FILTER is evaluated in its own group). In a projection a bound
-    ``?v`` becomes ``(term AS ?v)``, so the row still carries it. Strings, IRIs and comments are
-    skipped by the tokenizer, so text inside them never changes."""
-    if not bind:
-        return sparql
-    out, last = [], 0
-    projection, depth, after_as, by = False, 0, False, False
-    for match in _TOKEN.finditer(sparql):
-        token = match.group(1)
-        word = token.upper()
-        replacement = None
-        if token[0] in "?$" and len(token) > 1:
-            term = bind.get(token[1:])
-            if term is not None:
-                if by:  # GROUP BY / ORDER BY take a bracketed expression, not a bare term
-                    replacement = f"({sparql_term(term)})"
-                elif not projection:
-                    replacement = sparql_term(term)
-                elif depth == 0 and not after_as:
-                    replacement = f"({sparql_term(term)} AS {token})"
-                elif not after_as:
-                    replacement = sparql_term(term)
-        elif word == "BY":
-            by = True
-        elif word in ("SELECT", "HAVING", "LIMIT", "OFFSET", "VALUES") or token in ("{", "}"):
-            by = False
-        if word == "SELECT":
-            projection, depth = True, 0
-        elif word == "WHERE" or token == "{":
-            projection = False
-        elif token == "(" and projection:
-            depth += 1
-        elif token == ")" and projection:
-            depth -= 1
-        after_as = word == "AS"
-        if replacement is not None:
-            out.append(sparql[last:match.start()])
-            out.append(replacement)
-            last = match.end()
-    out.append(sparql[last:])
-    return "".join(out)
-
-
 def _one_space(data: bytes, format) -> bytes:
     """Complete N-Triples/N-Quads lines as pyoxigraph writes them (terms separated by one space, as
     the dumps' line filter expects) when a store separates them otherwise (Virtuoso: tabs)."""
     if b"\t" not in data:
         return data
     return ox.serialize(ox.parse(data, format), format=format)
-
-
-def query_form(sparql: str) -> str | None:
-    """SELECT, ASK, CONSTRUCT or DESCRIBE: the query's first such keyword (strings, IRIs and
-    comments skipped)."""
-    for match in _TOKEN.finditer(sparql):
-        word = match.group(1).upper()
-        if word in ("SELECT", "ASK", "CONSTRUCT", "DESCRIBE"):
-            return word
-    return None
-
-
-def declares_dataset(sparql: str) -> bool:
-    """Whether a query names its own dataset (``FROM``/``FROM NAMED``), which a protocol
-    ``default-graph-uri`` would override."""
-    for match in _TOKEN.finditer(sparql):
-        if match.group(1).upper() == "FROM":
-            before = sparql[match.start() - 1] if match.start() else " "
-            if not (before.isalnum() or before in ":-._"):
-                return True
-    return False
-
-
-def _prologue(prefixes: dict | None, base_iri: str | None) -> str:
-    text = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in (prefixes or {}).items())
-    return (f"BASE <{base_iri}>\n" if base_iri else "") + text
 
 
 def _as_list(value) -> list:
