@@ -326,7 +326,7 @@ def test_sort_order_and_active_filters_in_the_readers_language(client, built_kb)
 
     import pyoxigraph as ox
 
-    spanish = next(q.object.value for q in built_kb.store.quads_for_pattern(
+    spanish = next(q.object.value for q in built_kb.quads(
         ox.NamedNode(f"{B}id/concept/area-of-society/health-and-wellbeing"),
         ox.NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel"), None, None) if q.object.language == "es")
     r = client.get("/browse/project?area=health-and-wellbeing&sort=name&order=desc&lang=es")
@@ -348,7 +348,7 @@ def test_home_page_facet_links_in_the_readers_language(client, built_kb):
     import pyoxigraph as ox
 
     concept = ox.NamedNode(f"{B}id/concept/area-of-society/health-and-wellbeing")
-    spanish = next(q.object.value for q in built_kb.store.quads_for_pattern(
+    spanish = next(q.object.value for q in built_kb.quads(
         concept, ox.NamedNode("http://www.w3.org/2004/02/skos/core#prefLabel"), None, None)
         if q.object.language == "es")
     english = client.get("/").text

@@ -346,6 +346,7 @@ def lane(headers: dict) -> str | None:
     return {k.lower(): v for k, v in headers.items()}.get("x-sparql-lane")
 
 
+@pytest.mark.embedded_only("the light and heavy lanes are worker processes over the on-disk store; a remote store evaluates every query itself, and its runaway cartesian products exhaust the shared Oxigraph server's memory (22 GB, killed by the kernel)")
 def test_a_light_lookup_is_answered_while_the_heavy_lane_is_saturated(built_kb):
     """10 runaway queries in flight (5 clients, 2 each; 4 heavy workers busy, 6 waiting in the queue):
     an ASK from another client is answered at once, on a light worker."""
@@ -371,6 +372,7 @@ def test_a_light_lookup_is_answered_while_the_heavy_lane_is_saturated(built_kb):
         assert not any(status == 200 for r in runaways for status in r.statuses)
 
 
+@pytest.mark.embedded_only("the light and heavy lanes are worker processes over the on-disk store; a remote store evaluates every query itself, and its runaway cartesian products exhaust the shared Oxigraph server's memory (22 GB, killed by the kernel)")
 def test_a_slow_query_classified_light_moves_to_the_heavy_lane(built_kb):
     with served(built_kb, query_timeout=60, light_seconds=0.05) as address:
         assert get(address, "/sparql", query=ASK_NESTA)[0] == 200
