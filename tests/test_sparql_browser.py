@@ -61,6 +61,8 @@ def test_shared_link_opens_the_query(browser, live):
     page.wait_for_selector(".yasqe .CodeMirror")
     text = _editor_text(page)
     assert text.endswith(query) and "PREFIX dsi:" in text
+    # the query in the address runs by itself; a click on the run button while it runs aborts it
+    page.wait_for_selector(".yasr table tbody tr")
     page.get_by_role("button", name="Insert the project's prefixes").click()
     with_prefixes = _editor_text(page)
     assert "PREFIX geo: <http://www.w3.org/2003/01/geo/wgs84_pos#>" in with_prefixes
