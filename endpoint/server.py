@@ -44,6 +44,7 @@ def _waitress(settings: Settings) -> int:
     from kb.cli import waitress_options
 
     app = create_app(settings)
+    _precompute(app)
     if not settings.store_is_remote:
         import threading
 
@@ -84,7 +85,9 @@ def _gunicorn(settings: Settings, workers: int) -> int:
         def load(self):  # in each worker: its own app, HTTP connections and caches
             from endpoint import create_app
 
-            return create_app(settings)
+            app = create_app(settings)
+            _precompute(app)
+            return app
 
     print(f"dsikb serving {settings.store} on http://{settings.host}:{settings.port}/ "
           f"(remote store, {workers} app processes under gunicorn)", file=sys.stderr)
@@ -94,3 +97,11 @@ def _gunicorn(settings: Settings, workers: int) -> int:
 
 def _bind_host(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _precompute(app) -> None:
+    """The gallery's answers of each store generation, computed in the background from the start
+    (kb/sparql/precomputed.py); the first requests are evaluated normally meanwhile."""
+    table = app.extensions["dsikb_sparql"].precomputed
+    if table is not None:
+        table.watch(float(os.environ.get("DSIKB_PRECOMPUTE_POLL", "5") or 5))

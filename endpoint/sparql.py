@@ -19,11 +19,11 @@ from flask import Blueprint, Flask, Response, current_app, request
 from endpoint import ratelimit
 from endpoint import sparql_protocol as protocol
 from endpoint.negotiation import negotiate, vary_accept
-from endpoint.sparql_editor import editor
+from endpoint.sparql_editor import editor, examples
 from endpoint.state import get_kb, get_settings
 from kb.store import publicview
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable
-from kb.sparql import description, formats, lanes, safety, syntax, using
+from kb.sparql import description, formats, lanes, precomputed, safety, syntax, using
 from kb.sparql.cache import ResultCache
 from kb.sparql.inline import InlineLane, ReadOnlyStore, eligible
 from kb.sparql.pool import Busy, InlinePool, Lanes, WorkerPool
@@ -36,6 +36,8 @@ CACHE_ENTRIES = 256  # complete results of up to 1 MB kept for repeated queries
 # inline lane off: measured, it answered one lookup at a time faster but 8 clients slower than the
 # worker lanes (GIL hand-offs per row; docs/decisions/2026-12-01-query-evaluation.md)
 INLINE_SLOTS = int(os.environ.get("DSIKB_INLINE_SLOTS", "0") or 0)
+# The gallery's answers computed once per store generation (kb/sparql/precomputed.py); 0 turns it off
+PRECOMPUTE = os.environ.get("DSIKB_PRECOMPUTE", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 class SparqlService:
@@ -70,9 +72,41 @@ class SparqlService:
         self.gate = ratelimit.Gate(settings.sparql_threads, self.client_cap(), settings.queue_wait)
         self._update_lock = threading.Lock()
         self._sd_cache: tuple | None = None
+        self.precomputed = (precomputed.Precomputed(
+            {ex.name: ex.query for ex in examples()}, evaluate=self.evaluate_gallery,
+            generation=lambda: kb.generation, timeout=settings.query_timeout,
+            caps=(settings.max_rows, settings.max_response_bytes), prefixes=kb.names.prefixes(),
+            output_prefixes=kb.names.prefixes()) if PRECOMPUTE else None)
 
     def close(self) -> None:
+        if self.precomputed is not None:
+            self.precomputed.close()
         self.pool.close()
+
+    def evaluate_gallery(self, text: str, media: str, timeout: float) -> tuple[bytes, dict]:
+        """A gallery query evaluated as a request without dataset parameters would be, on the heavy
+        lane (or the remote store), with the query timeout; raises on an error or a timeout."""
+        found = safety.check(text, allowlist=self.allowlist, prefixes=self.kb.names.prefixes())
+        job = make_job(self.kb, self.settings, text, media, found)
+        syntax.check(text, prefixes=job["prefixes"])
+        job["parsed"], job["services"] = True, found.services
+        execution = self.pool.submit(job, timeout, wait=timeout, light=False)
+        try:
+            first = execution.next()
+            if first[0] == "error":
+                raise KBError(first[2], status=first[1])
+            if first[0] == "all":
+                return first[1], first[2]
+            body = bytearray(first[1])
+            while True:
+                message = execution.next()
+                if message[0] == "error":
+                    raise KBError(message[2], status=message[1])
+                if message[0] == "end":
+                    return bytes(body), message[1]
+                body += message[1]
+        finally:
+            execution.close()
 
     def client_cap(self) -> int:
         """Queries one client may run at once: ``DSIKB_CLIENT_QUERIES``, but never every worker, so
@@ -117,7 +151,7 @@ def _cors_and_vary(response: Response) -> Response:
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers.setdefault("Access-Control-Expose-Headers",
                                 "ETag, Retry-After, X-SPARQL-Rows, X-SPARQL-Truncated, X-SPARQL-Cache, "
-                                "X-SPARQL-Lane")
+                                "X-SPARQL-Lane, X-SPARQL-Precomputed")
     return vary_accept(response)
 
 
@@ -183,23 +217,20 @@ def _query(op: protocol.Operation) -> Response:
         headers["Cache-Control"] = CACHE_CONTROL
         if request.if_none_match.contains(headers["ETag"][1:-1]):
             return Response(status=304, headers={k: v for k, v in headers.items() if k != "Content-Type"})
+    table = svc.precomputed
+    if (table is not None and op.default_graphs is None and op.named_graphs is None
+            and not found.relative_iris):
+        answer = table.lookup(op.text, media, generation)  # the gallery (kb/sparql/precomputed.py)
+        if answer is not None:
+            return Response(answer[0], 200, {**headers, **_info_headers(answer[1]),
+                                             precomputed.HEADER: f"generation {generation}"})
     cached = svc.cache.get(key, generation)
     if cached is not None:
         body, info = cached
         return Response(body, 200, {**headers, **_info_headers(info), "X-SPARQL-Cache": "hit"})
-    # Only what the query needs: pyoxigraph plans some queries slower when given unused prefixes.
-    prefixes = kb.names.prefixes()
-    job = {"query": op.text, "media": media,
-           "output_prefixes": prefixes if media in formats.GRAPH else None,
-           "prefixes": {p: ns for p, ns in prefixes.items() if p in found.undeclared} or None,
-           "base_iri": request.base_url if found.relative_iris else None,
-           "max_rows": settings.max_rows, "max_bytes": settings.max_response_bytes,
-           "has_dataset": found.has_dataset, "default_graph": op.default_graphs,
-           "union": publicview.union_default(kb),
-           "named_graphs": op.named_graphs}
-    if op.default_graphs is not None or op.named_graphs is not None:
-        job["default_graph"] = op.default_graphs or []
-        job["named_graphs"] = op.named_graphs or []
+    job = make_job(kb, settings, op.text, media, found,
+                   base_iri=request.base_url if found.relative_iris else None,
+                   default_graphs=op.default_graphs, named_graphs=op.named_graphs)
     # Parsed here, on every backend, before a store sees it: a syntax error reads the same (line and
     # column of the text sent) whichever store is behind, and a remote store's refusal of a query
     # that parses is not mistaken for one (kb/sparql/evaluate.py, refused).
@@ -232,6 +263,26 @@ def _query(op: protocol.Operation) -> Response:
     response = Response(stream(), 200, headers)
     response.call_on_close(execution.close)  # also when the body is never iterated (client gone)
     return response
+
+
+def make_job(kb, settings, text: str, media: str, found, *, base_iri: str | None = None,
+             default_graphs: list[str] | None = None, named_graphs: list[str] | None = None) -> dict:
+    """What a worker evaluates for a query (kb/sparql/evaluate.py): the request's and, for the
+    precomputed gallery, a gallery query's (no protocol dataset, no base IRI)."""
+    # Only what the query needs: pyoxigraph plans some queries slower when given unused prefixes.
+    prefixes = kb.names.prefixes()
+    job = {"query": text, "media": media,
+           "output_prefixes": prefixes if media in formats.GRAPH else None,
+           "prefixes": {p: ns for p, ns in prefixes.items() if p in found.undeclared} or None,
+           "base_iri": base_iri,
+           "max_rows": settings.max_rows, "max_bytes": settings.max_response_bytes,
+           "has_dataset": found.has_dataset, "default_graph": default_graphs,
+           "union": publicview.union_default(kb),
+           "named_graphs": named_graphs}
+    if default_graphs is not None or named_graphs is not None:
+        job["default_graph"] = default_graphs or []
+        job["named_graphs"] = named_graphs or []
+    return job
 
 
 def _run(svc: SparqlService, settings, job: dict, light: bool = False):
