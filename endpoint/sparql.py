@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 
 from flask import Blueprint, Flask, Response, current_app, request
 
@@ -90,7 +91,17 @@ class SparqlService:
         job = make_job(self.kb, self.settings, text, media, found)
         syntax.check(text, prefixes=job["prefixes"])
         job["parsed"], job["services"] = True, found.services
-        execution = self.pool.submit(job, timeout, wait=timeout, light=False)
+        # Only an idle heavy worker, never a place in the queue: a request waiting for a worker
+        # gets the next one first; the table waits (a worker is idle whenever none is waiting).
+        deadline = time.monotonic() + max(60.0, 10 * timeout)
+        while True:
+            try:
+                execution = self.pool.submit(job, timeout, wait=0, light=False)
+                break
+            except Busy:
+                if self.precomputed is None or self.precomputed.closed or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
         try:
             first = execution.next()
             if first[0] == "error":
