@@ -73,6 +73,7 @@ class SparqlService:
         self.gate = ratelimit.Gate(settings.sparql_threads, self.client_cap(), settings.queue_wait)
         self._update_lock = threading.Lock()
         self._sd_cache: tuple | None = None
+        self.gallery_checks: dict = {}  # gallery text -> its safety check (the same every time)
         self.precomputed = (precomputed.Precomputed(
             {ex.name: ex.query for ex in examples()}, evaluate=self.evaluate_gallery,
             generation=lambda: kb.generation, timeout=settings.query_timeout,
@@ -211,7 +212,11 @@ def _choose_media(form: str | None, values: list[str]) -> str:
 
 def _query(op: protocol.Operation) -> Response:
     svc, settings, kb = service(), get_settings(), get_kb()
-    found = safety.check(op.text, allowlist=svc.allowlist, prefixes=kb.names.prefixes())
+    found = svc.gallery_checks.get(op.text)  # the gallery's texts are checked once, not per request
+    if found is None:
+        found = safety.check(op.text, allowlist=svc.allowlist, prefixes=kb.names.prefixes())
+        if svc.precomputed is not None and op.text in svc.precomputed.matcher.texts:
+            svc.gallery_checks[op.text] = found
     if found.is_update:
         raise BadRequest("this is a SPARQL Update, not a query: send it by POST as "
                          "application/sparql-update (or update= in a form), with the bearer token")

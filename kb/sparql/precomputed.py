@@ -83,6 +83,7 @@ class Matcher:
         self.queries = dict(queries)
         self.prefixes = dict(prefixes or {})
         self._exact = {text: name for name, text in self.queries.items()}
+        self.texts = frozenset(self._exact)
         self._tokens = {token_key(text): name for name, text in self.queries.items()}
         self._algebra: dict[str, str | None] = {}
         self._memo: OrderedDict[str, str | None] = OrderedDict()
