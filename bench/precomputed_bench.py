@@ -32,7 +32,9 @@ def main() -> None:
     kb = KB.open(settings)
     app = create_app(settings, kb=kb)
     client = app.test_client()
-    table = app.extensions["dsikb_sparql"].precomputed
+    svc = app.extensions["dsikb_sparql"]
+    getattr(svc.pool, "start", lambda: None)()  # as dsikb serve does before it listens
+    table = svc.precomputed
     started = time.perf_counter()
     table.refresh()
     refresh = time.perf_counter() - started

@@ -102,6 +102,10 @@ def _bind_host(host: str) -> str:
 def _precompute(app) -> None:
     """The gallery's answers of each store generation, computed in the background from the start
     (kb/sparql/precomputed.py); the first requests are evaluated normally meanwhile."""
-    table = app.extensions["dsikb_sparql"].precomputed
+    svc = app.extensions["dsikb_sparql"]
+    table = svc.precomputed
     if table is not None:
+        start = getattr(svc.pool, "start", None)
+        if start is not None:  # the query workers, before the server listens (else at the first query)
+            start()
         table.watch(float(os.environ.get("DSIKB_PRECOMPUTE_POLL", "5") or 5))

@@ -85,6 +85,17 @@ class SparqlService:
             self.precomputed.close()
         self.pool.close()
 
+    def spare_worker(self) -> bool:
+        """Whether background work may take a heavy worker now: the pool was started (by a request,
+        or by ``dsikb serve`` before it listens: starting it here would make the first requests
+        wait for workers being spawned, and answer 503) and two are idle (one stays for the next
+        request; with one worker, that one). Stores evaluated in threads always may."""
+        heavy = getattr(self.pool, "heavy", self.pool)
+        idle = getattr(heavy, "_idle", None)
+        if idle is None:
+            return True
+        return bool(getattr(heavy, "_started", False)) and idle.qsize() >= min(2, heavy.size)
+
     def evaluate_gallery(self, text: str, media: str, timeout: float) -> tuple[bytes, dict]:
         """A gallery query evaluated as a request without dataset parameters would be, on the heavy
         lane (or the remote store), with the query timeout; raises on an error or a timeout."""
@@ -92,11 +103,13 @@ class SparqlService:
         job = make_job(self.kb, self.settings, text, media, found)
         syntax.check(text, prefixes=job["prefixes"])
         job["parsed"], job["services"] = True, found.services
-        # Only an idle heavy worker, never a place in the queue: a request waiting for a worker
-        # gets the next one first; the table waits (a worker is idle whenever none is waiting).
+        # Only a spare heavy worker, never a place in the queue: a request waiting for a worker
+        # gets the next one first; the table waits.
         deadline = time.monotonic() + max(60.0, 10 * timeout)
         while True:
             try:
+                if not self.spare_worker():
+                    raise Busy("no spare worker")
                 execution = self.pool.submit(job, timeout, wait=0, light=False)
                 break
             except Busy:

@@ -43,7 +43,9 @@ def _subset(svc, kb, names, timeout=None):
 
 
 def _ready(app):
-    table = app.extensions["dsikb_sparql"].precomputed
+    svc = app.extensions["dsikb_sparql"]
+    getattr(svc.pool, "start", lambda: None)()  # as dsikb serve does: the table takes spare workers only
+    table = svc.precomputed
     assert table is not None
     table.refresh()
     assert table.ready(), table.failures
