@@ -5,7 +5,8 @@
 **What is precomputed.** Every gallery query (``endpoint/queries/*.rq``) in every result format the
 endpoint offers for its form: one evaluation per query through the endpoint's normal path (the
 worker pool's heavy lane with the query timeout, or the remote store), in the background, one query
-at a time (so it holds at most one heavy worker). The other formats are written from that result by
+at a time and only on a spare worker (endpoint/sparql.py, ``evaluate_gallery``), so a request never
+waits behind it. The other formats are written from that result by
 the same serialisers and caps (:mod:`kb.sparql.formats`), which is what evaluating again would write;
 a result the caps cut short is evaluated again in each format instead. An answer computed while the
 store changed is thrown away: every answer is of the generation it is filed under.
@@ -22,8 +23,10 @@ three steps, each sound on its own and each only narrowing the next:
    gallery query's (pyoxigraph exposes no algebra). A lexer mistake in step 2 would need rdflib
    to make the same mistake to give a wrong answer.
 
-Steps 2-3 cost ~0.2 ms and ~35 ms; their verdict is remembered per exact text (a bounded memo), and
-step 3 runs only for a text whose tokens are a gallery query's. The answer also depends on what is
+Steps 2-3 cost ~0.2 ms and ~35 ms; they run only for a text that holds the longest variable and the
+three longest tokens of a gallery query (substring searches: microseconds, so other queries pay nothing), step 3 only for a
+text whose tokens are a gallery query's, and their verdict is remembered per exact text (a bounded
+memo). The answer also depends on what is
 not in the text: only a request without ``default-graph-uri``/``named-graph-uri`` and without
 relative IRIs is served (the endpoint checks), the format is part of the key, and so is the
 generation: a request for generation N gets an answer of generation N or none (it is then evaluated
@@ -51,7 +54,8 @@ import pyoxigraph as ox
 from kb.sparql import formats, safety
 
 log = logging.getLogger("dsikb.sparql")
-MEMO = 1024  # texts whose verdict (gallery name or None) is remembered
+MEMO = 256  # texts whose verdict (gallery name or None) is remembered ...
+MEMO_TEXT = 16 * 1024  # ... each of at most this many characters
 HEADER = "X-SPARQL-Precomputed"
 
 
@@ -85,6 +89,12 @@ class Matcher:
         self._exact = {text: name for name, text in self.queries.items()}
         self.texts = frozenset(self._exact)
         self._tokens = {token_key(text): name for name, text in self.queries.items()}
+        # Equal tokens mean each token's text is in the request's text: its three longest, looked
+        # for first (microseconds), spare every other query the tokenising (and the memo).
+        self._needles = {name: sorted({t.text for t in key}, key=len)[-3:] for key, name in self._tokens.items()}
+        # and first its longest variable (rarer in other queries than its prefixes' IRIs)
+        self._first = [(max((t.text for t in key if t.kind == "var"), key=len, default=key[0].text), name)
+                       for key, name in self._tokens.items()]
         self._algebra: dict[str, str | None] = {}
         self._memo: OrderedDict[str, str | None] = OrderedDict()
         self._lock = threading.Lock()
@@ -93,11 +103,16 @@ class Matcher:
         name = self._exact.get(text)
         if name is not None:
             return name
+        if not any(needle in text and all(n in text for n in self._needles[name])
+                   for needle, name in self._first):
+            return None
         with self._lock:
             if text in self._memo:
                 self._memo.move_to_end(text)
                 return self._memo[text]
         name = self._decide(text)
+        if len(text) > MEMO_TEXT:
+            return name
         with self._lock:
             self._memo[text] = name
             while len(self._memo) > MEMO:
