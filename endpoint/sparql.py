@@ -78,7 +78,8 @@ class SparqlService:
             {ex.name: ex.query for ex in examples()}, evaluate=self.evaluate_gallery,
             generation=lambda: kb.generation, timeout=settings.query_timeout,
             caps=(settings.max_rows, settings.max_response_bytes), prefixes=kb.names.prefixes(),
-            output_prefixes=kb.names.prefixes()) if PRECOMPUTE else None)
+            output_prefixes=kb.names.prefixes(), path=_table_path(kb),
+            modified=lambda: kb.modified) if PRECOMPUTE else None)
 
     def close(self) -> None:
         if self.precomputed is not None:
@@ -153,6 +154,15 @@ class SparqlService:
         if self._sd_cache is None or self._sd_cache[0] != generation:
             self._sd_cache = (generation, publicview.size(self.kb), self.kb.named_graphs())
         return self._sd_cache[1], self._sd_cache[2]
+
+
+def _table_path(kb):
+    """The precomputed gallery's file, shared by the store's app processes: beside the submission
+    queue (one per store; None for a store in memory, whose table stays in the process)."""
+    from kb.contribute.queue import SubmissionStore
+
+    queue = SubmissionStore.for_kb(kb).path
+    return None if queue is None else queue.with_name(queue.name + ".precomputed.sqlite")
 
 
 def service() -> SparqlService:

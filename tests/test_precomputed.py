@@ -34,12 +34,12 @@ def real(app):
     svc.precomputed = kept
 
 
-def _subset(svc, kb, names, timeout=None):
+def _subset(svc, kb, names, timeout=None, path=None):
     return precomputed.Precomputed(
         {n: EXAMPLES[n] for n in names}, evaluate=svc.evaluate_gallery, generation=lambda: kb.generation,
         timeout=svc.settings.query_timeout if timeout is None else timeout,
         caps=(svc.settings.max_rows, svc.settings.max_response_bytes), prefixes=kb.names.prefixes(),
-        output_prefixes=kb.names.prefixes())
+        output_prefixes=kb.names.prefixes(), path=path, modified=lambda: kb.modified)
 
 
 def _ready(app):
@@ -175,6 +175,24 @@ def test_a_failed_precomputation_leaves_normal_evaluation_working(tiny_kb, tiny_
     finally:
         failing.close()
         svc.precomputed = kept
+
+
+def test_app_processes_share_one_computation_through_a_file(real, tmp_path):
+    svc, kb = real.extensions["dsikb_sparql"], real.extensions["dsikb"]
+    path = tmp_path / "store.submissions.sqlite.precomputed.sqlite"
+    first, second = (_subset(svc, kb, [SELECT_ONE], path=path) for _ in range(2))
+    other_version = _subset(svc, kb, [SELECT_ONE, LIMITED], path=path)  # another gallery: its own run
+    try:
+        assert first.refresh() and first.source == "computed"
+        assert second.refresh() and second.source == "shared"  # read, not evaluated again
+        assert other_version.refresh() and other_version.source == "computed"
+        generation = kb.generation
+        for media in formats.TABULAR:
+            answer = second.lookup(EXAMPLES[SELECT_ONE], media, generation)
+            assert answer is not None and answer == first.lookup(EXAMPLES[SELECT_ONE], media, generation)
+    finally:
+        for table in (first, second, other_version):
+            table.close()
 
 
 # -- property: near-variants of the gallery texts never get another query's answer ------------------

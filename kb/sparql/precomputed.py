@@ -146,7 +146,8 @@ class Precomputed:
 
     def __init__(self, queries: dict[str, str], *, evaluate: Callable[[str, str, float], tuple],
                  generation: Callable[[], int], timeout: float, caps: tuple[int, int],
-                 prefixes: dict[str, str] | None = None, output_prefixes: dict[str, str] | None = None):
+                 prefixes: dict[str, str] | None = None, output_prefixes: dict[str, str] | None = None,
+                 path=None, modified: Callable[[], str | None] | None = None):
         self.matcher = Matcher(queries, prefixes)
         self.forms = {name: safety.analyse(text, prefixes).form for name, text in queries.items()}
         self.evaluate = evaluate
@@ -163,6 +164,15 @@ class Precomputed:
         self._running: threading.Thread | None = None
         self._attempted: int | None = None  # the generation last refreshed (or tried)
         self.closed = False
+        # shared with the other app processes of the store (kb/sparql/precomputed_file.py), if a path
+        self.modified = modified or (lambda: None)
+        self.shared = None
+        self.source: str | None = None  # "computed" here or read from the "shared" file
+        if path is not None:
+            from kb.sparql.precomputed_file import SharedFile, fingerprint
+
+            self.shared = SharedFile(path, fingerprint(sorted(queries.items()), list(caps), output_prefixes,
+                                                       prefixes, {n: media_for(f) for n, f in self.forms.items()}))
 
     # -- serving --------------------------------------------------------------------------------
     def lookup(self, text: str, media: str, generation: int) -> tuple[bytes, dict] | None:
@@ -225,11 +235,24 @@ class Precomputed:
         if self._attempted == generation:
             return True
         started = time.perf_counter()
+        run = f"{generation}@{self.modified()}"
+        if self.shared is not None:
+            try:
+                state = self._shared_state(run, generation)
+            except Exception as exc:  # noqa: BLE001 - a file that cannot be used: compute alone
+                log.warning("the shared precomputed file %s cannot be used: %s", self.shared.path, exc)
+                self.shared = None
+            else:
+                if state is None:
+                    return False
+                if state != "mine":
+                    return True
         with self._lock:
             self._attempted = generation
             self.computed_generation = generation
             self._answers = {}
             self.failures = {}
+            self.source = "computed"
         for name, text in self.matcher.queries.items():
             if self.closed:
                 return False
@@ -245,14 +268,47 @@ class Precomputed:
                 with self._lock:
                     if self.computed_generation == generation:
                         self._answers, self.computed_generation, self._attempted = {}, None, None
+                self._shared_call("abandon", run)
                 return False
             with self._lock:
                 if self.computed_generation != generation:
                     return False
                 for media, answer in answers.items():
                     self._answers[(name, media)] = answer
+            for media, answer in answers.items():
+                self._shared_call("put", run, name, media, answer[0], answer[1])
+        self._shared_call("finish", run, dict(self.failures))
         self.seconds = time.perf_counter() - started
         return True
+
+    def _shared_state(self, run: str, generation: int) -> str | None:
+        """Claim ``run`` in the shared file: ``mine`` to compute it; ``done`` once its answers are
+        read from the file (another process computed them, now or before a restart); None when the
+        store changed while waiting for the process computing it."""
+        state = self.shared.claim(run)
+        while state == "theirs":
+            if self.closed or self.generation() != generation:
+                return None
+            time.sleep(0.5)
+            state = self.shared.claim(run)
+        if state == "mine":
+            return state
+        loaded = self.shared.load(run)
+        if loaded is None:
+            return None
+        with self._lock:
+            self._answers, self.failures = loaded
+            self._attempted = self.computed_generation = generation
+            self.source = "shared"
+        return state
+
+    def _shared_call(self, method: str, *args) -> None:
+        if self.shared is None:
+            return
+        try:
+            getattr(self.shared, method)(*args)
+        except Exception as exc:  # noqa: BLE001 - the table in memory still serves this process
+            log.warning("the shared precomputed file %s cannot be written: %s", self.shared.path, exc)
 
     def _compute(self, text: str, form: str | None) -> dict[str, tuple[bytes, dict]]:
         """Every format's answer: one evaluation, the other formats written from its result."""
@@ -300,3 +356,5 @@ class Precomputed:
 
     def close(self) -> None:
         self.closed = True
+        if self.shared is not None:
+            self.shared.close()
