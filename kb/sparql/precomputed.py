@@ -32,12 +32,11 @@ relative IRIs is served (the endpoint checks), the format is part of the key, an
 generation: a request for generation N gets an answer of generation N or none (it is then evaluated
 normally, never waiting for the table).
 
-**Per process, pinned.** The table lives in the app process, never evicted by other queries (the
-result cache, :mod:`kb.sparql.cache`, is an LRU of everything else). On the embedded store one app
-process owns the store (endpoint/server.py), so there is one table; on a remote store each of the N
-app processes computes its own, 13 evaluations per process per generation, which the store
-answers in well under a second at 61k quads: a shared file would save that but needs a lock on who
-computes and a place every process of every machine can write.
+**Pinned, shared by the store's app processes.** The table lives in the app process, never
+evicted by other queries (the result cache, :mod:`kb.sparql.cache`, is an LRU of everything else),
+and in a small SQLite file beside the submission queue (:mod:`kb.sparql.precomputed_file`): the
+first process to reach a generation computes it, the others (N app processes on a remote store, a
+restarted server) read it.
 """
 
 from __future__ import annotations
