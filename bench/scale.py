@@ -17,7 +17,9 @@ For each size it
    when given, e.g. the code before a change) and ``oxigraph serve-read-only`` over the same copy
    (the peer), and Virtuoso (``virtuoso-t``, its own database loaded from the N-Quads) when installed;
    ``--remote`` adds dsikb over the Oxigraph server (``DSIKB_STORE=sparql+http://``);
-4. warms each server up (``--warmup-light`` lookups, ``--warmup-gallery`` gallery queries; no pages),
+4. waits (``--startup-wait``) until each server stops burning CPU after its start (``dsikb serve``
+   builds its search index, /browse tables and network in the background then: timed), warms each
+   server up (``--warmup-light`` lookups, ``--warmup-gallery`` gallery queries; no pages),
    then runs, with ``--clients`` concurrent clients for ``--seconds`` each, two mixes of unique queries
    (a counter in a comment or in the IRIs: no cache answers): ``light`` (ASK on an organisation, an
    organisation's projects, labels of 20 IRIs by VALUES) and ``full`` (the 13 gallery queries plus the
@@ -54,7 +56,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import synth  # noqa: E402
-from scale_http import JSON_RESULTS, Server, free_port, request, rss_tree, settle, stop  # noqa: E402
+from scale_http import (  # noqa: E402
+    JSON_RESULTS,
+    Server,
+    free_port,
+    request,
+    rss_tree,
+    settle,
+    start_up,
+    stop,
+)
 
 DATA = Path(os.environ.get("DSIKB_SCALE_DATA", ROOT / "bench" / "out" / "scale"))  # generated files, shared by runs
 OUT = Path(os.environ.get("DSIKB_SCALE_OUT", DATA))  # stores, logs and results of this run
@@ -414,6 +425,9 @@ def run_size(label: str, args) -> dict:
             else:
                 print(f"  {s.name}: did not start, left out", flush=True)
         servers = up
+        result["start_up"] = start_up(servers, args.startup_wait)
+        print(f"  start-up (until no CPU burnt: dsikb serve's background index and /browse builds): "
+              f"{json.dumps(result['start_up'])}", flush=True)
         warm_up(servers, args)
         result["settle_s"] = [settle(servers, args.settle)]
         result["rss_idle_mib"] = {s.name: rss_tree(s.proc.pid) for s in servers}
@@ -557,6 +571,8 @@ def report(results: list[dict]) -> None:
         virt = r.get("virtuoso", {}).get("load_s")
         print(f"\n{r['size']}: the store served: N-Quads loaded by dsikb in {loaded} s, {r.get('store_mib')} MiB "
               f"on disk" + (f"; Virtuoso loaded them in {virt:.1f} s" if virt else ""))
+        for name, st in r.get("start_up", {}).items():
+            print(f"{r['size']} {name}: start-up {json.dumps(st)}")
         for name, first in r.get("first_pages", {}).items():
             print(f"{r['size']} {name}: first pages {json.dumps(first)}; RSS after pages "
                   f"{r.get('rss_after_pages_mib', {}).get(name)} MiB")
@@ -600,6 +616,8 @@ def main(argv=None) -> int:
     ap.add_argument("--pages-wait", "--warmup-timeout", dest="pages_wait", type=float, default=600.0,
                     help="how long the first /browse pages (both lists) may take to build, after the query "
                          "mixes; if they do not finish, the pages mix has entity pages only (s)")
+    ap.add_argument("--startup-wait", type=float, default=900.0,
+                    help="before the mixes, wait this long at most for the servers' start-up work to end (s)")
     ap.add_argument("--no-remote-pages", action="store_true", help="no pages mix for dsikb-remote (time)")
     ap.add_argument("--warmup-light", type=int, default=30, help="light lookups per server before the mixes")
     ap.add_argument("--warmup-gallery", type=int, default=13, help="gallery queries per server before the mixes")

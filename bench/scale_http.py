@@ -78,6 +78,26 @@ def settle(servers, most: float = 180.0, quiet: float = 0.05) -> float:
     return round(time.monotonic() - t0, 1)
 
 
+def start_up(servers, most: float) -> dict:
+    """Wait, at most ``most`` seconds, until each server stops burning CPU after its start (``dsikb
+    serve`` builds the search index, the /browse tables and the network in the background then):
+    per server, the seconds from its start and the CPU seconds used, or ``None`` when still busy."""
+    out: dict = {}
+    deadline = time.monotonic() + most
+    last = {s.name: cpu_tree(s.proc.pid) for s in servers}
+    while time.monotonic() < deadline and len(out) < len(servers):
+        time.sleep(3)
+        for s in servers:
+            now = cpu_tree(s.proc.pid)
+            if s.name not in out and now - last[s.name] < 0.1:
+                out[s.name] = {"quiet_after_s": round(time.monotonic() - s.started, 1), "cpu_s": round(now, 1)}
+            last[s.name] = now
+    for s in servers:
+        out.setdefault(s.name, {"quiet_after_s": None, "cpu_s": round(cpu_tree(s.proc.pid), 1),
+                                "busy_after_s": round(time.monotonic() - s.started, 1)})
+    return out
+
+
 def stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -93,6 +113,7 @@ class Server:
         self.name, self.url, self.proc, self.kind = name, url, proc, kind
         parsed = urllib.parse.urlsplit(url)
         self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path
+        self.started = time.monotonic()
 
     def wait_up(self, seconds: float = 300) -> bool:
         deadline = time.monotonic() + seconds
