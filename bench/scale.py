@@ -24,7 +24,7 @@ For each size it
    (a counter in a comment or in the IRIs: no cache answers): ``light`` (ASK on an organisation, an
    organisation's projects, labels of 20 IRIs by VALUES) and ``full`` (the 13 gallery queries plus the
    light ones, the light ones reported apart: head-of-line blocking shows there); then sequential light
-   latency, servers alternated; after each mix it waits (``--settle``) until no server burns CPU on
+   latency (servers alternated, after the light mix); after each mix it waits (``--settle``) until no server burns CPU on
    queries a client gave up on. Only then the pages: the first /browse of each list (its table is built
    from the whole store: ``--pages-wait`` bounds the wait, the time is reported) and the ``pages`` mix
    (entity pages and /browse, dsikb only; entity pages only if the lists did not finish building);
@@ -360,7 +360,7 @@ def run_mix(server: Server, make, clients: int, seconds: float, timeout: float) 
             "by_kind": {k: {"n": len(v), "median_ms": _ms(statistics.median(v))} for k, v in sorted(times.items())}}
 
 
-def sequential_light(servers: list[Server], n_entities: int, runs: int) -> dict:
+def sequential_light(servers: list[Server], n_entities: int, runs: int, timeout: float = 120) -> dict:
     """Light lookups one at a time, the servers alternated: median latency per server and kind."""
     rnd = random.Random(5)
     gen = light_queries(n_entities, rnd)
@@ -370,7 +370,10 @@ def sequential_light(servers: list[Server], n_entities: int, runs: int) -> dict:
         for s in servers:
             path = s.path + "?query=" + urllib.parse.quote(q)
             t0 = time.perf_counter()
-            status, _ = request(s, path, JSON_RESULTS)
+            try:
+                status, _ = request(s, path, JSON_RESULTS, timeout)
+            except (OSError, http.client.HTTPException):
+                status = 0
             if status == 200:
                 out[s.name].setdefault(kind, []).append(time.perf_counter() - t0)
     return {name: {k: _ms(statistics.median(v)) for k, v in kinds.items()} for name, kinds in out.items()}
@@ -440,8 +443,9 @@ def run_size(label: str, args) -> dict:
             for s in servers:
                 measure(result, mix, s, make, args)
                 result["settle_s"].append(settle(servers, args.settle))
-        result["sequential_light_ms"] = sequential_light([s for s in servers], n_ent, args.runs)
-        print(f"  sequential light medians (ms): {json.dumps(result['sequential_light_ms'])}", flush=True)
+            if mix == "light":  # one at a time, before the full mix's whole-store aggregates can linger
+                result["sequential_light_ms"] = sequential_light(servers, n_ent, args.runs, args.timeout)
+                print(f"  sequential light medians (ms): {json.dumps(result['sequential_light_ms'])}", flush=True)
         result["rss_after_mib"] = {s.name: rss_tree(s.proc.pid) for s in servers}
         print("  RSS MiB idle -> after: " + ", ".join(
             f"{k} {result['rss_idle_mib'][k]} -> {result['rss_after_mib'][k]}" for k in result["rss_after_mib"]), flush=True)
