@@ -17,11 +17,17 @@ For each size it
    when given, e.g. the code before a change) and ``oxigraph serve-read-only`` over the same copy
    (the peer), and Virtuoso (``virtuoso-t``, its own database loaded from the N-Quads) when installed;
    ``--remote`` adds dsikb over the Oxigraph server (``DSIKB_STORE=sparql+http://``);
-4. runs, with ``--clients`` concurrent clients for ``--seconds`` each, three mixes of unique queries
+4. waits (``--startup-wait``) until each server stops burning CPU after its start (``dsikb serve``
+   builds its search index, /browse tables and network in the background then: timed), warms each
+   server up (``--warmup-light`` lookups, ``--warmup-gallery`` gallery queries; no pages),
+   then runs, with ``--clients`` concurrent clients for ``--seconds`` each, two mixes of unique queries
    (a counter in a comment or in the IRIs: no cache answers): ``light`` (ASK on an organisation, an
-   organisation's projects, labels of 20 IRIs by VALUES), ``full`` (the 13 gallery queries plus the
-   light ones, the light ones reported apart: head-of-line blocking shows there), and ``pages``
-   (entity pages and /browse, dsikb only); then sequential light latency, servers alternated;
+   organisation's projects, labels of 20 IRIs by VALUES) and ``full`` (the 13 gallery queries plus the
+   light ones, the light ones reported apart: head-of-line blocking shows there); then sequential light
+   latency (servers alternated, after the light mix); after each mix it waits (``--settle``) until no server burns CPU on
+   queries a client gave up on. Only then the pages: the first /browse of each list (its table is built
+   from the whole store: ``--pages-wait`` bounds the wait, the time is reported) and the ``pages`` mix
+   (entity pages and /browse, dsikb only; entity pages only if the lists did not finish building);
 5. prints medians, p95, throughput, ratios to the Oxigraph server, app memory (RSS with workers),
    how latency and memory grow from the smallest size to each larger one, and writes everything to
    results-<size>.json.
@@ -39,7 +45,6 @@ import os
 import random
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +56,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import synth  # noqa: E402
+from scale_http import (  # noqa: E402
+    JSON_RESULTS,
+    Server,
+    free_port,
+    request,
+    rss_tree,
+    settle,
+    start_up,
+    stop,
+)
 
 DATA = Path(os.environ.get("DSIKB_SCALE_DATA", ROOT / "bench" / "out" / "scale"))  # generated files, shared by runs
 OUT = Path(os.environ.get("DSIKB_SCALE_OUT", DATA))  # stores, logs and results of this run
@@ -61,7 +76,6 @@ GRAPH = "https://w3id.org/dsi/graph/source/synthetic"
 DSI = "https://w3id.org/dsi/def/dsi#"
 ID = "https://w3id.org/dsi/id/"
 LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
-JSON_RESULTS = "application/sparql-results+json"
 
 
 # -- data --------------------------------------------------------------------------------------------
@@ -80,12 +94,6 @@ def entities(n: int) -> int:
 
 
 # -- processes ---------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def timed(cmd: list[str], env: dict | None = None, timeout: float = 3600) -> tuple[float, int, int]:
     """(seconds, peak RSS MiB, exit status) of a child process."""
     t0 = time.monotonic()
@@ -114,38 +122,6 @@ def app_env(src: Path, store: str, extra: dict | None = None) -> dict:
            "DSIKB_CLIENT_QUERIES": "0", "DSIKB_QUEUE_WAIT": "60", "DSIKB_SUBMISSION_RATE_LIMIT": "0"}
     env.update(extra or {})
     return env
-
-
-def rss_tree(pid: int) -> int:
-    """RSS in MiB of a process and its descendants (the app and its query workers), from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-        todo.extend(children.get(p, []))
-    return total >> 10
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # -- loading -----------------------------------------------------------------------------------------
@@ -210,55 +186,6 @@ def du_mib(path: Path) -> int:
 
 
 # -- servers -----------------------------------------------------------------------------------------
-class Server:
-    def __init__(self, name: str, url: str, proc: subprocess.Popen, kind: str):
-        self.name, self.url, self.proc, self.kind = name, url, proc, kind
-        parsed = urllib.parse.urlsplit(url)
-        self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path
-
-    def wait_up(self, seconds: float = 300) -> bool:
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                status, _ = request(self, self.path + "?query=" + urllib.parse.quote("ASK {}"), JSON_RESULTS, None)
-                if status == 200:
-                    return True
-            except OSError:
-                pass
-            time.sleep(0.3)
-        return False
-
-
-_local = threading.local()
-
-
-def request(server: Server, path: str, accept: str, timeout: float | None = 120) -> tuple[int, int]:
-    """GET on a persistent connection of this thread; (status, body bytes)."""
-    conns = getattr(_local, "conns", None)
-    if conns is None:
-        conns = _local.conns = {}
-    for attempt in (0, 1):
-        conn = conns.get(server.name)
-        if conn is None:
-            conn = conns[server.name] = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
-        try:
-            conn.request("GET", path, headers={"Accept": accept})
-            resp = conn.getresponse()
-            body = resp.read()
-            if resp.getheader("Connection", "").lower() == "close":
-                conn.close()
-                del conns[server.name]
-            return resp.status, len(body)
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            conns.pop(server.name, None)
-            if attempt:
-                raise
-    raise AssertionError
-
-
 def start_app(name: str, src: Path, store: str, port: int, extra: dict | None = None) -> Server:
     log = open(OUT / f"{name}.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "kb.cli", "serve", "--store", store, "--host", "127.0.0.1",
@@ -267,9 +194,10 @@ def start_app(name: str, src: Path, store: str, port: int, extra: dict | None = 
     return Server(name, f"http://127.0.0.1:{port}/sparql", proc, "app")
 
 
-def start_oxigraph(store: Path, port: int) -> Server:
+def start_oxigraph(store: Path, port: int, timeout_s: float = 0) -> Server:
+    limit = ["--timeout-s", str(int(timeout_s))] if timeout_s else []
     proc = subprocess.Popen([str(BIN / "oxigraph"), "serve-read-only", "--location", str(store), "--bind",
-                             f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             f"127.0.0.1:{port}", *limit], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return Server("oxigraph", f"http://127.0.0.1:{port}/query", proc, "engine")
 
 
@@ -369,11 +297,11 @@ def gallery_queries():
         yield f"gallery-{name}", f"{text}\n# scale {next(_counter)}"
 
 
-def page_paths(n_entities: int, rnd: random.Random):
+def page_paths(n_entities: int, rnd: random.Random, browse: bool = True):
     last_page = max(1, min(50, n_entities // 100))  # browse lists 20-50 a page: stay within the list
     for k in itertools.count():
         i = rnd.randint(1, n_entities)
-        kind = k % 4
+        kind = k % (4 if browse else 2)
         if kind == 0:
             yield "page", f"/page/organisation/synth-org-{i}"
         elif kind == 1:
@@ -432,7 +360,7 @@ def run_mix(server: Server, make, clients: int, seconds: float, timeout: float) 
             "by_kind": {k: {"n": len(v), "median_ms": _ms(statistics.median(v))} for k, v in sorted(times.items())}}
 
 
-def sequential_light(servers: list[Server], n_entities: int, runs: int) -> dict:
+def sequential_light(servers: list[Server], n_entities: int, runs: int, timeout: float = 120) -> dict:
     """Light lookups one at a time, the servers alternated: median latency per server and kind."""
     rnd = random.Random(5)
     gen = light_queries(n_entities, rnd)
@@ -442,7 +370,10 @@ def sequential_light(servers: list[Server], n_entities: int, runs: int) -> dict:
         for s in servers:
             path = s.path + "?query=" + urllib.parse.quote(q)
             t0 = time.perf_counter()
-            status, _ = request(s, path, JSON_RESULTS)
+            try:
+                status, _ = request(s, path, JSON_RESULTS, timeout)
+            except (OSError, http.client.HTTPException):
+                status = 0
             if status == 200:
                 out[s.name].setdefault(kind, []).append(time.perf_counter() - t0)
     return {name: {k: _ms(statistics.median(v)) for k, v in kinds.items()} for name, kinds in out.items()}
@@ -476,7 +407,7 @@ def run_size(label: str, args) -> dict:
     servers: list[Server] = []
     try:
         servers.append(start_app("dsikb", ROOT, str(store), free_port()))
-        servers.append(start_oxigraph(store, free_port()))
+        servers.append(start_oxigraph(store, free_port(), args.engine_timeout))
         if args.baseline_src:
             copy = work / "baseline-store"  # a second writer may not open the same store
             if not copy.exists():
@@ -497,43 +428,36 @@ def run_size(label: str, args) -> dict:
             else:
                 print(f"  {s.name}: did not start, left out", flush=True)
         servers = up
-        gen = gallery_queries()
-        for s in servers:  # warm-up: start the workers, fill the page caches, build the browse table
-            for _ in range(len(GALLERY)):
-                kind, q = next(gen)
-                try:
-                    request(s, s.path + "?query=" + urllib.parse.quote(q), accept_for(kind, q), args.timeout)
-                except OSError:
-                    pass
-            if s.kind == "app":
-                t0 = time.monotonic()
-                for path in ("/browse/organisation", "/browse/project", "/page/organisation/synth-org-1"):
-                    try:
-                        request(s, path, "text/html", args.warmup_timeout)
-                    except OSError:  # still building: the pages mix then measures it cold
-                        result.setdefault("warmup_timeouts", []).append(f"{s.name} {path}")
-                result.setdefault("first_pages_s", {})[s.name] = round(time.monotonic() - t0, 2)
+        result["start_up"] = start_up(servers, args.startup_wait)
+        print(f"  start-up (until no CPU burnt: dsikb serve's background index and /browse builds): "
+              f"{json.dumps(result['start_up'])}", flush=True)
+        warm_up(servers, args)
+        result["settle_s"] = [settle(servers, args.settle)]
         result["rss_idle_mib"] = {s.name: rss_tree(s.proc.pid) for s in servers}
         mixes = {
             "light": lambda i: light_queries(n_ent, random.Random(100 + i)),
             "full": lambda i: _interleave(gallery_queries(), light_queries(n_ent, random.Random(200 + i)), i),
-            "pages": lambda i: page_paths(n_ent, random.Random(300 + i)),
         }
         result["mixes"] = {}
-        for mix, make in mixes.items():
+        for mix, make in mixes.items():  # the queries first: they never wait on a /browse table
             for s in servers:
-                if mix == "pages" and s.kind != "app":
-                    continue
-                r = run_mix(s, make, args.clients, args.seconds, args.timeout)
-                result["mixes"].setdefault(mix, {})[s.name] = r
-                print(f"  {mix:6} {s.name:15} {r['qps']:7.1f} req/s  median {r['median_ms']} ms  p95 {r['p95_ms']} ms"
-                      f"  light median {r['light_median_ms']} ms p95 {r['light_p95_ms']} max {r['light_max_ms']}"
-                      f"  errors {r['errors'] or 'none'}", flush=True)
-        result["sequential_light_ms"] = sequential_light([s for s in servers], n_ent, args.runs)
-        print(f"  sequential light medians (ms): {json.dumps(result['sequential_light_ms'])}", flush=True)
+                measure(result, mix, s, make, args)
+                result["settle_s"].append(settle(servers, args.settle))
+            if mix == "light":  # one at a time, before the full mix's whole-store aggregates can linger
+                result["sequential_light_ms"] = sequential_light(servers, n_ent, args.runs, args.timeout)
+                print(f"  sequential light medians (ms): {json.dumps(result['sequential_light_ms'])}", flush=True)
         result["rss_after_mib"] = {s.name: rss_tree(s.proc.pid) for s in servers}
-        print(f"  RSS MiB idle -> after: " + ", ".join(
+        print("  RSS MiB idle -> after: " + ", ".join(
             f"{k} {result['rss_idle_mib'][k]} -> {result['rss_after_mib'][k]}" for k in result["rss_after_mib"]), flush=True)
+        for s in servers:  # then the pages: the first /browse of each list builds its table, timed
+            if s.kind != "app" or (s.name == "dsikb-remote" and args.no_remote_pages):
+                continue
+            first = result.setdefault("first_pages", {})[s.name] = first_pages(s, args.pages_wait, args.timeout)
+            browse = first["browse_done"]
+            measure(result, "pages", s, lambda i, b=browse: page_paths(n_ent, random.Random(300 + i), b), args)
+            result["mixes"]["pages"][s.name]["browse_included"] = browse
+            result.setdefault("rss_after_pages_mib", {})[s.name] = rss_tree(s.proc.pid)
+            result["settle_s"].append(settle(servers, args.settle))
     finally:
         for s in servers:
             stop(s.proc)
@@ -544,6 +468,60 @@ def run_size(label: str, args) -> dict:
         for f in DATA.glob(f"synth-{n}.*"):
             f.unlink()
     return result
+
+
+def warm_up(servers: list[Server], args) -> None:
+    """Start the workers and fill the page caches: light lookups, then some gallery queries (at 10M
+    each is a whole-store aggregate: ``--warmup-gallery`` bounds how many). No /browse here."""
+    gen = gallery_queries()
+    for s in servers:
+        t0 = time.monotonic()
+        queries = [q for _, q in itertools.islice(light_queries(10, random.Random(1)), args.warmup_light)]
+        queries += [next(gen)[1] for _ in range(args.warmup_gallery)]
+        for q in queries:
+            try:
+                request(s, s.path + "?query=" + urllib.parse.quote(q), accept_for("", q), args.timeout)
+            except OSError:
+                pass
+        print(f"  warm-up {s.name}: {time.monotonic() - t0:.1f} s", flush=True)
+
+
+def first_pages(s: Server, wait: float, timeout: float) -> dict:
+    """The first /browse page of each list (its table is built from the whole store then) and one
+    entity page, timed; the lists get ``wait`` seconds in all. ``browse_done`` False: still building."""
+    out: dict = {"wait_s": wait, "browse_done": True}
+    t0 = time.monotonic()
+    for path in ("/browse/organisation", "/browse/project"):
+        left = wait - (time.monotonic() - t0)
+        t1 = time.monotonic()
+        try:
+            if left <= 0:
+                raise TimeoutError
+            status, _ = request(s, path, "text/html", left)
+            out[path] = round(time.monotonic() - t1, 1) if status == 200 else f"status {status}"
+        except OSError:
+            out[path] = None  # not finished within the wait (the build goes on in the server)
+            out["browse_done"] = False
+            break
+    out["browse_s"] = round(time.monotonic() - t0, 1)
+    t1 = time.monotonic()
+    try:
+        status, _ = request(s, "/page/organisation/synth-org-1", "text/html", timeout)
+        out["/page/organisation/synth-org-1"] = round(time.monotonic() - t1, 2) if status == 200 else f"status {status}"
+    except OSError:
+        out["/page/organisation/synth-org-1"] = None
+    print(f"  first pages {s.name}: {json.dumps(out)}", flush=True)
+    return out
+
+
+def measure(result: dict, mix: str, s: Server, make, args) -> None:
+    la = os.getloadavg()[0]
+    r = run_mix(s, make, args.clients, args.seconds, args.timeout)
+    r["load_average"] = la
+    result["mixes"].setdefault(mix, {})[s.name] = r
+    print(f"  {mix:6} {s.name:15} {r['qps']:7.1f} req/s  median {r['median_ms']} ms  p95 {r['p95_ms']} ms"
+          f"  light median {r['light_median_ms']} ms p95 {r['light_p95_ms']} max {r['light_max_ms']}"
+          f"  errors {r['errors'] or 'none'}  (load average {la:.1f})", flush=True)
 
 
 def _interleave(gallery, light, offset: int):
@@ -597,11 +575,16 @@ def report(results: list[dict]) -> None:
         virt = r.get("virtuoso", {}).get("load_s")
         print(f"\n{r['size']}: the store served: N-Quads loaded by dsikb in {loaded} s, {r.get('store_mib')} MiB "
               f"on disk" + (f"; Virtuoso loaded them in {virt:.1f} s" if virt else ""))
+        for name, st in r.get("start_up", {}).items():
+            print(f"{r['size']} {name}: start-up {json.dumps(st)}")
+        for name, first in r.get("first_pages", {}).items():
+            print(f"{r['size']} {name}: first pages {json.dumps(first)}; RSS after pages "
+                  f"{r.get('rss_after_pages_mib', {}).get(name)} MiB")
 
 
 def growth(results: list[dict]) -> None:
     """How latency and memory grow with the store: each size beside the smallest one run."""
-    rows = [r for r in results if "sequential_light_ms" in r]
+    rows = sorted((r for r in results if "sequential_light_ms" in r), key=lambda r: r["statements"])
     if len(rows) < 2:
         return
     first = rows[0]
@@ -634,8 +617,18 @@ def main(argv=None) -> int:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--runs", type=int, default=30, help="sequential runs per light query kind")
     ap.add_argument("--timeout", type=float, default=60.0, help="client timeout per request (s)")
-    ap.add_argument("--warmup-timeout", type=float, default=600.0,
-                    help="how long the first /browse pages may take to build before the mixes start (s)")
+    ap.add_argument("--pages-wait", "--warmup-timeout", dest="pages_wait", type=float, default=600.0,
+                    help="how long the first /browse pages (both lists) may take to build, after the query "
+                         "mixes; if they do not finish, the pages mix has entity pages only (s)")
+    ap.add_argument("--startup-wait", type=float, default=900.0,
+                    help="before the mixes, wait this long at most for the servers' start-up work to end (s)")
+    ap.add_argument("--no-remote-pages", action="store_true", help="no pages mix for dsikb-remote (time)")
+    ap.add_argument("--warmup-light", type=int, default=30, help="light lookups per server before the mixes")
+    ap.add_argument("--warmup-gallery", type=int, default=13, help="gallery queries per server before the mixes")
+    ap.add_argument("--settle", type=float, default=180.0,
+                    help="after each mix, wait up to this long for the servers to stop burning CPU (s)")
+    ap.add_argument("--engine-timeout", type=float, default=30.0,
+                    help="oxigraph serve-read-only --timeout-s: the same as dsikb's DSIKB_QUERY_TIMEOUT (0: none)")
     ap.add_argument("--baseline-src", help="another checkout to serve beside this tree (e.g. the code before)")
     ap.add_argument("--remote", action="store_true", help="also dsikb over the Oxigraph server (sparql+http://)")
     ap.add_argument("--no-virtuoso", action="store_true")
