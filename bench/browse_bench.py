@@ -9,8 +9,9 @@ side by side on the same store::
 Prints one JSON line: the build of the organisation and project tables (wall s, CPU s, RSS growth
 MiB; the new code builds every type's table in the first call), then the median wall and CPU ms of a
 few listings (unfiltered page 1 and 40, a facet-filtered list, a filtered list's page 2, sort by
--projects, projects page 40) over ``--runs`` rounds: ``listing_ms`` with the counts and filtered
-lists forgotten before each (what a new filter costs), ``listing_again_ms`` the same request again. ``--profile`` prints the top of a cProfile of the build instead.
+-projects, projects page 40) over ``--runs`` rounds: ``listing_ms`` with the counts, filtered
+lists and kept Rows forgotten before each (what a new filter or page costs), ``listing_again_ms`` the same request
+again. ``--profile`` prints the top of a cProfile of the build instead.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def forget(browse) -> None:
     for _, tables in list(browse._cache.values()):
         for tab in tables.values():
             tab.memo.pop("filtered", None)
+            getattr(tab, "_recent", {}).clear()  # the new code's Rows kept once shown
             for k in [k for k in tab.memo if k and k[0] in ("counts",)]:
                 tab.memo.pop(k, None)
 

@@ -5,9 +5,10 @@ kept per entity is flat: its IRI, label, dates and related-count in lists and ar
 (an entity's *position*), its multi-valued fields (facet values, places, kinds, related IRIs) as
 arrays of small ids (:class:`Multi`), and each facet value's members as a Python int bitset
 (:attr:`Table.bits`), so filtering is AND of ints and a count is ``int.bit_count()``. No Row
-objects and no descriptions are built: :meth:`Table.row` makes the Row of one shown position, its
-description read from the store then; :attr:`Table.rows` (every Row, for the map, the search index,
-place and concept pages) is made on first use.
+objects and no descriptions are built: :meth:`Table.rows_at` makes the Rows of the positions shown,
+their descriptions read from the store then (one query a page; the last 4,096 Rows kept);
+:attr:`Table.rows` (every Row, for the map, the search index, place pages, the network) is made on
+first use.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SKOS_PREF = STANDARD_PREFIXES["skos"] + "prefLabel"
 DCT = STANDARD_PREFIXES["dcterms"]
 KIND_PROP = {"organisation": "organisationType", "project": "activityType"}
 LOCATED = ("city", "country", "partnerCountry")
+RECENT_ROWS = 4096  # Rows kept per table once shown (pages asked again cost nothing)
 PAGE_QUERY = 500  # descriptions read by one query (a page has at most 500 rows)
 RELATED_TYPE = {"organisation": "organisation", "project": "project"}  # types whose rows count related
 
@@ -111,6 +113,7 @@ class Table:
         self.memo: dict = {}  # orders, counts and filtered lists, computed once
         self.memo_lock = threading.Lock()
         self._rows: list[Row] | None = None
+        self._recent: dict[int, Row] = {}  # Rows recently shown, at most RECENT_ROWS
         self._rows_lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -160,10 +163,16 @@ class Table:
         positions = list(positions)
         if self._rows is not None:
             return [self._rows[p] for p in positions]
-        descriptions = []
-        for i in range(0, len(positions), PAGE_QUERY):
-            descriptions += descriptions_of(self.kb, [self.iris[p] for p in positions[i:i + PAGE_QUERY]])
-        return [self.row(p, d) for p, d in zip(positions, descriptions)]
+        recent = self._recent
+        missing = [p for p in dict.fromkeys(positions) if p not in recent]
+        for i in range(0, len(missing), PAGE_QUERY):
+            chunk = missing[i:i + PAGE_QUERY]
+            made = {p: self.row(p, d) for p, d in zip(chunk, descriptions_of(self.kb, [self.iris[p] for p in chunk]))}
+            with self._rows_lock:
+                while len(recent) + len(made) > RECENT_ROWS and recent:
+                    recent.pop(next(iter(recent)), None)  # the oldest first
+                recent.update(made)
+        return [recent.get(p) or self.row(p, descriptions_of(self.kb, [self.iris[p]])[0]) for p in positions]
 
     @property
     def rows(self) -> list[Row]:
