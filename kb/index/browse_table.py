@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from array import array
+from sys import intern
 
 import pyoxigraph as ox
 
@@ -239,7 +240,7 @@ def build_all(kb) -> dict[str, Table]:
             s = q.subject
             if not isinstance(s, ox.NamedNode) or s.value in gone:
                 continue
-            iri = s.value
+            iri = intern(s.value)  # one str per IRI, however many statements name it
             found = where.get(iri)
             mine = () if found is None else (found,) if isinstance(found, int) else found
             if any(slot_type[x] == type_ for x in mine):
@@ -274,7 +275,7 @@ def build_all(kb) -> dict[str, Table]:
                 if not col[slot] or v < col[slot]:
                     col[slot] = v
         dates[prop] = col
-    takes_part = [(s.value, o.value) for s, o in _scan(kb, dsi("takesPartIn"))]
+    takes_part = [(intern(s.value), intern(o.value)) for s, o in _scan(kb, dsi("takesPartIn"))]
     related: list[tuple[int, int]] = []
     for org, proj in takes_part:  # visible projects of an organisation, visible partners of a project
         if org in all_hidden or org in gone or proj in all_hidden or proj in gone:
@@ -285,7 +286,8 @@ def build_all(kb) -> dict[str, Table]:
     props |= set(LOCATED) | set(KIND_PROP.values())
     stated: dict[str, list[tuple[str, int]]] = {}  # prop -> (subject IRI, value id) of IRI objects
     for prop in sorted(props):
-        stated[prop] = [(s.value, sh.vid(o.value)) for s, o in _scan(kb, dsi(prop)) if isinstance(o, ox.NamedNode)]
+        stated[prop] = [(intern(s.value), sh.vid(o.value)) for s, o in _scan(kb, dsi(prop))
+                        if isinstance(o, ox.NamedNode)]
     # (slot, value id) per (type, facet key), per located property and per kind
     facet_pairs: dict[tuple[str, str], list] = {}
     for type_, facets in FACETS.items():
