@@ -15,12 +15,12 @@ was added (dcterms:created) and started. A project's countries are those it stat
 partner organisations (dsi:partnerCountry, graph/derived/partner-countries); its country facet uses both.
 
 A new generation's tables are built once, in a thread of their own, however many requests ask for
-them meanwhile: they all wait for that one build. A list request (:func:`listing`, :func:`at_place`,
-:func:`filed_under`) waits at most the store's query timeout (``DSIKB_QUERY_TIMEOUT``, or ``wait=``)
-and then gets a 503 with ``Retry-After`` (what the last build took, less what this one has run) and
-a message saying the list is being built and when to come back; the build goes on, and requests
-after it are answered at once. Callers that are not requests (``warm``, the search index, the map's
-placement) call :func:`table`, which waits for the build without a bound.
+them meanwhile: they all wait for that one build. ``wait=`` bounds the wait: ``/browse`` passes the
+query timeout (``DSIKB_QUERY_TIMEOUT``), after which it answers 503 with ``Retry-After`` (what the last
+build took, less what this one has run) and a message saying the lists are being built and when to
+come back (:class:`Building`); the build goes on, and requests after it are answered at once. Other
+callers (``warm``, the search index, the map, the home page's facets, place and concept pages) pass
+no bound and wait for the one build, as they did.
 """
 
 from __future__ import annotations
@@ -124,13 +124,6 @@ def table(kb: KB, type_: str, wait: float | None = None) -> Table:
     return tables(kb, wait)[type_]
 
 
-def _request_wait(kb: KB, wait: float | None) -> float | None:
-    if wait is not None:
-        return wait
-    settings = getattr(kb, "settings", None)
-    return getattr(settings, "query_timeout", None)
-
-
 def parse_sort(type_: str, sort: str | None, order: str | None = None) -> tuple[str, bool]:
     """(sort key, descending?) from ``sort`` ("name", "-projects", ...) and ``order`` (asc|desc);
     BadRequest naming the allowed values otherwise."""
@@ -160,7 +153,7 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
     """One page of the list of ``type_`` narrowed by ``filters`` (facet key -> value slugs), ordered by
     ``sort`` (see :data:`SORT_KEYS`; "-key" or ``order="desc"`` for the reverse); facet value labels in
     ``lang`` where the data has them, else English. Waits for the tables at most ``wait`` seconds
-    (default: the store's query timeout), then :class:`Building`."""
+    (None: until they are built), then :class:`Building`."""
     sort_key, descending = parse_sort(type_, sort, order)
     if type_ not in BROWSE_TYPES:
         raise NotFound(f"there is no list of {type_!r}: browse one of {', '.join(BROWSE_TYPES)}")
@@ -173,7 +166,7 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
                          f"use {', '.join(sorted(known)) or 'none'}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE}")
-    tab = table(kb, type_, _request_wait(kb, wait))
+    tab = table(kb, type_, wait)
     order_ = _positions(tab, sort_key, descending, include_hidden)
     if filters:
         found = _filtered(tab, facets, filters, (sort_key, descending), include_hidden)
@@ -372,7 +365,7 @@ def at_place(kb: KB, place: str, *, include_hidden: bool = False, wait: float | 
     """The organisations and projects located at ``place`` (a country or city IRI), in name order:
     organisations by their stated city or country; projects by theirs, their partners' countries
     (dsi:partnerCountry) or, for a city, by a partner organisation there."""
-    tabs = tables(kb, _request_wait(kb, wait))
+    tabs = tables(kb, wait)
     orgs = [r for r in tabs["organisation"].rows if place in r.places and (include_hidden or not r.hidden)]
     is_country = any(place in r.values.get("country", ()) for r in orgs)
     here = set() if is_country else {r.iri for r in orgs}  # a country: exactly its browse list
@@ -384,7 +377,7 @@ def at_place(kb: KB, place: str, *, include_hidden: bool = False, wait: float | 
 def filed_under(kb: KB, concept: str, wait: float | None = None) -> list[tuple[str, Facet, list[Row]]]:
     """(type, facet, visible rows) for each list where ``concept`` is a facet value the entities
     state themselves (not one organisations inherit from their projects): what its browse link lists."""
-    tabs = tables(kb, _request_wait(kb, wait))
+    tabs = tables(kb, wait)
     out = []
     for type_, facets in FACETS.items():
         tab = tabs[type_]
