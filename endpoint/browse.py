@@ -15,7 +15,7 @@ from markupsafe import Markup, escape
 from endpoint.i18n import current_language
 from endpoint.pages import link_target, local_href, query_url
 from endpoint.params import int_arg
-from endpoint.state import get_kb
+from endpoint.state import get_kb, get_settings
 from kb.index.browse import BROWSE_TYPES, FACETS, listing, sort_menu
 from kb.errors import BadRequest, NotFound
 from kb.index.search import MARK_END, MARK_START, SEARCH_TYPES, find, lexicon
@@ -45,9 +45,10 @@ def browse(name: str):
     kb = get_kb()
     sort = request.args.get("sort") or "name"
     order = request.args.get("order") or None
+    wait = get_settings().query_timeout  # then a 503 with Retry-After while the lists are being built
     if ext == "csv":
         result = listing(kb, type_, filters=filters, sort=sort, order=order, page=1, per_page=500,
-                         include_hidden=_include_hidden())
+                         include_hidden=_include_hidden(), wait=wait)
         rows = result.rows
         for p in range(2, result.pages + 1):
             rows += listing(kb, type_, filters=filters, sort=sort, order=order, page=p, per_page=500,
@@ -55,7 +56,7 @@ def browse(name: str):
         return _csv(type_, rows, result)
     result = listing(kb, type_, filters=filters, sort=sort, order=order, page=int_arg("page", 1),
                      per_page=int_arg("per_page", PER_PAGE), include_hidden=_include_hidden(),
-                     lang=current_language() if ext == "" else "en")
+                     lang=current_language() if ext == "" else "en", wait=wait)
     if ext == "json":
         return jsonify(_json(result))
     body = render_template("browse.html", r=result, type_=type_, sorts=sort_menu(type_),

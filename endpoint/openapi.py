@@ -137,7 +137,9 @@ def _browse(paths: dict) -> None:
                     description="include entries hidden as spam or tests")
     paths["/browse/{name}"] = {"get": _op(
         "Faceted, paged list of one entity type (HTML, or .csv / .json); filters are slugs of facet values",
-        {"200": _ok("the list (.csv: every row, no paging)", HTML, "text/csv", JSON), **_errors(400, 404)},
+        {"200": _ok("the list (.csv: every row, no paging)", HTML, "text/csv", JSON), **_errors(400, 404),
+         "503": {"description": "the lists of a new version of the data are still being built (Retry-After)",
+                 "headers": {"Retry-After": {"schema": {"type": "integer"}}}}},
         [_param("name", "path", {"type": "string", "enum": names}, "entity type, with .csv or .json",
                 example="organisation.json"),
          *[_list_param(k, f"facet filter ({', '.join(t for t, fs in FACETS.items() if k in [f.key for f in fs])})")
