@@ -123,8 +123,9 @@ def main() -> int:
     (copy / "LOCK").unlink(missing_ok=True)
     ours_port, oxi_port = free_port(), free_port()
     # one address sends every client's queries: the per-client limits are off, the workers as before
+    # DSIKB_PRECOMPUTE=0: measure evaluation, not the precomputed gallery (bench/precomputed_bench.py)
     env = {**os.environ, "DSIKB_RATE_LIMIT": "0", "DSIKB_CLIENT_QUERIES": "0", "DSIKB_QUERY_WORKERS": "2",
-           "DSIKB_STORE": str(copy)}
+           "DSIKB_PRECOMPUTE": os.environ.get("DSIKB_PRECOMPUTE", "0"), "DSIKB_STORE": str(copy)}
     ours = subprocess.Popen([str(BIN / "dsikb"), "serve", "--store", str(copy), "--port", str(ours_port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     oxi = subprocess.Popen([str(BIN / "oxigraph"), "serve-read-only", "--location", str(copy),
