@@ -235,7 +235,9 @@ class RemoteKB(Store):
         generation = self.generation
         cached = self._dataset_cache
         if cached is None or cached[0] != generation:
-            cached = self._dataset_cache = (generation, sorted(g for g in self._all_graphs() if self._ours(g)))
+            # the knowledge base's graphs only: never the app's own under graph/tmp/ (the generation,
+            # the public view's graph itself, staging graphs), which SPARQL users must not see
+            cached = self._dataset_cache = (generation, self.named_graphs())
         return cached[1]
 
     def _union_graphs(self) -> list[str]:
