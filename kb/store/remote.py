@@ -513,11 +513,12 @@ class RemoteKB(Store):
         None): a restore carries on the backup's, as an on-disk store's state file does."""
         s, gen, mod = self.state_graph, self.generation_p, self.modified_p
         count = ox.Literal(str(int(generation)), datatype=ox.NamedNode(XSD + "integer"))
-        when = "NOW()" if modified is None else sparql_term(ox.Literal(modified, datatype=ox.NamedNode(XSD + "dateTime")))
+        stamp = ox.Literal(modified or "", datatype=ox.NamedNode(XSD + "dateTime") if modified else None)
         self.raw_update(f"DELETE WHERE {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(gen)} ?old }} }} ; "
                         f"DELETE WHERE {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(mod)} ?when }} }} ; "
                         f"INSERT {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(gen)} {sparql_term(count)} . "
-                        f"{sparql_term(s)} {sparql_term(mod)} ?now }} }} WHERE {{ BIND({when} AS ?now) }}")
+                        f"{sparql_term(s)} {sparql_term(mod)} ?now }} }} "
+                        f"WHERE {{ BIND(IF(STR({sparql_term(stamp)}) = \"\", NOW(), {sparql_term(stamp)}) AS ?now) }}")
         self._local.bumped = False
 
     def flush(self) -> None:
