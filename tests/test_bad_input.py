@@ -27,21 +27,33 @@ def test_a_4000_deep_jsonld_body_is_refused_and_the_server_lives(tmp_path):
     import urllib.error
     import urllib.request
 
+    from tests.conftest import settings_for
+
+    # the store under test (on the remote backend, an Oxigraph server this process started), passed
+    # by its settings: the subprocess runs in the test's working directory, where `tests` is no package
+    settings = settings_for(tmp_path / "store")
     script = textwrap.dedent(f"""
         import sys
         from werkzeug.serving import make_server
         from endpoint import create_app
+        from kb.settings import Settings
         from kb.store import KB
-        from tests.conftest import settings_for
-        kb = KB.open(settings_for({str(tmp_path / "store")!r}))
+        kb = KB.open(Settings.from_env(environ={{}}, store={settings.store!r},
+                                       submissions_db={settings.submissions_db!r}))
         server = make_server("127.0.0.1", 0, create_app(kb.settings, kb=kb), threaded=True)
         print(server.server_port, flush=True)
         server.serve_forever()
     """)
+    errors = open(tmp_path / "server.err", "w+")
     server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+                              stderr=errors, text=True)
     try:
-        root = f"http://127.0.0.1:{int(server.stdout.readline())}"
+        port = server.stdout.readline().strip()
+        if not port.isdigit():
+            server.wait(10)
+            errors.seek(0)
+            pytest.fail(f"the server did not start (exit code {server.returncode}): {errors.read()[-2000:]}")
+        root = f"http://127.0.0.1:{port}"
         request = urllib.request.Request(root + "/api/submissions", data=deep_jsonld(DEEP).encode(),
                                          headers={"Content-Type": "application/ld+json"}, method="POST")
         try:
@@ -62,6 +74,7 @@ def test_a_4000_deep_jsonld_body_is_refused_and_the_server_lives(tmp_path):
         server.terminate()
         server.wait(10)
         server.stdout.close()
+        errors.close()
 
 
 @pytest.mark.parametrize("content_type, body", [

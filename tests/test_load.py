@@ -93,11 +93,12 @@ def test_cli_load_summary_and_all_or_nothing_per_file(tmp_path, capsys):
     good.write_text(GOOD)
     bad.write_text(BROKEN)
     store = tmp_path / "store"
-    assert main(["load", "--store", str(store), "--graph", EX + "graph/curated", str(good)]) == 0
+    target = settings_for(store).store  # the store under test (on the remote backend, a server over it)
+    assert main(["load", "--store", target, "--graph", EX + "graph/curated", str(good)]) == 0
     out, err = capsys.readouterr()
     assert out.strip() == "200 triples added"
     assert "good.nt: 200 triples added in" in err and err.rstrip().endswith(" s")
-    assert main(["load", "--store", str(store), "--graph", EX + "graph/x", str(good), str(bad)]) == 2
+    assert main(["load", "--store", target, "--graph", EX + "graph/x", str(good), str(bad)]) == 2
     err = capsys.readouterr().err
     assert "bad.nt, line 201, column" in err
     kb = KB.open(settings_for(store))
@@ -112,13 +113,13 @@ def test_cli_load_and_stats_in_a_subprocess(tmp_path):
 <{EX}id/organisation/b> a dsi:Organisation ; dsi:hidden true ;
     owl:sameAs <http://data.digitalsocial.eu/id/organization/0b> .
 """)
-    store = tmp_path / "store"
+    store = settings_for(tmp_path / "store").store  # the store under test (remote backend: its server)
     run = [sys.executable, "-m", "kb.cli"]
-    loaded = subprocess.run(run + ["load", "--store", str(store), str(data)], capture_output=True, text=True,
+    loaded = subprocess.run(run + ["load", "--store", store, str(data)], capture_output=True, text=True,
                             cwd=PROJECT_ROOT)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip() == "5 triples added"
-    stats = subprocess.run(run + ["stats", "--json", "--store", str(store)], capture_output=True, text=True,
+    stats = subprocess.run(run + ["stats", "--json", "--store", store], capture_output=True, text=True,
                            cwd=PROJECT_ROOT)
     assert stats.returncode == 0, stats.stderr
     figures = json.loads(stats.stdout)
@@ -128,7 +129,7 @@ def test_cli_load_and_stats_in_a_subprocess(tmp_path):
     assert figures["graph_triples"] == {f"{EX}graph/load/orgs": 5}
     assert figures["links"] == {"dsi2013-legacy": 1, "wikidata": 1}
     assert figures["last_modified"]
-    text = subprocess.run(run + ["stats", "--store", str(store)], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    text = subprocess.run(run + ["stats", "--store", store], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert "triples: 2" in text.stdout and "  Organisation: 1" in text.stdout
 
 
@@ -154,7 +155,7 @@ VIEW_DATA = (  # a hidden organisation, its membership, a visible one, a stateme
 def public_view(kb) -> set:
     import pyoxigraph as ox
 
-    return {q.triple for q in kb.store.quads_for_pattern(None, None, None, ox.DefaultGraph())}
+    return {q.triple for q in kb.quads(graph=ox.DefaultGraph())}
 
 
 def test_a_load_keeps_the_public_default_graph_as_a_full_rebuild_would(kb, tmp_path, path_kind):

@@ -196,21 +196,24 @@ def test_backup_and_restore_serve_the_same_answers(kb_copy, tmp_path):
     assert posted.status_code in (201, 202), posted.get_data(as_text=True)
     sid = posted.get_json()["id"]
     before = answers(app)
-    store = str(kb_copy.path)
+    remote = kb_copy.settings.store_is_remote  # a remote store is backed up as store.nq, over HTTP
     kb_copy.flush()
-    made = run("backup", str(tmp_path / "bk"), "--store", store, env={"DSIKB_SOURCES": ""})
-    # the source store is open in this process: a backup is taken through it, read-write opening is refused
+    made = run("backup", str(tmp_path / "bk"), "--store", kb_copy.settings.store,
+               env={"DSIKB_SOURCES": "", "DSIKB_SUBMISSIONS_DB": kb_copy.settings.submissions_db})
+    assert made.returncode == 0 or not remote, made.stderr
+    # the embedded source store is open in this process: a backup is taken through it, read-write opening is refused
     if made.returncode != 0:
         from kb.store.backup import backup
 
         backup(kb_copy, tmp_path / "bk")
     manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text())
-    assert {"store", "submissions.sqlite"} <= set(manifest["files"])
-    target = tmp_path / "restored" / "store"
-    done = run("restore", str(tmp_path / "bk"), "--store", str(target))
+    assert {"store.nq" if remote else "store", "submissions.sqlite"} <= set(manifest["files"])
+    target = settings_for(tmp_path / "restored" / "store")  # on the remote backend, an empty server
+    queue = {"DSIKB_SUBMISSIONS_DB": target.submissions_db}
+    done = run("restore", str(tmp_path / "bk"), "--store", target.store, env=queue)
     assert done.returncode == 0, done.stderr
     assert "restored" in done.stdout
-    restored = KB.open(settings_for(target))
+    restored = KB.open(target)
     after_app = make_app(restored)
     after = answers(after_app)
     assert after["count"] == before["count"] and after["page"] == before["page"] == 200
@@ -222,7 +225,7 @@ def test_backup_and_restore_serve_the_same_answers(kb_copy, tmp_path):
     assert status.status_code == 200 and status.get_json()["status"] == "pending"
     assert restored.generation == manifest["generation"]
     # restoring over an existing store is refused with a message, and nothing is touched
-    again = run("restore", str(tmp_path / "bk"), "--store", str(target))
+    again = run("restore", str(tmp_path / "bk"), "--store", target.store, env=queue)
     assert again.returncode != 0 and "move it aside" in again.stderr
     assert restored.triple_count() == manifest["quads"]
 

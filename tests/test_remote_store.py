@@ -136,6 +136,29 @@ def test_loads_without_the_graph_store_protocol(oxigraph_server, tmp_path):  # n
     assert len(out.getvalue().splitlines()) == 13
 
 
+def test_sparql_users_see_no_bookkeeping_graph_with_a_public_graph(oxigraph_server):  # noqa: F811
+    """With DSIKB_STORE_PUBLIC_GRAPH (Virtuoso's setting, usable on any store) /sparql's dataset is the
+    public view and the knowledge base's graphs: not the generation's graph, the public view's graph
+    itself or a staging graph, all under graph/tmp/."""
+    from tests.support import make_app
+
+    kb = open_remote(oxigraph_server, store_public_graph=BASE + "graph/tmp/public")
+    for graph in (G1, G2):
+        kb.replace_graph(graph, [q.triple for q in quads() if q.graph_name.value == graph])
+    kb.add_quads([ox.Quad(ox.NamedNode(EX + "x"), ox.NamedNode(EX + "y"), ox.Literal("z"),
+                          ox.NamedNode(BASE + "graph/tmp/staging-left"))])
+    kb.bump()
+    assert kb.has_graph(BASE + "graph/tmp/state") and kb.has_graph(BASE + "graph/tmp/public")
+    client = make_app(kb).test_client()
+    r = client.get("/sparql", query_string={"query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"},
+                   headers={"Accept": "application/sparql-results+json"})
+    assert r.status_code == 200, r.data
+    assert sorted(b["g"]["value"] for b in json.loads(r.data)["results"]["bindings"]) == [G1, G2]
+    r = client.get("/sparql", query_string={"query": "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"},
+                   headers={"Accept": "application/sparql-results+json"})
+    assert int(json.loads(r.data)["results"]["bindings"][0]["n"]["value"]) == 50  # the public view
+
+
 # -- the web app over the remote store (real data) ---------------------------------------------
 @pytest.fixture(scope="module")
 def remote_app(remote_built, tmp_path_factory):  # noqa: F811

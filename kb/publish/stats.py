@@ -49,10 +49,12 @@ def stats(kb: KB, *, detail: bool = False) -> dict:
 
 
 def graph_triples(kb: KB) -> dict[str, int]:
-    """Statements per named graph, in one pass."""
+    """Statements per named graph of the knowledge base, in one pass (a remote store's bookkeeping
+    graphs under graph/tmp/, such as its generation, left out: they are not the knowledge base's)."""
     rows = kb.select("SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g ORDER BY ?g",
                      union=False)
-    return {row["g"].value: int(row["n"].value) for row in rows}
+    ours = set(kb.named_graphs())
+    return {row["g"].value: int(row["n"].value) for row in rows if row["g"].value in ours}
 
 
 def links_by_target(kb: KB) -> dict[str, int]:

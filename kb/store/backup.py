@@ -7,7 +7,8 @@ A backup holds everything a running knowledge base has that cannot be rebuilt fr
 - ``store.state.json``: the write generation, so caches and ETags carry on;
 - ``submissions.sqlite``: the submission queue, copied with SQLite's online backup (consistent);
 - ``moderators``: the moderator accounts file, when one is configured;
-- ``manifest.json``: what is there, when it was made, and the store's figures, checked on restore.
+- ``manifest.json``: what is there, when it was made, and the store's figures, checked on restore
+  (its generation and modification time are a remote store's after a restore).
 
 Restore refuses to overwrite a store or queue that exists: move it aside first (nothing is lost by a
 mistaken command).
@@ -68,8 +69,8 @@ def backup(kb, dest: str | Path) -> dict:
         files.append("moderators")
     manifest = {"format": FORMAT, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "store_kind": "remote" if remote else "embedded", "source": kb.settings.store,
-                "generation": kb.generation, "quads": kb.triple_count(), "graphs": len(kb.named_graphs()),
-                "files": files}
+                "generation": kb.generation, "modified": kb.modified, "quads": kb.triple_count(),
+                "graphs": len(kb.named_graphs()), "files": files}
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest
 
@@ -97,10 +98,16 @@ def restore(settings, src: str | Path) -> dict:
     if settings.store_is_remote:
         kb = KB.open(settings)
         if kb.triple_count():
-            raise BadRequest(f"the remote store {settings.store} is not empty: restore into an empty one")
+            raise BadRequest(f"the remote store {settings.store} is not empty: move it aside (or empty it) "
+                             "before restoring")
         if "store.nq" not in manifest["files"]:
             raise BadRequest("this backup holds an embedded store's files; load its dump (dsikb dump) instead")
+        queue = SubmissionStore.for_kb(kb).path
+        if "submissions.sqlite" in manifest["files"] and queue is not None and queue.exists():
+            raise BadRequest(f"{queue} exists: move it aside before restoring")
         kb.load_file(src / "store.nq")
+        # caches, ETags and Last-Modified carry on, as from an on-disk store's store.state.json
+        kb.set_generation(manifest["generation"], manifest.get("modified"))
     else:
         target = settings.store_path.resolve()
         if target.exists() and any(target.iterdir()):

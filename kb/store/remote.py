@@ -235,7 +235,9 @@ class RemoteKB(Store):
         generation = self.generation
         cached = self._dataset_cache
         if cached is None or cached[0] != generation:
-            cached = self._dataset_cache = (generation, sorted(g for g in self._all_graphs() if self._ours(g)))
+            # the knowledge base's graphs only: never the app's own under graph/tmp/ (the generation,
+            # the public view's graph itself, staging graphs), which SPARQL users must not see
+            cached = self._dataset_cache = (generation, self.named_graphs())
         return cached[1]
 
     def _union_graphs(self) -> list[str]:
@@ -505,6 +507,19 @@ class RemoteKB(Store):
         self._local.bumped = False
         self._cached = None
         return self.generation
+
+    def set_generation(self, generation: int, modified: str | None = None) -> None:
+        """Make the store's generation ``generation`` and its modification time ``modified`` (now when
+        None): a restore carries on the backup's, as an on-disk store's state file does."""
+        s, gen, mod = self.state_graph, self.generation_p, self.modified_p
+        count = ox.Literal(str(int(generation)), datatype=ox.NamedNode(XSD + "integer"))
+        stamp = ox.Literal(modified or "", datatype=ox.NamedNode(XSD + "dateTime") if modified else None)
+        self.raw_update(f"DELETE WHERE {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(gen)} ?old }} }} ; "
+                        f"DELETE WHERE {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(mod)} ?when }} }} ; "
+                        f"INSERT {{ GRAPH {sparql_term(s)} {{ {sparql_term(s)} {sparql_term(gen)} {sparql_term(count)} . "
+                        f"{sparql_term(s)} {sparql_term(mod)} ?now }} }} "
+                        f"WHERE {{ BIND(IF(STR({sparql_term(stamp)}) = \"\", NOW(), {sparql_term(stamp)}) AS ?now) }}")
+        self._local.bumped = False
 
     def flush(self) -> None:
         pass
