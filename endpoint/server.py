@@ -108,4 +108,4 @@ def _precompute(app) -> None:
         start = getattr(svc.pool, "start", None)
         if start is not None:  # the query workers, before the server listens (else at the first query)
             start()
-        table.watch(float(os.environ.get("DSIKB_PRECOMPUTE_POLL", "5") or 5))
+        table.watch(svc.settings.precompute_poll or 5.0)

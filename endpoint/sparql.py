@@ -37,8 +37,6 @@ CACHE_ENTRIES = 256  # complete results of up to 1 MB kept for repeated queries
 # inline lane off: measured, it answered one lookup at a time faster but 8 clients slower than the
 # worker lanes (GIL hand-offs per row; docs/decisions/2026-12-01-query-evaluation.md)
 INLINE_SLOTS = int(os.environ.get("DSIKB_INLINE_SLOTS", "0") or 0)
-# The gallery's answers computed once per store generation (kb/sparql/precomputed.py); 0 turns it off
-PRECOMPUTE = os.environ.get("DSIKB_PRECOMPUTE", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 class SparqlService:
@@ -79,7 +77,7 @@ class SparqlService:
             generation=lambda: kb.generation, timeout=settings.query_timeout,
             caps=(settings.max_rows, settings.max_response_bytes), prefixes=kb.names.prefixes(),
             output_prefixes=kb.names.prefixes(), path=_table_path(kb),
-            modified=lambda: kb.modified) if PRECOMPUTE else None)
+            modified=lambda: kb.modified) if settings.precompute else None)
 
     def close(self) -> None:
         if self.precomputed is not None:

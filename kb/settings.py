@@ -57,6 +57,8 @@ class Settings:
     query_workers: int = _setting(4, "Worker processes that evaluate SPARQL queries (stoppable on timeout).", env_type=int)
     light_workers: int = _setting(2, "More worker processes only for light SPARQL lookups, so they never wait behind heavy queries (0: one shared queue).", env_type=int)
     light_seconds: float = _setting(1.0, "Seconds a query classified light may run on a light worker before it is moved to the heavy workers.", env_type=float)
+    precompute: bool = _setting(True, "Precompute the SPARQL gallery's answers once per store generation, in the background, and answer a gallery query from them (X-SPARQL-Precomputed; 0: evaluate every query).", env_type=_bool)
+    precompute_poll: float = _setting(5.0, "Seconds between dsikb serve's checks of the store's generation, to refresh the precomputed gallery.", env_type=float)
     # Fair use and capacity (docs/sparql.md, "Fair use and limits")
     rate_limit: float = _setting(60.0, "Seconds of SPARQL query evaluation a client may use per minute, refilled continuously (0: no budget).", env_type=float)
     rate_burst: float = _setting(120.0, "Seconds of evaluation a client may use at once before the per-minute budget applies.", env_type=float)
