@@ -327,7 +327,7 @@ def _place_lists(kb, desc: Description) -> list[dict]:
 
     found = at_place(kb, desc.iri)
     slug = desc.iri.rsplit("/", 1)[-1]
-    is_country = any(desc.iri in r.values.get("country", ()) for r in found["organisation"] + found["project"])
+    is_country = found.is_country  # an entity listed names it as its country (no Row made for it)
     name = desc.label() or slug
     titles = {"organisation": _("Organisations in %(place)s", place=name),
               "project": _("Projects in %(place)s", place=name)}

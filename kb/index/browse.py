@@ -29,6 +29,7 @@ import threading
 import time
 import weakref
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kb.errors import BadRequest, KBError, NotFound
@@ -361,17 +362,68 @@ def _counts(tab: Table, facets, rows) -> dict[str, dict[str, int]]:
     return out
 
 
-def at_place(kb: KB, place: str, *, include_hidden: bool = False, wait: float | None = None) -> dict[str, list[Row]]:
+def matching(tab: Table, filters: dict[str, list[str]], include_hidden: bool = False) -> int:
+    """The bitset of a list narrowed by ``filters`` (facet key -> value slugs, every one required,
+    as :func:`listing` counts them; validate them with :func:`listing` first)."""
+    if not filters:
+        return _visible(tab, include_hidden)
+    return _filtered(tab, FACETS.get(tab.type, ()), filters, ("name", False), include_hidden).bits
+
+
+class PlaceList(Sequence):
+    """The entities of one type at a place, in name order: a count and positions; Rows made only
+    for what is read (``rows[:500]``: one query for their descriptions)."""
+
+    def __init__(self, tab: Table, positions: list[int]):
+        self.table = tab
+        self.positions = positions
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return self.table.rows_at(self.positions[index])
+        return self.table.rows_at([self.positions[index]])[0]
+
+    def __iter__(self):
+        for i in range(0, len(self.positions), MAX_PER_PAGE):
+            yield from self.table.rows_at(self.positions[i:i + MAX_PER_PAGE])
+
+    @property
+    def iris(self) -> list[str]:
+        return [self.table.iris[p] for p in self.positions]
+
+
+class AtPlace(dict):
+    """type -> :class:`PlaceList`; ``is_country``: whether an entity listed names the place as its
+    country (organisations: stated; projects: stated or their partners')."""
+
+    is_country: bool = False
+
+
+def at_place(kb: KB, place: str, *, include_hidden: bool = False, wait: float | None = None) -> AtPlace:
     """The organisations and projects located at ``place`` (a country or city IRI), in name order:
     organisations by their stated city or country; projects by theirs, their partners' countries
-    (dsi:partnerCountry) or, for a city, by a partner organisation there."""
+    (dsi:partnerCountry) or, for a city, by a partner organisation there. Read from the tables'
+    indexes: no Row is made until the page reads the lists."""
     tabs = tables(kb, wait)
-    orgs = [r for r in tabs["organisation"].rows if place in r.places and (include_hidden or not r.hidden)]
-    is_country = any(place in r.values.get("country", ()) for r in orgs)
-    here = set() if is_country else {r.iri for r in orgs}  # a country: exactly its browse list
-    projects = [r for r in tabs["project"].rows if (include_hidden or not r.hidden)
-                and (place in r.places or r.related & here)]
-    return {"organisation": orgs, "project": projects}
+    org, proj = tabs["organisation"], tabs["project"]
+
+    def shown(tab: Table, positions) -> list[int]:
+        hidden = set() if include_hidden else tab.hidden_positions()
+        return [p for p in positions if p not in hidden]
+
+    def names_country(tab: Table) -> bool:
+        return bool(tab.bits.get("country", {}).get(place, 0) & _visible(tab, include_hidden))
+
+    orgs = shown(org, org.located_at(place))
+    org_country = names_country(org)
+    here = [] if org_country else [org.iris[p] for p in orgs]  # a country: exactly its browse list
+    projects = shown(proj, sorted(set(proj.located_at(place)) | set(proj.related_to(here))))
+    out = AtPlace(organisation=PlaceList(org, orgs), project=PlaceList(proj, projects))
+    out.is_country = org_country or names_country(proj)
+    return out
 
 
 def filed_under(kb: KB, concept: str, wait: float | None = None) -> list[tuple[str, Facet, list[Row]]]:

@@ -91,9 +91,7 @@ class Row:
     @property
     def place(self) -> str:
         """"Amsterdam, Netherlands": cities then countries, without a country a city label names."""
-        parts = [c for c in self.cities if c]
-        parts += [c for c in self.countries if c and not any(p.endswith(", " + c) for p in parts)]
-        return ", ".join(dict.fromkeys(parts))
+        return place_text(self.cities, self.countries)
 
     @property
     def line(self) -> str:
@@ -106,6 +104,14 @@ class Row:
     @property
     def count(self) -> int:
         return len(self.related)
+
+
+def place_text(cities, countries) -> str:
+    """"Amsterdam, Netherlands" from city and country labels (:attr:`Row.place`, and the tables'
+    place column, which makes no Row)."""
+    parts = [c for c in cities if c]
+    parts += [c for c in countries if c and not any(p.endswith(", " + c) for p in parts)]
+    return ", ".join(dict.fromkeys(parts))
 
 
 def slug_of(iri: str) -> str:

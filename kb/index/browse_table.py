@@ -7,8 +7,11 @@ arrays of small ids (:class:`Multi`), and each facet value's members as a Python
 (:attr:`Table.bits`), so filtering is AND of ints and a count is ``int.bit_count()``. No Row
 objects and no descriptions are built: :meth:`Table.rows_at` makes the Rows of the positions shown,
 their descriptions read from the store then (one query a page; the last 4,096 Rows kept);
-:attr:`Table.rows` (every Row, for the map, the search index, place pages, the network) is made on
-first use.
+:attr:`Table.rows` (every Row, for the network) is made on first use. The map, the search index's
+places and place pages make no Row they do not show: they read columns (:attr:`Table.iris`,
+:attr:`Table.labels`, :meth:`Table.place_at`), the hidden positions (:meth:`Table.hidden_positions`)
+and the entities at a place or beside some others (:meth:`Table.located_at`, :meth:`Table.related_to`,
+through indexes from value to positions made on first use).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sys import intern
 
 import pyoxigraph as ox
 
-from kb.index.browse_model import BROWSE_TYPES, FACETS, Row, pick, slug_of
+from kb.index.browse_model import BROWSE_TYPES, FACETS, Row, pick, place_text, slug_of
 from kb.namespaces import STANDARD_PREFIXES
 from kb.terms import sparql_term
 
@@ -54,6 +57,35 @@ class Multi:
 
     def has(self, pos: int) -> bool:
         return self.offsets[pos + 1] > self.offsets[pos]
+
+    def transposed(self, n_ids: int) -> "Multi":
+        """The positions per id (``get(id)``: the positions holding ``id``, ascending): a counting
+        sort, no tuple per pair."""
+        ids, offsets = self.ids, self.offsets
+        counts = [0] * (n_ids + 1)
+        for v in ids:
+            counts[v + 1] += 1
+        for i in range(n_ids):
+            counts[i + 1] += counts[i]
+        fill = counts[:]
+        out = array("i", bytes(4 * len(ids)))
+        for p in range(len(offsets) - 1):
+            for i in range(offsets[p], offsets[p + 1]):
+                v = ids[i]
+                out[fill[v]] = p
+                fill[v] += 1
+        made = Multi.__new__(Multi)
+        made.ids, made.offsets = out, array("i", counts)
+        return made
+
+
+def positions_of(bits: int):
+    """The positions whose bit is set in ``bits``, ascending."""
+    text = bin(bits)[:1:-1]
+    p = text.find("1")
+    while p >= 0:
+        yield p
+        p = text.find("1", p + 1)
 
 
 def bitset(positions, n: int) -> int:
@@ -123,6 +155,77 @@ class Table:
     def is_hidden(self, pos: int) -> bool:
         return bool(self.hidden >> pos & 1) if self.hidden else False
 
+    def _once(self, key, compute):
+        found = self.memo.get(key)
+        if found is None:
+            with self.memo_lock:
+                found = self.memo.get(key)
+                if found is None:
+                    found = self.memo[key] = compute()
+        return found
+
+    def hidden_positions(self) -> frozenset:
+        """The hidden positions (few: testing one costs no shift of a table-wide int)."""
+        return self._once(("hidden-positions",), lambda: frozenset(positions_of(self.hidden)))
+
+    def _located(self, pos: int) -> tuple[list[str], list[str], bool, dict]:
+        """(city labels, country labels, countries derived from partners?, value IRIs per located
+        property by label) of one position: what :attr:`Row.place` and :attr:`Row.places` are made of."""
+        sh, labels = self.shared, self.value_labels
+
+        def by_label(multi):
+            return sorted((sh.values[v] for v in multi.get(pos)), key=lambda v: labels[v].casefold())
+
+        located = {k: by_label(m) for k, m in self.located.items()}
+        cities, countries, derived = [], [], False
+        for v in located.get("city", ()):
+            if labels[v] not in cities:
+                cities.append(labels[v])
+        for v in located.get("country", ()):
+            if labels[v] not in countries:
+                countries.append(labels[v])
+        if not located.get("country"):
+            for v in located.get("partnerCountry", ()):
+                derived = True
+                if labels[v] not in countries:
+                    countries.append(labels[v])
+        return cities, countries, derived, located
+
+    def place_at(self, pos: int) -> str:
+        """:attr:`Row.place` of one position, without its Row (one string per set of places)."""
+        key = tuple(tuple(m.get(pos)) for m in self.located.values())
+        texts = self.memo.get("place-texts")
+        if texts is None:
+            texts = self._once("place-texts", dict)
+        found = texts.get(key)
+        if found is None:
+            cities, countries, _, _ = self._located(pos)
+            found = texts[key] = place_text(cities, countries)
+        return found
+
+    def located_at(self, place: str) -> list[int]:
+        """The positions whose city, country or partners' country is ``place``, ascending (:attr:`Row.places`)."""
+        vid = self.shared.value_id.get(place)
+        if vid is None:
+            return []
+        found: set[int] = set()
+        for prop, multi in self.located.items():
+            found.update(self._once(("by-value", prop), lambda m=multi: m.transposed(len(self.shared.values))).get(vid))
+        return sorted(found)
+
+    def related_to(self, iris) -> list[int]:
+        """The positions whose related IRIs (:attr:`Row.related`) include one of ``iris``, ascending."""
+        if self.related is None:
+            return []
+        index = self._once(("by-related",), lambda: self.related.transposed(len(self.shared.others)))
+        other_id = self.shared.other_id
+        found: set[int] = set()
+        for iri in iris:
+            oid = other_id.get(iri)
+            if oid is not None and oid < len(index.offsets) - 1:
+                found.update(index.get(oid))
+        return sorted(found)
+
     def row(self, pos: int, description: str = "") -> Row:
         """The Row of one position (its description given: see :meth:`rows_at`)."""
         sh, labels = self.shared, self.value_labels
@@ -133,26 +236,12 @@ class Table:
             if ids:
                 row.values[key] = {sh.values[v] for v in ids}
                 row.slugs[key] = {slug_of(sh.values[v]) for v in ids}
-
-        def by_label(multi):
-            return sorted((sh.values[v] for v in multi.get(pos)), key=lambda v: labels[v].casefold())
-
-        located = {k: by_label(m) for k, m in self.located.items()}
+        row.cities, row.countries, row.countries_derived, located = self._located(pos)
         for key, found in located.items():
             row.places.update(found)
-        for v in located.get("city", ()):
-            if labels[v] not in row.cities:
-                row.cities.append(labels[v])
-        for v in located.get("country", ()):
-            if labels[v] not in row.countries:
-                row.countries.append(labels[v])
-        if not located.get("country"):
-            for v in located.get("partnerCountry", ()):
-                row.countries_derived = True
-                if labels[v] not in row.countries:
-                    row.countries.append(labels[v])
         if self.kinds is not None:
-            for v in by_label(self.kinds):
+            kinds = sorted((sh.values[v] for v in self.kinds.get(pos)), key=lambda v: labels[v].casefold())
+            for v in kinds:
                 if labels[v] not in row.kinds:
                     row.kinds.append(labels[v])
         if self.related is not None:

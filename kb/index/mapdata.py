@@ -19,6 +19,7 @@ from functools import lru_cache
 import pyoxigraph as ox
 
 from kb.index import browse
+from kb.index.browse_table import positions_of
 from kb.errors import BadRequest
 from kb.store.generational import PerGeneration
 from kb.namespaces import STANDARD_PREFIXES
@@ -190,18 +191,17 @@ def features(kb, kind: str = "organisation", filters: dict[str, list[str]] | Non
         return hit
     # browse validates the filters (400 with a message) and counts the facets as /browse does
     summary = browse.listing(kb, kind, filters=filters, per_page=1)
-    rows = [r for r in browse.table(kb, kind).rows if not r.hidden]
-    for facet_key, slugs in summary.selected.items():
-        wanted = set(slugs)
-        rows = [r for r in rows if wanted <= r.slugs.get(facet_key, set())]
+    tab = browse.table(kb, kind)  # the matching positions, in name order: no Row is made
+    iris, labels = tab.iris, tab.labels
     listed_orgs = _visible_orgs(kb) if kind == "project" else None
     out, how = [], {"own": 0, "partner": 0, "country": 0}
-    for row in rows:
-        spots = _spots(loc, row.iri, kind, listed_orgs)
+    for pos in positions_of(browse.matching(tab, summary.selected)):
+        iri = iris[pos]
+        spots = _spots(loc, iri, kind, listed_orgs)
         if spots:
             how[spots[0][2]] += 1
         for lat, lon, placed, at in spots:
-            props = {"id": row.iri, "name": row.label, "type": kind, "placed": placed}
+            props = {"id": iri, "name": labels[pos], "type": kind, "placed": placed}
             if at:
                 props["at"] = at
             out.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
@@ -216,7 +216,9 @@ def features(kb, kind: str = "organisation", filters: dict[str, list[str]] | Non
 
 def _visible_orgs(kb) -> dict[str, str]:
     """Organisations a project may be placed at (listed, not hidden): IRI -> name."""
-    return {r.iri: r.label for r in browse.table(kb, "organisation").rows if not r.hidden}
+    tab = browse.table(kb, "organisation")
+    hidden = tab.hidden_positions()
+    return {iri: label for pos, (iri, label) in enumerate(zip(tab.iris, tab.labels)) if pos not in hidden}
 
 
 def _spots(loc: Located, iri: str, kind: str, orgs: dict[str, str] | None) -> list[tuple]:

@@ -340,7 +340,16 @@ def suggest(text: str, lex: Lexicon) -> str | None:
 
 
 def _place_of(kb: KB) -> dict[str, str]:
-    return {r.iri: r.place for t in ("organisation", "project") for r in table(kb, t).rows if r.place}
+    """IRI -> "City, Country" of every organisation and project with a place (a project's, when an
+    IRI is both), from the browse tables' columns: no Row is made."""
+    out = {}
+    for t in ("organisation", "project"):
+        tab = table(kb, t)
+        for pos, iri in enumerate(tab.iris):
+            text = tab.place_at(pos)
+            if text:
+                out[iri] = text
+    return out
 
 
 _places = PerGeneration(lambda kb, generation: _PlaceMap(generation, _place_of(kb)))
