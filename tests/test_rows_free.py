@@ -1,4 +1,4 @@
-"""The map, place pages and the search index's places read the browse tables' columns and indexes:
+"""The map, place and concept pages and the search index's places read the browse tables' columns and indexes:
 they give what the code that made every Row (``table().rows``) gave, on the hand-made store and on
 the real data, and never touch ``Table.rows`` (it raises while they run). Place lists are checked
 against SPARQL over the store too, and the value-to-positions index against a plain scan.
@@ -29,13 +29,29 @@ def _row_view(rows) -> list[list]:
 
 
 # -- the Row-based code as it was -----------------------------------------------------------------
-def rows_at_place(kb, place: str, include_hidden: bool):
-    tabs = browse.tables(kb)
-    orgs = [r for r in tabs["organisation"].rows if place in r.places and (include_hidden or not r.hidden)]
+def _by_place(kb) -> dict:
+    """type -> place IRI -> its Rows, and org IRI -> the project Rows naming it as a partner (one
+    pass over the Rows: the scan of every Row per place, as before, costs seconds on the real data)."""
+    out: dict = {"partner": {}}
+    for type_ in ("organisation", "project"):
+        by = out.setdefault(type_, {})
+        for r in browse.table(kb, type_).rows:
+            for place in r.places:
+                by.setdefault(place, []).append(r)
+            if type_ == "project":
+                for org in r.related:
+                    out["partner"].setdefault(org, []).append(r)
+    return out
+
+
+def rows_at_place(by_place: dict, place: str, include_hidden: bool):
+    orgs = [r for r in by_place["organisation"].get(place, ()) if include_hidden or not r.hidden]
     is_country = any(place in r.values.get("country", ()) for r in orgs)
     here = set() if is_country else {r.iri for r in orgs}
-    projects = [r for r in tabs["project"].rows if (include_hidden or not r.hidden)
-                and (place in r.places or r.related & here)]
+    found = {id(r): r for r in by_place["project"].get(place, ())}
+    found.update((id(r), r) for org in here for r in by_place["partner"].get(org, ()))
+    projects = [r for r in sorted(found.values(), key=lambda r: (r.label.casefold(), r.iri))
+                if include_hidden or not r.hidden]
     page_says_country = any(place in r.values.get("country", ()) for r in orgs + projects)  # endpoint/pages.py
     return page_says_country, {"organisation": _row_view(orgs), "project": _row_view(projects)}
 
@@ -59,6 +75,19 @@ def rows_map(kb, kind: str, filters: dict) -> tuple[list[dict], dict]:
             out.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
                         "properties": props})
     return out, how
+
+
+def rows_filed_under(kb) -> dict[str, list]:
+    """concept -> (type, facet key, visible Rows whose facet values hold it), as concept pages list them."""
+    found: dict = {}
+    for type_, facets in browse.FACETS.items():
+        for facet in facets:
+            for r in browse.table(kb, type_).rows:
+                for v in r.values.get(facet.key, ()):
+                    found.setdefault(v, {}).setdefault((type_, facet.key, facet.via_projects), []).append(r)
+    return {concept: [(t, k, _row_view(shown)) for (t, k, via), rows in lists.items()
+                      if not via and (shown := [r for r in rows if not r.hidden])]
+            for concept, lists in found.items()}
 
 
 def rows_search_places(kb) -> dict[str, str]:
@@ -88,9 +117,11 @@ def _map_cases(kb) -> list[tuple[str, dict]]:
 def test_place_lists_map_and_search_places_are_what_the_rows_gave(kb, monkeypatch):
     places = _places_to_try(kb)
     cases = _map_cases(kb)
-    want_places = {(p, h): rows_at_place(kb, p, h) for p in places for h in (False, True)}
+    by_place = _by_place(kb)
+    want_places = {(p, h): rows_at_place(by_place, p, h) for p in places for h in (False, True)}
     want_map = [rows_map(kb, kind, filters) for kind, filters in cases]
     want_search = rows_search_places(kb)
+    want_concepts = rows_filed_under(kb)
     assert any(lists["organisation"] for _, lists in want_places.values())  # the comparison means something
     assert want_search and any(features for features, _ in want_map)
     for tab in browse.tables(kb).values():  # from the columns only: no Row made before, none kept
@@ -108,6 +139,8 @@ def test_place_lists_map_and_search_places_are_what_the_rows_gave(kb, monkeypatc
         got = mapdata.features(kb, kind, filters)
         assert (got.features, got.how) == (features, how), (kind, filters)
     assert search._place_of(kb) == want_search
+    for concept, lists in want_concepts.items():
+        assert [(t, f.key, _row_view(rows)) for t, f, rows in browse.filed_under(kb, concept)] == lists, concept
 
 
 PLACE_MEMBERS = """

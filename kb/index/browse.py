@@ -36,7 +36,7 @@ from kb.errors import BadRequest, KBError, NotFound
 from kb.index.browse_model import (AREA, BROWSE_TYPES, COUNTRY, FACETS, MAX_PER_PAGE, N_, ORDERS,  # noqa: F401
                                    ORG_TYPE, OTHER_MENU, PROJECT_COUNTRY, SORT_ALIASES, SORT_KEYS, SORTS,
                                    SORTS_MENU, TECH, Facet, Row, slug_of, sort_menu)
-from kb.index.browse_table import Table, build_all
+from kb.index.browse_table import Table, build_all, positions_of
 from kb.store import KB
 
 
@@ -370,9 +370,9 @@ def matching(tab: Table, filters: dict[str, list[str]], include_hidden: bool = F
     return _filtered(tab, FACETS.get(tab.type, ()), filters, ("name", False), include_hidden).bits
 
 
-class PlaceList(Sequence):
-    """The entities of one type at a place, in name order: a count and positions; Rows made only
-    for what is read (``rows[:500]``: one query for their descriptions)."""
+class ListedRows(Sequence):
+    """Some entities of one type (at a place, filed under a concept), in name order: a count and
+    positions; Rows made only for what is read (``rows[:500]``: one query for their descriptions)."""
 
     def __init__(self, tab: Table, positions: list[int]):
         self.table = tab
@@ -396,7 +396,7 @@ class PlaceList(Sequence):
 
 
 class AtPlace(dict):
-    """type -> :class:`PlaceList`; ``is_country``: whether an entity listed names the place as its
+    """type -> :class:`ListedRows`; ``is_country``: whether an entity listed names the place as its
     country (organisations: stated; projects: stated or their partners')."""
 
     is_country: bool = False
@@ -421,12 +421,12 @@ def at_place(kb: KB, place: str, *, include_hidden: bool = False, wait: float | 
     org_country = names_country(org)
     here = [] if org_country else [org.iris[p] for p in orgs]  # a country: exactly its browse list
     projects = shown(proj, sorted(set(proj.located_at(place)) | set(proj.related_to(here))))
-    out = AtPlace(organisation=PlaceList(org, orgs), project=PlaceList(proj, projects))
+    out = AtPlace(organisation=ListedRows(org, orgs), project=ListedRows(proj, projects))
     out.is_country = org_country or names_country(proj)
     return out
 
 
-def filed_under(kb: KB, concept: str, wait: float | None = None) -> list[tuple[str, Facet, list[Row]]]:
+def filed_under(kb: KB, concept: str, wait: float | None = None) -> list[tuple[str, Facet, ListedRows]]:
     """(type, facet, visible rows) for each list where ``concept`` is a facet value the entities
     state themselves (not one organisations inherit from their projects): what its browse link lists."""
     tabs = tables(kb, wait)
@@ -437,7 +437,6 @@ def filed_under(kb: KB, concept: str, wait: float | None = None) -> list[tuple[s
             if facet.via_projects:
                 continue
             bits = tab.bits.get(facet.key, {}).get(concept, 0) & _visible(tab, False)
-            if bits:
-                text = _bits_text(bits)
-                out.append((type_, facet, tab.rows_at(p for p in range(len(text)) if text[p] == "1")))
+            if bits:  # no Row made until the page reads them
+                out.append((type_, facet, ListedRows(tab, list(positions_of(bits)))))
     return out
