@@ -126,16 +126,20 @@ def read_graph(kb, pending: dict | None = None) -> tuple[nx.Graph, dict[str, str
 
 
 def _triples(kb, predicate: ox.NamedNode, object=None, pending: dict | None = None):
-    """The triples of a quad pattern over every graph (the default graph's statements are in some
-    named graph too), with a ``pending`` write (see :func:`read_graph`) made."""
+    """The statements (quads, and the triples of ``pending``: each has ``subject`` and ``object``) of a
+    quad pattern over every graph, with a ``pending`` write (see :func:`read_graph`) made. In process,
+    the named graphs one by one: the default graph's statements are in some named graph too (it is
+    their merge, kb/store/publicview.py), so its copies add nothing and reading them took as long."""
     pending = pending or {}
     gone = {t for removed, _ in pending.values() for t in removed if t.predicate == predicate}
-    for q in kb.quads(None, predicate, object, None):
-        if gone and q.triple in gone:
-            named = not isinstance(q.graph_name, ox.DefaultGraph)
-            if not named or q.triple in pending.get(q.graph_name.value, ((),))[0]:
-                continue  # the default graph's copy goes unless a named graph still states it
-        yield q.triple
+    graphs = [ox.NamedNode(g) for g in kb.named_graphs()] if kb.in_process else [None]
+    for graph in graphs:
+        for q in kb.quads(None, predicate, object, graph):
+            if gone and q.triple in gone:
+                named = not isinstance(q.graph_name, ox.DefaultGraph)
+                if not named or q.triple in pending.get(q.graph_name.value, ((),))[0]:
+                    continue  # the default graph's copy goes unless a named graph still states it
+            yield q
     for _, added in pending.values():
         yield from (t for t in added if t.predicate == predicate and (object is None or t.object == object))
 
