@@ -29,8 +29,7 @@ def org(i: int) -> str:
 def scale_kb():
     """Organisations in clusters: projects of three members inside a cluster, one project between
     neighbouring clusters, a chain of clusters (so betweenness is not flat), two hidden ones."""
-    from kb.store import KB
-    from kb.store import publicview
+    from kb.store import KB, publicview
 
     kb = KB.in_memory(Settings(base_uri=B))
     graph = ox.NamedNode(B + "graph/source/scale")
