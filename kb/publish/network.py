@@ -310,12 +310,14 @@ class _Packer:
                 t = self.last[1]
             elif self.count > EXACT_PACKING and self.last is not None:
                 t = max(0.0, self.last[1] - 2 * math.pi)
-            grid = self.grid
+            grid, blocker = self.grid, None  # the disc that refused the last point: likely the next too
             while True:
                 x, y = 0.6 * t * math.cos(t), 0.6 * t * math.sin(t)
-                near = grid.get((math.floor(x / CELL), math.floor(y / CELL)))
-                if not near or not any(_overlaps(x, y, radius, d) for d in near):
-                    break
+                if blocker is None or not _overlaps(x, y, radius, blocker):
+                    near = grid.get((math.floor(x / CELL), math.floor(y / CELL)))
+                    blocker = next((d for d in near if _overlaps(x, y, radius, d)), None) if near else None
+                    if blocker is None:
+                        break
                 t += max(0.02, 0.5 * radius / (1.0 + 0.6 * t))
         self.last = (radius, t)
         self.add(x, y, radius)
