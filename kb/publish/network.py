@@ -8,7 +8,9 @@ organisations are left out (a merged one's links go to its survivor).
 
 Figures per organisation (networkx): degree (distinct partners), betweenness centrality (sampled
 from ``SAMPLES`` sources with a fixed seed past ``EXACT_BETWEENNESS`` nodes), community (Louvain, fixed seed) and the
-communities its partners fall in (a *bridge* links two or more). They are published as RDF in their
+communities its partners fall in (a *bridge* links two or more). Past ``FAST_ABOVE`` nodes (large
+stores: ~500,000 organisations at 10M statements) igraph's C code computes the betweenness (the same
+sampled estimate) and the communities (its Louvain), kb/publish/network_fast.py. They are published as RDF in their
 own named graph (``graph/network``, see :func:`publish`), rebuilt by ``kb.derive.derive`` after every
 change of the data, and kept in memory per store generation for the ``/network`` page
 (:func:`network`), with a layout computed here so the browser draws at once.
