@@ -8,7 +8,9 @@ organisations are left out (a merged one's links go to its survivor).
 
 Figures per organisation (networkx): degree (distinct partners), betweenness centrality (sampled
 from ``SAMPLES`` sources with a fixed seed past ``EXACT_BETWEENNESS`` nodes), community (Louvain, fixed seed) and the
-communities its partners fall in (a *bridge* links two or more). They are published as RDF in their
+communities its partners fall in (a *bridge* links two or more). Past ``FAST_ABOVE`` nodes (large
+stores: ~500,000 organisations at 10M statements) igraph's C code computes the betweenness (the same
+sampled estimate) and the communities (its Louvain), kb/publish/network_fast.py. They are published as RDF in their
 own named graph (``graph/network``, see :func:`publish`), rebuilt by ``kb.derive.derive`` after every
 change of the data, and kept in memory per store generation for the ``/network`` page
 (:func:`network`), with a layout computed here so the browser draws at once.
@@ -27,6 +29,7 @@ import pyoxigraph as ox
 SEED = 42
 EXACT_BETWEENNESS = 600  # nodes; above it, betweenness from SAMPLES sampled sources (Brandes: O(sources x links))
 SAMPLES = 300
+FAST_ABOVE = 20_000  # nodes; above it igraph (C) computes betweenness and communities (kb/publish/network_fast.py)
 XSD = "http://www.w3.org/2001/XMLSchema#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
@@ -108,14 +111,16 @@ def read_graph(kb, pending: dict | None = None) -> tuple[nx.Graph, dict[str, str
     ordered.add_nodes_from(sorted(g.nodes))
     ordered.add_edges_from(sorted((min(a, b), max(a, b), d) for a, b, d in g.edges(data=True)))
     found: dict[str, list] = {}
-    if kb.in_process:  # one lookup per linked organisation: cheap in process, not every organisation's labels
-        rows = [r for iri in ordered for r in kb.select(
-            "SELECT ?o ?l WHERE { ?o a dsi:Organisation ; rdfs:label ?l }", bind={"o": ox.NamedNode(iri)})]
+    if kb.in_process:  # one quad pattern per linked organisation (every graph, as the union query reads):
+        label = ox.NamedNode(RDFS_LABEL)  # cheap in process, not every organisation's labels, no SPARQL
+        for iri in ordered:
+            ls = [q.object for q in kb.quads(ox.NamedNode(iri), label, None, None) if isinstance(q.object, ox.Literal)]
+            if ls:
+                found[iri] = ls
     else:  # one request
-        rows = kb.select("SELECT ?o ?l WHERE { ?o a dsi:Organisation ; rdfs:label ?l }")
-    for r in rows:
-        if r["o"].value in ordered and isinstance(r["l"], ox.Literal):
-            found.setdefault(r["o"].value, []).append(r["l"])
+        for r in kb.select("SELECT ?o ?l WHERE { ?o a dsi:Organisation ; rdfs:label ?l }"):
+            if r["o"].value in ordered and isinstance(r["l"], ox.Literal):
+                found.setdefault(r["o"].value, []).append(r["l"])
     # English or untagged first, then the same choice every run (community names come from labels)
     labels = {o: min(ls, key=lambda lit: (lit.language not in (None, "en"), lit.language or "", lit.value)).value
               for o, ls in found.items()}
@@ -123,16 +128,20 @@ def read_graph(kb, pending: dict | None = None) -> tuple[nx.Graph, dict[str, str
 
 
 def _triples(kb, predicate: ox.NamedNode, object=None, pending: dict | None = None):
-    """The triples of a quad pattern over every graph (the default graph's statements are in some
-    named graph too), with a ``pending`` write (see :func:`read_graph`) made."""
+    """The statements (quads, and the triples of ``pending``: each has ``subject`` and ``object``) of a
+    quad pattern over every graph, with a ``pending`` write (see :func:`read_graph`) made. In process,
+    the named graphs one by one: the default graph's statements are in some named graph too (it is
+    their merge, kb/store/publicview.py), so its copies add nothing and reading them took as long."""
     pending = pending or {}
     gone = {t for removed, _ in pending.values() for t in removed if t.predicate == predicate}
-    for q in kb.quads(None, predicate, object, None):
-        if gone and q.triple in gone:
-            named = not isinstance(q.graph_name, ox.DefaultGraph)
-            if not named or q.triple in pending.get(q.graph_name.value, ((),))[0]:
-                continue  # the default graph's copy goes unless a named graph still states it
-        yield q.triple
+    graphs = [ox.NamedNode(g) for g in kb.named_graphs()] if kb.in_process else [None]
+    for graph in graphs:
+        for q in kb.quads(None, predicate, object, graph):
+            if gone and q.triple in gone:
+                named = not isinstance(q.graph_name, ox.DefaultGraph)
+                if not named or q.triple in pending.get(q.graph_name.value, ((),))[0]:
+                    continue  # the default graph's copy goes unless a named graph still states it
+            yield q
     for _, added in pending.values():
         yield from (t for t in added if t.predicate == predicate and (object is None or t.object == object))
 
@@ -178,40 +187,78 @@ def compute(kb, generation: int | None = None, pending: dict | None = None) -> N
     """Read the graph and compute every figure (deterministic for a given store content; ``pending``:
     see :func:`read_graph`)."""
     g, labels = read_graph(kb, pending)
-    n = g.number_of_nodes()
     degree = dict(g.degree())
-    if n > EXACT_BETWEENNESS:
-        betweenness = nx.betweenness_centrality(g, k=SAMPLES, seed=SEED)
-    else:
-        betweenness = nx.betweenness_centrality(g) if n else {}
-    found = nx.community.louvain_communities(g, weight="weight", seed=SEED) if n else []
+    net = assemble(kb.generation if generation is None else generation, g, labels, degree,
+                   betweenness_of(g), communities_of(g))
+    net.positions = layout(net)
+    return net
 
+
+def _fast(g: nx.Graph) -> bool:
+    """Whether igraph computes the figures: past ``FAST_ABOVE`` nodes, when it is installed."""
+    if g.number_of_nodes() <= FAST_ABOVE:
+        return False
+    from kb.publish import network_fast
+
+    return network_fast.available()
+
+
+def betweenness_of(g: nx.Graph) -> dict[str, float]:
+    """Normalised betweenness: exact up to ``EXACT_BETWEENNESS`` nodes, else estimated from ``SAMPLES``
+    sources drawn with ``SEED`` (networkx's estimate; igraph computes the same figures past
+    ``FAST_ABOVE`` nodes)."""
+    n = g.number_of_nodes()
+    k = SAMPLES if n > EXACT_BETWEENNESS else None
+    if _fast(g):
+        from kb.publish import network_fast
+
+        return network_fast.betweenness(g, k, SEED)
+    if k is not None:
+        return nx.betweenness_centrality(g, k=k, seed=SEED)
+    return nx.betweenness_centrality(g) if n else {}
+
+
+def communities_of(g: nx.Graph) -> list[set[str]]:
+    """Louvain communities (weights: shared projects, seeded with ``SEED``): networkx's up to
+    ``FAST_ABOVE`` nodes, igraph's multilevel past it (another partition of the same quality)."""
+    if not g.number_of_nodes():
+        return []
+    if _fast(g):
+        from kb.publish import network_fast
+
+        return network_fast.communities(g, SEED)
+    return nx.community.louvain_communities(g, weight="weight", seed=SEED)
+
+
+def assemble(generation: int, g: nx.Graph, labels: dict[str, str], degree: dict[str, int],
+             betweenness: dict[str, float], found: list) -> Network:
+    """The Network of these figures: communities numbered by size (1 = the largest), members most
+    central first, and the communities each organisation and its partners are in (no layout yet)."""
     def central(iri):
         return (-degree[iri], -betweenness.get(iri, 0.0), iri)
 
     communities = sorted((sorted(c, key=central) for c in found), key=lambda c: (-len(c), central(c[0])))
     community = {iri: i + 1 for i, c in enumerate(communities) for iri in c}
     links = {iri: sorted({community[iri], *(community[x] for x in g[iri])}) for iri in g}
-    net = Network(kb.generation if generation is None else generation, g, labels, degree, betweenness,
-                  community, communities, links)
-    net.positions = layout(net)
-    return net
+    return Network(generation, g, labels, degree, betweenness, community, communities, links)
 
 
 # -- layout -----------------------------------------------------------------------------------------
 GOLDEN = math.pi * (3 - math.sqrt(5))
+EXACT_PACKING = 400  # discs; past it, a new disc size resumes the spiral one turn back, not from its start
+CELL = 8.0  # side of the packer's grid cells (layout units)
 
 
 def layout(net: Network) -> dict[str, tuple[float, float]]:
-    """Positions in O(n): each community is a disc (its most central members in the middle, on a
-    sunflower spiral), the discs packed along a spiral from the largest outwards. Computed here, not
-    in the browser, so the page draws at once, and the same every time for the same data."""
-    discs: list[tuple[float, float, float]] = []  # x, y, radius
+    """Positions: each community is a disc (its most central members in the middle, on a sunflower
+    spiral), the discs packed along a spiral from the largest outwards (see :class:`_Packer`).
+    Computed here, not in the browser, so the page draws at once, and the same every time for the
+    same data."""
+    radii = [math.sqrt(len(members)) + 1.0 for members in net.communities]
+    packer = _Packer(radii)
     positions: dict[str, tuple[float, float]] = {}
-    for members in net.communities:
-        radius = math.sqrt(len(members)) + 1.0
-        cx, cy = _place(discs, radius)
-        discs.append((cx, cy, radius))
+    for members, radius in zip(net.communities, radii):
+        cx, cy = packer.place(radius)
         for k, iri in enumerate(members):
             r, a = math.sqrt(k + 0.5), k * GOLDEN
             positions[iri] = (round(cx + r * math.cos(a), 3), round(cy + r * math.sin(a), 3))
@@ -219,19 +266,64 @@ def layout(net: Network) -> dict[str, tuple[float, float]]:
 
 
 def _place(discs, radius: float) -> tuple[float, float]:
-    """The first point along an outward spiral where a disc of ``radius`` overlaps none placed."""
-    if not discs:
-        return 0.0, 0.0
-    recent = discs[-400:]
-    blocker = None  # the disc that refused the last point: most likely to refuse the next one too
-    t = 0.0
-    while True:
-        x, y = 0.6 * t * math.cos(t), 0.6 * t * math.sin(t)
-        if blocker is None or not _overlaps(x, y, radius, blocker):
-            blocker = next((d for d in recent if _overlaps(x, y, radius, d)), None)
-            if blocker is None:
-                return x, y
-        t += max(0.02, 0.5 * radius / (1.0 + 0.6 * t))
+    """The first point along an outward spiral where a disc of ``radius`` overlaps none of ``discs``
+    (x, y, radius), as :class:`_Packer` places it after them."""
+    packer = _Packer([d[2] for d in discs] + [radius])
+    for x, y, r in discs:
+        packer.add(x, y, r)
+    return packer.place(radius)
+
+
+class _Packer:
+    """Discs placed one after another along the spiral (0.6 t cos t, 0.6 t sin t), each at the first
+    point of the spiral (stepped by its radius) where it overlaps no disc placed before.
+
+    The placed discs are kept in a grid of ``CELL``-sided cells: each is listed in every cell within
+    reach of a disc still to come (its radius + the largest radius to come + the 1.5 gap), so a point
+    is checked against the discs of its own cell only. A disc of the same radius as the one before
+    resumes the spiral where that one was placed: every earlier point of the same steps was refused
+    already, and more discs refuse no less, so it goes where a walk from the start would put it. A
+    disc of another radius walks from the start while at most ``EXACT_PACKING`` discs are placed (so
+    small networks are laid out as before: the first free point), past it from one turn before where
+    the last disc went (gaps further in may stay empty; a placement then costs about a turn of the
+    spiral, not the whole spiral: O(n) overall rather than O(n^2))."""
+
+    def __init__(self, radii: list[float]):
+        self.to_come = radii[:]  # the largest radius from each position on
+        for i in range(len(radii) - 2, -1, -1):
+            self.to_come[i] = max(radii[i], self.to_come[i + 1])
+        self.count = 0
+        self.grid: dict[tuple[int, int], list[tuple[float, float, float]]] = {}
+        self.last: tuple[float, float] | None = None  # (radius, t) of the last placement
+
+    def add(self, x: float, y: float, radius: float) -> None:
+        self.count += 1
+        later = self.to_come[self.count] if self.count < len(self.to_come) else radius
+        reach = radius + later + 1.5
+        disc = (x, y, radius)
+        for i in range(math.floor((x - reach) / CELL), math.floor((x + reach) / CELL) + 1):
+            for j in range(math.floor((y - reach) / CELL), math.floor((y + reach) / CELL) + 1):
+                self.grid.setdefault((i, j), []).append(disc)
+
+    def place(self, radius: float) -> tuple[float, float]:
+        x = y = t = 0.0
+        if self.count:
+            if self.last is not None and self.last[0] == radius:
+                t = self.last[1]
+            elif self.count > EXACT_PACKING and self.last is not None:
+                t = max(0.0, self.last[1] - 2 * math.pi)
+            grid, blocker = self.grid, None  # the disc that refused the last point: likely the next too
+            while True:
+                x, y = 0.6 * t * math.cos(t), 0.6 * t * math.sin(t)
+                if blocker is None or not _overlaps(x, y, radius, blocker):
+                    near = grid.get((math.floor(x / CELL), math.floor(y / CELL)))
+                    blocker = next((d for d in near if _overlaps(x, y, radius, d)), None) if near else None
+                    if blocker is None:
+                        break
+                t += max(0.02, 0.5 * radius / (1.0 + 0.6 * t))
+        self.last = (radius, t)
+        self.add(x, y, radius)
+        return x, y
 
 
 def _overlaps(x: float, y: float, radius: float, disc: tuple[float, float, float]) -> bool:
