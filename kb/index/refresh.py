@@ -5,7 +5,9 @@ the browse tables) must be built anew. A :class:`Refresher` builds them in a thr
 build at a time per store, coalesced: however many writes come during a build, one more build, of
 the newest generation, follows it. A request asks :meth:`Refresher.get` for the current
 generation's value and waits for it at most ``fresh_wait`` seconds (``DSIKB_INDEX_WAIT``) when an
-older value exists, then gets the older one, marked not current (pages say so); with none at all
+older value exists, counted from when that generation was first asked for (so once a long build has
+run past it, requests are answered from the older value at once, not after the wait each), then
+gets the older one, marked not current (pages say so); with none at all
 it waits at most ``wait`` seconds (the query timeout), then :class:`Building` (503 with
 Retry-After). ``wait=None`` waits until the current value is built (warm-up, the command line).
 
@@ -46,6 +48,7 @@ class _State:
     def __init__(self):
         self.good: tuple[Any, Any] | None = None  # (key, value) of the newest value built
         self.wanted: Any = None  # the newest key asked for
+        self.since = 0.0  # when it was first asked for
         self.building: Any = None  # the key under construction, if any
         self.running = False  # a builder thread is alive
         self.started = 0.0
@@ -83,14 +86,18 @@ class Refresher:
                 st.good = found
             if st.good is not None and st.good[0] == key:
                 return Snapshot(st.good[1], key, True, st.running and st.wanted != key)
-            if st.wanted is None or self.rank(key) >= self.rank(st.wanted):
-                st.wanted = key
+            if st.wanted is None or self.rank(key) > self.rank(st.wanted) or \
+                    (key != st.wanted and self.rank(key) == self.rank(st.wanted)):
+                st.wanted, st.since = key, time.monotonic()
             if st.error is not None and st.error[0] == key and not st.running:
                 st.error = None  # asked again after a failure: try again
             if not st.running:
                 st.running = True
                 threading.Thread(target=self._run, args=(kb, st), name=self.name, daemon=True).start()
-            timeout = fresh_wait if (st.good is not None and fresh_wait is not None) else wait
+            if st.good is not None and fresh_wait is not None:  # counted from when the key was first asked
+                timeout = max(0.0, st.since + fresh_wait - time.monotonic()) if key == st.wanted else 0.0
+            else:
+                timeout = wait
             self._cond.wait_for(lambda: (st.good is not None and st.good[0] == key)
                                 or (st.error is not None and st.error[0] == key), timeout)
             if st.good is not None and st.good[0] == key:
