@@ -112,7 +112,15 @@ def test_with_no_index_yet_search_and_browse_answer_503_with_retry_after(tiny_kb
 
 
 @pytest.mark.embedded_only("the index sits in a file beside the on-disk store")
-def test_the_index_file_is_served_while_another_is_built_and_swapped_in_whole(kb_copy):
+def test_the_index_file_is_served_while_another_is_built_and_swapped_in_whole(tmp_path):
+    from kb.settings import Settings
+    from kb.store import KB
+
+    kb_copy = KB.open(Settings.from_env(environ={}, store=str(tmp_path / "store"), sources=""))
+    base = kb_copy.names.base
+    kb_copy.update("INSERT DATA { GRAPH <%sgraph/curated> { %s } }" % (base, " ".join(
+        f'<{base}id/organisation/org-{i}> a dsi:Organisation ; rdfs:label "Organisation Number {i}" .'
+        for i in range(120))))
     path = search.index_path(kb_copy)
     search.open_index(kb_copy).close()
     old = search._stored_generation(path)
