@@ -1,7 +1,10 @@
 """Full-text search over labels, alternative names and descriptions: a SQLite FTS5 index.
 
 The index lives beside the store (``{store}.search.sqlite``; in memory for an in-memory store) and is
-rebuilt, into a temporary file swapped in atomically, whenever the store's generation changes.
+rebuilt, into a temporary file swapped in atomically, whenever the store's generation changes: in a
+background thread, one build at a time, coalesced, under a lock file that the app's processes share
+(kb/index/refresh.py). Meanwhile requests that pass a bound (``/search``: ``DSIKB_INDEX_WAIT``) are
+answered from the previous index, and :class:`Result`'s ``index`` says so.
 Tokens are folded with ``unicode61 remove_diacritics 2`` so "societe" finds "Société"; results are
 ranked by bm25 with labels weighing most. Hidden (spam, test) entities are left out unless asked for.
 
