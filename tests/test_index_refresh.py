@@ -143,3 +143,13 @@ def test_the_index_file_is_served_while_another_is_built_and_swapped_in_whole(tm
     assert not list(path.parent.glob(path.name + ".*.tmp"))  # nothing left half-built
     # a second process finding the file current builds nothing: the stamp is read from the file
     assert search._probe(kb_copy) == (search._stamp(kb_copy), path)
+    # while another process holds the index's lock file (building it), this one builds nothing
+    built = search._stored_generation(path)
+    with search._file_lock(path):  # a lock of its own open file, as another process's would be
+        _add(kb_copy, "zz-locked", "Zebrafish Lockhouse")
+        index = search.open_index(kb_copy, wait=None, fresh_wait=0.05)
+        index.close()
+        assert not index.current and search._stored_generation(path) == built
+    index = search.open_index(kb_copy)
+    index.close()
+    assert index.current and search._stored_generation(path) == search._stamp(kb_copy)
