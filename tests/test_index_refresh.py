@@ -153,3 +153,10 @@ def test_the_index_file_is_served_while_another_is_built_and_swapped_in_whole(tm
     index = search.open_index(kb_copy)
     index.close()
     assert index.current and search._stored_generation(path) == search._stamp(kb_copy)
+
+
+def test_warm_up_closing_its_connection_leaves_the_in_memory_index_working(tiny_kb):
+    from kb.index.warm import warm
+
+    warm(tiny_kb)  # closes the connection it was given
+    assert search.search(tiny_kb, "open")[1] >= 1

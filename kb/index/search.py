@@ -262,8 +262,14 @@ def open_index(kb: KB, wait: float | None = None, fresh_wait: float | None = Non
 
 
 def connect(kb: KB) -> sqlite3.Connection:
-    """A connection to an index that is current with the store (waiting for its build)."""
-    return open_index(kb).conn
+    """A connection of the caller's own (to close) to an index that is current with the store
+    (waiting for its build); of the in-memory index, a copy, so closing it closes nothing shared."""
+    index = open_index(kb)
+    if not index.shared:
+        return index.conn
+    copy = sqlite3.connect(":memory:", check_same_thread=False)
+    index.conn.backup(copy)
+    return copy
 
 
 def rebuild(kb: KB, path: Path | None = None, generation: str | None = None) -> Path:
