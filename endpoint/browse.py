@@ -45,18 +45,21 @@ def browse(name: str):
     kb = get_kb()
     sort = request.args.get("sort") or "name"
     order = request.args.get("order") or None
-    wait = get_settings().query_timeout  # then a 503 with Retry-After while the lists are being built
+    settings = get_settings()
+    # the lists of the latest change, waited for DSIKB_INDEX_WAIT s, else the previous ones; with
+    # none yet, DSIKB_QUERY_TIMEOUT s, then a 503 with Retry-After
+    wait, fresh_wait = settings.query_timeout, settings.index_wait
     if ext == "csv":
         result = listing(kb, type_, filters=filters, sort=sort, order=order, page=1, per_page=500,
-                         include_hidden=_include_hidden(), wait=wait)
+                         include_hidden=_include_hidden(), wait=wait, fresh_wait=fresh_wait)
         rows = result.rows
         for p in range(2, result.pages + 1):
             rows += listing(kb, type_, filters=filters, sort=sort, order=order, page=p, per_page=500,
-                            include_hidden=_include_hidden()).rows
+                            include_hidden=_include_hidden(), wait=wait, fresh_wait=fresh_wait).rows
         return _csv(type_, rows, result)
     result = listing(kb, type_, filters=filters, sort=sort, order=order, page=int_arg("page", 1),
                      per_page=int_arg("per_page", PER_PAGE), include_hidden=_include_hidden(),
-                     lang=current_language() if ext == "" else "en", wait=wait)
+                     lang=current_language() if ext == "" else "en", wait=wait, fresh_wait=fresh_wait)
     if ext == "json":
         return jsonify(_json(result))
     body = render_template("browse.html", r=result, type_=type_, sorts=sort_menu(type_),
@@ -103,6 +106,7 @@ def _json(result) -> dict:
         "type": result.type, "total": result.total, "page": result.page, "pages": result.pages,
         "per_page": result.per_page, "sort": result.sort, "filters": result.selected,
         "next": page_url(result.page + 1) if result.page < result.pages else None,
+        "index": result.index,
         "items": [{"id": r.iri, "label": r.label, "description": r.description or None,
                    "start": r.start or None, "added": r.added or None, "place": r.place or None, "countries": r.countries,
                    "place_derived": r.countries_derived and not r.cities, "kinds": r.kinds,
@@ -142,9 +146,11 @@ def search_page():
     page = int_arg("page", 1) or 1
     per_page = min(int_arg("per_page", 20) or 20, 100)
     kb = get_kb()
+    settings = get_settings()
+    wait, fresh_wait = settings.query_timeout, settings.index_wait  # as /browse: the previous index meanwhile
     exact = request.args.get("exact") in ("1", "true")
     result = find(kb, q, type=type_, limit=per_page, offset=(page - 1) * per_page,
-                  include_hidden=_include_hidden(), switch=not exact) if q else None
+                  include_hidden=_include_hidden(), switch=not exact, wait=wait, fresh_wait=fresh_wait) if q else None
     total = result.total if result else 0
     pages = max(1, -(-total // per_page))
     if as_json:
@@ -153,6 +159,7 @@ def search_page():
                         "corrected": result.corrected if result else False,
                         "searched": result.searched if result else q,
                         "types": result.types if result else {},
+                        "index": result.index if result else None,
                         "results": [{"id": h.iri, "type": h.type, "label": h.label, "snippet": _plain(h.snippet),
                                      "place": h.place or None,
                                      "url": request.host_url.rstrip("/") + (local_href(h.iri) or ""),
@@ -162,7 +169,7 @@ def search_page():
     if result is not None:  # the type menu: the types among the results (and the chosen one)
         menu = {t: result.types.get(t, 0) for t in SEARCH_TYPES if result.types.get(t) or t == type_}
     else:  # no query yet: the types the store has
-        present = {entity[1] for entity in lexicon(kb).entities.values()}
+        present = {entity[1] for entity in lexicon(kb, wait, fresh_wait).entities.values()}
         menu = {t: None for t in SEARCH_TYPES if t in present or t == type_}
     suggestion_href = query_url(q=result.suggestion, page=None, exact=None) if result and result.suggestion else None
     original_href = query_url(page=None, exact="1") if result and result.corrected else None

@@ -135,11 +135,14 @@ def _browse(paths: dict) -> None:
     facets = sorted({f.key for fs in FACETS.values() for f in fs})
     hidden = _param("hidden", schema={"type": "string", "enum": ["1", "true", "include"]},
                     description="include entries hidden as spam or tests")
+    # after a write the previous lists and search index answer while new ones are built ("index":
+    # {"generation", "current": false, "refreshing"} in JSON, a note on pages); none at all yet: 503
+    BUILDING = {"description": "no lists or search index exist yet (first start): being built (Retry-After)",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}}}}
     paths["/browse/{name}"] = {"get": _op(
         "Faceted, paged list of one entity type (HTML, or .csv / .json); filters are slugs of facet values",
         {"200": _ok("the list (.csv: every row, no paging)", HTML, "text/csv", JSON), **_errors(400, 404),
-         "503": {"description": "the lists of a new version of the data are still being built (Retry-After)",
-                 "headers": {"Retry-After": {"schema": {"type": "integer"}}}}},
+         "503": BUILDING},
         [_param("name", "path", {"type": "string", "enum": names}, "entity type, with .csv or .json",
                 example="organisation.json"),
          *[_list_param(k, f"facet filter ({', '.join(t for t, fs in FACETS.items() if k in [f.key for f in fs])})")
@@ -160,10 +163,12 @@ def _browse(paths: dict) -> None:
                      _param("exact", schema={"type": "string", "enum": ["1", "true"]},
                             description="search these words only: when nothing matches, do not show the "
                                         "results of the suggested spelling")]
-    paths["/search"] = {"get": _op("Full-text search (HTML)", {"200": _ok("results", HTML), **_errors(400)},
+    paths["/search"] = {"get": _op("Full-text search (HTML)", {"200": _ok("results", HTML), **_errors(400),
+                                                                "503": BUILDING},
                                    search_params, ["browse"])}
     paths["/search.json"] = {"get": _op("Full-text search (JSON)", {"200": _ok("results", JSON, schema={
-        "type": "object", "required": ["q", "total", "page", "pages", "results"]}), **_errors(400)},
+        "type": "object", "required": ["q", "total", "page", "pages", "results"]}), **_errors(400),
+        "503": BUILDING},
         search_params, ["browse"])}
 
 

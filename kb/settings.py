@@ -51,6 +51,7 @@ class Settings:
     store_public_graph: str = _setting("", "IRI of a named graph under the base IRI's graph/tmp/ that holds the public default graph on a remote store whose own default graph cannot be written (Virtuoso: the union of all its graphs), e.g. https://w3id.org/dsi/graph/tmp/public; queries without FROM get it by `default-graph-uri`, and only graphs under graph/ feed it (empty: the store's own default graph, as on Oxigraph).")
     sources: str = _setting(_default_sources(), "Folder with the real DSI exports; empty: fetch them (verified) on init.")
     query_timeout: float = _setting(30.0, "Seconds a SPARQL query may run before it is stopped.", env_type=float)
+    index_wait: float = _setting(5.0, "Seconds a search or browse request waits for the search index or lists of the latest change (rebuilt in the background after every write) before it is answered from the previous ones, saying so; with none yet it waits DSIKB_QUERY_TIMEOUT, then 503.", env_type=float)
     max_rows: int = _setting(100_000, "Most result rows a SPARQL SELECT returns.", env_type=int)
     max_response_bytes: int = _setting(64 * 1024 * 1024, "Most bytes a SPARQL response body may have.", env_type=int)
     max_query_length: int = _setting(100_000, "Longest accepted SPARQL query or update, in characters (413 beyond).", env_type=int)

@@ -111,6 +111,9 @@ class ServerOwnership:
 def settings_for(path, **overrides) -> Settings:
     """Settings for the store at ``path``; on the remote backend, for an Oxigraph server over it."""
     store = str(path)
+    # a read right after a write gets the new search index and lists even on a loaded machine
+    # (DSIKB_INDEX_WAIT's 5 s is ample for the real data's ~1 s rebuild on its own)
+    overrides.setdefault("index_wait", support.TEST_INDEX_WAIT)
     if support.serves(path):  # the queue beside the served directory, as beside an on-disk store
         store = support.serve_dir(path)
         overrides.setdefault("submissions_db", support.queue_beside(path))

@@ -20,6 +20,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-dev-shm-usage"]
 ARTIFACTS = Path(__file__).parent / "artifacts"  # screenshots the browser tests keep (gitignored)
 
+TEST_INDEX_WAIT = 60.0  # DSIKB_INDEX_WAIT of test stores (tests of the stale path set their own)
+
 
 def make_app(kb):
     """The app over an open store, in testing mode (errors surface in the test, not as a 500 page)."""
@@ -154,6 +156,7 @@ def open_served(path, **overrides):
     from tests.conftest import SOURCES
 
     overrides.setdefault("submissions_db", queue_beside(path))
+    overrides.setdefault("index_wait", TEST_INDEX_WAIT)
     kb = KB.open(Settings.from_env(environ={}, store=serve_dir(path), sources=str(SOURCES), **overrides))
     kb.bump()
     return kb

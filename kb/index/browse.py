@@ -15,28 +15,29 @@ was added (dcterms:created) and started. A project's countries are those it stat
 partner organisations (dsi:partnerCountry, graph/derived/partner-countries); its country facet uses both.
 
 A new generation's tables are built once, in a thread of their own, however many requests ask for
-them meanwhile: they all wait for that one build. ``wait=`` bounds the wait: ``/browse`` passes the
-query timeout (``DSIKB_QUERY_TIMEOUT``), after which it answers 503 with ``Retry-After`` (what the last
-build took, less what this one has run) and a message saying the lists are being built and when to
-come back (:class:`Building`); the build goes on, and requests after it are answered at once. Other
-callers (``warm``, the search index, the map, the home page's facets, place and concept pages) pass
-no bound and wait for the one build, as they did.
+them meanwhile (kb/index/refresh.py: one build at a time, coalesced: writes during a build make one
+more build, of the newest generation). ``/browse`` waits for the current tables at most
+``DSIKB_INDEX_WAIT`` seconds, then answers from the previous generation's tables, saying so
+(:class:`Listing`'s ``index``); only when there are none yet does it wait the query timeout
+(``DSIKB_QUERY_TIMEOUT``) and then answer 503 with ``Retry-After`` (:class:`Building`). Other callers
+(``warm``, the map, the home page's facets, place and concept pages) pass no bound and wait for the
+one build, as they did.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 import weakref
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from kb.errors import BadRequest, KBError, NotFound
+from kb.errors import BadRequest, NotFound
 from kb.index.browse_model import (AREA, BROWSE_TYPES, COUNTRY, FACETS, MAX_PER_PAGE, N_, ORDERS,  # noqa: F401
                                    ORG_TYPE, OTHER_MENU, PROJECT_COUNTRY, SORT_ALIASES, SORT_KEYS, SORTS,
                                    SORTS_MENU, TECH, Facet, Row, slug_of, sort_menu)
 from kb.index.browse_table import Table, build_all, positions_of
+from kb.index.refresh import Building, Refresher, Snapshot  # noqa: F401  (Building: /browse's 503)
 from kb.store import KB
 
 
@@ -52,70 +53,39 @@ class Listing:
     selected: dict[str, list[str]]  # facet key -> chosen value slugs
     facets: list[dict]  # {key, label, values: [{slug, iri, label, count, selected}]}
     value_labels: dict[str, str]
+    index: dict | None = None  # {"generation", "current", "refreshing"} of the tables it is from
 
 
-class Building(KBError):
-    """The lists of this version of the data are still being built: come back in a while."""
-
-    status = 503
-
-
-_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> (generation, {type: Table})
-_builds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> the _Build under way
-_took: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> seconds the last build took
-_lock = threading.Lock()
+_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> (generation, {type: Table}), the newest built
 _memo_lock = threading.Lock()
+RETRY = 5  # seconds, for a bounded wait for the current tables that ran out
 
 
-class _Build:
-    def __init__(self, generation: int):
-        self.generation = generation
-        self.started = time.monotonic()
-        self.done = threading.Event()
-        self.tables: dict[str, Table] | None = None
-        self.error: BaseException | None = None
+def _build(kb: KB, generation: int) -> dict[str, Table]:
+    built = build_all(kb)
+    _cache[kb] = (generation, built)
+    return built
 
 
-def _run(kb: KB, build: _Build) -> None:
-    try:
-        build.tables = build_all(kb)
-    except BaseException as exc:  # handed to every request waiting for this build
-        build.error = exc
-    with _lock:
-        if build.tables is not None:
-            cached = _cache.get(kb)
-            if cached is None or cached[0] <= build.generation:
-                _cache[kb] = (build.generation, build.tables)
-            _took[kb] = time.monotonic() - build.started
-        if _builds.get(kb) is build:
-            del _builds[kb]
-    build.done.set()
+refresher = Refresher(_build, name="browse-tables", what="lists")
+
+
+def snapshot(kb: KB, wait: float | None = None, fresh_wait: float | None = None) -> Snapshot:
+    """Every type's table: of the store's current generation when built within ``fresh_wait``
+    seconds, else the newest older ones (``current`` False) when there are any, else of the current
+    generation within ``wait`` seconds (None: until built), else :class:`Building`."""
+    return refresher.get(kb, kb.generation, wait=wait, fresh_wait=fresh_wait)
 
 
 def tables(kb: KB, wait: float | None = None) -> dict[str, Table]:
     """Every type's table of the store's current generation: cached, else built once (in its own
     thread) for all who ask meanwhile. Waits at most ``wait`` seconds (None: until it is built),
     then :class:`Building` (503 with Retry-After)."""
-    generation = kb.generation
-    with _lock:
-        cached = _cache.get(kb)
-        if cached is not None and cached[0] == generation:
-            return cached[1]
-        build = _builds.get(kb)
-        if build is None or build.generation != generation:
-            build = _builds[kb] = _Build(generation)
-            threading.Thread(target=_run, args=(kb, build), name="browse-tables", daemon=True).start()
-        took = _took.get(kb)
-    if not build.done.wait(wait):
-        ran = time.monotonic() - build.started
-        retry = int(min(300, max(5, (took or 2 * ran) - ran)))
-        raise Building(f"the lists are being built for this version of the data ({ran:.0f} s so far"
-                       + (f"; the last build took {took:.0f} s" if took else "")
-                       + f"): try again in {retry} s. Each list is built once per change of the data, "
-                       "then answered from memory", headers={"Retry-After": str(retry)})
-    if build.error is not None:
-        raise build.error
-    return build.tables
+    snap = refresher.get(kb, kb.generation, wait=wait)
+    if not snap.current:
+        raise Building(f"the lists are being built for this version of the data: try again in {RETRY} s",
+                       headers={"Retry-After": str(RETRY)})
+    return snap.value
 
 
 def table(kb: KB, type_: str, wait: float | None = None) -> Table:
@@ -150,11 +120,12 @@ def sort_value(key: str, descending: bool) -> str:
 
 def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, sort: str = "name",
             page: int = 1, per_page: int = 50, include_hidden: bool = False, order: str | None = None,
-            lang: str = "en", wait: float | None = None) -> Listing:
+            lang: str = "en", wait: float | None = None, fresh_wait: float | None = None) -> Listing:
     """One page of the list of ``type_`` narrowed by ``filters`` (facet key -> value slugs), ordered by
     ``sort`` (see :data:`SORT_KEYS`; "-key" or ``order="desc"`` for the reverse); facet value labels in
     ``lang`` where the data has them, else English. Waits for the tables at most ``wait`` seconds
-    (None: until they are built), then :class:`Building`."""
+    (None: until they are built), then :class:`Building`; with ``fresh_wait``, after that many seconds
+    an older generation's tables when there are any (``index["current"]`` False)."""
     sort_key, descending = parse_sort(type_, sort, order)
     if type_ not in BROWSE_TYPES:
         raise NotFound(f"there is no list of {type_!r}: browse one of {', '.join(BROWSE_TYPES)}")
@@ -167,7 +138,8 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
                          f"use {', '.join(sorted(known)) or 'none'}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise BadRequest(f"per_page must be between 1 and {MAX_PER_PAGE}")
-    tab = table(kb, type_, wait)
+    snap = snapshot(kb, wait, fresh_wait) if fresh_wait is not None else None
+    tab = snap.value[type_] if snap is not None else table(kb, type_, wait)
     order_ = _positions(tab, sort_key, descending, include_hidden)
     if filters:
         found = _filtered(tab, facets, filters, (sort_key, descending), include_hidden)
@@ -191,7 +163,9 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
     start = (page - 1) * per_page
     shown = _page(tab, found, order_, start, per_page) if filters else order_[start:start + per_page]
     return Listing(type_, tab.rows_at(shown), total, page, pages, per_page,
-                   sort_value(sort_key, descending), filters, facet_out, tab.value_labels)
+                   sort_value(sort_key, descending), filters, facet_out, tab.value_labels,
+                   {"generation": snap.key, "current": snap.current, "refreshing": snap.refreshing}
+                   if snap is not None else None)
 
 
 FILTERED_KEPT = 256  # filtered lists (bitset, counts, positions) kept per table, most recently used

@@ -1,7 +1,10 @@
 """Full-text search over labels, alternative names and descriptions: a SQLite FTS5 index.
 
 The index lives beside the store (``{store}.search.sqlite``; in memory for an in-memory store) and is
-rebuilt, into a temporary file swapped in atomically, whenever the store's generation changes.
+rebuilt, into a temporary file swapped in atomically, whenever the store's generation changes: in a
+background thread, one build at a time, coalesced, under a lock file that the app's processes share
+(kb/index/refresh.py). Meanwhile requests that pass a bound (``/search``: ``DSIKB_INDEX_WAIT``) are
+answered from the previous index, and :class:`Result`'s ``index`` says so.
 Tokens are folded with ``unicode61 remove_diacritics 2`` so "societe" finds "Société"; results are
 ranked by bm25 with labels weighing most. Hidden (spam, test) entities are left out unless asked for.
 
@@ -14,6 +17,7 @@ index's vocabulary: "Fairfone" -> "fairphone").
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
@@ -28,8 +32,9 @@ import pyoxigraph as ox
 from rapidfuzz import fuzz, process
 
 from kb.errors import BadRequest
-from kb.store.generational import PerGeneration
+from kb.index import browse
 from kb.index.browse import table
+from kb.index.refresh import Building, Refresher
 from kb.namespaces import LEGACY_ID, STANDARD_PREFIXES
 from kb.store import KB
 
@@ -41,8 +46,8 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 LEGACY_KINDS = ("organization", "activity")  # the 2013 site's /id/{kind}/{uuid}
 DSI4EU_ID = re.compile(r"^dsi4eu:(organisation|project):[0-9]+$")
-_lock = threading.Lock()
-_memory: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # in-memory KB -> (generation, index)
+_lex_lock = threading.Lock()
+_lexicons: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> Lexicon of the newest index read
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Result:
     suggestion: str | None = None  # "did you mean ..."
     searched: str = ""  # the text the hits are for: the query, or the suggestion when it found nothing
     corrected: bool = False  # the hits are for the suggestion
+    index: dict | None = None  # {"generation", "current", "refreshing"} of the index that answered
 
 
 def index_path(kb: KB) -> Path | None:
@@ -166,23 +172,104 @@ def _stored_generation(path: Path) -> str | None:
         return None
 
 
-def connect(kb: KB) -> sqlite3.Connection:
-    """A connection to an index that is current with the store (rebuilt first when it is not)."""
-    generation = _stamp(kb)
+def _usable(stamp: str | None, kb: KB) -> bool:
+    """An index of this store's base and this schema: current or not, it can answer."""
+    return bool(stamp) and stamp.startswith(f"{SCHEMA}|") and stamp.endswith(f"|{kb.names.base}")
+
+
+def _rank(stamp: str) -> tuple[int, str]:
+    parts = stamp.split("|")
+    return (int(parts[1]), parts[2]) if len(parts) >= 4 and parts[1].isdigit() else (-1, "")
+
+
+def stamp_generation(stamp: str) -> int | None:
+    """The store generation an index stamp is of."""
+    generation = _rank(stamp)[0]
+    return generation if generation >= 0 else None
+
+
+def _probe(kb: KB):
+    """The index file as it is (another process may have built it): (stamp, path) when usable."""
     path = index_path(kb)
     if path is None:
-        with _lock:
-            cached = _memory.get(kb)
-            if cached is None or cached[0] != generation:
-                conn = sqlite3.connect(":memory:", check_same_thread=False)
-                _fill(conn, kb, generation)
-                _memory[kb] = (generation, conn)
-            return _memory[kb][1]
-    if _stored_generation(path) != generation:
-        with _lock:
-            if _stored_generation(path) != generation:
-                rebuild(kb, path, generation)
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        return None
+    stamp = _stored_generation(path)
+    return (stamp, path) if _usable(stamp, kb) else None
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """One process at a time builds the file (others wait, then find it built): ``{index}.lock``."""
+    import fcntl
+
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build(kb: KB, stamp: str):
+    """The index for ``stamp``: an in-memory connection (no file), else the file, rebuilt into a
+    temporary file swapped in atomically, under a lock file shared by the app's processes."""
+    path = index_path(kb)
+    if path is None:
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
+        _fill(conn, kb, stamp)
+        return conn
+    with _file_lock(path):
+        if _stored_generation(path) != stamp:  # else another process built it while this one waited
+            rebuild(kb, path, stamp)
+    return path
+
+
+refresher = Refresher(_build, name="search-index", what="search index", probe=_probe, rank=_rank)
+
+
+@dataclass
+class Index:
+    """An open index: ``stamp`` is what it was built for; ``current`` when that is the store's
+    present state; ``refreshing`` when a newer one is being built."""
+
+    conn: sqlite3.Connection
+    stamp: str
+    current: bool
+    refreshing: bool
+    shared: bool  # the in-memory index's one connection: not to be closed
+
+    @property
+    def info(self) -> dict:
+        return {"generation": stamp_generation(self.stamp), "current": self.current, "refreshing": self.refreshing}
+
+    def close(self) -> None:
+        if not self.shared:
+            self.conn.close()
+
+
+def open_index(kb: KB, wait: float | None = None, fresh_wait: float | None = None) -> Index:
+    """The index of the store's present state, built in the background (kb/index/refresh.py): waited
+    for at most ``fresh_wait`` seconds when an older one exists (then that one, ``current`` False),
+    else at most ``wait`` (None: until built), then :class:`~kb.index.refresh.Building`."""
+    want = _stamp(kb)
+    snap = refresher.get(kb, want, wait=wait, fresh_wait=fresh_wait)
+    if isinstance(snap.value, sqlite3.Connection):
+        return Index(snap.value, snap.key, snap.key == want, snap.refreshing, True)
+    conn = sqlite3.connect(f"file:{snap.value}?mode=ro", uri=True, check_same_thread=False)
+    row = conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    stamp = row[0] if row else snap.key  # the file opened: another process may have swapped in a newer one
+    return Index(conn, stamp, stamp == want, snap.refreshing and stamp != want, False)
+
+
+def connect(kb: KB) -> sqlite3.Connection:
+    """A connection of the caller's own (to close) to an index that is current with the store
+    (waiting for its build); of the in-memory index, a copy, so closing it closes nothing shared."""
+    index = open_index(kb)
+    if not index.shared:
+        return index.conn
+    copy = sqlite3.connect(":memory:", check_same_thread=False)
+    index.conn.backup(copy)
+    return copy
 
 
 def rebuild(kb: KB, path: Path | None = None, generation: str | None = None) -> Path:
@@ -253,25 +340,40 @@ class Lexicon:
     """Per store generation: the index's words (sorted, with how many entities use each) and each
     indexed entity's (iri, type, label, hidden) by rowid."""
 
-    generation: int
+    generation: str  # the stamp of the index it was read from
     words: list[str]
     docs: dict[str, int]
     entities: dict[int, tuple[str, str, str, bool]]
 
 
-def _load_lexicon(kb: KB, generation: int) -> Lexicon:
-    conn = connect(kb)
+def _load_lexicon(conn: sqlite3.Connection, stamp: str) -> Lexicon:
+    docs = {term: n for term, n in conn.execute("SELECT term, doc FROM vocab")}
+    entities = {rowid: (iri, typ, label, bool(int(hidden))) for rowid, iri, typ, label, hidden
+                in conn.execute("SELECT rowid, iri, type, label, hidden FROM entity")}
+    return Lexicon(stamp, sorted(docs), docs, entities)
+
+
+def lexicon_of(kb: KB, index: Index) -> Lexicon:
+    """The lexicon of the index opened (its rowids are that index's), loaded once per index."""
+    cached = _lexicons.get(kb)
+    if cached is not None and cached.generation == index.stamp:
+        return cached
+    with _lex_lock:
+        cached = _lexicons.get(kb)
+        if cached is None or cached.generation != index.stamp:
+            cached = _lexicons[kb] = _load_lexicon(index.conn, index.stamp)
+    return cached
+
+
+def lexicon(kb: KB, wait: float | None = None, fresh_wait: float | None = None) -> Lexicon:
+    """The lexicon of the index (waiting as :func:`open_index` does)."""
+    index = open_index(kb, wait, fresh_wait)
     try:
-        docs = {term: n for term, n in conn.execute("SELECT term, doc FROM vocab")}
-        entities = {rowid: (iri, typ, label, bool(int(hidden))) for rowid, iri, typ, label, hidden
-                    in conn.execute("SELECT rowid, iri, type, label, hidden FROM entity")}
+        return lexicon_of(kb, index)
     finally:
-        if index_path(kb) is not None:
-            conn.close()
-    return Lexicon(generation, sorted(docs), docs, entities)
+        index.close()
 
 
-lexicon = PerGeneration(_load_lexicon)
 MAX_SEGMENTATIONS = 12
 
 
@@ -339,20 +441,17 @@ def suggest(text: str, lex: Lexicon) -> str | None:
     return " ".join(out) if changed else None
 
 
-def _place_of(kb: KB) -> dict[str, str]:
+def _place_of(kb: KB, tabs: dict | None = None) -> dict[str, str]:
     """IRI -> "City, Country" of every organisation and project with a place (a project's, when an
     IRI is both), from the browse tables' columns: no Row is made."""
     out = {}
     for t in ("organisation", "project"):
-        tab = table(kb, t)
+        tab = tabs[t] if tabs is not None else table(kb, t)
         for pos, iri in enumerate(tab.iris):
             text = tab.place_at(pos)
             if text:
                 out[iri] = text
     return out
-
-
-_places = PerGeneration(lambda kb, generation: _PlaceMap(generation, _place_of(kb)))
 
 
 @dataclass
@@ -361,10 +460,40 @@ class _PlaceMap:
     by_iri: dict[str, str]
 
 
+class _Places:
+    """Per browse-tables generation: the place of each organisation and project (the tables may be
+    the previous generation's while the new ones are built; none when there are no tables in time)."""
+
+    def __init__(self):
+        self._cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+
+    def __call__(self, kb: KB, wait: float | None = None, fresh_wait: float | None = None) -> _PlaceMap:
+        try:
+            snap = browse.snapshot(kb, wait, fresh_wait)
+        except Building:
+            return _PlaceMap(-1, {})
+        cached = self._cache.get(kb)
+        if cached is not None and cached.generation == snap.key:
+            return cached
+        with self._lock:
+            cached = self._cache.get(kb)
+            if cached is None or cached.generation != snap.key:
+                cached = self._cache[kb] = _PlaceMap(snap.key, _place_of(kb, snap.value))
+        return cached
+
+
+_places = _Places()
+
+
 def find(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offset: int = 0,
-         include_hidden: bool = False, correct: bool = True, switch: bool = True) -> Result:
+         include_hidden: bool = False, correct: bool = True, switch: bool = True,
+         wait: float | None = None, fresh_wait: float | None = -1.0) -> Result:
     """Ranked hits for ``text`` with counts per type and, when ``correct``, a "did you mean"; when
-    nothing matches, the suggestion does and ``switch``, the hits are the suggestion's (``corrected``)."""
+    nothing matches, the suggestion does and ``switch``, the hits are the suggestion's (``corrected``).
+    The index is waited for as :func:`open_index` says; ``fresh_wait`` -1 (the default) means the
+    store's ``DSIKB_INDEX_WAIT`` and ``wait`` None its query timeout, when it has settings, else
+    until built. ``Result.index`` says which index answered."""
     if len(text) > MAX_QUERY:
         raise BadRequest(f"the search text is too long ({len(text)} characters; at most {MAX_QUERY})")
     if type is not None and type not in SEARCH_TYPES:
@@ -374,49 +503,53 @@ def find(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offset:
         hit = _exact_hit(kb, exact)
         if (type is None or hit.type == type) and (include_hidden or not hit.hidden):
             return Result([hit] if offset == 0 and limit > 0 else [], 1, {hit.type: 1}, None, text)
-    lex = lexicon(kb)
-    result = _find(kb, lex, text, type, limit, offset, include_hidden)
-    if correct:
-        result.suggestion = suggest(text, lex)
-        if result.suggestion and not result.types and switch:
-            other = _find(kb, lex, result.suggestion, type, limit, offset, include_hidden)
-            if other.types:
-                other.suggestion, other.corrected = result.suggestion, True
-                return other
+    if fresh_wait == -1.0:
+        settings = getattr(kb, "settings", None)
+        fresh_wait = getattr(settings, "index_wait", None)
+        wait = getattr(settings, "query_timeout", None) if wait is None else wait
+    index = open_index(kb, wait, fresh_wait)
+    try:
+        lex = lexicon_of(kb, index)
+        places = _places(kb, wait, fresh_wait).by_iri
+        result = _find(index.conn, lex, places, text, type, limit, offset, include_hidden)
+        if correct:
+            result.suggestion = suggest(text, lex)
+            if result.suggestion and not result.types and switch:
+                other = _find(index.conn, lex, places, result.suggestion, type, limit, offset, include_hidden)
+                if other.types:
+                    other.suggestion, other.corrected = result.suggestion, True
+                    result = other
+    finally:
+        index.close()
+    result.index = index.info
     return result
 
 
-def _find(kb: KB, lex: Lexicon, text: str, type_: str | None, limit: int, offset: int,
-          include_hidden: bool) -> Result:
+def _find(conn: sqlite3.Connection, lex: Lexicon, places: dict[str, str], text: str, type_: str | None,
+          limit: int, offset: int, include_hidden: bool) -> Result:
     letters = squash(text)
     if not letters:
         return Result([], 0, {}, None, text)
     expression = match_expression(letters, lex, [squash(w) for w in _TOKEN.findall(fold(text))])
-    conn = connect(kb)
-    try:
-        scores: dict[int, float] = {}
-        if expression:
-            w = ", ".join(str(x) for x in WEIGHTS)
-            scores = dict(conn.execute(f"SELECT rowid, bm25(entity, {w}) FROM entity WHERE entity MATCH ?",
-                                       (expression,)))
-        if TRIGRAM and len(letters) >= 3:  # a name with these letters inside (trigram index): after word matches
-            for (rowid,) in conn.execute("SELECT rowid FROM names WHERE names MATCH ?", ('"' + letters + '"',)):
-                scores.setdefault(rowid, 0.0)
-        found = [(rowid, score) for rowid, score in scores.items()
-                 if rowid in lex.entities and (include_hidden or not lex.entities[rowid][3])]
-        types: dict[str, int] = {}
-        for rowid, _ in found:
-            typ = lex.entities[rowid][1]
-            types[typ] = types.get(typ, 0) + 1
-        if type_:
-            found = [(rowid, score) for rowid, score in found if lex.entities[rowid][1] == type_]
-        found.sort(key=lambda f: (f[1], lex.entities[f[0]][2].casefold(), lex.entities[f[0]][0]))
-        page = found[offset:offset + limit] if limit > 0 else []
-        snippets = _snippets(conn, expression, [rowid for rowid, _ in page])
-    finally:
-        if index_path(kb) is not None:
-            conn.close()
-    places = _places(kb).by_iri
+    scores: dict[int, float] = {}
+    if expression:
+        w = ", ".join(str(x) for x in WEIGHTS)
+        scores = dict(conn.execute(f"SELECT rowid, bm25(entity, {w}) FROM entity WHERE entity MATCH ?",
+                                   (expression,)))
+    if TRIGRAM and len(letters) >= 3:  # a name with these letters inside (trigram index): after word matches
+        for (rowid,) in conn.execute("SELECT rowid FROM names WHERE names MATCH ?", ('"' + letters + '"',)):
+            scores.setdefault(rowid, 0.0)
+    found = [(rowid, score) for rowid, score in scores.items()
+             if rowid in lex.entities and (include_hidden or not lex.entities[rowid][3])]
+    types: dict[str, int] = {}
+    for rowid, _ in found:
+        typ = lex.entities[rowid][1]
+        types[typ] = types.get(typ, 0) + 1
+    if type_:
+        found = [(rowid, score) for rowid, score in found if lex.entities[rowid][1] == type_]
+    found.sort(key=lambda f: (f[1], lex.entities[f[0]][2].casefold(), lex.entities[f[0]][0]))
+    page = found[offset:offset + limit] if limit > 0 else []
+    snippets = _snippets(conn, expression, [rowid for rowid, _ in page])
     hits = []
     for rowid, score in page:
         iri, typ, label, hidden = lex.entities[rowid]
