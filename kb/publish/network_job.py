@@ -77,10 +77,13 @@ class _Job:
         self.error: BaseException | None = None
         self.ended = False
         self.rounds = 0  # computations made (one per newer generation found at the end of the last)
+        self.ended_at = 0.0
+        self.counted = False  # in _failures
 
 
 _jobs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> its _Job
 _took: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> seconds the last computation took
+_failures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> jobs failed in a row
 _cond = threading.Condition()
 
 
@@ -101,6 +104,11 @@ def refresh(kb) -> _Job | None:
 
 def _start(kb, generation: int) -> _Job:
     job = _jobs.get(kb)
+    if job is not None and job.ended and job.error is not None:
+        failed = _failures[kb] = _failures.get(kb, 0) + (0 if job.counted else 1)
+        job.counted = True
+        if failed > 1 and time.monotonic() - job.ended_at < min(300, 5 * 2 ** failed):
+            return job  # failing again and again: not one child per request (the first retry is at once)
     if job is None or job.ended:
         job = _jobs[kb] = _Job(generation)
         threading.Thread(target=_run, args=(kb, job), name="dsikb-network", daemon=True).start()
@@ -143,7 +151,7 @@ def current(kb, wait: float | None = None) -> tuple[network.Network, bool]:
                 return net, True
             if job.ended and job.error is not None:
                 raise Computing("the network of organisations could not be computed this time "
-                                f"({_describe(job.error)}); it is computed again at the next request: "
+                                f"({_describe(job.error)}); it is computed again at a later request: "
                                 "try again in 10 s", headers={"Retry-After": "10"})
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
@@ -186,7 +194,8 @@ def _run(kb, job: _Job) -> None:
                 _took[kb] = time.monotonic() - job.started
                 network.offer(kb, net)
                 if _current_cached(kb, kb.generation) is not None:  # this one, or an accept's since
-                    job.ended = True
+                    job.ended, job.ended_at = True, time.monotonic()
+                    _failures.pop(kb, None)
                     _cond.notify_all()
                     return
                 _cond.notify_all()  # an older generation's figures: better than none while the next is computed
@@ -195,7 +204,7 @@ def _run(kb, job: _Job) -> None:
                   exc_info=not isinstance(exc, Crashed))
         with _cond:
             job.error = exc
-            job.ended = True
+            job.ended, job.ended_at = True, time.monotonic()
             _cond.notify_all()
 
 
