@@ -190,9 +190,9 @@ def _run(kb, job: _Job) -> None:
             moved = 0
             _write(kb, net, changes, target)
             job.rounds += 1
+            network.offer(kb, net)  # (not under _cond: the requests' lock is never held behind network's)
             with _cond:
                 _took[kb] = time.monotonic() - job.started
-                network.offer(kb, net)
                 if _current_cached(kb, kb.generation) is not None:  # this one, or an accept's since
                     job.ended, job.ended_at = True, time.monotonic()
                     _failures.pop(kb, None)
