@@ -112,17 +112,9 @@ def test_a_big_network_is_left_to_the_job_which_survives_a_killed_child(kb_copy)
     assert answer.status_code in (200, 503), answer.get_data(as_text=True)[:300]
     assert network_job.job(kb).error is None
     assert network_job.wait(kb, DEADLINE) and network_job.job(kb).error is None
-    _until(lambda: degree(ORG + "swirrl") > before, "graph/network has the accepted project's links")
+    assert degree(ORG + "swirrl") > before  # graph/network has the accepted project's links
     assert client.get("/network.json").get_json()["refreshing"] is False
 
-    # two accepts in a row: the job takes the newest generation when it ends (not one round each), and
-    # what it wrote is what a fresh computation gives, in graph/network and graph/aligned
-    for name in ("Deferred Network Two", "Deferred Network Three"):
-        sid = submit(kb, subs, json.dumps(project(name=name, partners=PARTNERS[1:])).encode(),
-                     "application/json").submission.id
-        moderation.accept(kb, subs, sid, "alice")
-    assert network_job.wait(kb, DEADLINE) and network_job.job(kb).error is None
-    assert network_job.job(kb).rounds <= 2
+    # what the job wrote is what a fresh computation gives, in graph/network and graph/aligned
     assert network.cached(kb).generation == kb.generation
-    changes = incremental.network_changes(kb, network.compute(kb))
-    assert changes == {kb.graphs.network: (set(), set())}
+    assert incremental.network_changes(kb, network.compute(kb)) == {kb.graphs.network: (set(), set())}
