@@ -51,9 +51,10 @@ sid = submit(kb, subs, sys.argv[4].encode(), "application/json").submission.id
 t0, c0 = time.perf_counter(), time.process_time()
 moderation.accept(kb, subs, sid, "bench")
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-network_job.wait(kb, 7200)  # a deferred accept's figures: written by the job's child process
+if sys.argv[5] == "wait":
+    network_job.wait(kb, 7200)  # a deferred accept's figures: written by the job's child process
 job = network_job.job(kb)
-print(json.dumps({"wall": wall, "cpu": cpu, "written": time.perf_counter() - t0 if job else None,
+print(json.dumps({"wall": wall, "cpu": cpu, "written": time.perf_counter() - t0 if job and job.ended else None,
                   "rounds": job.rounds if job else 0, "error": repr(job.error) if job and job.error else None}))
 """
 
@@ -66,13 +67,16 @@ def body(i: int, orgs: list[str]) -> str:
         "partners": [{"organisation": o, "role": "delivery-partner"} for o in orgs]})
 
 
-def accepts(store: Path, n: int) -> dict[str, list[dict]]:
+def accepts(store: Path, n: int, which: str = "both", wait_job: bool = True) -> dict[str, list[dict]]:
     modes = {"inline (network in the accept)": str(10 ** 9), "deferred (background job)": "0"}
+    if which != "both":
+        modes = {k: v for k, v in modes.items() if k.startswith(which)}
     out: dict[str, list[dict]] = {m: [] for m in modes}
     for i in range(n):
         for name, limit in modes.items():
             partners = [f"{ORG}synth-org-{k}" for k in (11 + 3 * i, 500 + 7 * i, 9000 + 13 * i)]
-            run = subprocess.run([sys.executable, "-c", ACCEPT, str(ROOT), str(store), limit, body(len(out[name]) * 2 + (name[0] == "d"), partners)],
+            run = subprocess.run([sys.executable, "-c", ACCEPT, str(ROOT), str(store), limit, body(len(out[name]) * 2 + (name[0] == "d"), partners),
+                                  "wait" if wait_job else "no"],
                                  capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
             if run.returncode:
                 raise SystemExit(run.stderr[-3000:])
@@ -136,6 +140,10 @@ def main() -> None:
     parser.add_argument("--accepts", type=int, default=2, help="accepts per mode (alternating)")
     parser.add_argument("--seconds", type=float, default=60, help="longest /browse sample per case")
     parser.add_argument("--skip-accepts", action="store_true")
+    parser.add_argument("--modes", choices=("both", "inline", "deferred"), default="both")
+    parser.add_argument("--no-wait-job", action="store_true",
+                        help="a deferred accept's process ends without waiting for the job (its child is stopped)")
+    parser.add_argument("--skip-browse", action="store_true")
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
@@ -145,7 +153,7 @@ def main() -> None:
     if state.exists():
         shutil.copy(state, store.with_name("store.state.json"))
     if not args.skip_accepts:
-        times = accepts(store, args.accepts)
+        times = accepts(store, args.accepts, args.modes, not args.no_wait_job)
         print("\n| accept | median s | median CPU s | figures written after (median s) | accepts |")
         print("| --- | ---: | ---: | ---: | ---: |")
         for name, ts in times.items():
@@ -153,10 +161,12 @@ def main() -> None:
             print(f"| {name} | {statistics.median(t['wall'] for t in ts):.2f} | "
                   f"{statistics.median(t['cpu'] for t in ts):.2f} | "
                   f"{statistics.median(written) if written else '-'} | {len(ts)} |")
-        inline, deferred = times.values()
-        print(f"\nratio of medians (inline / deferred): {statistics.median(t['wall'] for t in inline) / statistics.median(t['wall'] for t in deferred):.1f}x wall, "
-              f"{statistics.median(t['cpu'] for t in inline) / statistics.median(t['cpu'] for t in deferred):.1f}x CPU\n", flush=True)
-    browse_latency(store, args.seconds)
+        if len(times) == 2:
+            inline, deferred = times.values()
+            print(f"\nratio of medians (inline / deferred): {statistics.median(t['wall'] for t in inline) / statistics.median(t['wall'] for t in deferred):.1f}x wall, "
+                  f"{statistics.median(t['cpu'] for t in inline) / statistics.median(t['cpu'] for t in deferred):.1f}x CPU\n", flush=True)
+    if not args.skip_browse:
+        browse_latency(store, args.seconds)
 
 
 if __name__ == "__main__":
