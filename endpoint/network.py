@@ -16,8 +16,9 @@ import pyoxigraph as ox
 from flask import Blueprint, make_response, render_template, request
 
 from endpoint.pages import local_href
-from endpoint.state import get_kb
+from endpoint.state import get_kb, get_settings
 from kb.publish import network as kbnetwork
+from kb.publish import network_job
 from kb.index.browse import FACETS
 from kb.errors import BadRequest
 from kb.terms import sparql_term
@@ -40,15 +41,26 @@ def _filters() -> dict[str, list[str]]:
     return filters
 
 
-def _etag(generation: int) -> str:
+def _etag(generation: int, refreshing: bool = False) -> str:
     query = json.dumps(sorted(request.args.items(multi=True)), ensure_ascii=True)
-    return f"net-{generation}-{hashlib.sha256(query.encode()).hexdigest()[:16]}"
+    return f"net-{generation}{'-r' if refreshing else ''}-{hashlib.sha256(query.encode()).hexdigest()[:16]}"
+
+
+def _view(filters: dict[str, list[str]]) -> dict:
+    """The view of the network of the current generation, or of an older one while the current one is
+    computed in the background (``refreshing``, ``current_generation``); 503 with Retry-After when
+    none is computed yet and the job did not finish within the query timeout (kb/publish/network_job.py)."""
+    kb = get_kb()
+    wait = get_settings().query_timeout
+    net, refreshing = network_job.current(kb, wait=wait)
+    data = kbnetwork.view(kb, filters, net=net, wait=wait)
+    return data | {"refreshing": refreshing, "current_generation": max(kb.generation, data["generation"])}
 
 
 @bp.get("/network.json")
 def network_json():
-    data = kbnetwork.view(get_kb(), _filters())
-    etag = _etag(data["generation"])
+    data = _view(_filters())
+    etag = _etag(data["generation"], data["refreshing"])
     if request.if_none_match.contains(etag):
         resp = make_response("", 304)
         resp.set_etag(etag)
@@ -64,7 +76,7 @@ def network_json():
 @bp.get("/network")
 def network_page():
     filters = _filters()
-    data = kbnetwork.view(get_kb(), filters)
+    data = _view(filters)
     query = request.query_string.decode("ascii", "replace")
     src = request.script_root + "/network.json" + ("?" + query if query else "")
     bridges = sorted((n for n in data["nodes"] if n["links"] > 1),

@@ -196,15 +196,18 @@ def _network(paths: dict) -> None:
 
     params = [_list_param(f.key, f"{f.label}: value slugs, as in /browse/organisation (repeatable; ANDed)")
               for f in FACETS["organisation"]]
+    computing = {"503": {"description": "no network computed yet for this store: it is being computed in the "
+                                        "background (Retry-After); or the organisation list is being built",
+                         "headers": {"Retry-After": {"schema": {"type": "integer"}}}}}
     paths["/network"] = {"get": _op(
         "The network of organisations linked by shared projects, drawn in the browser (sigma.js)",
-        {"200": _ok("the page", HTML), **_errors(400)}, params, ["browse"])}
+        {"200": _ok("the page", HTML), **_errors(400), **computing}, params, ["browse"])}
     paths["/network.json"] = {"get": _op(
         "The network's data: organisations with positions, degree, betweenness and community; links; "
         "communities; counts per facet value",
         {"200": _ok("the network", JSON, schema={"type": "object", "required": [
             "generation", "nodes", "edges", "communities", "facets", "total"]}),
-         "304": NOT_MODIFIED, **_errors(400)}, params, ["browse"])}
+         "304": NOT_MODIFIED, **_errors(400), **computing}, params, ["browse"])}
 
 
 def _publishing(paths: dict) -> None:

@@ -14,7 +14,10 @@ its changed statements name, before or after:
 
 The network figures are global (one more link can move every organisation's betweenness and the
 communities), so they are computed again in full, from quad patterns (kb/publish/network.py), and
-written as a difference like the rest. The affected keys are the written nodes (``touched``, the
+written as a difference like the rest, when the network has at most ``DSIKB_NETWORK_INLINE_MAX``
+organisations (:func:`inline_network`); a bigger one would hold the accept for minutes, so the accept
+leaves them to the background job (kb/publish/network_job.py), which writes them (and their part of
+graph/aligned) with :func:`write_network` a while later. The affected keys are the written nodes (``touched``, the
 subjects of every statement the write adds or removes) and every node their statements name
 before and after the write (:func:`before` is called just before it). Every difference goes into
 one store update, one transaction with the public default graph in step; the network and
@@ -191,11 +194,15 @@ def _aligned(kb, subjects, graph, pending: dict) -> tuple[set, set]:
     classes, properties = align.axioms(kb)
     sources = align.source_graphs(kb)
     later = {name: diff for name, diff in pending.items() if ox.NamedNode(name) in sources}
+    added_by: dict = {}  # subject -> pending added triples (a scan of every added triple per subject
+    for _, added in later.values():  # was quadratic: hours for a network of 50,000 organisations)
+        for t in added:
+            added_by.setdefault(t.subject, []).append(t)
     old, new = set(), set()
     for s in subjects:
         stated = {q.triple for q in kb.quads(s, None, None, None) if q.graph_name in sources
                   and q.triple not in later.get(q.graph_name.value, ((),))[0]}
-        stated |= {t for _, added in later.values() for t in added if t.subject == s}
+        stated.update(added_by.get(s, ()))
         found = set()
         for t in stated:
             if t.predicate == align.RDF_TYPE and isinstance(t.object, ox.NamedNode):
@@ -245,8 +252,10 @@ def derive_after(kb, was: Before) -> dict[str, str]:
             projects |= {p for m in _subjects(kb, "organisation", org) for p in _objects(kb, m, "project")}
         countries_diff = _difference(*_partner_countries(kb, projects, countries))
         pending = {g.derived: derived_diff, g.partner_countries: countries_diff}
-        net = network.compute(kb, pending=pending)  # as the store will be once graph/derived is written
-        pending[g.network] = _difference(_graph_triples(kb, ox.NamedNode(g.network)), set(network.triples(kb, net)))
+        net = None
+        if inline_network(kb):  # as the store will be once graph/derived is written
+            net = network.compute(kb, pending=pending)
+            pending[g.network] = _difference(_graph_triples(kb, ox.NamedNode(g.network)), set(network.triples(kb, net)))
         subjects = was.nodes | {t.subject for diff in pending.values() for part in diff for t in part}
         pending[g.aligned] = _difference(*_aligned(kb, subjects, ox.NamedNode(g.aligned), pending))
         states = _write(kb, pending)
@@ -254,6 +263,67 @@ def derive_after(kb, was: Before) -> dict[str, str]:
         return derive(kb)
     if not all(kb.has_graph(ox.NamedNode(x)) for x in graphs):
         return derive(kb)  # a graph emptied: its description goes too
-    network.keep(kb, net)  # the figures graph and graph/aligned cannot change the network
+    if net is not None:
+        network.keep(kb, net)  # the figures graph and graph/aligned cannot change the network
     states[g.meta] = False
-    return {k: "updated" if v else "unchanged" for k, v in states.items()}
+    out = {k: "updated" if v else "unchanged" for k, v in states.items()}
+    if net is None:
+        out[g.network] = "deferred"  # to kb/publish/network_job.py, which the caller starts
+    return out
+
+
+# -- the network figures: in the accept's transaction up to a size, else by the background job --------
+def network_size(kb) -> int:
+    """Organisations in the network: the last one computed, else those with figures in graph/network."""
+    from kb.publish import network
+
+    held = network.cached(kb)
+    if held is not None:
+        return held.graph.number_of_nodes()
+    rows = kb.select("SELECT ?g (COUNT(?o) AS ?n) WHERE { GRAPH ?g { ?o dsi:degree ?d } } GROUP BY ?g",
+                     bind={"g": ox.NamedNode(kb.graphs.network)})
+    return int(rows[0]["n"].value) if rows else 0
+
+
+def inline_network(kb) -> bool:
+    """Whether an accept computes the network figures in its own transaction (a network of at most
+    ``DSIKB_NETWORK_INLINE_MAX`` organisations, seconds at most), else leaves them to the background job
+    (kb/publish/network_job.py), which writes them a while after the accept."""
+    return network_size(kb) <= kb.settings.network_inline_max
+
+
+def network_changes(kb, net) -> dict:
+    """What writing ``net``'s figures changes, from the store as it is: graph IRI -> (removed, added)
+    for graph/network and graph/aligned (the community labels' schema:name), or None for graph/aligned
+    when its difference has blank nodes (then it is aligned again in full)."""
+    from kb.publish import network
+
+    g = kb.graphs
+    old = _graph_triples(kb, ox.NamedNode(g.network))
+    new = set(network.triples(kb, net))
+    changes: dict = {g.network: (old - new, new - old)}
+    if old != new:
+        subjects = {t.subject for part in changes[g.network] for t in part}
+        try:
+            changes[g.aligned] = _difference(*_aligned(kb, subjects, ox.NamedNode(g.aligned), changes))
+        except Fallback:
+            changes[g.aligned] = None
+    return changes
+
+
+def write_network(kb, net, changes: dict) -> None:
+    """Write :func:`network_changes` (computed from the store as it still is: the caller holds
+    :data:`LOCK` and has checked that nothing was written since) and keep ``net`` for the page."""
+    from kb.build.derive import derive
+    from kb.link.align import align
+    from kb.publish import network
+
+    g = kb.graphs
+    realign = g.aligned in changes and changes[g.aligned] is None
+    _write(kb, {k: v for k, v in changes.items() if v is not None})
+    if realign:
+        align(kb)
+    if not kb.has_graph(ox.NamedNode(g.network)):
+        derive(kb)  # the figures graph emptied: its description goes too (and the network is kept)
+        return
+    network.keep(kb, net)

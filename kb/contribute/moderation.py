@@ -130,6 +130,9 @@ def accept(kb, subs: SubmissionStore, sid: str, moderator: str) -> Submission:
         else:
             incremental.derive_after(kb, was)
         left.clear()
+    from kb.publish import network_job
+
+    network_job.refresh(kb)  # figures an accept left to the background job (a big network): computed now
     return decided
 
 

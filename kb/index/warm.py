@@ -4,12 +4,21 @@ background. Its own module, above browse, search and the network (which reads br
 
 from __future__ import annotations
 
+import logging
+
 
 def warm(kb) -> None:
     from kb.index import browse, search
-    from kb.publish import network
+    from kb.publish import network, network_job
 
+    network_job.refresh(kb)  # in a child process from now on: it also writes graph/network if an accept
+    # was stopped before its figures were (they are then of an older generation)
     search.connect(kb).close()
     for type_ in browse.BROWSE_TYPES:
         browse.table(kb, type_)
-    network.view(kb)  # the /network page: the network of this generation and its unfiltered view
+    try:
+        net, _ = network_job.current(kb)  # waits on the job (a pipe), not holding the interpreter
+    except network_job.Computing as exc:
+        logging.getLogger("dsikb.network").warning("no network of organisations at start-up: %s", exc.message)
+        return
+    network.view(kb, net=net)  # the /network page's unfiltered view

@@ -336,8 +336,22 @@ _cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> Network
 _lock = threading.Lock()
 
 
+def cached(kb) -> Network | None:
+    """The newest network computed for this store (of any generation), if any."""
+    return _cache.get(kb)
+
+
+def offer(kb, net: Network) -> None:
+    """Keep ``net`` for the page unless a newer generation's is kept already (kb/publish/network_job.py)."""
+    with _lock:
+        held = _cache.get(kb)
+        if held is None or held.generation <= net.generation:
+            _cache[kb] = net
+
+
 def network(kb) -> Network:
-    """The network of the store's current generation, computed once by one thread."""
+    """The network of the store's current generation, computed once by one thread, in this one
+    (the pages ask kb/publish/network_job.py instead, which computes it in the background)."""
     generation = kb.generation
     cached = _cache.get(kb)
     if cached is not None and cached.generation == generation:
@@ -432,11 +446,14 @@ def figures(kb, iri: str) -> dict | None:
 MEMO_SIZE = 64  # filtered views kept per generation
 
 
-def view(kb, filters: dict[str, list[str]] | None = None) -> dict:
+def view(kb, filters: dict[str, list[str]] | None = None, *, net: Network | None = None,
+         wait: float | None = None) -> dict:
     """The network narrowed to organisations with every chosen facet value (the facets of the
     organisation list, kb/index/browse.py: type, country, area, technology, as value slugs), the links
     among them, their figures and positions, and counts per facet value over what is shown. Memoised
-    per store generation and filter."""
+    per network and filter. ``net``: the network to show (default: the current generation's, computed
+    here if need be); ``wait``: how long to wait for the organisation list being built (see
+    kb.index.browse.tables)."""
     from kb.index.browse import FACETS, slug_of, table
     from kb.errors import BadRequest
 
@@ -447,12 +464,12 @@ def view(kb, filters: dict[str, list[str]] | None = None) -> dict:
     unknown = sorted(set(filters) - set(keys))
     if unknown:
         raise BadRequest(f"unknown facet {', '.join(unknown)}: the network filters by {', '.join(keys)}")
-    net = network(kb)
+    net = network(kb) if net is None else net
     memo_key = tuple(sorted((k, tuple(v)) for k, v in filters.items()))
     memo = net.memo.setdefault("views", {})
     if memo_key in memo:
-        return memo[memo_key]
-    tab = table(kb, "organisation")
+        return memo[memo_key] | {"generation": net.generation}  # keep() may have moved it on since
+    tab = table(kb, "organisation", wait=wait)
     rows = net.memo.get("rows")
     if rows is None:
         rows = net.memo["rows"] = {r.iri: r for r in tab.rows}
@@ -485,4 +502,4 @@ def view(kb, filters: dict[str, list[str]] | None = None) -> dict:
     if len(memo) >= MEMO_SIZE:
         memo.pop(next(iter(memo)))
     memo[memo_key] = out
-    return out
+    return out | {}
