@@ -183,7 +183,10 @@ def virtuoso_settings(server: Virtuoso, accounts: Path | None = None):
     return Settings.from_env(
         environ={}, store=f"sparql+{server.url}/sparql", store_gsp_url=f"{server.url}/sparql-graph-crud",
         store_public_graph=PUBLIC_GRAPH, sources=str(SOURCES), moderators=str(accounts or ""), rate_limit=0,
-        submission_rate_limit=0, query_workers=1)
+        submission_rate_limit=0, query_workers=1,
+        # what a request waits for a first build (the /browse tables read over SPARQL) before its 503:
+        # on a loaded machine the first build over Virtuoso took longer than the default 30 s
+        query_timeout=120.0)
 
 
 @pytest.fixture(scope="module")
