@@ -146,7 +146,7 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
         total, all_counts = found.total, found.counts
     else:
         total = len(order_)
-        all_counts = _memo(tab, ("counts", include_hidden), lambda: _bit_counts(tab, facets, _visible(tab, include_hidden)))
+        all_counts = tab.once(("counts", include_hidden), lambda: _bit_counts(tab, facets, _visible(tab, include_hidden)))
     facet_out = []
     for facet in facets:
         counts = all_counts[facet.key]
@@ -199,7 +199,7 @@ def _filtered(tab: Table, facets, filters: dict, sort: tuple, include_hidden: bo
         kept = tab.memo.setdefault("filtered", {})
         found = kept.pop(key, None)
     if found is None:
-        by_slug = _memo(tab, ("slugs",), lambda: _slug_bits(tab))
+        by_slug = tab.once(("slugs",), lambda: _slug_bits(tab))
         bits = _visible(tab, include_hidden)
         for k, slugs in filters.items():
             for slug in set(slugs):
@@ -255,7 +255,7 @@ def _page(tab: Table, found: _Filtered, order, start: int, count: int) -> list[i
             end = len(text)
             found.positions = [p for p in order if p < end and text[p] == "1"]
         else:  # a small list: its members, by their rank in the order
-            rank = _memo(tab, ("rank", id(order)), lambda: _ranks(order, len(tab)))
+            rank = tab.once(("rank", id(order)), lambda: _ranks(order, len(tab)))
             text, members, p = _bits_text(found.bits), [], -1
             while (p := text.find("1", p + 1)) >= 0:
                 members.append(p)
@@ -268,16 +268,6 @@ def _ranks(order, n: int) -> array:
     for i, p in enumerate(order):
         rank[p] = i
     return rank
-
-
-def _memo(tab: Table, key, compute):
-    found = tab.memo.get(key)
-    if found is None:
-        with tab.memo_lock:
-            found = tab.memo.get(key)
-            if found is None:
-                found = tab.memo[key] = compute()
-    return found
 
 
 def _sort_value(tab: Table, key: str):
@@ -315,7 +305,7 @@ def _positions(tab: Table, key: str, descending: bool, include_hidden: bool) -> 
         with_value = [x for x in keyed if x[0] is not None]
         with_value.sort(key=lambda x: x[0], reverse=descending)  # stable: name order within ties
         return array("i", [p for _, p in with_value] + [p for v, p in keyed if v is None])
-    return _memo(tab, ("positions", key, descending, include_hidden), compute)
+    return tab.once(("positions", key, descending, include_hidden), compute)
 
 
 def _ordered(tab: Table, key: str, descending: bool, include_hidden: bool) -> list[Row]:

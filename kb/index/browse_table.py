@@ -155,7 +155,8 @@ class Table:
     def is_hidden(self, pos: int) -> bool:
         return bool(self.hidden >> pos & 1) if self.hidden else False
 
-    def _once(self, key, compute):
+    def once(self, key, compute):
+        """``compute()``, once per table and ``key`` (kept in ``memo``; one thread computes it)."""
         found = self.memo.get(key)
         if found is None:
             with self.memo_lock:
@@ -166,7 +167,7 @@ class Table:
 
     def hidden_positions(self) -> frozenset:
         """The hidden positions (few: testing one costs no shift of a table-wide int)."""
-        return self._once(("hidden-positions",), lambda: frozenset(positions_of(self.hidden)))
+        return self.once(("hidden-positions",), lambda: frozenset(positions_of(self.hidden)))
 
     def _located(self, pos: int) -> tuple[list[str], list[str], bool, dict]:
         """(city labels, country labels, countries derived from partners?, value IRIs per located
@@ -196,7 +197,7 @@ class Table:
         key = tuple(tuple(m.get(pos)) for m in self.located.values())
         texts = self.memo.get("place-texts")
         if texts is None:
-            texts = self._once("place-texts", dict)
+            texts = self.once("place-texts", dict)
         found = texts.get(key)
         if found is None:
             cities, countries, _, _ = self._located(pos)
@@ -210,14 +211,14 @@ class Table:
             return []
         found: set[int] = set()
         for prop, multi in self.located.items():
-            found.update(self._once(("by-value", prop), lambda m=multi: m.transposed(len(self.shared.values))).get(vid))
+            found.update(self.once(("by-value", prop), lambda m=multi: m.transposed(len(self.shared.values))).get(vid))
         return sorted(found)
 
     def related_to(self, iris) -> list[int]:
         """The positions whose related IRIs (:attr:`Row.related`) include one of ``iris``, ascending."""
         if self.related is None:
             return []
-        index = self._once(("by-related",), lambda: self.related.transposed(len(self.shared.others)))
+        index = self.once(("by-related",), lambda: self.related.transposed(len(self.shared.others)))
         other_id = self.shared.other_id
         found: set[int] = set()
         for iri in iris:
