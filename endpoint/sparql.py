@@ -24,7 +24,7 @@ from endpoint.sparql_editor import editor, examples
 from endpoint.state import get_kb, get_settings
 from kb.store import publicview
 from kb.errors import BadRequest, Forbidden, KBError, NotAcceptable
-from kb.sparql import description, formats, lanes, precomputed, safety, syntax, using
+from kb.sparql import description, formats, lanes, precomputed, products, safety, syntax, using
 from kb.sparql.cache import ResultCache
 from kb.sparql.inline import InlineLane, ReadOnlyStore, eligible
 from kb.sparql.pool import Busy, InlinePool, Lanes, WorkerPool
@@ -272,6 +272,9 @@ def _query(op: protocol.Operation) -> Response:
     # column of the text sent) whichever store is behind, and a remote store's refusal of a query
     # that parses is not mistaken for one (kb/sparql/evaluate.py, refused).
     syntax.check(op.text, prefixes=job["prefixes"], base_iri=job["base_iri"])
+    if settings.store_is_remote and op.text not in svc.gallery_checks:
+        # a remote engine may not stop a cross product at its timeout (kb/sparql/products.py)
+        products.check_once(op.text, found, job["prefixes"])
     job["parsed"], job["services"] = True, found.services
     light = lanes.classify(found) == lanes.LIGHT
     answer = _inline(svc, job) if light and svc.inline is not None and eligible(op.text) else None

@@ -87,7 +87,7 @@ def test_a_query_timeout_is_counted(built_kb, built_store_dir):
 
     app = create_app(settings_for(built_store_dir, query_timeout=0.5, rate_limit=0), kb=built_kb)
     client = app.test_client()
-    heavy = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    heavy = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?p ?o . ?b ?p ?o2 . ?c ?p ?o3 }"  # joined on ?p: huge
     response = client.get("/sparql", query_string={"query": heavy}, headers={"Accept": "application/sparql-results+json"})
     assert response.status_code == 503, response.get_data(as_text=True)
     values = metric_values(client.get("/metrics").get_data(as_text=True))

@@ -91,6 +91,7 @@ class Analysis:
     limit: int | None = None
     offset: int | None = None
     path_operators: int = 0
+    separators: int = 0  # "." and "{": more than the independent parts a query can have (products.py)
 
     @property
     def is_update(self) -> bool:
@@ -163,6 +164,8 @@ def analyse(text: str, prefixes: dict[str, str] | None = None) -> Analysis:
                     data = -1
             if tok.text in _OPERATION_MARKS and data < 0:
                 result.operations += 1
+            if tok.text == "." or tok.text == "{":
+                result.separators += 1
         elif kind == "iri":
             if not _ABSOLUTE.match(tok.text[1:-1]):
                 result.relative_iris = True
