@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kb.errors import BadRequest
 from kb.sparql import products, safety
@@ -209,8 +210,8 @@ def test_a_remote_store_never_gets_the_product_and_keeps_answering(remote_app):
 
 def test_the_embedded_store_still_runs_it_until_the_timeout(tmp_path):
     """Nothing is refused on the embedded store: the worker evaluating it is killed at the timeout."""
-    from tests.test_sparql_safety import make_app
     from tests import support
+    from tests.test_sparql_safety import make_app
 
     if support.remote():
         pytest.skip("about the embedded store's worker processes")

@@ -48,7 +48,7 @@ class _Parts:
                 keep.append(part)
         self.sets = keep + [merged]
 
-    def extend(self, other: "_Parts") -> None:
+    def extend(self, other: _Parts) -> None:
         for part in other.sets:
             self.add(part)
 
