@@ -190,6 +190,45 @@ def test_pages_map_and_search_answer_without_making_every_row(app, built_kb, mon
     assert "Netherlands" in hits.text
 
 
+def rows_network(kb, net, filters: dict) -> tuple[list[str], dict]:
+    """The /network view's organisations and facet counts as the Row-based code gave them."""
+    rows = {r.iri: r for r in browse.table(kb, "organisation").rows}
+    shown = [iri for iri in net.graph if iri in rows
+             and all(set(vs) <= rows[iri].slugs.get(k, set()) for k, vs in filters.items())]
+    counts: dict = {}
+    for iri in shown:
+        for k, vs in rows[iri].values.items():
+            for v in vs:
+                counts.setdefault(k, {})[v] = counts.setdefault(k, {}).get(v, 0) + 1
+    return shown, counts
+
+
+def test_the_network_view_is_what_the_rows_gave(built_kb, monkeypatch):
+    """/network's filtered views and facet counts read the organisation list's columns, not a Row per
+    organisation (every organisation's Row, kept per generation: hundreds of MiB at 10M)."""
+    from kb.publish import network
+
+    kb = built_kb
+    net = network.network(kb)
+    first = network.view(kb, net=net)
+    cases = [{}] + [{f["key"]: [v["value"]]} for f in first["facets"] for v in f["values"][:3]]
+    two = [f for f in first["facets"] if f["values"]][:2]
+    cases.append({f["key"]: [f["values"][0]["value"]] for f in two})  # two facets at once
+    cases.append({two[0]["key"]: [v["value"] for v in two[0]["values"][:2]]})  # two values of one
+    want = [rows_network(kb, net, filters) for filters in cases]
+    assert any(0 < len(shown) < len(want[0][0]) for shown, _ in want[1:])  # filters narrow
+    net.memo.clear()
+    for tab in browse.tables(kb).values():
+        tab._rows = None
+        tab._recent.clear()
+    monkeypatch.setattr(Table, "rows", property(_refuse))
+    for filters, (shown, counts) in zip(cases, want):
+        got = network.view(kb, filters, net=net)
+        assert [n["id"] for n in got["nodes"]] == shown, filters
+        assert {f["key"]: {v["id"]: v["count"] for v in f["values"]} for f in got["facets"] if f["values"]} == \
+            {k: c for k, c in counts.items() if c and k in {f["key"] for f in got["facets"]}}, filters
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 19), st.integers(0, 9)), max_size=60))
 def test_the_value_index_is_a_scan_turned_around(pairs):

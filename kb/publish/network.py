@@ -470,18 +470,25 @@ def view(kb, filters: dict[str, list[str]] | None = None, *, net: Network | None
     if memo_key in memo:
         return memo[memo_key] | {"generation": net.generation}  # keep() may have moved it on since
     tab = table(kb, "organisation", wait=wait)
-    rows = net.memo.get("rows")
-    if rows is None:
-        rows = net.memo["rows"] = {r.iri: r for r in tab.rows}
-    shown = [iri for iri in net.graph if iri in rows
-             and all(set(vs) <= rows[iri].slugs.get(k, set()) for k, vs in filters.items())]
+    # the list's columns, not a Row per organisation (hundreds of MiB at 10M statements, kept per
+    # generation): an organisation's facet values are ids into the table's value IRIs
+    position = tab.once(("position-of",), lambda: {iri: p for p, iri in enumerate(tab.iris)})
+    value_iris = tab.shared.values
+    columns = {k: tab.facet_values.get(k) for k in keys}
+
+    def values(pos: int, key: str) -> list[str]:
+        multi = columns[key]
+        return [value_iris[v] for v in multi.get(pos)] if multi is not None else []
+
+    shown = [iri for iri in net.graph if iri in position
+             and all(set(vs) <= {slug_of(v) for v in values(position[iri], k)} for k, vs in filters.items())]
     index = {iri: i for i, iri in enumerate(shown)}
     edges = [[index[a], index[b], d["weight"], int(d["funding"])] for a, b, d in net.graph.edges(data=True)
              if a in index and b in index]
     counts: dict[str, dict[str, int]] = {k: {} for k in keys}
     for iri in shown:
         for k in keys:
-            for v in rows[iri].values.get(k, ()):
+            for v in values(position[iri], k):
                 counts[k][v] = counts[k].get(v, 0) + 1
     out = {
         "generation": net.generation, "filters": filters,
