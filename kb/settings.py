@@ -60,7 +60,7 @@ class Settings:
     light_seconds: float = _setting(1.0, "Seconds a query classified light may run on a light worker before it is moved to the heavy workers.", env_type=float)
     precompute: bool = _setting(True, "Precompute the SPARQL gallery's answers once per store generation, in the background, and answer a gallery query from them (X-SPARQL-Precomputed; 0: evaluate every query).", env_type=_bool)
     precompute_poll: float = _setting(5.0, "Seconds between dsikb serve's checks of the store's generation, to refresh the precomputed gallery.", env_type=float)
-    network_inline_max: int = _setting(5_000, "Organisations in the network of organisations up to which accepting a submission recomputes the network figures in its own transaction; above it they are written by a background process a while after the accept (0: always in the background).", env_type=int)
+    network_inline_max: int = _setting(5_000, "Organisations in the network of organisations up to which accepting a submission or merging two entities recomputes the network figures in its own transaction; above it they are written by a background process a while after (0: always in the background).", env_type=int)
     # Fair use and capacity (docs/sparql.md, "Fair use and limits")
     rate_limit: float = _setting(60.0, "Seconds of SPARQL query evaluation a client may use per minute, refilled continuously (0: no budget).", env_type=float)
     rate_burst: float = _setting(120.0, "Seconds of evaluation a client may use at once before the per-minute budget applies.", env_type=float)

@@ -40,6 +40,13 @@ def _child(kb):
                   "the job's child process started")
 
 
+def _degree(kb, org: str) -> int | None:
+    """dsi:degree of ``org`` in graph/network (None: not in the network's figures)."""
+    rows = kb.select("SELECT ?g ?o ?d WHERE { GRAPH ?g { ?o dsi:degree ?d } }",
+                     bind={"g": ox.NamedNode(kb.graphs.network), "o": ox.NamedNode(org)})
+    return int(rows[0]["d"].value) if rows else None
+
+
 def test_no_network_yet_503_then_stale_while_refreshed_then_current(kb_copy):
     from kb.index import browse
     from kb.publish import network_job
@@ -92,12 +99,9 @@ def test_a_big_network_is_left_to_the_job_which_survives_a_killed_child(kb_copy)
     kb.settings = kb.settings.replace(network_inline_max=0)
     subs = SubmissionStore.for_kb(kb)
     client = make_app(kb).test_client()
-    graph = ox.NamedNode(kb.graphs.network)
 
     def degree(org: str) -> int:
-        rows = kb.select("SELECT ?g ?o ?d WHERE { GRAPH ?g { ?o dsi:degree ?d } }",
-                         bind={"g": graph, "o": ox.NamedNode(org)})
-        return int(rows[0]["d"].value) if rows else 0
+        return _degree(kb, org) or 0
 
     before = degree(ORG + "swirrl")
     sid = submit(kb, subs, json.dumps(project(name="Deferred Network Project", partners=PARTNERS)).encode(),
@@ -116,5 +120,29 @@ def test_a_big_network_is_left_to_the_job_which_survives_a_killed_child(kb_copy)
     assert client.get("/network.json").get_json()["refreshing"] is False
 
     # what the job wrote is what a fresh computation gives, in graph/network and graph/aligned
+    assert network.cached(kb).generation == kb.generation
+    assert incremental.network_changes(kb, network.compute(kb)) == {kb.graphs.network: (set(), set())}
+
+
+def test_a_merge_in_a_big_network_leaves_the_figures_to_the_job(kb_copy):
+    """A merge (a moderator's request) recomputed the network in the request: minutes at 10M, holding
+    the web process's interpreter. Above DSIKB_NETWORK_INLINE_MAX it leaves the figures to the job,
+    which writes what a fresh computation gives: the merged organisation leaves the network and its
+    partners count for the survivor."""
+    from kb.build import incremental
+    from kb.contribute.merge import merge
+    from kb.publish import network, network_job
+
+    kb = kb_copy
+    kb.settings = kb.settings.replace(network_inline_max=0)
+
+    survivor, merged = ORG + "nesta", ORG + "swirrl"
+    assert _degree(kb, survivor) and _degree(kb, merged)
+    before = _degree(kb, survivor)
+    merge(kb, survivor, merged, by="test", reason="network job test")
+    assert network.cached(kb) is None  # the merge did not compute the network: the job does, after it
+    assert _degree(kb, merged) is not None  # graph/network is still of the generation before the merge
+    assert network_job.wait(kb, DEADLINE) and network_job.job(kb).error is None
+    assert _degree(kb, merged) is None and _degree(kb, survivor) >= before
     assert network.cached(kb).generation == kb.generation
     assert incremental.network_changes(kb, network.compute(kb)) == {kb.graphs.network: (set(), set())}

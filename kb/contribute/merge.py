@@ -4,7 +4,8 @@ A merge is a statement, not a deletion: ``<merged> dsi:mergedInto <survivor>`` i
 (apart from the import graphs, so re-importing the sources keeps it), with the date, who decided and
 why. The merged entity's names become alternative names of the survivor, so search and
 reconciliation still find it under them. Earlier merges into the merged entity are re-pointed to the
-survivor: a redirect never chains.
+survivor: a redirect never chains. The network figures follow as after an accept: in the merge
+for a small network, by the background job (kb/publish/network_job.py) for a big one.
 """
 
 from __future__ import annotations
@@ -78,8 +79,17 @@ INSERT DATA {{ GRAPH {sparql_term(g)} {{ {sparql_term(data)} }} }}""", touched={
     from kb.link.linkset import describe_graph
 
     describe_graph(kb, graph, title="Merges of duplicate entities (dsi:mergedInto, decided by moderators)")
-    from kb.publish import network
+    from kb.build import incremental
+    from kb.publish import network, network_job
 
-    network.publish(kb)  # the merged organisation's links now count for the survivor
+    # the merged organisation's links now count for the survivor: recomputed here for a network of at
+    # most DSIKB_NETWORK_INLINE_MAX organisations (seconds); a bigger one would hold this request, and
+    # the web process's interpreter, for minutes: the background job writes its figures (as after an
+    # accept), and /network serves the previous ones meanwhile, saying so
+    inline = incremental.inline_network(kb)
+    if inline:
+        network.publish(kb)
     kb.flush()
+    if not inline:
+        network_job.refresh(kb)
     return True
