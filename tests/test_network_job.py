@@ -146,3 +146,20 @@ def test_a_merge_in_a_big_network_leaves_the_figures_to_the_job(kb_copy):
     assert _degree(kb, merged) is None and _degree(kb, survivor) >= before
     assert network.cached(kb).generation == kb.generation
     assert incremental.network_changes(kb, network.compute(kb)) == {kb.graphs.network: (set(), set())}
+
+
+def test_a_store_without_figures_is_not_taken_for_an_empty_network(kb_copy):
+    """A store loaded from N-Quads and not derived has no figures in graph/network: its size is
+    bounded by its organisations, so a big one leaves the figures to the job (it was taken for an
+    empty network, and computed in the request)."""
+    from kb.build import incremental
+
+    kb = kb_copy
+    organisations = int(kb.select("SELECT (COUNT(?o) AS ?n) WHERE { ?o a dsi:Organisation }")[0]["n"].value)
+    assert incremental.network_size(kb) < organisations  # figures written: the linked ones
+    kb.replace_graph(kb.graphs.network, [])
+    assert incremental.network_size(kb) == organisations
+    kb.settings = kb.settings.replace(network_inline_max=organisations - 1)
+    assert not incremental.inline_network(kb)
+    kb.settings = kb.settings.replace(network_inline_max=organisations)
+    assert incremental.inline_network(kb)

@@ -274,7 +274,9 @@ def derive_after(kb, was: Before) -> dict[str, str]:
 
 # -- the network figures: in the accept's transaction up to a size, else by the background job --------
 def network_size(kb) -> int:
-    """Organisations in the network: the last one computed, else those with figures in graph/network."""
+    """Organisations in the network: the last one computed, else those with figures in graph/network,
+    else (no figures written yet: a store loaded from N-Quads, not derived) the organisations, which
+    bound it: a big store must not be taken for an empty network and computed inline."""
     from kb.publish import network
 
     held = network.cached(kb)
@@ -282,6 +284,10 @@ def network_size(kb) -> int:
         return held.graph.number_of_nodes()
     rows = kb.select("SELECT ?g (COUNT(?o) AS ?n) WHERE { GRAPH ?g { ?o dsi:degree ?d } } GROUP BY ?g",
                      bind={"g": ox.NamedNode(kb.graphs.network)})
+    if rows and int(rows[0]["n"].value):
+        return int(rows[0]["n"].value)
+    rows = kb.select("SELECT ?class (COUNT(?o) AS ?n) WHERE { ?o a ?class } GROUP BY ?class",
+                     bind={"class": ox.NamedNode(kb.names.dsi("Organisation"))})
     return int(rows[0]["n"].value) if rows else 0
 
 
