@@ -1,4 +1,4 @@
-"""The map's points, a place page's lists and the search index's places: made from every browse Row
+"""The map's points, a place page's lists, the search index's places and the /network page's views: made from every browse Row
 (``table().rows``, as before) or from the tables' columns and indexes (as now), side by side.
 
 Run by hand (not part of the test suite), on a store built by bench/scale.py (open read-only; copy it
@@ -36,7 +36,8 @@ from kb.index import browse, mapdata, search  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 from kb.store import KB  # noqa: E402
 
-FEATURES = ("map organisations", "map projects", "place page (largest)", "place page (smallest)", "search places")
+FEATURES = ("map organisations", "map projects", "place page (largest)", "place page (smallest)", "search places",
+            "network views")
 INDEX_KEYS = ("place-texts", ("by-related",), ("hidden-positions",))  # and ("by-value", prop)
 LIST_CAP = 500  # as endpoint/pages.py
 
@@ -74,6 +75,28 @@ def rows_search_places(kb) -> dict[str, str]:
     return {r.iri: r.place for t in ("organisation", "project") for r in browse.table(kb, t).rows if r.place}
 
 
+def rows_network(kb, net, filters: dict) -> dict:
+    """/network's view as kb/publish/network.py made it before (every organisation's Row, kept per
+    network)."""
+    facets = browse.FACETS["organisation"]
+    keys = [f.key for f in facets]
+    tab = browse.table(kb, "organisation")
+    rows = net.memo.get("rows")
+    if rows is None:
+        rows = net.memo["rows"] = {r.iri: r for r in tab.rows}
+    shown = [iri for iri in net.graph if iri in rows
+             and all(set(vs) <= rows[iri].slugs.get(k, set()) for k, vs in filters.items())]
+    index = {iri: i for i, iri in enumerate(shown)}
+    edges = [[index[a], index[b], d["weight"], int(d["funding"])] for a, b, d in net.graph.edges(data=True)
+             if a in index and b in index]
+    counts: dict[str, dict[str, int]] = {k: {} for k in keys}
+    for iri in shown:
+        for k in keys:
+            for v in rows[iri].values.get(k, ()):
+                counts[k][v] = counts[k].get(v, 0) + 1
+    return _network_view(shown, edges, counts, filters)
+
+
 # -- the column-based code (now) ------------------------------------------------------------------
 def columns_map(kb, kind: str) -> list[dict]:
     return mapdata.features(kb, kind).features
@@ -84,12 +107,25 @@ def columns_place(kb, place: str):
     return _place_view(found, found.is_country)
 
 
+def columns_network(kb, net, filters: dict) -> dict:
+    from kb.publish import network
+
+    got = network.view(kb, filters, net=net)
+    return _network_view([n["id"] for n in got["nodes"]], got["edges"],
+                         {f["key"]: {v["id"]: v["count"] for v in f["values"]} for f in got["facets"]}, filters)
+
+
+def _network_view(shown, edges, counts, filters) -> dict:
+    return {"filters": filters, "nodes": shown, "edges": edges,
+            "counts": {k: sorted(c.items()) for k, c in counts.items() if c}}
+
+
 def _place_view(found, is_country: bool):
     return is_country, {t: [len(rows), [[r.iri, r.label, r.place] for r in rows[:LIST_CAP]]] for t, rows in found.items() if rows}
 
 
-WAYS = {"rows": (rows_map, rows_place, rows_search_places),
-        "columns": (columns_map, columns_place, search._place_of)}
+WAYS = {"rows": (rows_map, rows_place, rows_search_places, rows_network),
+        "columns": (columns_map, columns_place, search._place_of, columns_network)}
 
 
 def _status() -> dict[str, float]:
@@ -101,7 +137,7 @@ def _status() -> dict[str, float]:
     return out
 
 
-def _cold(kb) -> None:
+def _cold(kb, net=None) -> None:
     """Forget every Row and what these features keep, so the next one starts from the tables."""
     for tab in browse.tables(kb).values():
         tab._rows = None
@@ -110,6 +146,8 @@ def _cold(kb) -> None:
             if key in INDEX_KEYS or (isinstance(key, tuple) and key[0] == "by-value"):
                 del tab.memo[key]
     mapdata.located(kb).memo.clear()
+    if net is not None:
+        net.memo.clear()  # the network's views (and, the Row way, its Rows)
     gc.collect()
     ctypes.CDLL("libc.so.6").malloc_trim(0)  # give freed memory back, so RSS shows what a feature takes
 
@@ -129,14 +167,19 @@ def child(store: str, way: str) -> dict:
             sizes[v] = sizes.get(v, 0) + 1
     ranked = sorted(sizes, key=lambda v: (-sizes[v], org.shared.values[v]))
     largest, smallest = org.shared.values[ranked[0]], org.shared.values[ranked[-1]]
-    map_of, place_of, places_of = WAYS[way]
+    map_of, place_of, places_of, network_of = WAYS[way]
+    from kb.publish import network
+
+    net = network.compute(kb)  # (not measured: both ways need it)
+    views = [{}, {"country": ["spain"]}, {"technology": ["open-data"]}]  # unfiltered, two filters (bench/synth.py)
     calls = {"map organisations": lambda: map_of(kb, "organisation"), "map projects": lambda: map_of(kb, "project"),
              "place page (largest)": lambda: place_of(kb, largest), "place page (smallest)": lambda: place_of(kb, smallest),
-             "search places": lambda: sorted(places_of(kb).items())}
+             "search places": lambda: sorted(places_of(kb).items()),
+             "network views": lambda: [network_of(kb, net, f) for f in views]}
     out = {"way": way, "tables_s": round(built, 2), "organisations": len(org), "projects": len(tabs["project"]),
            "largest": f"{largest} ({sizes[ranked[0]]})", "smallest": f"{smallest} ({sizes[ranked[-1]]})", "features": {}}
     for name in FEATURES:
-        _cold(kb)
+        _cold(kb, net)
         Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS
         before = _status()
         t, c = time.perf_counter(), time.process_time()
@@ -145,7 +188,7 @@ def child(store: str, way: str) -> dict:
         after = _status()
         digest = hashlib.sha256(json.dumps(answer, sort_keys=True, default=str).encode()).hexdigest()[:16]
         del answer
-        _cold(kb)  # again, under tracemalloc: the Python heap the feature takes at its peak and keeps
+        _cold(kb, net)  # again, under tracemalloc: the Python heap the feature takes at its peak and keeps
         tracemalloc.start()
         base = tracemalloc.get_traced_memory()[0]
         answer = calls[name]()
