@@ -234,7 +234,11 @@ def readyz():
     shape = {"store": "remote" if settings.store_is_remote else "embedded", "pid": os.getpid()}
     if not settings.store_is_remote:
         shape["query_workers"] = settings.query_workers
-    return jsonify({"status": "ready", "generation": generation, "process": shape,
+    from kb.index import browse, search
+
+    stamp = search.refresher.built(kb)
+    built = {"lists": browse.refresher.built(kb), "search": search.stamp_generation(stamp) if stamp else None}
+    return jsonify({"status": "ready", "generation": generation, "process": shape, "built": built,
                     "store_ms": round((time.perf_counter() - started) * 1000, 1), "store": figures}), 200, \
         {"Cache-Control": "no-store"}
 

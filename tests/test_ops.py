@@ -314,11 +314,27 @@ def test_serve_with_workers_on_a_remote_store_runs_n_app_processes(oxigraph_serv
         # summed over both processes
         assert value(values, "dsikb_http_requests_total", route="/", method="GET", status="200") == 10
         assert value(values, "dsikb_http_requests_total", route="/readyz", method="GET", status="200") == 30
+        # each process builds its lists and search index from the start, before anyone asks /browse
+        assert _every_process_built(base, set(workers)) == set(workers)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         _, err = process.communicate(timeout=30)
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert sum(1 for line in lines if line.get("path") == "/") == 10
+
+
+def _every_process_built(base: str, pids: set, deadline: float = 180) -> set:
+    """The processes whose /readyz says the lists and the search index of the store's generation are
+    built, asking until all of ``pids`` said so or ``deadline`` seconds passed."""
+    done: set = set()
+    end = time.monotonic() + deadline
+    while done != pids and time.monotonic() < end:
+        body = get_json(base + "/readyz")
+        if body["built"] == {"lists": body["generation"], "search": body["generation"]}:
+            done.add(body["process"]["pid"])
+        else:
+            time.sleep(0.2)
+    return done
 
 
 def test_serve_with_workers_on_the_embedded_store_keeps_one_owner(built_kb, tmp_path):
@@ -335,6 +351,7 @@ def test_serve_with_workers_on_the_embedded_store_keeps_one_owner(built_kb, tmp_
         wait_for(base + "/readyz", process)
         body = get_json(base + "/readyz")
         assert body["process"] == {"store": "embedded", "pid": process.pid, "query_workers": 3}
+        assert _every_process_built(base, {process.pid}) == {process.pid}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         _, err = process.communicate(timeout=30)

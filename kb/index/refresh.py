@@ -140,6 +140,13 @@ class Refresher:
                 st.building = None
                 self._cond.notify_all()
 
+    def built(self, kb):
+        """The key of the newest value built in this process for ``kb`` (None: none yet); never
+        builds nor waits (what /readyz reports)."""
+        with self._cond:
+            st = self._states.get(kb)
+            return st.good[0] if st is not None and st.good is not None else None
+
     def drop(self, kb) -> None:
         """Forget what was built for ``kb`` (a test's way to a store with no index yet)."""
         with self._cond:

@@ -7,10 +7,17 @@ from __future__ import annotations
 import logging
 
 
-def warm(kb) -> None:
+def warm(kb, *, network_too: bool = True) -> None:
+    """``network_too`` False (a remote store): the lists and the index only; the network is computed
+    when /network is first asked for (its job writes figures that differ from the store's, and a
+    remote store may be read-only, or shared by several app processes that would each compute it)."""
     from kb.index import browse, search
     from kb.publish import network, network_job
 
+    if not network_too:
+        search.connect(kb).close()
+        browse.tables(kb)
+        return
     network_job.refresh(kb)  # in a child process from now on: it also writes graph/network if an accept
     # was stopped before its figures were (they are then of an older generation)
     search.connect(kb).close()
