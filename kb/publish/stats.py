@@ -1,22 +1,48 @@
-"""Figures of the store, for ``dsikb stats`` and ``/healthz``.
+"""Figures of the store, for ``dsikb stats``, the home page, ``/healthz`` and ``/readyz``.
 
-The quick figures (every request of the home page and ``/healthz``) are counts by index; ``detail=True``
-(``dsikb stats``) adds the statements per named graph and the links per target dataset, which read
-the whole store.
+The quick figures are counts over the whole store (6 s over a remote Oxigraph server at 1M
+statements, ten times that at 10M), so they are computed once per store generation (they change
+only when the store does) by one thread, and the others asking meanwhile wait for that answer:
+health probes every few seconds must not keep the store busy, nor be an anonymous way to do so.
+``detail=True`` (``dsikb stats``) adds the statements per named graph and the links per target
+dataset, which read the whole store, and is never kept.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 import pyoxigraph as ox
 
 from kb.store import KB
+
+_figures: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # KB -> (generation, figures)
+_figures_lock = threading.Lock()
 
 ENTITY_CLASSES = ("Organisation", "Project", "Activity", "Event", "Funding", "Place", "Person")
 
 
 def stats(kb: KB, *, detail: bool = False) -> dict:
     """Triples and entities per class of the public dataset (the public default graph: what the dumps,
-    VoID and SPARQL clients see), hidden and withdrawn entities, graphs, outbound links."""
+    VoID and SPARQL clients see), hidden and withdrawn entities, graphs, outbound links. Without
+    ``detail``, computed once per store generation (a copy is returned)."""
+    if detail:
+        return _stats(kb, detail=True)
+    generation = kb.generation
+    held = _figures.get(kb)
+    if held is None or held[0] != generation:
+        with _figures_lock:  # one computation at a time; who waited gets its answer
+            held = _figures.get(kb)
+            generation = kb.generation
+            if held is None or held[0] != generation:
+                # kept under the generation read before counting: a write meanwhile is counted next time
+                held = (generation, _stats(kb))
+                _figures[kb] = held
+    return dict(held[1], entities=dict(held[1]["entities"]))
+
+
+def _stats(kb: KB, *, detail: bool = False) -> dict:
     from kb.store import publicview
 
     n = kb.names
