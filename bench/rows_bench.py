@@ -38,7 +38,7 @@ from kb.store import KB  # noqa: E402
 
 FEATURES = ("map organisations", "map projects", "place page (largest)", "place page (smallest)", "search places",
             "network views")
-INDEX_KEYS = ("place-texts", ("by-related",), ("hidden-positions",))  # and ("by-value", prop)
+INDEX_KEYS = ("place-texts", ("by-related",), ("hidden-positions",), ("position-of",))  # and ("by-value", prop)
 LIST_CAP = 500  # as endpoint/pages.py
 
 

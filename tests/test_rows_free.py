@@ -205,7 +205,7 @@ def rows_network(kb, net, filters: dict) -> tuple[list[str], dict]:
 
 def test_the_network_view_is_what_the_rows_gave(built_kb, monkeypatch):
     """/network's filtered views and facet counts read the organisation list's columns, not a Row per
-    organisation (every organisation's Row, kept per generation: hundreds of MiB at 10M)."""
+    organisation (every organisation's Row, kept per generation: 122 MiB at 1M)."""
     from kb.publish import network
 
     kb = built_kb

@@ -470,8 +470,8 @@ def view(kb, filters: dict[str, list[str]] | None = None, *, net: Network | None
     if memo_key in memo:
         return memo[memo_key] | {"generation": net.generation}  # keep() may have moved it on since
     tab = table(kb, "organisation", wait=wait)
-    # the list's columns, not a Row per organisation (hundreds of MiB at 10M statements, kept per
-    # generation): an organisation's facet values are ids into the table's value IRIs
+    # the list's columns, not a Row per organisation (122 MiB kept per generation at 1M statements,
+    # bench/rows_bench.py): an organisation's facet values are ids into the table's value IRIs
     position = tab.once(("position-of",), lambda: {iri: p for p, iri in enumerate(tab.iris)})
     value_iris = tab.shared.values
     columns = {k: tab.facet_values.get(k) for k in keys}

@@ -1,7 +1,7 @@
 """Figures of the store, for ``dsikb stats``, the home page, ``/healthz`` and ``/readyz``.
 
 The quick figures are counts over the whole store (6 s over a remote Oxigraph server at 1M
-statements, ten times that at 10M), so they are computed once per store generation (they change
+statements), so they are computed once per store generation (they change
 only when the store does) by one thread, and the others asking meanwhile wait for that answer:
 health probes every few seconds must not keep the store busy, nor be an anonymous way to do so.
 ``detail=True`` (``dsikb stats``) adds the statements per named graph and the links per target
