@@ -40,32 +40,33 @@ def free_port() -> int:
 
 
 class Server:
-    """``python -m kb.cli serve`` over one store, restartable."""
+    """``python -m kb.cli serve`` over one store, restartable; its stderr is appended to ``log`` (a
+    file, never a pipe nobody reads: a full pipe would block the server) so a failure can show it."""
 
-    def __init__(self, store, port, env):
-        self.store, self.port, self.env, self.proc = store, port, env, None
+    def __init__(self, store, port, env, log=None):
+        self.store, self.port, self.env, self.proc, self.log = store, port, env, None, log
         self.url = f"http://127.0.0.1:{port}"
 
     def start(self, timeout=60.0):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "kb.cli", "serve", "--store", str(self.store), "--port", str(self.port)],
-            cwd=PROJECT_ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(self.log, "ab") if self.log else open(os.devnull, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kb.cli", "serve", "--store", str(self.store), "--port", str(self.port)],
+                cwd=PROJECT_ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("server died on start: " + self.proc.stderr.read().decode()[-2000:])
+                raise RuntimeError("server died on start: " + self.tail())
             try:
                 with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
                     if r.status == 200:
                         return
-            except (urllib.error.URLError, OSError):
+            except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not come up")
+        raise RuntimeError("server did not come up: " + self.tail())
 
     def kill(self):
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
-        self.proc.stderr.close()
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -74,9 +75,19 @@ class Server:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.kill()
-                return
-        if self.proc:
-            self.proc.stderr.close()
+
+    def tail(self, chars=4000) -> str:
+        """The end of what the server wrote to stderr (its tracebacks), for a failure's message."""
+        if not self.log or not os.path.exists(self.log):
+            return "(no log kept)"
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")[-chars:]
+
+    def errors(self) -> list[str]:
+        """The exception lines the server logged (the last line of each traceback)."""
+        lines = self.tail(10**9).splitlines() if self.log else []
+        return sorted({line for line in lines if line and not line.startswith((" ", "Traceback"))
+                       and ("Error" in line or "error" in line)})
 
 
 class Client:
@@ -124,7 +135,7 @@ def test_sigkill_while_submitting_loses_nothing(tmp_path, capsys):
     env = {**os.environ, "DSIKB_MODERATORS": str(accounts), "DSIKB_SECRET_KEY": "fault-test-key",
            "DSIKB_SOURCES": settings.sources, "PYTHONPATH": str(PROJECT_ROOT),
            "DSIKB_SUBMISSIONS_DB": settings.submissions_db}  # set on the remote backend: beside ``store``
-    server = Server(settings.store, free_port(), env)
+    server = Server(settings.store, free_port(), env, tmp_path / "server.log")
     seed = int(time.time())
     rng = random.Random(seed)
     acknowledged: dict[str, str] = {}  # idempotency key -> submission id
@@ -166,7 +177,7 @@ def test_sigkill_while_submitting_loses_nothing(tmp_path, capsys):
                     retries += 1
                     time.sleep(0.1)
                     continue
-                assert status == 202, resp[:500]
+                assert status == 202, (resp[:500], server.tail())
                 acknowledged[key] = json.loads(resp)["id"]
                 break
             if i % 4 == 3 and acknowledged:  # accept some, so the store is written while killed

@@ -44,7 +44,7 @@ def test_sigkill_during_acceptance_loses_nothing(tmp_path, capsys):
     env = {**os.environ, "DSIKB_MODERATORS": str(accounts), "DSIKB_SECRET_KEY": "fault-test-key",
            "PYTHONPATH": str(PROJECT_ROOT), "DSIKB_RATE_LIMIT": "0",
            "DSIKB_SUBMISSIONS_DB": settings.submissions_db}
-    server = Server(settings.store, free_port(), env)
+    server = Server(settings.store, free_port(), env, tmp_path / "server.log")
     seed = int(time.time())
     rng = random.Random(seed)
     t0 = time.monotonic()
@@ -63,7 +63,7 @@ def test_sigkill_during_acceptance_loses_nothing(tmp_path, capsys):
     for i in range(SUBMISSIONS):
         status, body, _ = client.request("/api/submissions", json.dumps(project(name=f"Accept Fault {seed} {i}")).encode(),
                                          {"Content-Type": "application/json"})
-        assert status == 202, body[:300]
+        assert status == 202, (body[:300], server.tail())
         ids.append(json.loads(body)["id"])
     acknowledged, answers, durations, kills, cut, done_by_cut = [], [], [], [], 0, 0
     kill_at = set(rng.sample(range(2, SUBMISSIONS), KILLS))  # the first two measure an accept's duration
@@ -100,7 +100,7 @@ def test_sigkill_during_acceptance_loses_nothing(tmp_path, capsys):
                 status, body, _ = accept(sid)
                 durations.append(time.monotonic() - started)
             answers.append(status)
-            assert status == 200, (i, i in kill_at, status, re.sub(rb"\s+", b" ", re.sub(rb"<[^>]+>", b" ", body))[200:900])
+            assert status == 200, (i, i in kill_at, status, re.sub(rb"\s+", b" ", re.sub(rb"<[^>]+>", b" ", body))[200:900], server.tail())
             acknowledged.append(sid)
         listing(client)
         dumps = check_served_dumps(client, None if settings.store_is_remote else store.with_name(store.name + ".dumps"))

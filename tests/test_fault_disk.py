@@ -50,48 +50,6 @@ def fill(path) -> int:
     return size
 
 
-class LoggedServer(Server):
-    """The fault tests' server, with its stderr kept in a file (outside the full filesystem)."""
-
-    def __init__(self, store, port, env, log):
-        super().__init__(store, port, env)
-        self.log = log
-
-    def start(self, timeout=60.0):
-        import sys
-        import urllib.request
-
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kb.cli", "serve", "--store", str(self.store), "--port", str(self.port)],
-                cwd=PROJECT_ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=log)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "server died on start: " + self.log.read_text()[-2000:]
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not come up")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def errors(self) -> list[str]:
-        """The exception lines the server logged (the last line of each traceback)."""
-        lines = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
-        return sorted({line for line in lines if line and not line.startswith((" ", "Traceback"))
-                       and ("Error" in line or "error" in line)})
-
-
 def login(client):
     client.form("/moderate/login", {"name": "mod", "password": PASSWORD,
                                     "csrf_token": client.token("/moderate/login")})
@@ -131,7 +89,7 @@ def test_full_disk_refuses_writes_and_loses_nothing(tmp_path, capsys):
         gc.collect()
         env = {**os.environ, "DSIKB_MODERATORS": str(accounts), "DSIKB_SECRET_KEY": "fault-test-key",
                "PYTHONPATH": str(PROJECT_ROOT), "DSIKB_RATE_LIMIT": "0"}
-        server = LoggedServer(store, free_port(), env, tmp_path / "server.log")
+        server = Server(store, free_port(), env, tmp_path / "server.log")
         server.start()
         client = Client(server.url)
         login(client)
@@ -194,7 +152,7 @@ def test_full_disk_refuses_writes_and_loses_nothing(tmp_path, capsys):
         if server is not None:
             server.stop()
         subprocess.run(["umount", "-l", str(disk)], check=False)
-    errors = LoggedServer.errors(server or LoggedServer(None, 0, {}, tmp_path / "server.log"))
+    errors = (server or Server(None, 0, {}, tmp_path / "server.log")).errors()
     bad = [(what, status, body) for what, status, body in answers if status not in (200, 202)
            and not refused_properly(status, body)]
     statuses = [(what, status) for what, status, _ in answers]
