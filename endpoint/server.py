@@ -39,13 +39,52 @@ def serve(settings: Settings, *, workers: int | None = None) -> int:
     return _waitress(settings)
 
 
-def _waitress(settings: Settings) -> int:
+def build(settings: Settings):
+    """The app as ``dsikb serve`` runs it in each process: every module imported first (:func:`preload`),
+    then the gallery precomputed and the lists warmed in the background."""
     from endpoint import create_app
-    from kb.cli import waitress_options
 
+    preload()
     app = create_app(settings)
     _precompute(app)
     _warm(app, settings)
+    return app
+
+
+def preload() -> None:
+    """Import, in the main thread and before any other starts, every module a request could import.
+
+    Many imports are deferred into functions so the ``dsikb`` command starts fast. In the server they
+    would run in request and background threads at once, and rdflib's SPARQL package and pySHACL import
+    in a circle (rdflib.plugins.sparql.parserutils <-> .sparql): a thread importing one end while another
+    imports the other end gets a half-initialised package (``KeyError: 'rdflib.plugins.sparql'``), so the
+    first submission validated while the warm-up built the search index answered 500
+    (tests/test_fault.py). rdflib's parsers and serializers, loaded by its plugin registry on first use,
+    and pySHACL's constraint modules, loaded on first use, are imported too."""
+    import importlib
+    import pkgutil
+
+    import pyshacl.constraints
+    import rdflib.plugins
+
+    import endpoint
+    import kb
+
+    for package, optional in ((kb, False), (endpoint, False), (rdflib.plugins, True), (pyshacl.constraints, True)):
+        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if module.name.endswith(".__main__"):  # a command's entry point: importing it runs it
+                continue
+            try:
+                importlib.import_module(module.name)
+            except ImportError:  # an optional store's driver (BerkeleyDB): a request cannot import it
+                if not optional:  # either
+                    raise
+
+
+def _waitress(settings: Settings) -> int:
+    from kb.cli import waitress_options
+
+    app = build(settings)
     shape = ("remote store, 1 app process" if settings.store_is_remote else
              f"embedded store owned by this process, {settings.query_workers} query worker processes")
     print(f"dsikb serving {settings.store} on http://{settings.host}:{settings.port}/ ({shape})", file=sys.stderr)
@@ -78,12 +117,7 @@ def _gunicorn(settings: Settings, workers: int) -> int:
                 self.cfg.set(key, value)
 
         def load(self):  # in each worker: its own app, HTTP connections and caches
-            from endpoint import create_app
-
-            app = create_app(settings)
-            _precompute(app)
-            _warm(app, settings)
-            return app
+            return build(settings)
 
     print(f"dsikb serving {settings.store} on http://{settings.host}:{settings.port}/ "
           f"(remote store, {workers} app processes under gunicorn)", file=sys.stderr)
