@@ -139,6 +139,8 @@ class Refresher:
                     st.error = (key, error)
                 st.building = None
                 self._cond.notify_all()
+            value = None
+            give_back_memory()  # the build's intermediate structures and the older value are freed now
 
     def built(self, kb):
         """The key of the newest value built in this process for ``kb`` (None: none yet); never
@@ -153,3 +155,30 @@ class Refresher:
             st = self._states.get(kb)
             if st is not None:
                 st.good = None
+
+
+def give_back_memory() -> None:
+    """Return the C heap's free pages to the system (glibc's ``malloc_trim``; nothing elsewhere).
+
+    A build of the lists or the search index allocates several times what it keeps (at 1M statements
+    the lists keep 37 MiB and peak at 203 MiB) and frees it at the end, but glibc keeps freed memory
+    in the process: the app's resident size stayed near the peak of its largest build."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _malloc_trim():
+    global _TRIM
+    if _TRIM is False:
+        import ctypes
+        import ctypes.util
+
+        try:
+            _TRIM = ctypes.CDLL(ctypes.util.find_library("c") or None).malloc_trim
+        except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to call
+            _TRIM = None
+    return _TRIM
+
+
+_TRIM = False
