@@ -2,14 +2,16 @@
 
 Run by hand (not part of the test suite), loopback only, bounded in time::
 
-    .venv/bin/python bench/light_bench.py --store DIR [--inline 2] [--before DIR] [--floor] [--seconds 10] [--rounds 2]
+    .venv/bin/python bench/light_bench.py --store DIR [--inline 2] [--before DIR] [--floor] [--granian] [--seconds 10] [--rounds 2]
 
 Servers, all over a copy of the same store: ``dsikb`` (this checkout), ``dsikb-inline`` (``--inline N``: this
 checkout with DSIKB_INLINE_SLOTS=N, kb/sparql/inline.py), ``dsikb-before`` (``--before``:
 another checkout's ``dsikb serve``, e.g. the code before a change), ``oxigraph`` (the peer) and, with
 ``--floor``, ``floor``: a Flask app on waitress that answers every GET with a fixed SPARQL JSON result
-(no check, no store) — what one Python web process costs before any SPARQL work, the ceiling of any
-endpoint served that way.
+(no check, no store) — what one Python web process on waitress costs before any SPARQL work.
+``--granian`` adds the same floor app and this checkout's app (``dsikb-granian``: the app
+``dsikb serve`` builds, embedded store) served by granian, an HTTP server written in Rust that calls
+the WSGI app (one worker process, 8 threads; not a dependency of dsikb: ``pip install granian``).
 
 The mix is issue 14's light mix: ASK on an organisation, an organisation's projects with labels, the
 labels of 20 IRIs by VALUES, over random organisations of the store; every query is unique (a counter
@@ -52,7 +54,17 @@ BODY = b'{"head":{"vars":["s","label"]},"results":{"bindings":[]}}'
 @app.route("/sparql")
 def sparql():
     return Response(BODY, 200, {"Content-Type": "application/sparql-results+json"})
-serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=24, ident="floor")
+if __name__ == "__main__":
+    serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=24, ident="floor")
+'''
+DSIKB_GRANIAN_APP = r'''
+from endpoint.observability import configure_logging
+from endpoint.server import build
+from kb.settings import Settings
+
+settings = Settings.from_env()
+configure_logging(settings.access_log)
+app = build(settings)
 '''
 _counter = itertools.count()
 _local = threading.local()
@@ -145,6 +157,16 @@ def start(name: str, store: Path, code: Path | None, threads: int, extra: dict |
         proc = subprocess.Popen([sys.executable, "-c", FLOOR_APP, str(port)], **quiet)
         return Server(name, port, "/sparql", proc)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSIKB_")}
+    if name.endswith("-granian"):  # the app module in a folder of its own, served by granian
+        folder = store.parent / "granian-app"  # beside its copy of the store: removed with it
+        folder.mkdir(exist_ok=True)
+        (folder / "granian_app.py").write_text(FLOOR_APP if name == "floor-granian" else DSIKB_GRANIAN_APP)
+        env.update(PYTHONPATH=f"{folder}{os.pathsep}{code or ROOT}", DSIKB_STORE=str(store), DSIKB_RATE_LIMIT="0",
+                   DSIKB_CLIENT_QUERIES="0", DSIKB_ACCESS_LOG="off", **(extra or {}))
+        proc = subprocess.Popen([str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port",
+                                 str(port), "--workers", "1", "--blocking-threads", "8", "--no-ws", "granian_app:app"],
+                                cwd=str(folder), env=env, **quiet)
+        return Server(name, port, "/sparql", proc)
     # one address sends every client's queries: the per-client limits off, the rest as deployed
     env.update(PYTHONPATH=str(code), DSIKB_STORE=str(store), DSIKB_RATE_LIMIT="0", DSIKB_CLIENT_QUERIES="0",
                DSIKB_ACCESS_LOG="off", DSIKB_SERVER_THREADS=str(threads), DSIKB_HOST="127.0.0.1",
@@ -259,6 +281,7 @@ def main(argv=None) -> int:
     ap.add_argument("--store", required=True, help="a built store (dsikb init / dsikb load)")
     ap.add_argument("--before", help="another checkout to serve as dsikb-before")
     ap.add_argument("--floor", action="store_true", help="also a bare Flask/waitress app (the floor)")
+    ap.add_argument("--granian", action="store_true", help="also the floor app and this checkout on granian")
     ap.add_argument("--inline", type=int, default=0,
                     help="also this checkout with DSIKB_INLINE_SLOTS=N (the inline lane) as dsikb-inline")
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -270,7 +293,8 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="dsikb-light-"))
     source = Path(args.store)
     names = (["dsikb"] + (["dsikb-inline"] if args.inline else []) + (["dsikb-before"] if args.before else [])
-             + ["oxigraph"] + (["floor"] if args.floor else []))
+             + (["dsikb-granian"] if args.granian else []) + ["oxigraph"] + (["floor"] if args.floor else [])
+             + (["floor-granian"] if args.granian else []))
     servers: list[Server] = []
     try:
         for name in names:  # each its own copy: two processes never open one RocksDB directory
