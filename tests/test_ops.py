@@ -293,11 +293,13 @@ def oxigraph_server(built_store_dir, tmp_path):
 
 def test_serve_with_workers_on_a_remote_store_runs_n_app_processes(oxigraph_server, tmp_path):
     port = free_port()
-    process = subprocess.Popen([DSIKB, "serve", "--workers", "2", "--port", str(port),
-                                "--store", "sparql+" + oxigraph_server],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "DSIKB_ACCESS_LOG": "json", "DSIKB_RATE_LIMIT": "0"},
-                               start_new_session=True)
+    log = tmp_path / "server.log"  # a file: a pipe read only at the end fills and blocks the server
+    with open(log, "wb") as err_file:
+        process = subprocess.Popen([DSIKB, "serve", "--workers", "2", "--port", str(port),
+                                    "--store", "sparql+" + oxigraph_server],
+                                   stdout=subprocess.DEVNULL, stderr=err_file,
+                                   env={**os.environ, "DSIKB_ACCESS_LOG": "json", "DSIKB_RATE_LIMIT": "0"},
+                                   start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(base + "/healthz", process)
@@ -318,7 +320,8 @@ def test_serve_with_workers_on_a_remote_store_runs_n_app_processes(oxigraph_serv
         assert _every_process_built(base, set(workers)) == set(workers)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
+        process.wait(30)
+    err = log.read_text(errors="replace")
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert sum(1 for line in lines if line.get("path") == "/") == 10
 
@@ -343,9 +346,11 @@ def test_serve_with_workers_on_the_embedded_store_keeps_one_owner(built_kb, tmp_
     backup(built_kb, tmp_path / "bk")  # a store no process has open: the server must own it
     store = str(tmp_path / "bk" / "store")
     port = free_port()
-    process = subprocess.Popen([DSIKB, "serve", "--workers", "3", "--port", str(port), "--store", store],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "DSIKB_ACCESS_LOG": "off"}, start_new_session=True)
+    log = tmp_path / "server.log"  # a file: a pipe read only at the end fills and blocks the server
+    with open(log, "wb") as err_file:
+        process = subprocess.Popen([DSIKB, "serve", "--workers", "3", "--port", str(port), "--store", store],
+                                   stdout=subprocess.DEVNULL, stderr=err_file,
+                                   env={**os.environ, "DSIKB_ACCESS_LOG": "off"}, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(base + "/readyz", process)
@@ -354,8 +359,8 @@ def test_serve_with_workers_on_the_embedded_store_keeps_one_owner(built_kb, tmp_
         assert _every_process_built(base, {process.pid}) == {process.pid}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
-        _, err = process.communicate(timeout=30)
-    assert "3 query worker processes" in err
+        process.wait(30)
+    assert "3 query worker processes" in log.read_text(errors="replace")
 
 
 STATS_QUERY = "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c"
