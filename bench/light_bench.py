@@ -11,7 +11,11 @@ another checkout's ``dsikb serve``, e.g. the code before a change), ``oxigraph``
 (no check, no store) — what one Python web process on waitress costs before any SPARQL work.
 ``--granian`` adds the same floor app and this checkout's app (``dsikb-granian``: the app
 ``dsikb serve`` builds, embedded store) served by granian, an HTTP server written in Rust that calls
-the WSGI app (one worker process, 8 threads; not a dependency of dsikb: ``pip install granian``).
+the WSGI app (one worker process, 8 threads; not a dependency of dsikb: ``pip install granian``),
+and ``eval-granian``, the evaluation floor: a bare WSGI callable on granian that evaluates the query
+with pyoxigraph on a read-only open of the store and returns pyoxigraph's JSON, with no check, no
+limit, no log and no Flask: the least any Python web process evaluating with pyoxigraph can do.
+``BENCH_GRANIAN_WORKERS=N`` serves each granian app with N worker processes (8 // N threads each).
 
 The mix is issue 14's light mix: ASK on an organisation, an organisation's projects with labels, the
 labels of 20 IRIs by VALUES, over random organisations of the store; every query is unique (a counter
@@ -57,6 +61,22 @@ def sparql():
 if __name__ == "__main__":
     serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=24, ident="floor")
 '''
+# The evaluation floor: a bare WSGI callable (no Flask, no check, no limits, no log) that evaluates
+# the query with pyoxigraph on a read-only open of the store and returns pyoxigraph's own JSON:
+# the least any Python web process over pyoxigraph does for a lookup.
+EVAL_APP = r'''
+import os
+from urllib.parse import parse_qs
+import pyoxigraph as ox
+STORE = ox.Store.read_only(os.environ["DSIKB_STORE"])
+JSON = ox.QueryResultsFormat.JSON
+def app(environ, start_response):
+    text = parse_qs(environ.get("QUERY_STRING", "")).get("query", [""])[0]
+    body = STORE.query(text, use_default_graph_as_union=True).serialize(format=JSON)
+    start_response("200 OK", [("Content-Type", "application/sparql-results+json"),
+                              ("Content-Length", str(len(body)))])
+    return [body]
+'''
 DSIKB_GRANIAN_APP = r'''
 from endpoint.observability import configure_logging
 from endpoint.server import build
@@ -66,6 +86,7 @@ settings = Settings.from_env()
 configure_logging(settings.access_log)
 app = build(settings)
 '''
+GRANIAN_WORKERS = os.environ.get("BENCH_GRANIAN_WORKERS", "1")  # processes of each granian server
 _counter = itertools.count()
 _local = threading.local()
 
@@ -160,11 +181,12 @@ def start(name: str, store: Path, code: Path | None, threads: int, extra: dict |
     if name.endswith("-granian"):  # the app module in a folder of its own, served by granian
         folder = store.parent / "granian-app"  # beside its copy of the store: removed with it
         folder.mkdir(exist_ok=True)
-        (folder / "granian_app.py").write_text(FLOOR_APP if name == "floor-granian" else DSIKB_GRANIAN_APP)
+        (folder / "granian_app.py").write_text({"floor-granian": FLOOR_APP, "eval-granian": EVAL_APP}.get(
+            name, DSIKB_GRANIAN_APP))
         env.update(PYTHONPATH=f"{folder}{os.pathsep}{code or ROOT}", DSIKB_STORE=str(store), DSIKB_RATE_LIMIT="0",
                    DSIKB_CLIENT_QUERIES="0", DSIKB_ACCESS_LOG="off", **(extra or {}))
         proc = subprocess.Popen([str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port",
-                                 str(port), "--workers", "1", "--blocking-threads", "8", "--no-ws", "granian_app:app"],
+                                 str(port), "--workers", GRANIAN_WORKERS, "--blocking-threads", str(8 // int(GRANIAN_WORKERS)), "--no-ws", "granian_app:app"],
                                 cwd=str(folder), env=env, **quiet)
         return Server(name, port, "/sparql", proc)
     # one address sends every client's queries: the per-client limits off, the rest as deployed
@@ -293,8 +315,9 @@ def main(argv=None) -> int:
     work = Path(tempfile.mkdtemp(prefix="dsikb-light-"))
     source = Path(args.store)
     names = (["dsikb"] + (["dsikb-inline"] if args.inline else []) + (["dsikb-before"] if args.before else [])
-             + (["dsikb-granian"] if args.granian else []) + ["oxigraph"] + (["floor"] if args.floor else [])
-             + (["floor-granian"] if args.granian else []))
+             + (["dsikb-granian"] if args.granian else [])
+             + (["dsikb-inline-granian"] if args.granian and args.inline else []) + ["oxigraph"] + (["floor"] if args.floor else [])
+             + (["floor-granian", "eval-granian"] if args.granian else []))
     servers: list[Server] = []
     try:
         for name in names:  # each its own copy: two processes never open one RocksDB directory
@@ -304,7 +327,7 @@ def main(argv=None) -> int:
             if state.exists():
                 shutil.copy(state, copy.with_name("store.state.json"))
             code = Path(args.before) if name == "dsikb-before" else ROOT if name.startswith("dsikb") else None
-            extra = {"DSIKB_INLINE_SLOTS": str(args.inline)} if name == "dsikb-inline" else None
+            extra = {"DSIKB_INLINE_SLOTS": str(args.inline)} if name.startswith("dsikb-inline") else None
             servers.append(start(name, copy, code, args.threads, extra))
         for s in servers:
             wait_up(s)
