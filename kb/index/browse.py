@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kb.errors import BadRequest, NotFound
+from kb.store.generational import Budgeted
 from kb.index.browse_model import (AREA, BROWSE_TYPES, COUNTRY, FACETS, MAX_PER_PAGE, N_, ORDERS,  # noqa: F401
                                    ORG_TYPE, OTHER_MENU, PROJECT_COUNTRY, SORT_ALIASES, SORT_KEYS, SORTS,
                                    SORTS_MENU, TECH, Facet, Row, slug_of, sort_menu)
@@ -168,7 +169,11 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
                    if snap is not None else None)
 
 
-FILTERED_KEPT = 256  # filtered lists (bitset, counts, positions) kept per table, most recently used
+FILTERED_KEPT = 256  # filtered lists (bitset, counts, positions) kept per table, most recently used,
+# holding at most this many matching positions in all (kb.store.generational.Budgeted): a position in
+# the sort order is ~36 bytes once computed, so ~70 MiB at most per table whatever the store's size (a
+# count alone let 256 lists of tens of thousands of positions be kept at 1M statements)
+FILTERED_POSITIONS = 2_000_000
 DENSE = 16  # a filtered list with at least 1/DENSE of the table is paged by walking the sort order
 WALK = 5000  # ... as far as this many matches; past them (or when sparse) its positions are kept
 
@@ -196,8 +201,12 @@ def _filtered(tab: Table, facets, filters: dict, sort: tuple, include_hidden: bo
     next request (most recently used first), so a filtered page costs what it shows."""
     key = (tuple(sorted((k, tuple(sorted(set(v)))) for k, v in filters.items())), sort, include_hidden)
     with _memo_lock:
-        kept = tab.memo.setdefault("filtered", {})
-        found = kept.pop(key, None)
+        kept = tab.memo.get("filtered")
+        if kept is None:
+            size = len(tab.iris) // 8 + 1  # the bits as text: a character a position, ~1/8 of a position's cost
+            kept = tab.memo["filtered"] = Budgeted(lambda: FILTERED_KEPT, lambda: FILTERED_POSITIONS,
+                                                   lambda f: f.total + size)
+    found = kept.get(key)
     if found is None:
         by_slug = tab.once(("slugs",), lambda: _slug_bits(tab))
         bits = _visible(tab, include_hidden)
@@ -205,10 +214,7 @@ def _filtered(tab: Table, facets, filters: dict, sort: tuple, include_hidden: bo
             for slug in set(slugs):
                 bits &= by_slug.get(k, {}).get(slug, 0)
         found = _Filtered(bits, bits.bit_count(), _bit_counts(tab, facets, bits))
-    with _memo_lock:
-        while len(kept) >= FILTERED_KEPT:
-            kept.pop(next(iter(kept)), None)
-        kept[key] = found  # last: most recently used
+        kept.put(key, found)
     return found
 
 

@@ -12,7 +12,6 @@ small map on their page.
 from __future__ import annotations
 
 import math
-import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -21,12 +20,16 @@ import pyoxigraph as ox
 from kb.index import browse
 from kb.index.browse_table import positions_of
 from kb.errors import BadRequest
-from kb.store.generational import PerGeneration
+from kb.store.generational import Budgeted, PerGeneration
 from kb.namespaces import STANDARD_PREFIXES
 
 KINDS = ("organisation", "project")
 GEONAMES = "https://sws.geonames.org/"
-MEMO_SIZE = 256  # answers kept per generation (one per kind and set of filters)
+MEMO_SIZE = 256  # answers kept per generation (one per kind and set of filters), at most...
+# ...holding this many features in all (kb.store.generational.Budgeted): ~600 bytes of Python objects
+# each, so ~120 MiB at most whatever the store's size (a count alone let 256 near-whole maps be kept,
+# ~30 MiB each at 1M statements). A larger answer is not kept.
+MEMO_FEATURES = 200_000
 # involvement of an organisation in a project (takesPartIn is derived for every role; the others in
 # case a store lacks the derivation)
 PARTNER_PROPS = ("takesPartIn", "leads", "partnerIn", "funds")
@@ -43,8 +46,8 @@ class Located:
     places: dict[str, tuple[float, float]]  # place IRI -> (lat, long): GeoNames, or its organisations'
     labels: dict[str, str]  # place IRI -> label
     country_places: set[str] | None = None  # places some entity names as its country (when asked)
-    memo: dict = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    memo: Budgeted = field(default_factory=lambda: Budgeted(lambda: MEMO_SIZE, lambda: MEMO_FEATURES,
+                                                             lambda r: len(r.features)))
 
 
 @dataclass(frozen=True)
@@ -185,8 +188,7 @@ def features(kb, kind: str = "organisation", filters: dict[str, list[str]] | Non
     filters = {k: vs for k, vs in filters.items() if vs}
     loc = located(kb)
     key = _key(kind, filters)
-    with loc.lock:
-        hit = loc.memo.get(key)
+    hit = loc.memo.get(key)
     if hit is not None:
         return hit
     # browse validates the filters (400 with a message) and counts the facets as /browse does
@@ -207,10 +209,7 @@ def features(kb, kind: str = "organisation", filters: dict[str, list[str]] | Non
             out.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
                         "properties": props})
     result = MapResult(kind, out, summary.total, sum(how.values()), summary.facets, summary.selected, how)
-    with loc.lock:
-        if len(loc.memo) >= MEMO_SIZE:
-            loc.memo.clear()
-        loc.memo[key] = result
+    loc.memo.put(key, result)
     return result
 
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 import networkx as nx
 import pyoxigraph as ox
 
+from kb.store.generational import Budgeted
+
 SEED = 42
 EXACT_BETWEENNESS = 600  # nodes; above it, betweenness from SAMPLES sampled sources (Brandes: O(sources x links))
 SAMPLES = 300
@@ -443,7 +445,8 @@ def figures(kb, iri: str) -> dict | None:
 
 
 # -- what the /network page draws -------------------------------------------------------------------
-MEMO_SIZE = 64  # filtered views kept per generation
+MEMO_SIZE = 64  # filtered views kept per generation, most recently asked, holding at most this many
+MEMO_ITEMS = 400_000  # nodes and edges in all (kb.store.generational.Budgeted), whatever the network's size
 
 
 def view(kb, filters: dict[str, list[str]] | None = None, *, net: Network | None = None,
@@ -466,9 +469,13 @@ def view(kb, filters: dict[str, list[str]] | None = None, *, net: Network | None
         raise BadRequest(f"unknown facet {', '.join(unknown)}: the network filters by {', '.join(keys)}")
     net = network(kb) if net is None else net
     memo_key = tuple(sorted((k, tuple(v)) for k, v in filters.items()))
-    memo = net.memo.setdefault("views", {})
-    if memo_key in memo:
-        return memo[memo_key] | {"generation": net.generation}  # keep() may have moved it on since
+    memo = net.memo.get("views")
+    if memo is None:
+        memo = net.memo.setdefault("views", Budgeted(lambda: MEMO_SIZE, lambda: MEMO_ITEMS,
+                                                     lambda v: len(v["nodes"]) + len(v["edges"])))
+    kept = memo.get(memo_key)
+    if kept is not None:
+        return kept | {"generation": net.generation}  # keep() may have moved it on since
     tab = table(kb, "organisation", wait=wait)
     # the list's columns, not a Row per organisation (122 MiB kept per generation at 1M statements,
     # bench/rows_bench.py): an organisation's facet values are ids into the table's value IRIs
@@ -506,7 +513,5 @@ def view(kb, filters: dict[str, list[str]] | None = None, *, net: Network | None
               "selected": slug_of(v) in filters.get(f.key, ())} for v, n in counts[f.key].items()),
             key=lambda x: (not x["selected"], -x["count"], x["label"].casefold()))} for f in facets],
     }
-    if len(memo) >= MEMO_SIZE:
-        memo.pop(next(iter(memo)))
-    memo[memo_key] = out
+    memo.put(memo_key, out)
     return out | {}
