@@ -169,7 +169,7 @@ def search_page():
     if result is not None:  # the type menu: the types among the results (and the chosen one)
         menu = {t: result.types.get(t, 0) for t in SEARCH_TYPES if result.types.get(t) or t == type_}
     else:  # no query yet: the types the store has
-        present = {entity[1] for entity in lexicon(kb, wait, fresh_wait).entities.values()}
+        present = lexicon(kb, wait, fresh_wait).present_types()
         menu = {t: None for t in SEARCH_TYPES if t in present or t == type_}
     suggestion_href = query_url(q=result.suggestion, page=None, exact=None) if result and result.suggestion else None
     original_href = query_url(page=None, exact="1") if result and result.corrected else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
+from sys import intern
 
 import pyoxigraph as ox
 
@@ -79,7 +80,7 @@ def _pairs(kb, predicate: str, cls: str | None = None):
         query = "SELECT ?s ?o ?p ?c WHERE { ?s a ?c ; ?p ?o }"
     for row in kb.query(query, prologue=False, substitutions=bind):
         if isinstance(row[0], ox.NamedNode):
-            yield row[0].value, row[1]
+            yield intern(row[0].value), row[1]  # one string an IRI, shared by the maps below
 
 
 def own_points(kb) -> dict[str, tuple[float, float]]:
@@ -127,11 +128,11 @@ def _build(kb, generation: int) -> Located:
     for prop in PARTNER_PROPS:
         for org, project in _pairs(kb, d(prop)):
             if isinstance(project, ox.NamedNode):
-                partners.setdefault(project.value, set()).add(org)
+                partners.setdefault(intern(project.value), set()).add(org)
     countries: dict[str, set[str]] = {}
     for s, o in _pairs(kb, d("country")):
         if isinstance(o, ox.NamedNode):
-            countries.setdefault(s, set()).add(o.value)
+            countries.setdefault(s, set()).add(intern(o.value))
     place_cls = ox.NamedNode(d("Place"))
     place_iris = {q.subject.value for q in kb.quads(
         None, ox.NamedNode(STANDARD_PREFIXES["rdf"] + "type"), place_cls, None) if isinstance(q.subject, ox.NamedNode)}
