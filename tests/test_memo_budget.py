@@ -96,7 +96,7 @@ def test_filtered_lists_keep_at_most_the_position_budget(built_kb, monkeypatch):
                 listing = browse.listing(kb, kind, filters=f, sort=sort, per_page=20)
                 want[kind, str(f), sort] = ([r.iri for r in listing.rows], listing.total, listing.facets)
     assert len(cases) > 10
-    monkeypatch.setattr(browse, "FILTERED_POSITIONS", 300)
+    monkeypatch.setattr(browse, "FILTERED_POSITIONS", 1000)
     for kind in ("organisation", "project"):
         browse.table(kb, kind).memo["filtered"].clear()
     for _ in range(2):
@@ -106,7 +106,7 @@ def test_filtered_lists_keep_at_most_the_position_budget(built_kb, monkeypatch):
             assert ([r.iri for r in listing.rows], listing.total, listing.facets) == expected, (kind, f, sort)
     for kind in ("organisation", "project"):
         kept = browse.table(kb, kind).memo["filtered"]
-        assert 0 < len(kept) and kept.weight <= 300
+        assert 0 < len(kept) and kept.weight <= 1000
 
 
 def test_network_views_keep_at_most_the_item_budget(built_kb, monkeypatch):

@@ -170,9 +170,10 @@ def listing(kb: KB, type_: str, *, filters: dict[str, list[str]] | None = None, 
 
 
 FILTERED_KEPT = 256  # filtered lists (bitset, counts, positions) kept per table, most recently used,
-# holding at most this many matching positions in all (kb.store.generational.Budgeted): a position in
-# the sort order is ~36 bytes once computed, so ~70 MiB at most per table whatever the store's size (a
-# count alone let 256 lists of tens of thousands of positions be kept at 1M statements)
+# holding at most this many matching positions in all (kb.store.generational.Budgeted): 4 bytes each
+# once computed, and a list's bits as text a byte a row of the table (counted as a quarter position),
+# so ~8 MiB at most per table whatever the store's size (a count alone let 256 lists of tens of
+# thousands of positions, then Python ints of ~36 bytes, be kept at 1M statements)
 FILTERED_POSITIONS = 2_000_000
 DENSE = 16  # a filtered list with at least 1/DENSE of the table is paged by walking the sort order
 WALK = 5000  # ... as far as this many matches; past them (or when sparse) its positions are kept
@@ -193,7 +194,7 @@ class _Filtered:
     total: int
     counts: dict[str, dict[str, int]]
     text: str = ""  # the bits as text, to test a position in the walk
-    positions: list | None = None  # every matching position in the sort order, once computed
+    positions: array | None = None  # every matching position in the sort order, once computed (4 bytes each)
 
 
 def _filtered(tab: Table, facets, filters: dict, sort: tuple, include_hidden: bool) -> _Filtered:
@@ -203,7 +204,7 @@ def _filtered(tab: Table, facets, filters: dict, sort: tuple, include_hidden: bo
     with _memo_lock:
         kept = tab.memo.get("filtered")
         if kept is None:
-            size = len(tab.iris) // 8 + 1  # the bits as text: a character a position, ~1/8 of a position's cost
+            size = len(tab.iris) // 4 + 1  # the bits as text: a byte a row, a quarter of a position's 4
             kept = tab.memo["filtered"] = Budgeted(lambda: FILTERED_KEPT, lambda: FILTERED_POSITIONS,
                                                    lambda f: f.total + size)
     found = kept.get(key)
@@ -259,14 +260,14 @@ def _page(tab: Table, found: _Filtered, order, start: int, count: int) -> list[i
         if found.total * DENSE >= len(tab):
             text = found.text or _bits_text(found.bits)
             end = len(text)
-            found.positions = [p for p in order if p < end and text[p] == "1"]
+            found.positions = array("i", (p for p in order if p < end and text[p] == "1"))
         else:  # a small list: its members, by their rank in the order
             rank = tab.once(("rank", id(order)), lambda: _ranks(order, len(tab)))
             text, members, p = _bits_text(found.bits), [], -1
             while (p := text.find("1", p + 1)) >= 0:
                 members.append(p)
-            found.positions = sorted(members, key=rank.__getitem__)
-    return found.positions[start:start + count]
+            found.positions = array("i", sorted(members, key=rank.__getitem__))
+    return found.positions[start:start + count].tolist()
 
 
 def _ranks(order, n: int) -> array:
