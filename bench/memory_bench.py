@@ -6,10 +6,12 @@ store; ``embedded``: the app over its own copy), both trees' servers are started
 ``/readyz`` says the lists and the search index are built, and again after a pages mix (browse pages
 with and without filters, searches, entity pages), the app process's resident memory is read from
 /proc: VmRSS and RssAnon (its own heap, not mapped store files), of the app process alone (the
-embedded store's query workers are separate processes, each mapping the store). Run by hand::
+embedded store's query workers are separate processes, each mapping the store). With ``--walk N``,
+once more after N maps and filtered lists over the facet values and their pairs (each asked once, as
+a crawler following every filter link): what the per-generation memos keep. Run by hand::
 
     git worktree add /tmp/before <commit>
-    .venv/bin/python bench/memory_bench.py /tmp/mem/store-100k /tmp/mem/store-1m --before /tmp/before
+    .venv/bin/python bench/memory_bench.py /tmp/mem/store-100k /tmp/mem/store-1m --before /tmp/before [--walk 300]
 
 Prints a Markdown table: MiB per store, backend, tree and moment.
 """
@@ -17,6 +19,7 @@ Prints a Markdown table: MiB per store, backend, tree and moment.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -96,6 +99,29 @@ def pages_mix(base: str, n: int, seed: int = 7) -> int:
     return errors
 
 
+def walk(base: str, n: int) -> int:
+    """``n`` maps (/map.json) and filtered lists (/browse, two sorts) over the facet values and pairs of
+    them, each asked once, as a crawler following every filter link does; the errors."""
+    paths = []
+    for type_ in ("organisation", "project"):
+        status, body = get(base + f"/browse/{type_}.json")
+        facets = json.loads(body)["facets"] if status == 200 else []
+        values = [(f["key"], v["value"]) for f in facets for v in f["values"]]
+        combos = [[pair] for pair in values] + [[a, b] for a, b in itertools.combinations(values, 2)]
+        for combo in combos:
+            query = "&".join(f"{k}={urllib.parse.quote(v)}" for k, v in combo)
+            paths += [f"/map.json?show={type_}&{query}", f"/browse/{type_}?{query}&sort=-added",
+                      f"/browse/{type_}?{query}"]
+    paths = paths[:n]
+    errors = 0
+    for path in paths:
+        status, _ = get(base + path)
+        if status >= 400 and errors < 3:
+            print(f"  {status} {path}", flush=True)
+        errors += status >= 400
+    return errors
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("stores", nargs="+", help="store directories, smallest first")
@@ -103,6 +129,7 @@ def main() -> int:
     ap.add_argument("--backends", default="remote,embedded")
     ap.add_argument("--requests", type=int, default=400, help="requests of the pages mix")
     ap.add_argument("--most", type=float, default=3600, help="seconds to wait for the warm-up")
+    ap.add_argument("--walk", type=int, default=0, help="then this many maps and filtered lists (walk)")
     args = ap.parse_args()
     trees = {"before": str(Path(args.before).resolve()), "this": str(ROOT)}
     rows = []
@@ -139,7 +166,14 @@ def main() -> int:
                     errors = pages_mix(base, args.requests)
                     rows.append((Path(store).name, backend, name, f"after {args.requests} pages ({errors} errors)",
                                  "", memory(proc.pid)))
-                for row in rows[-2 * len(apps):]:
+                moments = 2
+                if args.walk:
+                    moments = 3
+                    for name, (proc, base) in apps.items():
+                        errors = walk(base, args.walk)
+                        rows.append((Path(store).name, backend, name,
+                                     f"after a walk of {args.walk} maps and lists ({errors} errors)", "", memory(proc.pid)))
+                for row in rows[-moments * len(apps):]:
                     print(row, flush=True)
             finally:
                 for proc, _ in apps.values():
