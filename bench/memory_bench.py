@@ -99,20 +99,28 @@ def pages_mix(base: str, n: int, seed: int = 7) -> int:
     return errors
 
 
-def walk(base: str, n: int) -> int:
-    """``n`` maps (/map.json) and filtered lists (/browse, two sorts) over the facet values and pairs of
-    them, each asked once, as a crawler following every filter link does; the errors."""
+def walk_paths(listing, n: int) -> list[str]:
+    """The first ``n`` paths of a walk: maps (/map.json) and filtered lists (/browse, two sorts) over
+    the facet values and pairs of them, each once; ``listing(path)`` gives a /browse JSON document."""
     paths = []
     for type_ in ("organisation", "project"):
-        status, body = get(base + f"/browse/{type_}.json")
-        facets = json.loads(body)["facets"] if status == 200 else []
+        facets = (listing(f"/browse/{type_}.json") or {}).get("facets", [])
         values = [(f["key"], v["value"]) for f in facets for v in f["values"]]
         combos = [[pair] for pair in values] + [[a, b] for a, b in itertools.combinations(values, 2)]
         for combo in combos:
             query = "&".join(f"{k}={urllib.parse.quote(v)}" for k, v in combo)
             paths += [f"/map.json?show={type_}&{query}", f"/browse/{type_}?{query}&sort=-added",
                       f"/browse/{type_}?{query}"]
-    paths = paths[:n]
+    return paths[:n]
+
+
+def walk(base: str, n: int) -> int:
+    """``n`` paths of :func:`walk_paths`, as a crawler following every filter link does; the errors."""
+    def listing(path: str):
+        status, body = get(base + path)
+        return json.loads(body) if status == 200 else None
+
+    paths = walk_paths(listing, n)
     errors = 0
     for path in paths:
         status, _ = get(base + path)
