@@ -34,6 +34,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -102,12 +103,18 @@ class Server:
         self.name, self.port, self.path, self.process = name, port, path, process
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """SIGTERM to the server's whole process group (granian's workers, dsikb's query workers:
+        terminating the parent alone once left a granian worker running), SIGKILL after 15 s."""
+        for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, None)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
 
 
 def request(server: Server, query: str, timeout: float = 60) -> int:
@@ -169,7 +176,7 @@ def wait_up(server: Server, seconds: float = 120) -> None:
 
 def start(name: str, store: Path, code: Path | None, threads: int, extra: dict | None = None) -> Server:
     port = free_port()
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "start_new_session": True}
     if name == "oxigraph":
         proc = subprocess.Popen([str(BIN / "oxigraph"), "serve-read-only", "--location", str(store),
                                  "--bind", f"127.0.0.1:{port}"], **quiet)
@@ -186,7 +193,8 @@ def start(name: str, store: Path, code: Path | None, threads: int, extra: dict |
         env.update(PYTHONPATH=f"{folder}{os.pathsep}{code or ROOT}", DSIKB_STORE=str(store), DSIKB_RATE_LIMIT="0",
                    DSIKB_CLIENT_QUERIES="0", DSIKB_ACCESS_LOG="off", **(extra or {}))
         proc = subprocess.Popen([str(BIN / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port",
-                                 str(port), "--workers", GRANIAN_WORKERS, "--blocking-threads", str(8 // int(GRANIAN_WORKERS)), "--no-ws", "granian_app:app"],
+                                 str(port), "--workers", GRANIAN_WORKERS, "--blocking-threads",
+                                 str(8 // int(GRANIAN_WORKERS)), "--no-ws", "granian_app:app"],
                                 cwd=str(folder), env=env, **quiet)
         return Server(name, port, "/sparql", proc)
     # one address sends every client's queries: the per-client limits off, the rest as deployed
