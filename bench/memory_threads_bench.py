@@ -69,7 +69,7 @@ def child(threads: int, n: int) -> None:
     after = anon()
     gc.collect()
     libc.malloc_trim(0)
-    memo = mapdata.located(kb).memo
+    memo = mapdata.spots(kb).memo
     print(json.dumps({"before": before, "after": after, "trimmed": anon(), "errors": len(errors),
                       "paths": len(paths), "map_features": memo.weight, "map_answers": len(memo)}), flush=True)
 

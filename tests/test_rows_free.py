@@ -6,6 +6,7 @@ against SPARQL over the store too, and the value-to-positions index against a pl
 
 from __future__ import annotations
 
+import pyoxigraph as ox
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -56,8 +57,40 @@ def rows_at_place(by_place: dict, place: str, include_hidden: bool):
     return page_says_country, {"organisation": _row_view(orgs), "project": _row_view(projects)}
 
 
+def by_iri(kb) -> tuple[dict, dict, dict]:
+    """The map's placement as the map kept it before its columns, by IRI (the reference): own
+    points, a project's partners (any role), an entity's countries."""
+    d = kb.names.dsi
+    partners: dict[str, set[str]] = {}
+    countries: dict[str, set[str]] = {}
+    for prop in mapdata.PARTNER_PROPS:
+        for org, project in mapdata._pairs(kb, d(prop)):
+            if isinstance(project, ox.NamedNode):
+                partners.setdefault(project.value, set()).add(org)
+    for s, o in mapdata._pairs(kb, d("country")):
+        if isinstance(o, ox.NamedNode):
+            countries.setdefault(s, set()).add(o.value)
+    return mapdata.own_points(kb), partners, countries
+
+
+def spots_by_iri(reference, loc, iri: str, kind: str, orgs: dict[str, str] | None) -> list[tuple]:
+    """(lat, long, how, at) of one entity from the by-IRI reference: own, else partners', else countries'."""
+    points, partners, countries = reference
+    own = points.get(iri)
+    if own is not None:
+        return [(own.real, own.imag, "own", None)]
+    if kind != "project":
+        return []
+    found = [(points[o].real, points[o].imag, "partner", orgs[o]) for o in sorted(partners.get(iri, ()))
+             if o in orgs and o in points]
+    if found:
+        return found
+    return [(*loc.places[c], "country", loc.labels.get(c, c.rsplit("/", 1)[-1]))
+            for c in sorted(countries.get(iri, ())) if c in loc.places]
+
+
 def rows_map(kb, kind: str, filters: dict) -> tuple[list[dict], dict]:
-    loc = mapdata.located(kb)
+    loc, reference = mapdata.located(kb), by_iri(kb)
     summary = browse.listing(kb, kind, filters=filters, per_page=1)
     rows = [r for r in browse.table(kb, kind).rows if not r.hidden]
     for key, slugs in summary.selected.items():
@@ -65,7 +98,7 @@ def rows_map(kb, kind: str, filters: dict) -> tuple[list[dict], dict]:
     orgs = {r.iri: r.label for r in browse.table(kb, "organisation").rows if not r.hidden}
     out, how = [], {"own": 0, "partner": 0, "country": 0}
     for row in rows:
-        spots = mapdata._spots(loc, row.iri, kind, orgs if kind == "project" else None)
+        spots = spots_by_iri(reference, loc, row.iri, kind, orgs if kind == "project" else None)
         if spots:
             how[spots[0][2]] += 1
         for lat, lon, placed, at in spots:
@@ -127,7 +160,7 @@ def test_place_lists_map_and_search_places_are_what_the_rows_gave(kb, monkeypatc
     for tab in browse.tables(kb).values():  # from the columns only: no Row made before, none kept
         tab._rows = None
         tab._recent.clear()
-    mapdata.located(kb).memo.clear()
+    mapdata.spots(kb).memo.clear()
     monkeypatch.setattr(Table, "rows", property(_refuse))
     for (place, hidden), (country, lists) in want_places.items():
         found = browse.at_place(kb, place, include_hidden=hidden)
@@ -177,7 +210,7 @@ def test_pages_map_and_search_answer_without_making_every_row(app, built_kb, mon
     for tab in browse.tables(built_kb).values():
         tab._rows = None
         tab._recent.clear()
-    mapdata.located(built_kb).memo.clear()
+    mapdata.spots(built_kb).memo.clear()
     search._places._cache.clear()
     monkeypatch.setattr(Table, "rows", property(_refuse))
     page = client.get("/page/place/netherlands")

