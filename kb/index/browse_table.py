@@ -152,6 +152,18 @@ class Table:
     def __len__(self) -> int:
         return len(self.iris)
 
+    def __getstate__(self) -> dict:
+        """The columns, for a table built in another process (kb/store/child.py): not the store,
+        the locks, nor what was computed from the columns since."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("kb", "memo_lock", "_rows_lock")}
+        state.update(memo={}, _rows=None, _recent={})
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.kb = None  # the receiving process gives its own store (kb.index.browse)
+        self.memo_lock, self._rows_lock = threading.Lock(), threading.Lock()
+
     def is_hidden(self, pos: int) -> bool:
         return bool(self.hidden >> pos & 1) if self.hidden else False
 

@@ -21,7 +21,9 @@ import contextlib
 import itertools
 import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import threading
 import weakref
 from array import array
@@ -37,7 +39,7 @@ from kb.index import browse
 from kb.index.browse import table
 from kb.index.refresh import Building, Refresher, give_back_memory
 from kb.namespaces import LEGACY_ID, STANDARD_PREFIXES
-from kb.store import KB
+from kb.store import KB, child
 
 SEARCH_TYPES = {"organisation": "Organisation", "project": "Project", "activity": "Activity",
                 "event": "Event", "person": "Person", "place": "Place"}
@@ -212,16 +214,30 @@ def _file_lock(path: Path):
 
 
 def _build(kb: KB, stamp: str):
-    """The index for ``stamp``: an in-memory connection (no file), else the file, rebuilt into a
-    temporary file swapped in atomically, under a lock file shared by the app's processes."""
+    """The index for ``stamp``: a connection of this process's own when the store has no folder to
+    keep it beside (a remote store: built by a child process into a private file, opened, then
+    unlinked; an in-memory store: in memory), else the file, rebuilt into a temporary file swapped in
+    atomically, under a lock file shared by the app's processes."""
     path = index_path(kb)
+    if path is None and child.possible(kb):
+        # the index of a remote store is this process's (built per process, never stale: another
+        # store may answer at the same address later), but not in its memory: an in-memory index
+        # of 1M statements kept ~40-60 MiB in the process; the file's pages are the kernel's cache
+        folder = Path(tempfile.mkdtemp(prefix="dsikb-search-"))
+        try:
+            built = child.run(kb, rebuild, folder / "index.sqlite", stamp, name="dsikb-search-index")
+            return sqlite3.connect(f"file:{built}?mode=ro", uri=True, check_same_thread=False)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)  # the open connection keeps the file until it closes
     if path is None:
         conn = sqlite3.connect(":memory:", check_same_thread=False)
         _fill(conn, kb, stamp)
         return conn
     with _file_lock(path):
         if _stored_generation(path) != stamp:  # else another process built it while this one waited
-            rebuild(kb, path, stamp)
+            # in a child process over the same store: this one keeps none of the build's scratch
+            # (kb/store/child.py; at 1M statements ~40 MiB when built here)
+            child.run(kb, rebuild, path, stamp, name="dsikb-search-index")
     return path
 
 
@@ -237,7 +253,7 @@ class Index:
     stamp: str
     current: bool
     refreshing: bool
-    shared: bool  # the in-memory index's one connection: not to be closed
+    shared: bool  # the process's own index's one connection (in memory, or a private file): not to be closed
 
     @property
     def info(self) -> dict:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import threading
 import time
 import traceback
@@ -42,10 +41,10 @@ import pyoxigraph as ox
 
 from kb.errors import KBError
 from kb.publish import network
+from kb.store import child
+from kb.store.child import Crashed
 
 log = logging.getLogger("dsikb.network")
-NICE = 10  # the child yields the CPU to the pages and queries (two cores)
-OPEN_ATTEMPTS = 5
 
 
 class Computing(KBError):
@@ -53,10 +52,6 @@ class Computing(KBError):
     failed): come back in a while."""
 
     status = 503
-
-
-class Crashed(Exception):
-    """The child process ended without an answer (killed, out of memory)."""
 
 
 class _StoreMoved(Exception):
@@ -208,15 +203,10 @@ def _run(kb, job: _Job) -> None:
             _cond.notify_all()
 
 
-def _in_child(kb) -> bool:
-    """Whether a child process can open this store: on disk, or remote; not an in-memory one."""
-    return not kb.in_process or getattr(kb, "path", None) is not None
-
-
 def _compute(kb, generation: int, job: _Job):
-    if not _in_child(kb):
+    if not child.possible(kb):
         return figures(kb, generation)
-    settings = kb.settings if not kb.in_process else kb.settings.replace(store=str(kb.path))
+    settings = child.settings_for(kb)
     ctx = multiprocessing.get_context("spawn")
     conn, child_conn = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(child_conn, settings, generation), daemon=True,
@@ -243,37 +233,18 @@ def _compute(kb, generation: int, job: _Job):
 
 def _child(conn, settings, generation: int) -> None:
     """Body of the child process: open the store read-only, compute, send (network, changes)."""
+    child.settle()
     try:
-        os.nice(NICE)
-    except OSError:
-        pass
-    from kb.sparql.pool import _exit_with_parent
-
-    _exit_with_parent()
-    try:
-        kb = _open(settings)
+        kb = child.open_read_only(settings)
         net, changes = figures(kb, generation)
         conn.send(("done", net, changes))
     except (OSError, RuntimeError) as exc:
-        moved = any(sign in str(exc) for sign in ("No such file", "Corruption"))
+        moved = any(sign in str(exc) for sign in child.MOVED_SIGNS)
         conn.send(("moved" if moved else "error", traceback.format_exc()))
     except BaseException:
         conn.send(("error", traceback.format_exc()))
     finally:
         conn.close()
-
-
-def _open(settings):
-    from kb.store import KB
-
-    for attempt in range(OPEN_ATTEMPTS):
-        try:
-            return KB.open(settings, read_only=True)
-        except (OSError, RuntimeError):
-            # the writer compacted the files this read-only open was reading (as the SPARQL workers see)
-            if attempt == OPEN_ATTEMPTS - 1:
-                raise
-            time.sleep(0.1 * (attempt + 1))
 
 
 def figures(kb, generation: int):
