@@ -125,3 +125,21 @@ def test_network_views_keep_at_most_the_item_budget(built_kb, monkeypatch):
         assert {k: v for k, v in got.items() if k != "generation"} == \
             {k: v for k, v in expected.items() if k != "generation"}, filters
         assert net.memo["views"].weight <= whole // 2
+
+
+def test_an_older_generations_tables_and_map_are_freed_after_a_write(kb_copy):
+    """The map's columns live with the browse tables they were built from: once a write made newer
+    ones, nothing keeps the older ones (a dict keyed by the table did: the Spots refer to it)."""
+    import gc
+    import weakref
+
+    kb = kb_copy
+    assert mapdata.features(kb, "organisation").size > 50
+    old_table = weakref.ref(browse.tables(kb)["organisation"])
+    old_spots = weakref.ref(mapdata.spots(kb))
+    kb.update(f"INSERT DATA {{ GRAPH <{kb.graphs.curated}> {{ <https://w3id.org/dsi/id/organisation/freed> "
+              f"a <{kb.names.dsi('Organisation')}> }} }}")  # the test's own constants: a new generation
+    newer = mapdata.features(kb, "organisation")
+    assert "https://w3id.org/dsi/id/organisation/freed" in browse.tables(kb)["organisation"].iris and newer.size > 50
+    gc.collect()
+    assert old_table() is None and old_spots() is None

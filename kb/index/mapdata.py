@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import threading
-import weakref
 from array import array
 from bisect import bisect_left
 from dataclasses import dataclass, field
@@ -245,8 +244,8 @@ def _build(kb, generation: int) -> Located:
 
 
 located = PerGeneration(_build)
-_spots: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # organisation Table -> its Spots
 _spots_lock = threading.Lock()
+SPOTS_KEY = "map-spots"  # where an organisation Table keeps the Spots of its generation (Table.memo)
 
 
 def _build_spots(kb, tabs: dict) -> Spots:
@@ -279,13 +278,13 @@ def spots(kb) -> Spots:
     """The map's columns for the store's current browse tables (built once per tables, on first use;
     waits for the tables as :func:`kb.index.browse.tables` does)."""
     tabs = browse.tables(kb)
-    key = tabs["organisation"]
-    found = _spots.get(key)
+    memo = tabs["organisation"].memo  # goes with the tables (a dict keyed by the table would keep
+    found = memo.get(SPOTS_KEY)       # them alive: the Spots refer to them)
     if found is None:
         with _spots_lock:
-            found = _spots.get(key)
+            found = memo.get(SPOTS_KEY)
             if found is None:
-                found = _spots[key] = _build_spots(kb, tabs)
+                found = memo[SPOTS_KEY] = _build_spots(kb, tabs)
                 give_back_memory()  # the build's scratch (every IRI's point and position), freed above
     return found
 
