@@ -11,7 +11,7 @@ import pyoxigraph as ox
 import pytest
 
 from kb.errors import BadRequest
-from kb.index import search
+from kb.index import browse, search
 from kb.store import KB, child
 from tests.conftest import settings_for
 
@@ -70,7 +70,22 @@ def test_an_in_memory_store_does_the_work_here():
     assert pid == os.getpid() and labels == []
 
 
+def test_builds_over_a_small_store_stay_here_over_a_large_one_go_to_a_child(kb_copy, monkeypatch):
+    assert child.worth_it(kb_copy) is False  # the real data: fewer than IN_PLACE_BELOW typed resources
+    monkeypatch.setattr(child, "IN_PLACE_BELOW", 1_000)
+    assert child.worth_it(kb_copy) is True
+    monkeypatch.setattr(child, "IN_PLACE_BELOW", 50_000)
+
+    def no_child(*args, **kwargs):
+        raise AssertionError("a small store's build started a child process")
+
+    monkeypatch.setattr(child, "run", no_child)
+    assert search.find(kb_copy, "fairphone", wait=600, fresh_wait=600).hits
+    assert browse.tables(kb_copy)["organisation"].kb is kb_copy
+
+
 def test_the_search_index_built_in_a_child_finds_a_write_just_made(kb_copy, monkeypatch):
+    monkeypatch.setattr(child, "IN_PLACE_BELOW", 1)  # as for a large store
     built_here = []
     monkeypatch.setattr(search, "_fill", lambda *a: built_here.append(a))  # only a child may build it
     iri = "https://w3id.org/dsi/id/organisation/zyxwv-collective"
@@ -78,6 +93,10 @@ def test_the_search_index_built_in_a_child_finds_a_write_just_made(kb_copy, monk
                    f'<{LABEL}> "Zyxwv Collective" }} }}')  # the test's own constants, no request value
     found = search.find(kb_copy, "zyxwv", wait=600, fresh_wait=600)
     assert [h.iri for h in found.hits] == [iri] and not built_here
+    tab = browse.tables(kb_copy)["organisation"]  # built in a child too, given this process's store
+    assert tab.kb is kb_copy and iri in tab.iris
+    row, = tab.rows_at([tab.iris.index(iri)])
+    assert (row.iri, row.label) == (iri, "Zyxwv Collective")
     path = search.index_path(kb_copy)
     if path is not None:  # an on-disk store: the file beside it, for every app process
         assert path.exists()

@@ -63,12 +63,15 @@ RETRY = 5  # seconds, for a bounded wait for the current tables that ran out
 
 
 def _build(kb: KB, generation: int) -> dict[str, Table]:
-    # in a child process over the same store, which sends the columns back: this process keeps the
+    # over a large store, in a child process, which sends the columns back: this process keeps the
     # tables and none of the build's scratch (kb/store/child.py; at 1M statements the build left
-    # ~75 MiB held for ~37 MiB of tables)
-    built = child.run(kb, build_all, name="dsikb-browse-tables")
-    for tab in built.values():
-        tab.kb = kb
+    # ~73 MiB held for ~37 MiB of tables)
+    if not child.worth_it(kb):
+        built = build_all(kb)
+    else:
+        built = child.run(kb, build_all, name="dsikb-browse-tables")
+        for tab in built.values():
+            tab.kb = kb
     _cache[kb] = (generation, built)
     return built
 

@@ -215,11 +215,12 @@ def _file_lock(path: Path):
 
 def _build(kb: KB, stamp: str):
     """The index for ``stamp``: a connection of this process's own when the store has no folder to
-    keep it beside (a remote store: built by a child process into a private file, opened, then
-    unlinked; an in-memory store: in memory), else the file, rebuilt into a temporary file swapped in
-    atomically, under a lock file shared by the app's processes."""
+    keep it beside (a large remote store: built by a child process into a private file, opened, then
+    unlinked; else in memory), else the file, rebuilt into a temporary file swapped in atomically
+    (by a child process for a large store), under a lock file shared by the app's processes."""
     path = index_path(kb)
-    if path is None and child.possible(kb):
+    in_child = child.worth_it(kb)
+    if path is None and in_child:
         # the index of a remote store is this process's (built per process, never stale: another
         # store may answer at the same address later), but not in its memory: an in-memory index
         # of 1M statements kept ~40-60 MiB in the process; the file's pages are the kernel's cache
@@ -235,9 +236,10 @@ def _build(kb: KB, stamp: str):
         return conn
     with _file_lock(path):
         if _stored_generation(path) != stamp:  # else another process built it while this one waited
-            # in a child process over the same store: this one keeps none of the build's scratch
-            # (kb/store/child.py; at 1M statements ~40 MiB when built here)
-            child.run(kb, rebuild, path, stamp, name="dsikb-search-index")
+            if in_child:  # a large store: this process keeps none of the build's scratch (kb/store/child.py)
+                child.run(kb, rebuild, path, stamp, name="dsikb-search-index")
+            else:
+                rebuild(kb, path, stamp)
     return path
 
 
