@@ -39,7 +39,7 @@ from tests.test_rows_free import by_iri, spots_by_iri  # noqa: E402  (the map by
 
 FEATURES = ("map organisations", "map projects", "place page (largest)", "place page (smallest)", "search places",
             "network views")
-INDEX_KEYS = ("place-texts", ("by-related",), ("hidden-positions",), ("position-of",))  # and ("by-value", prop)
+INDEX_KEYS = ("place-texts", ("by-related",), ("hidden-positions",))  # and ("by-value", prop), ("network-positions", g)
 LIST_CAP = 500  # as endpoint/pages.py
 
 
@@ -144,7 +144,7 @@ def _cold(kb, net=None) -> None:
         tab._rows = None
         tab._recent.clear()
         for key in list(tab.memo):
-            if key in INDEX_KEYS or (isinstance(key, tuple) and key[0] == "by-value"):
+            if key in INDEX_KEYS or (isinstance(key, tuple) and key[0] in ("by-value", "network-positions")):
                 del tab.memo[key]
     mapdata.spots(kb).memo.clear()
     if net is not None:

@@ -211,7 +211,6 @@ def test_pages_map_and_search_answer_without_making_every_row(app, built_kb, mon
         tab._rows = None
         tab._recent.clear()
     mapdata.spots(built_kb).memo.clear()
-    search._places._cache.clear()
     monkeypatch.setattr(Table, "rows", property(_refuse))
     page = client.get("/page/place/netherlands")
     assert page.status_code == 200 and "Organisations in Netherlands" in page.text and "Fairphone" in page.text

@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import threading
 from array import array
+from collections.abc import Sequence
 from sys import intern
 
 import pyoxigraph as ox
 
 from kb.index.browse_model import BROWSE_TYPES, FACETS, Row, pick, place_text, slug_of
+from kb.index.columns import Ints, Strings, Writer
 from kb.namespaces import STANDARD_PREFIXES
 from kb.terms import sparql_term
 
@@ -40,28 +42,48 @@ RELATED_TYPE = {"organisation": "organisation", "project": "project"}  # types w
 class Multi:
     """Ids per position, compact (CSR): position i's ids are ``ids[offsets[i]:offsets[i + 1]]``."""
 
-    __slots__ = ("offsets", "ids")
+    __slots__ = ("offsets", "ids", "_offsets", "_ids")
 
     def __init__(self, n: int, pairs):
         pairs = sorted(set(pairs))
-        self.ids = array("i", [v for _, v in pairs])
         counts = [0] * (n + 1)
         for p, _ in pairs:
             counts[p + 1] += 1
         for i in range(n):
             counts[i + 1] += counts[i]
-        self.offsets = array("i", counts)
+        self._hold(array("i", [v for _, v in pairs]), array("i", counts))
+
+    def _hold(self, ids, offsets) -> None:
+        """``ids`` and ``offsets``: arrays, or :class:`~kb.index.columns.Ints` in a mapped file
+        (read through their raw views: no Python call an access)."""
+        self.ids, self.offsets = ids, offsets
+        self._ids = ids.view if isinstance(ids, Ints) else ids
+        self._offsets = offsets.view if isinstance(offsets, Ints) else offsets
+
+    def mapped(self, writer: Writer) -> "Multi":
+        """This Multi with its arrays moved into ``writer``'s file (read once it is finished)."""
+        made = Multi.__new__(Multi)
+        made.ids, made.offsets = writer.ints(self._ids), writer.ints(self._offsets)
+        writer.then(lambda: made._hold(made.ids, made.offsets))
+        return made
+
+    def __getstate__(self):
+        return self.ids, self.offsets
+
+    def __setstate__(self, state) -> None:
+        self._hold(*state)
 
     def get(self, pos: int):
-        return self.ids[self.offsets[pos]:self.offsets[pos + 1]]
+        offsets = self._offsets
+        return self._ids[offsets[pos]:offsets[pos + 1]]
 
     def has(self, pos: int) -> bool:
-        return self.offsets[pos + 1] > self.offsets[pos]
+        return self._offsets[pos + 1] > self._offsets[pos]
 
     def transposed(self, n_ids: int) -> "Multi":
         """The positions per id (``get(id)``: the positions holding ``id``, ascending): a counting
         sort, no tuple per pair."""
-        ids, offsets = self.ids, self.offsets
+        ids, offsets = self._ids, self._offsets
         counts = [0] * (n_ids + 1)
         for v in ids:
             counts[v + 1] += 1
@@ -75,7 +97,7 @@ class Multi:
                 out[fill[v]] = p
                 fill[v] += 1
         made = Multi.__new__(Multi)
-        made.ids, made.offsets = out, array("i", counts)
+        made._hold(out, array("i", counts))
         return made
 
 
@@ -104,8 +126,8 @@ class Shared:
         self.value_id: dict[str, int] = {}
         self.value_labels: dict[str, str] = {}  # value IRI -> label (English or untagged first)
         self.labels_in: dict[str, dict[str, str]] = {}  # language -> value IRI -> label
-        self.others: list[str] = []  # related IRIs by id
-        self.other_id: dict[str, int] = {}
+        self.others: Sequence[str] = []  # related IRIs by id (a Strings column once built)
+        self.other_id: dict[str, int] | None = {}  # while building only
 
     def vid(self, iri: str) -> int:
         found = self.value_id.get(iri)
@@ -121,6 +143,12 @@ class Shared:
             self.others.append(iri)
         return found
 
+    def other_at(self, iri: str) -> int | None:
+        """The id of a related IRI, else None."""
+        if self.other_id is not None:
+            return self.other_id.get(iri)
+        return self.others.index_of(iri)
+
 
 class Table:
     """One type's list (see the module docstring). Positions are in name order."""
@@ -131,10 +159,11 @@ class Table:
         self.shared = shared
         self.value_labels = shared.value_labels
         self.labels_in = shared.labels_in
-        self.iris: list[str] = []
-        self.labels: list[str] = []
-        self.starts: list[str] = []
-        self.added: list[str] = []
+        # in name order; Strings columns (kb/index/columns.py) once built: in a mapped file
+        self.iris: Sequence[str] = []
+        self.labels: Sequence[str] = []
+        self.starts: Sequence[str] = []
+        self.added: Sequence[str] = []
         self.counts = array("i")
         self.hidden = 0  # bitset of hidden positions
         self.all = 0  # bitset of every position
@@ -231,13 +260,22 @@ class Table:
         if self.related is None:
             return []
         index = self.once(("by-related",), lambda: self.related.transposed(len(self.shared.others)))
-        other_id = self.shared.other_id
         found: set[int] = set()
         for iri in iris:
-            oid = other_id.get(iri)
+            oid = self.shared.other_at(iri)
             if oid is not None and oid < len(index.offsets) - 1:
                 found.update(index.get(oid))
         return sorted(found)
+
+    def position_of(self, iri: str) -> int | None:
+        """The position of an entity of this table, else None (by bisection over the IRI column:
+        no dict of every IRI)."""
+        if isinstance(self.iris, Strings):
+            return self.iris.index_of(iri)
+        try:
+            return self.iris.index(iri)
+        except ValueError:
+            return None
 
     def row(self, pos: int, description: str = "") -> Row:
         """The Row of one position (its description given: see :meth:`rows_at`)."""
@@ -408,7 +446,8 @@ def build_all(kb) -> dict[str, Table]:
                   for type_, prop in KIND_PROP.items()}
     del stated, takes_part
     _label_values(kb, sh)
-    # split by type, in name order
+    # split by type, in name order; the strings go to one mapped file (kb/index/columns.py)
+    columns = Writer()
     tables = {}
     by_type: dict[str, list[int]] = {t: [] for t in BROWSE_TYPES}
     for slot, type_ in enumerate(slot_type):
@@ -421,11 +460,13 @@ def build_all(kb) -> dict[str, Table]:
         for pos, (_, s) in enumerate(named):
             position[s] = pos
         n = len(named)
-        tab.iris = [slot_iri[s] for _, s in named]
-        tab.labels = [label for label, _ in named]
-        tab.starts = [dates["startDate"][s] for _, s in named]
-        tab.added = [dates["created"][s] for _, s in named]
-        tab.hidden = bitset((pos for pos, iri in enumerate(tab.iris) if iri in all_hidden), n)
+        iris = [slot_iri[s] for _, s in named]
+        tab.iris = columns.strings(iris, lookup=True)
+        tab.labels = columns.strings([label for label, _ in named])
+        tab.starts = columns.strings([dates["startDate"][s] for _, s in named])
+        tab.added = columns.strings([dates["created"][s] for _, s in named])
+        tab.hidden = bitset((pos for pos, iri in enumerate(iris) if iri in all_hidden), n)
+        del iris
         tab.all = (1 << n) - 1
         mine = set(members)
 
@@ -448,6 +489,14 @@ def build_all(kb) -> dict[str, Table]:
         else:
             tab.counts = array("i", bytes(4 * n))
         tables[type_] = tab
+    sh.others, sh.other_id = columns.strings(sh.others, lookup=True), None
+    for tab in tables.values():  # the ids and offsets too: nothing per entity stays in the heap
+        tab.facet_values = {k: m.mapped(columns) for k, m in tab.facet_values.items()}
+        tab.located = {k: m.mapped(columns) for k, m in tab.located.items()}
+        tab.kinds = tab.kinds.mapped(columns) if tab.kinds is not None else None
+        tab.related = tab.related.mapped(columns) if tab.related is not None else None
+        tab.counts = columns.ints(tab.counts)
+    columns.finish()
     return tables
 
 

@@ -490,49 +490,45 @@ def suggest(text: str, lex: Lexicon) -> str | None:
     return " ".join(out) if changed else None
 
 
+class _PlaceMap:
+    """The place ("City, Country") of an organisation or project (a project's, when an IRI is
+    both), read from the browse tables' columns when asked: no Row, and no dict of every IRI."""
+
+    def __init__(self, generation: int, tabs: dict | None):
+        self.generation, self.tabs = generation, tabs or {}
+
+    def get(self, iri: str, default: str = "") -> str:
+        for t in ("project", "organisation"):
+            tab = self.tabs.get(t)
+            pos = tab.position_of(iri) if tab is not None else None
+            if pos is not None:
+                text = tab.place_at(pos)
+                if text:
+                    return text
+        return default
+
+
+def _places(kb: KB, wait: float | None = None, fresh_wait: float | None = None) -> _PlaceMap:
+    """The places of the browse tables at hand (they may be the previous generation's while the
+    new ones are built; none when there are no tables in time)."""
+    try:
+        snap = browse.snapshot(kb, wait, fresh_wait)
+    except Building:
+        return _PlaceMap(-1, None)
+    return _PlaceMap(snap.key, snap.value)
+
+
 def _place_of(kb: KB, tabs: dict | None = None) -> dict[str, str]:
-    """IRI -> "City, Country" of every organisation and project with a place (a project's, when an
-    IRI is both), from the browse tables' columns: no Row is made."""
+    """IRI -> place of every organisation and project with one, as searches read them (for tests
+    and benchmarks)."""
+    places = _PlaceMap(0, tabs if tabs is not None else {t: table(kb, t) for t in ("organisation", "project")})
     out = {}
-    for t in ("organisation", "project"):
-        tab = tabs[t] if tabs is not None else table(kb, t)
-        for pos, iri in enumerate(tab.iris):
-            text = tab.place_at(pos)
+    for tab in places.tabs.values():
+        for iri in tab.iris:
+            text = places.get(iri)
             if text:
                 out[iri] = text
     return out
-
-
-@dataclass
-class _PlaceMap:
-    generation: int
-    by_iri: dict[str, str]
-
-
-class _Places:
-    """Per browse-tables generation: the place of each organisation and project (the tables may be
-    the previous generation's while the new ones are built; none when there are no tables in time)."""
-
-    def __init__(self):
-        self._cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
-
-    def __call__(self, kb: KB, wait: float | None = None, fresh_wait: float | None = None) -> _PlaceMap:
-        try:
-            snap = browse.snapshot(kb, wait, fresh_wait)
-        except Building:
-            return _PlaceMap(-1, {})
-        cached = self._cache.get(kb)
-        if cached is not None and cached.generation == snap.key:
-            return cached
-        with self._lock:
-            cached = self._cache.get(kb)
-            if cached is None or cached.generation != snap.key:
-                cached = self._cache[kb] = _PlaceMap(snap.key, _place_of(kb, snap.value))
-        return cached
-
-
-_places = _Places()
 
 
 def find(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offset: int = 0,
@@ -559,7 +555,7 @@ def find(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offset:
     index = open_index(kb, wait, fresh_wait)
     try:
         lex = lexicon_of(kb, index)
-        places = _places(kb, wait, fresh_wait).by_iri
+        places = _places(kb, wait, fresh_wait)
         result = _find(index.conn, lex, places, text, type, limit, offset, include_hidden)
         if correct:
             result.suggestion = suggest(text, lex)
@@ -574,7 +570,7 @@ def find(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offset:
     return result
 
 
-def _find(conn: sqlite3.Connection, lex: Lexicon, places: dict[str, str], text: str, type_: str | None,
+def _find(conn: sqlite3.Connection, lex: Lexicon, places: _PlaceMap, text: str, type_: str | None,
           limit: int, offset: int, include_hidden: bool) -> Result:
     letters = squash(text)
     if not letters:

@@ -479,7 +479,6 @@ def view(kb, filters: dict[str, list[str]] | None = None, *, net: Network | None
     tab = table(kb, "organisation", wait=wait)
     # the list's columns, not a Row per organisation (122 MiB kept per generation at 1M statements,
     # bench/rows_bench.py): an organisation's facet values are ids into the table's value IRIs
-    position = tab.once(("position-of",), lambda: {iri: p for p, iri in enumerate(tab.iris)})
     value_iris = tab.shared.values
     columns = {k: tab.facet_values.get(k) for k in keys}
 
@@ -487,6 +486,9 @@ def view(kb, filters: dict[str, list[str]] | None = None, *, net: Network | None
         multi = columns[key]
         return [value_iris[v] for v in multi.get(pos)] if multi is not None else []
 
+    # the network's organisations' positions (keys: the network's own strings), once per network and table
+    position = tab.once(("network-positions", net.generation), lambda: {
+        iri: p for iri in net.graph if (p := tab.position_of(iri)) is not None})
     shown = [iri for iri in net.graph if iri in position
              and all(set(vs) <= {slug_of(v) for v in values(position[iri], k)} for k, vs in filters.items())]
     index = {iri: i for i, iri in enumerate(shown)}
