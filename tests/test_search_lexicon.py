@@ -1,5 +1,6 @@
-"""The search lexicon is compact: a type, a hidden flag and a name rank per indexed entity, not every
-entity's IRI and label in a dict (kb/index/search.py, Lexicon); what searches answer is unchanged."""
+"""The search lexicon is compact: a type and a hidden flag per indexed entity, not every entity's IRI
+and label in a dict, and rowids in name order instead of a rank (kb/index/search.py, Lexicon); what
+searches answer is unchanged."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import pytest
 
 @pytest.mark.parametrize("text", ["data", "open", "lab", "digital social", "fab"])
 def test_search_ranks_ties_by_name_then_iri_from_the_index(built_kb, text):
-    """The lexicon keeps a rank per entity instead of every entity's IRI and label (41 MiB at 1M
-    statements): hits with equal scores still come by name (casefolded), then IRI, as the index says,
-    and what a hit shows is the index's row."""
+    """The lexicon keeps no entity's IRI or label (41 MiB at 1M statements): hits with equal scores
+    still come by name (casefolded), then IRI, as the index says, and what a hit shows is the index's
+    row."""
     from kb.index import search
 
     kb = built_kb

@@ -26,7 +26,6 @@ import sqlite3
 import tempfile
 import threading
 import weakref
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from rapidfuzz import fuzz, process
 from kb.errors import BadRequest
 from kb.index import browse
 from kb.index.browse import table
-from kb.index.refresh import Building, Refresher, give_back_memory
+from kb.index.refresh import Building, Refresher
 from kb.namespaces import LEGACY_ID, STANDARD_PREFIXES
 from kb.store import KB, child
 
@@ -118,7 +117,7 @@ def _rows(kb: KB):
         yield node.value, slug, label, " | ".join(others), " ".join(descs), int(node in hidden)
 
 
-SCHEMA = "2"  # of the index file: a new one rebuilds old files
+SCHEMA = "3"  # of the index file: a new one rebuilds old files (3: rowids in name order)
 TRIGRAM = sqlite3.sqlite_version_info >= (3, 34, 0)  # FTS5's trigram tokenizer; without it, no name-inside-name hits
 
 
@@ -143,6 +142,9 @@ def _fill(conn: sqlite3.Connection, kb: KB, generation: str) -> None:
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
     """)
     rows = list(_rows(kb))
+    # rowids in name order (label casefolded, then IRI): a search ranks equal scores by rowid, and
+    # the lexicon needs no sort of every name (kb/index/search.py, Lexicon)
+    rows.sort(key=lambda row: ((row[2] or "").casefold(), row[0]))
     conn.executemany(
         "INSERT INTO entity (rowid, iri, type, label, alt, description, hidden) VALUES (?, ?, ?, ?, ?, ?, ?)",
         [(i, *row) for i, row in enumerate(rows, 1)])
@@ -357,16 +359,16 @@ def search(kb: KB, text: str, *, type: str | None = None, limit: int = 20, offse
 @dataclass
 class Lexicon:
     """Per store generation: the index's words (sorted, with how many entities use each) and, by rowid,
-    each indexed entity's type, whether it is hidden, and its rank in name order: a byte, a byte and an
-    int each (a dict of every entity's IRI and label was ~400 bytes an entity, 41 MiB at 1M
-    statements). The IRIs and labels of the hits shown are read from the index."""
+    each indexed entity's type and whether it is hidden: two bytes each (a dict of every entity's IRI
+    and label was ~400 bytes an entity, 41 MiB at 1M statements). Rowids are in name order (the
+    index is written so), so equal scores rank by rowid. The IRIs and labels of the hits shown are
+    read from the index."""
 
     generation: str  # the stamp of the index it was read from
     words: list[str]
     docs: dict[str, int]
     types: bytearray  # rowid -> 1 + index in type_names; 0: no entity has this rowid
     hidden: bytearray  # rowid -> 1 when hidden
-    rank: array  # rowid -> position in (label casefolded, IRI) order
     type_names: list[str]
 
     def has(self, rowid: int) -> bool:
@@ -383,23 +385,16 @@ class Lexicon:
 def _load_lexicon(conn: sqlite3.Connection, stamp: str) -> Lexicon:
     docs = {term: n for term, n in conn.execute("SELECT term, doc FROM vocab")}
     (top,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM entity").fetchone()
-    types, hidden, rank = bytearray(top + 1), bytearray(top + 1), array("i", bytes(4 * (top + 1)))
+    types, hidden = bytearray(top + 1), bytearray(top + 1)
     type_names: list[str] = []
     codes: dict[str, int] = {}
-    order = []
-    for rowid, iri, typ, label, flag in conn.execute("SELECT rowid, iri, type, label, hidden FROM entity"):
+    for rowid, typ, flag in conn.execute("SELECT rowid, type, hidden FROM entity"):
         code = codes.get(typ)
         if code is None:
             type_names.append(typ)
             code = codes[typ] = len(type_names)
         types[rowid], hidden[rowid] = code, bool(int(flag))
-        order.append(((label or "").casefold(), iri, rowid))
-    order.sort()
-    for position, (_, _, rowid) in enumerate(order):
-        rank[rowid] = position
-    del order
-    give_back_memory()  # the sort's scratch (every label once more), freed above
-    return Lexicon(stamp, sorted(docs), docs, types, hidden, rank, type_names)
+    return Lexicon(stamp, sorted(docs), docs, types, hidden, type_names)
 
 
 def lexicon_of(kb: KB, index: Index) -> Lexicon:
@@ -594,8 +589,7 @@ def _find(conn: sqlite3.Connection, lex: Lexicon, places: _PlaceMap, text: str, 
     if type_:
         code = lex.type_names.index(type_) + 1 if type_ in lex.type_names else -1
         found = [(rowid, score) for rowid, score in found if lex.types[rowid] == code]
-    rank = lex.rank  # ties in score: by name, then IRI, as the rank says
-    found.sort(key=lambda f: (f[1], rank[f[0]]))
+    found.sort(key=lambda f: (f[1], f[0]))  # ties in score: by rowid, i.e. by name, then IRI (as written)
     page = found[offset:offset + limit] if limit > 0 else []
     snippets = _snippets(conn, expression, [rowid for rowid, _ in page])
     names = _names(conn, [rowid for rowid, _ in page])
