@@ -48,6 +48,20 @@ def test_a_column_finds_the_first_position_of_a_value_or_says_none(items, other,
     assert 3 not in col and col.count(other) == items.count(other)
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(TEXT, max_size=60), TEXT)
+def test_an_ordered_column_is_searched_by_bisection_of_its_items(items, other):
+    items = sorted(items)
+    writer = Writer()
+    col = writer.strings(items, ordered=True)
+    writer.finish()
+    for value in [*items, other]:
+        assert col.index_of(value) == (items.index(value) if value in items else None)
+    if len(set(items)) > 1:
+        with pytest.raises(ValueError):
+            Writer().strings(items[::-1], ordered=True)
+
+
 def test_columns_of_one_build_share_one_mapping_and_pickle_into_one():
     writer = Writer()
     a = writer.strings(["https://w3id.org/dsi/id/organisation/waag", "b"], lookup=True)

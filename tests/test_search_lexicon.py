@@ -29,3 +29,23 @@ def test_search_ranks_ties_by_name_then_iri_from_the_index(built_kb, text):
         typ, label, hidden = rows[h.iri]
         assert (h.type, h.label, h.hidden) == (typ, label or h.iri.rsplit("/", 1)[-1], hidden)
     assert search.lexicon(kb).present_types() == {typ for typ, _, _ in rows.values()}
+
+
+def test_the_lexicon_counts_every_word_as_the_index_does_from_mapped_columns(built_kb):
+    """The words and their counts are columns of a mapped file, looked up by bisection: each of the
+    index's words has its count, a word it does not have has none, and only words without digits
+    are offered as spellings."""
+    from kb.index import search
+    from kb.index.columns import Strings
+
+    lex = search.lexicon(built_kb)
+    index = search.open_index(built_kb)
+    try:
+        vocab = dict(index.conn.execute("SELECT term, doc FROM vocab"))
+    finally:
+        index.close()
+    assert isinstance(lex.words, Strings) and len(lex.words) == len(vocab) > 1000
+    assert all(lex.docs(term) == n for term, n in vocab.items())
+    assert lex.docs("zzzqqqxx") == 0 and lex.docs("") == 0 and lex.docs("x" * (lex.longest + 1)) == 0
+    assert lex.fuzzy == sorted(t for t in vocab if not any(c.isdigit() for c in t))
+    assert search.suggest("democrazy", lex) == "democracy"

@@ -30,6 +30,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 
 ERRORS = "surrogatepass"  # any str round-trips, even one a UTF-8 encoder would refuse
+SORTED = -2  # where a column's order would be: its items are in order themselves
 
 
 class Mapped:
@@ -100,6 +101,9 @@ class Strings(Sequence):
         """The first position holding ``value``, else None: by bisection over the sorted positions
         when the column was made with ``lookup``, else by a scan."""
         order = self._order
+        if self._at[3] == SORTED:  # the items themselves are in order
+            k = bisect_left(self, value)
+            return k if k < self._n and self[k] == value else None
         if order is None:
             for i, item in enumerate(self):
                 if item == value:
@@ -217,8 +221,13 @@ class Writer:
         self._size += len(data)
         return at
 
-    def strings(self, items, *, lookup: bool = False) -> Strings:
+    def strings(self, items, *, lookup: bool = False, ordered: bool = False) -> Strings:
+        """A column of str (readable once :meth:`finish` has run). ``lookup``: keep the positions
+        sorted by value too, for :meth:`Strings.index_of`; ``ordered``: the items are sorted
+        already (so it bisects them directly)."""
         items = items if isinstance(items, (list, tuple)) else list(items)
+        if ordered and any(a > b for a, b in zip(items, items[1:])):
+            raise ValueError("a column made as ordered must have its items sorted")
         encoded = [str(item).encode("utf-8", ERRORS) if not isinstance(item, str) else item.encode("utf-8", ERRORS)
                    for item in items]
         text_at = self._put(b"".join(encoded))
@@ -229,8 +238,8 @@ class Writer:
             ends[i + 1] = at
         del encoded
         ends_at = self._put(ends.tobytes(), 8)
-        order_at = -1
-        if lookup:
+        order_at = SORTED if ordered else -1
+        if lookup and not ordered:
             order = array("i", sorted(range(len(items)), key=items.__getitem__))
             order_at = self._put(order.tobytes(), 4)
         made = Strings.__new__(Strings)

@@ -26,6 +26,8 @@ import sqlite3
 import tempfile
 import threading
 import weakref
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +38,7 @@ from rapidfuzz import fuzz, process
 from kb.errors import BadRequest
 from kb.index import browse
 from kb.index.browse import table
+from kb.index.columns import Writer
 from kb.index.refresh import Building, Refresher
 from kb.namespaces import LEGACY_ID, STANDARD_PREFIXES
 from kb.store import KB, child
@@ -45,6 +48,7 @@ SEARCH_TYPES = {"organisation": "Organisation", "project": "Project", "activity"
 WEIGHTS = (10.0, 5.0, 1.0)  # label, other names, descriptions
 MAX_QUERY = 200
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_DIGIT = re.compile(r"\d")
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 LEGACY_KINDS = ("organization", "activity")  # the 2013 site's /id/{kind}/{uuid}
 DSI4EU_ID = re.compile(r"^dsi4eu:(organisation|project):[0-9]+$")
@@ -362,14 +366,23 @@ class Lexicon:
     each indexed entity's type and whether it is hidden: two bytes each (a dict of every entity's IRI
     and label was ~400 bytes an entity, 41 MiB at 1M statements). Rowids are in name order (the
     index is written so), so equal scores rank by rowid. The IRIs and labels of the hits shown are
-    read from the index."""
+    read from the index. The words and their counts are columns of a mapped file
+    (kb/index/columns.py: a dict and a list of the 10M statements' ~500k words kept ~60 MiB); the
+    words a misspelling may be corrected to (those without digits) are a list, for rapidfuzz."""
 
     generation: str  # the stamp of the index it was read from
-    words: list[str]
-    docs: dict[str, int]
+    words: Sequence[str]  # sorted
+    counts: Sequence[int]  # entities using each word, in the order of words
+    fuzzy: list[str]  # the words without digits: what a suggestion may be
     types: bytearray  # rowid -> 1 + index in type_names; 0: no entity has this rowid
     hidden: bytearray  # rowid -> 1 when hidden
     type_names: list[str]
+    longest: int = 0  # the longest word's length
+
+    def docs(self, word: str) -> int:
+        """How many entities use ``word`` (0: none)."""
+        i = self.words.index_of(word) if len(word) <= self.longest else None
+        return 0 if i is None else self.counts[i]
 
     def has(self, rowid: int) -> bool:
         return 0 <= rowid < len(self.types) and self.types[rowid] != 0
@@ -383,7 +396,16 @@ class Lexicon:
 
 
 def _load_lexicon(conn: sqlite3.Connection, stamp: str) -> Lexicon:
-    docs = {term: n for term, n in conn.execute("SELECT term, doc FROM vocab")}
+    words, counts, fuzzy, longest = [], array("i"), [], 0
+    for term, n in conn.execute("SELECT term, doc FROM vocab ORDER BY term"):
+        words.append(term)
+        counts.append(n)
+        longest = max(longest, len(term))
+        if not _DIGIT.search(term):
+            fuzzy.append(term)
+    columns = Writer()
+    words, counts = columns.strings(words, ordered=True), columns.ints(counts)
+    columns.finish()
     (top,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM entity").fetchone()
     types, hidden = bytearray(top + 1), bytearray(top + 1)
     type_names: list[str] = []
@@ -394,7 +416,7 @@ def _load_lexicon(conn: sqlite3.Connection, stamp: str) -> Lexicon:
             type_names.append(typ)
             code = codes[typ] = len(type_names)
         types[rowid], hidden[rowid] = code, bool(int(flag))
-    return Lexicon(stamp, sorted(docs), docs, types, hidden, type_names)
+    return Lexicon(stamp, words, counts, fuzzy, types, hidden, type_names, longest)
 
 
 def lexicon_of(kb: KB, index: Index) -> Lexicon:
@@ -443,7 +465,7 @@ def segmentations(letters: str, lex: Lexicon) -> list[list[str]]:
                 continue  # "op en data": short pieces would read too much into the letters
             if j == n and _is_prefix(lex, piece):
                 options.append([piece + "*"])
-            elif piece in lex.docs and best[j]:
+            elif best[j] and lex.docs(piece):
                 options += [[piece, *rest] for rest in best[j]]
         options.sort(key=lambda seg: (len(seg), seg))
         best[i] = options[:MAX_SEGMENTATIONS]
@@ -471,15 +493,16 @@ def suggest(text: str, lex: Lexicon) -> str | None:
     words = _TOKEN.findall(fold(text))
     out, changed = [], False
     for i, word in enumerate(words):
-        known = lex.docs.get(word, 0)
+        known = lex.docs(word)
         if known == 0 and i == len(words) - 1 and _is_prefix(lex, word):
             known = 1
         choice = word
         if len(word) >= 4 and known <= 2:
-            found = process.extract(word, lex.words, scorer=fuzz.ratio, score_cutoff=75, limit=8)
-            found = [(w, score) for w, score, _ in found if w != word and lex.docs[w] >= max(1, 5 * known)]
+            found = process.extract(word, lex.fuzzy, scorer=fuzz.ratio, score_cutoff=75, limit=8)
+            found = [(w, score, lex.docs(w)) for w, score, _ in found if w != word]
+            found = [f for f in found if f[2] >= max(1, 5 * known)]
             if found:
-                choice = max(found, key=lambda f: (f[1], lex.docs[f[0]], f[0]))[0]
+                choice = max(found, key=lambda f: (f[1], f[2], f[0]))[0]
                 changed = True
         out.append(choice)
     return " ".join(out) if changed else None
