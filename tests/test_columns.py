@@ -117,6 +117,26 @@ def test_the_browse_tables_keep_their_strings_in_columns_of_one_file(built_kb):
     assert all(iri in projects.row(p).related for p in projects.related_to([iri]))
 
 
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=40))
+def test_floats_read_back_bit_for_bit(values):
+    writer = Writer()
+    col = writer.floats(values)
+    writer.finish()
+    assert [repr(v) for v in col] == [repr(v) for v in values] and len(col.view) == len(values)
+
+
+def test_the_maps_columns_are_a_mapped_file_too(built_kb):
+    from kb.index import mapdata
+
+    spots = mapdata.spots(built_kb)
+    assert all(isinstance(col, memoryview) and col.format == "d" for col in spots.points.values())
+    assert isinstance(spots.partners.ids, Ints) and isinstance(spots.partners.offsets, Ints)
+    orgs = spots.tabs["organisation"]
+    placed = [pos for pos in range(len(orgs)) if spots.points["organisation"][2 * pos] == spots.points["organisation"][2 * pos]]
+    assert len(placed) > 1000
+
+
 def test_a_mapped_file_pickles_by_value():
     file = Mapped([b"abc", b"def"])
     again = pickle.loads(pickle.dumps(file))

@@ -137,9 +137,12 @@ def test_an_older_generations_tables_and_map_are_freed_after_a_write(kb_copy):
     assert mapdata.features(kb, "organisation").size > 50
     old_table = weakref.ref(browse.tables(kb)["organisation"])
     old_spots = weakref.ref(mapdata.spots(kb))
+    old_files = [weakref.ref(browse.tables(kb)["organisation"].iris._file),  # the mapped columns
+                 weakref.ref(mapdata.spots(kb).partners.ids._file)]
     kb.update(f"INSERT DATA {{ GRAPH <{kb.graphs.curated}> {{ <https://w3id.org/dsi/id/organisation/freed> "
               f"a <{kb.names.dsi('Organisation')}> }} }}")  # the test's own constants: a new generation
     newer = mapdata.features(kb, "organisation")
     assert "https://w3id.org/dsi/id/organisation/freed" in browse.tables(kb)["organisation"].iris and newer.size > 50
     gc.collect()
     assert old_table() is None and old_spots() is None
+    assert all(f() is None for f in old_files)  # unmapped: their files (unlinked) are gone with them

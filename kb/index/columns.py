@@ -9,7 +9,8 @@ read in when used and given back under memory pressure, not anonymous memory of 
 is decoded when read (a fraction of a microsecond), so a caller that reads a column item by item
 holds only what it keeps.
 
-:class:`Ints` keeps 32-bit ints the same way (the tables' ids and offsets, kb/index/browse_table.py).
+:class:`Ints` keeps numbers the same way: 32-bit ints (the tables' ids and offsets,
+kb/index/browse_table.py) or doubles (the map's coordinates, kb/index/mapdata.py).
 
 A column made with ``lookup=True`` also keeps its positions sorted by value (4 bytes an item, in
 the same file), so :meth:`Strings.index_of` finds a value by bisection instead of a dict from every
@@ -149,8 +150,9 @@ class Strings(Sequence):
 
 
 class Ints(Sequence):
-    """An immutable sequence of 32-bit ints kept in a :class:`Mapped` file; ``view`` is the raw
-    memoryview (indexing it costs no Python call)."""
+    """An immutable sequence of 32-bit ints (or of another array typecode: ``Writer.floats`` makes
+    doubles) kept in a :class:`Mapped` file; ``view`` is the raw memoryview (indexing it costs no
+    Python call)."""
 
     __slots__ = ("_file", "_at", "view")
 
@@ -161,9 +163,9 @@ class Ints(Sequence):
         self._set(made._file, made._at)
 
     def _set(self, file: Mapped, at: tuple) -> None:
-        start, n = at
+        start, n, code = at
         self._file, self._at = file, at
-        self.view = file.view[start:start + 4 * n].cast("i")
+        self.view = file.view[start:start + array(code).itemsize * n].cast(code)
 
     def __len__(self) -> int:
         return len(self.view)
@@ -248,10 +250,17 @@ class Writer:
 
     def ints(self, values) -> Ints:
         """A column of 32-bit ints (readable once :meth:`finish` has run)."""
-        values = values if isinstance(values, array) and values.typecode == "i" else array("i", values)
-        at = self._put(values.tobytes(), 4)
+        return self._numbers(values, "i")
+
+    def floats(self, values) -> Ints:
+        """A column of doubles (readable once :meth:`finish` has run; NaN and infinities kept)."""
+        return self._numbers(values, "d")
+
+    def _numbers(self, values, code: str) -> Ints:
+        values = values if isinstance(values, array) and values.typecode == code else array(code, values)
+        at = self._put(values.tobytes(), values.itemsize)
         made = Ints.__new__(Ints)
-        self._made.append((made, (at, len(values))))
+        self._made.append((made, (at, len(values), code)))
         return made
 
     def then(self, action) -> None:

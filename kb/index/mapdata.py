@@ -24,6 +24,7 @@ import pyoxigraph as ox
 
 from kb.index import browse
 from kb.index.browse_table import Multi, positions_of
+from kb.index.columns import Writer
 from kb.index.refresh import give_back_memory
 from kb.errors import BadRequest
 from kb.store.generational import Budgeted, PerGeneration
@@ -61,11 +62,12 @@ class Spots:
     per position; NaN where none), a project's partners as organisation positions (CSR, as the
     tables' multi-valued columns); countries are the tables' own column. Keyed by IRI in dicts of
     tuples and sets, the same took ~20 MiB of the process at 1M statements (with the gazetteer's
-    ~50, the map's data took 72 MiB: bench/memory_steps_bench.py), now ~2."""
+    ~50, the map's data took 72 MiB: bench/memory_steps_bench.py), then ~2 as arrays; now the arrays
+    are a mapped file, as the tables' columns (kb/index/columns.py)."""
 
-    def __init__(self, tabs: dict, points: dict[str, array], partners: Multi):
+    def __init__(self, tabs: dict, points: dict, partners: Multi):
         self.tabs = tabs
-        self.points = points  # kind -> lat, long per position
+        self.points = points  # kind -> lat, long per position (doubles: an array, or a mapped file's view)
         self.partners = partners  # project position -> organisation positions
         self.memo: Budgeted = Budgeted(lambda: MEMO_SIZE, lambda: MEMO_FEATURES, lambda r: r.size)
 
@@ -272,7 +274,13 @@ def _build_spots(kb, tabs: dict) -> Spots:
             o, p = org_at.get(org), project_at.get(project.value)
             if o is not None and p is not None:
                 pairs.append((p, o))
-    return Spots(tabs, columns, Multi(len(tabs["project"]), pairs))
+    # in a mapped file, as the tables' columns (kb/index/columns.py): 16 bytes an entity and the
+    # partners' ids stay out of the heap (~20 MiB at 10M statements)
+    mapped = Writer()
+    columns = {kind: mapped.floats(col) for kind, col in columns.items()}
+    partners = Multi(len(tabs["project"]), pairs).mapped(mapped)
+    mapped.finish()
+    return Spots(tabs, {kind: col.view for kind, col in columns.items()}, partners)
 
 
 def spots(kb) -> Spots:
