@@ -63,9 +63,9 @@ RETRY = 5  # seconds, for a bounded wait for the current tables that ran out
 
 
 def _build(kb: KB, generation: int) -> dict[str, Table]:
-    # over a large store, in a child process, which sends the columns back: this process keeps the
-    # tables and none of the build's scratch (kb/store/child.py; at 1M statements the build left
-    # ~73 MiB held for ~37 MiB of tables)
+    # over a large store, in a child process, which sends the columns back (one file's bytes, mapped
+    # here again: kb/index/columns.py): this process keeps none of the build's scratch
+    # (kb/store/child.py; at 1M statements a build in place left ~73 MiB held)
     if not child.worth_it(kb):
         built = build_all(kb)
     else:
@@ -298,7 +298,7 @@ def _sort_value(tab: Table, key: str):
         return country
     if key in ("projects", "partners"):
         return lambda p: tab.counts[p] or None
-    column = tab.added if key == "added" else tab.starts
+    column = list(tab.added if key == "added" else tab.starts)  # decoded at once, for this sort only
     return lambda p: column[p] or None
 
 

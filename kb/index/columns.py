@@ -82,7 +82,8 @@ class Strings(Sequence):
 
     def __getitem__(self, index):
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(self._n))]
+            text, ends = self._text, self._ends
+            return [str(text[ends[i]:ends[i + 1]], "utf-8", ERRORS) for i in range(*index.indices(self._n))]
         if index < 0:
             index += self._n
         if not 0 <= index < self._n:
