@@ -16,6 +16,7 @@ import math
 import threading
 from array import array
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from sys import intern
@@ -73,7 +74,8 @@ class Spots:
 
     def at(self, loc: Located, kind: str, pos: int) -> list[tuple]:
         """(lat, long, how, at-what) for one entity: own coordinates, else those of its partners
-        that are listed and placed (in IRI order), else its countries' (in IRI order)."""
+        that are listed and placed (in IRI order; at-what: the partner's position in the
+        organisation table), else its countries' (in IRI order; at-what: the country's name)."""
         pts = self.points[kind]
         lat = pts[2 * pos]
         if lat == lat:  # not NaN: its own
@@ -81,7 +83,7 @@ class Spots:
         if kind != "project":
             return []
         orgs, org_pts = self.tabs["organisation"], self.points["organisation"]
-        out = [(org_pts[2 * o], org_pts[2 * o + 1], "partner", orgs.labels[o])
+        out = [(org_pts[2 * o], org_pts[2 * o + 1], "partner", o)
                for o in sorted(self.partners.get(pos), key=orgs.iris.__getitem__)
                if org_pts[2 * o] == org_pts[2 * o] and not orgs.is_hidden(o)]
         if out:
@@ -104,12 +106,16 @@ class MapResult:
     facets: list[dict]  # as kb.browse.Listing.facets
     selected: dict[str, list[str]]
     how: dict[str, int]  # placed -> number of entities placed that way
-    iris: list[str]  # the browse table's columns (shared, not copied)
-    labels: list[str]
+    iris: Sequence[str]  # the browse table's columns (shared, not copied)
+    labels: Sequence[str]
     positions: array = field(default_factory=lambda: array("i"))  # per feature: position in the table
     points: array = field(default_factory=lambda: array("d"))  # per feature: lat, long (two entries)
     placed_as: bytearray = field(default_factory=bytearray)  # per feature: index in PLACED
-    at: list = field(default_factory=list)  # per feature: the partner's or country's name, or None
+    # per feature, at what it is placed: -1 nothing, a partner's position in the organisation table
+    # (its name read from partner_labels when served: no str per feature kept), or -2 - k for names[k]
+    at: array = field(default_factory=lambda: array("i"))
+    partner_labels: Sequence[str] = ()  # the organisation table's labels column (shared)
+    names: list[str] = field(default_factory=list)  # the countries' names features are placed at
 
     @property
     def size(self) -> int:
@@ -120,8 +126,11 @@ class MapResult:
         iris, labels, points = self.iris, self.labels, self.points
         for i, pos in enumerate(self.positions):
             props = {"id": iris[pos], "name": labels[pos], "type": self.kind, "placed": PLACED[self.placed_as[i]]}
-            if self.at[i]:
-                props["at"] = self.at[i]
+            a = self.at[i]
+            if a >= 0:
+                props["at"] = self.partner_labels[a]
+            elif a <= -2:
+                props["at"] = self.names[-2 - a]
             yield {"type": "Feature", "geometry": {"type": "Point", "coordinates": [points[2 * i + 1], points[2 * i]]},
                    "properties": props}
 
@@ -330,7 +339,8 @@ def features(kb, kind: str = "organisation", filters: dict[str, list[str]] | Non
     loc = located(kb)
     how = {"own": 0, "partner": 0, "country": 0}
     code = {name: i for i, name in enumerate(PLACED)}
-    positions, points, placed_as, ats = array("i"), array("d"), bytearray(), []
+    positions, points, placed_as, ats = array("i"), array("d"), bytearray(), array("i")
+    name_at: dict[str, int] = {}
     for pos in positions_of(browse.matching(tab, summary.selected)):
         found = sp.at(loc, kind, pos)
         if found:
@@ -339,8 +349,9 @@ def features(kb, kind: str = "organisation", filters: dict[str, list[str]] | Non
             positions.append(pos)
             points.extend((lat, lon))
             placed_as.append(code[placed])
-            ats.append(at)
+            ats.append(-1 if at is None else at if placed == "partner" else -2 - name_at.setdefault(at, len(name_at)))
     result = MapResult(kind, summary.total, sum(how.values()), summary.facets, summary.selected, how,
-                       tab.iris, tab.labels, positions, points, placed_as, ats)
+                       tab.iris, tab.labels, positions, points, placed_as, ats, sp.tabs["organisation"].labels,
+                       list(name_at))
     sp.memo.put(key, result)
     return result
