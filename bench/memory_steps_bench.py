@@ -18,10 +18,8 @@ import ctypes
 import gc
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,21 +77,14 @@ def main() -> int:
     args = ap.parse_args()
     trees = [t.split("=", 1) for t in args.tree] or [["this", str(ROOT)]]
     sys.path.insert(0, str(ROOT))
-    from tests.test_ops import OXIGRAPH, free_port, wait_for
+    from bench.engine import served_copy
 
     rows = []
     for store in args.stores:
-        work = Path(tempfile.mkdtemp(prefix="dsikb-steps-"))
-        copy = work / "store"
-        shutil.copytree(store, copy, ignore=shutil.ignore_patterns("LOCK"))
-        port = free_port()
-        engine = subprocess.Popen([OXIGRAPH, "serve-read-only", "--location", str(copy), "--bind", f"127.0.0.1:{port}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for(f"http://127.0.0.1:{port}/query?query=ASK%7B%7D", engine, 60)
+        with served_copy(store, "dsikb-steps-") as (work, url):
             for name, tree in trees:
                 env = {k: v for k, v in os.environ.items() if not k.startswith("DSIKB_")}
-                env.update(DSIKB_STORE=f"sparql+http://127.0.0.1:{port}/query", DSIKB_ACCESS_LOG="off",
+                env.update(DSIKB_STORE=f"sparql+{url}", DSIKB_ACCESS_LOG="off",
                            DSIKB_RATE_LIMIT="0", XDG_STATE_HOME=str(work / "state"),
                            PYTHONPATH=str(Path(tree).resolve()))
                 out = subprocess.run([sys.executable, __file__, "--child"], env=env, capture_output=True, text=True,
@@ -103,10 +94,6 @@ def main() -> int:
                 row = json.loads(out.stdout.strip().splitlines()[-1])
                 print(Path(store).name, name, row, flush=True)
                 rows.append((Path(store).name, name, row))
-        finally:
-            engine.terminate()
-            engine.wait(30)
-            shutil.rmtree(work, ignore_errors=True)
     print("\n| store | tree | " + " | ".join(f"+ {s}" if i else s for i, s in enumerate(STEPS)) + " |")
     print("| --- | --- |" + " ---: |" * len(STEPS))
     for store, name, row in rows:

@@ -16,10 +16,8 @@ import ctypes
 import gc
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -81,21 +79,14 @@ def main() -> int:
     ap.add_argument("--threads", default="1,8")
     ap.add_argument("--arenas", default="default,2,1")
     args = ap.parse_args()
-    from tests.test_ops import OXIGRAPH, free_port, wait_for
+    from bench.engine import served_copy
 
-    work = Path(tempfile.mkdtemp(prefix="dsikb-arenas-"))
-    copy = work / "store"
-    shutil.copytree(args.store, copy, ignore=shutil.ignore_patterns("LOCK"))
-    port = free_port()
-    engine = subprocess.Popen([OXIGRAPH, "serve-read-only", "--location", str(copy), "--bind", f"127.0.0.1:{port}"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = []
-    try:
-        wait_for(f"http://127.0.0.1:{port}/query?query=ASK%7B%7D", engine, 60)
+    with served_copy(args.store, "dsikb-arenas-") as (work, url):
         for threads in [int(t) for t in args.threads.split(",")]:
             for arenas in args.arenas.split(","):
                 env = {k: v for k, v in os.environ.items() if not k.startswith("DSIKB_") and k != "MALLOC_ARENA_MAX"}
-                env.update(DSIKB_STORE=f"sparql+http://127.0.0.1:{port}/query", DSIKB_ACCESS_LOG="off",
+                env.update(DSIKB_STORE=f"sparql+{url}", DSIKB_ACCESS_LOG="off",
                            DSIKB_RATE_LIMIT="0", XDG_STATE_HOME=str(work / "state"), PYTHONPATH=str(ROOT))
                 if arenas != "default":
                     env["MALLOC_ARENA_MAX"] = arenas
@@ -106,10 +97,6 @@ def main() -> int:
                 row = json.loads(out.stdout.strip().splitlines()[-1]) | {"threads": threads, "arenas": arenas}
                 print(row, flush=True)
                 rows.append(row)
-    finally:
-        engine.terminate()
-        engine.wait(30)
-        shutil.rmtree(work, ignore_errors=True)
     print(f"\n{Path(args.store).name}, walk of {args.walk}\n\n| threads | MALLOC_ARENA_MAX | RssAnon before MiB | after "
           "| after malloc_trim | map memo features (answers) | errors |\n| ---: | --- | ---: | ---: | ---: | --- | ---: |")
     for r in rows:
