@@ -5,9 +5,10 @@ kept per entity is flat: its IRI, label, dates and related-count in columns in n
 entity's *position*), its multi-valued fields (facet values, places, kinds, related IRIs) as
 columns of small ids (:class:`Multi`), and each facet value's members as a Python int bitset
 (:attr:`Table.bits`), so filtering is AND of ints and a count is ``int.bit_count()``. The columns
-of one build are one temporary file mapped read-only (kb/index/columns.py): nothing per entity is
-kept in the process's heap but the bitsets (a bit an entity per facet value); an entity's position
-is found from its IRI by bisection (:meth:`Table.position_of`). No Row
+of one build are one temporary file mapped read-only (kb/index/columns.py): what stays per entity
+in the process's heap is the bitsets (a bit an entity per facet value) and what is computed from
+the columns on first use (sort orders, indexes by value, the Rows shown); an entity's position is
+found from its IRI by bisection (:meth:`Table.position_of`). No Row
 objects and no descriptions are built: :meth:`Table.rows_at` makes the Rows of the positions shown,
 their descriptions read from the store then (one query a page; the last 4,096 Rows kept);
 :attr:`Table.rows` (every Row, for the network) is made on first use. The map, the search index's
