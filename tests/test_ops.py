@@ -357,10 +357,59 @@ def test_serve_with_workers_on_the_embedded_store_keeps_one_owner(built_kb, tmp_
         body = get_json(base + "/readyz")
         assert body["process"] == {"store": "embedded", "pid": process.pid, "query_workers": 3}
         assert _every_process_built(base, {process.pid}) == {process.pid}
+        # the query workers were started with glibc's arenas capped (endpoint.server.fewer_arenas)
+        workers = children(process.pid)
+        assert workers
+        for pid in workers:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert b"MALLOC_ARENA_MAX=2" in environ, pid
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
     assert "3 query worker processes" in log.read_text(errors="replace")
+
+
+ARENAS_SCRIPT = r"""
+import ctypes, os, sys, threading
+os.environ.pop("MALLOC_ARENA_MAX", None)
+if sys.argv[1] == "capped":
+    from endpoint.server import fewer_arenas
+    fewer_arenas()
+    assert os.environ["MALLOC_ARENA_MAX"] == "2"
+start = threading.Barrier(8)
+kept = []
+def allocate():
+    start.wait()  # all at once: each thread asks glibc for memory while the others do
+    kept.append([bytearray(50_000) for _ in range(200)])
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+ctypes.CDLL(None).malloc_stats()  # one "Arena N:" paragraph per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+@pytest.mark.parametrize("mode", ["default", "capped"])
+def test_serve_caps_glibc_arenas_unless_the_operator_set_them(mode):
+    """`dsikb serve` gives the process at most 2 malloc arenas (8 threads allocating at once would
+    otherwise get up to 8 more, each keeping freed memory): checked through glibc's own statistics."""
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    out = subprocess.run([sys.executable, "-c", ARENAS_SCRIPT, mode], env=env, capture_output=True,
+                         text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
+    assert out.returncode == 0, out.stderr
+    arenas = sum(1 for line in out.stderr.splitlines() if line.startswith("Arena "))
+    if mode == "capped":
+        assert 1 <= arenas <= 2, out.stderr
+    else:  # what the cap is for: glibc left to itself
+        assert arenas > 2, out.stderr
+
+
+def test_serve_leaves_the_operators_arena_setting(monkeypatch):
+    from endpoint.server import fewer_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    fewer_arenas()
+    assert os.environ["MALLOC_ARENA_MAX"] == "4"
 
 
 STATS_QUERY = "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) WHERE { ?s a ?c } GROUP BY ?c"
