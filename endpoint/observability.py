@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client.core import GaugeMetricFamily
 
 from kb.errors import KBError, Timeout
-from kb.publish.stats import stats
+from kb.publish.stats import PROBE_WAIT, stats
 
 bp = Blueprint("observability", __name__)
 access_log = logging.getLogger("dsikb.access")
@@ -79,7 +79,8 @@ class _StoreCollector:
         up = GaugeMetricFamily("dsikb_store_up", "1 when the store answered the last scrape's questions.")
         try:
             generation = kb.generation  # (asks a remote store)
-            triples = stats(kb)["quads"]  # counted once per generation, not per scrape
+            # counted once per generation, not per scrape; a scrape does not wait for a count
+            triples = stats(kb, wait=PROBE_WAIT).get("quads")
         except Exception:  # noqa: BLE001 - a store that cannot answer is what this figure reports
             up.add_metric([], 0)
             yield up
@@ -87,7 +88,9 @@ class _StoreCollector:
         up.add_metric([], 1)
         yield up
         yield GaugeMetricFamily("dsikb_store_generation", "The store's write generation.", value=generation)
-        yield GaugeMetricFamily("dsikb_store_quads", "Quads in the store, all graphs.", value=triples)
+        if triples is not None:  # none before the first count
+            yield GaugeMetricFamily("dsikb_store_quads", "Quads in the store, all graphs (last counted).",
+                                    value=triples)
         pending = _pending_submissions(kb)
         if pending is not None:
             yield GaugeMetricFamily("dsikb_submissions_pending", "Submissions waiting for a moderator.",
@@ -224,7 +227,7 @@ def readyz():
     try:
         kb.ask("ASK { ?s ?p ?o }")
         generation = kb.generation
-        figures = stats(kb)
+        figures = stats(kb, wait=PROBE_WAIT)
     except KBError as exc:
         return _not_ready(exc.message)
     except OSError as exc:

@@ -20,7 +20,7 @@ from endpoint.state import get_kb
 from kb.publish.describe import Description, property_labels
 from kb.namespaces import LEGACY_CONCEPT, LEGACY_ID, STANDARD_PREFIXES as P
 from kb.publish.schemaorg import page_jsonld
-from kb.publish.stats import stats
+from kb.publish.stats import PAGE_WAIT, PAGE_WAIT_STALE, stats
 from kb.terms import sparql_term
 
 bp = Blueprint("pages", __name__)
@@ -119,12 +119,11 @@ def home():
     generation = kb.generation
     cached = _HOME.get(kb)
     if cached is None or cached[0] != generation:  # the figures change only when the store does
-        figures = stats(kb)
-        countries = kb.select("SELECT (COUNT(DISTINCT ?c) AS ?n) WHERE { ?s dsi:country ?c "
-                              "FILTER NOT EXISTS { ?s dsi:hidden true } }")
-        figures["countries"] = int(countries[0]["n"].value) if countries else 0
+        # counted on a thread of their own: waited for a moment (less when older figures can be shown)
+        figures = stats(kb, wait=PAGE_WAIT, wait_stale=PAGE_WAIT_STALE)
         cached = (generation, figures, _example(kb))
-        _HOME[kb] = cached
+        if not figures.get("counting"):
+            _HOME[kb] = cached
     return render_template("home.html", figures=cached[1], base=kb.names.base, example=cached[2],
                            facets=_home_facets(kb, current_language()))
 

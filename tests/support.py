@@ -32,6 +32,20 @@ def make_app(kb):
     return app
 
 
+def counted_figures(client, deadline: float = 120) -> dict:
+    """The store's figures from /healthz once they are counted for its generation: a probe waits 1 s
+    for a count and then answers ``"counting": true`` (kb.publish.stats), which a loaded machine can
+    reach on the real data."""
+    import time
+
+    end = time.monotonic() + deadline
+    while True:
+        figures = client.get("/healthz").get_json()["store"]
+        if "counting" not in figures or time.monotonic() > end:
+            return figures
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def live_server(app) -> Iterator[str]:
     """Serve ``app`` on a free port of 127.0.0.1 in a thread; yields its root URL (no trailing /)."""

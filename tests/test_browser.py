@@ -11,7 +11,7 @@ import unicodedata
 
 import pytest
 
-from tests.support import ARTIFACTS
+from tests.support import ARTIFACTS, counted_figures
 
 pytestmark = pytest.mark.browser
 
@@ -70,8 +70,9 @@ def _first_org(built_kb) -> tuple[str, str]:
     return rows[0]["s"].value, rows[0]["l"].value
 
 
-def test_home_search_entity_and_facet(browser, live_url, built_kb):
+def test_home_search_entity_and_facet(browser, app, live_url, built_kb):
     iri, label = _first_org(built_kb)
+    counted_figures(app.test_client())  # the home page waits 3 s for the first count, then says it counts
     page = browser.new_page()
     page.goto(live_url + "/")
     assert page.title() == "DSI knowledge base"

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import settings_for
-from tests.support import make_app
+from tests.support import counted_figures, make_app
 
 DSIKB = str(Path(sys.executable).parent / "dsikb")
 OXIGRAPH = str(Path(sys.executable).parent / "oxigraph")
@@ -432,7 +432,7 @@ def test_health_probes_count_the_store_once_per_generation(kb_copy, monkeypatch)
         return real(self, query, *args, **kwargs)
 
     monkeypatch.setattr(type(kb), "select", select)
-    before = client.get("/healthz").get_json()["store"]
+    before = counted_figures(client)
     for _ in range(5):
         for url in ("/healthz", "/readyz", "/metrics", "/"):
             assert client.get(url).status_code == 200, url
@@ -441,7 +441,116 @@ def test_health_probes_count_the_store_once_per_generation(kb_copy, monkeypatch)
     node = ox.NamedNode("https://w3id.org/dsi/id/organisation/health-probe-test")
     kb.update(f"INSERT DATA {{ GRAPH <{kb.graphs.curated}> {{ {node} a <{kb.names.dsi('Organisation')}> }} }}",
               touched={node})
-    after = client.get("/healthz").get_json()["store"]
+    after = counted_figures(client)
     assert after["generation"] != before["generation"] and after["quads"] == before["quads"] + 1
     assert after["entities"]["Organisation"] == before["entities"]["Organisation"] + 1
     assert client.get("/readyz").get_json()["store"] == after and len(counted) == 2
+
+
+def test_probes_pages_and_scrapes_do_not_wait_on_a_long_count(kb_copy, monkeypatch):
+    """At 10M statements over a remote store the figures took longer than the store's timeout: every
+    /healthz, /readyz, /metrics and home page request waited on one lock behind the count, each holding
+    a server thread, until the server's threads were all taken and nothing answered. The count runs on
+    a thread of its own now; here it is held (as a slow store holds it) and 12 requests at once still
+    answer at once, with the last figures or a "counting" mark; released, the figures are the new ones."""
+    import threading
+
+    from kb.publish import stats as stats_module
+
+    kb = kb_copy
+    app = make_app(kb)
+    client = app.test_client()
+    first = counted_figures(client)
+    assert "counting" not in first
+    node = f"<{kb.names.base}id/organisation/long-count-test>"
+    kb.update(f"INSERT DATA {{ GRAPH <{kb.graphs.curated}> {{ {node} a <{kb.names.dsi('Organisation')}> }} }}")
+    release, started = threading.Event(), threading.Event()
+    real = stats_module._stats
+
+    def slow(kb, *args, **kwargs):  # a count that takes as long as the test holds it (at most 60 s)
+        started.set()
+        release.wait(60)
+        return real(kb, *args, **kwargs)
+
+    monkeypatch.setattr(stats_module, "_stats", slow)
+    answers: list[tuple[str, int, float, object]] = []
+
+    def ask(path: str) -> None:
+        t0 = time.monotonic()
+        response = app.test_client().get(path)
+        body = response.get_json() if response.is_json else response.get_data(as_text=True)
+        answers.append((path, response.status_code, time.monotonic() - t0, body))
+
+    paths = ["/healthz", "/readyz", "/metrics", "/"] * 3
+    try:
+        threads = [threading.Thread(target=ask, args=(p,)) for p in paths]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 15  # the home page waits 3 s for the figures, a probe 1 s
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        assert started.is_set()
+        assert len(answers) == len(paths), f"{len(paths) - len(answers)} requests still waiting after 15 s"
+        for path, status, took, body in answers:
+            assert status == 200, (path, status, body)
+            if path == "/healthz":  # the last counted figures, marked: the new organisation not yet in
+                assert body["store"]["counting"] is True
+                assert body["store"]["entities"] == first["entities"]
+            elif path == "/metrics":
+                assert "dsikb_store_up 1.0" in body
+    finally:
+        release.set()
+    deadline = time.monotonic() + 30
+    while "counting" in (now := client.get("/healthz").get_json()["store"]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "counting" not in now
+    assert now["entities"]["Organisation"] == first["entities"]["Organisation"] + 1
+
+
+def test_home_page_says_the_figures_are_being_counted_before_the_first_count(kb_copy, monkeypatch):
+    import threading
+
+    from kb.publish import stats as stats_module
+
+    release = threading.Event()
+    real = stats_module._stats
+    monkeypatch.setattr(stats_module, "_stats", lambda kb, *a, **k: (release.wait(60), real(kb, *a, **k))[1])
+    monkeypatch.setattr(stats_module, "PAGE_WAIT", 0.2)
+    monkeypatch.setattr("endpoint.pages.PAGE_WAIT", 0.2)
+    client = make_app(kb_copy).test_client()
+    try:
+        page = client.get("/", headers={"Accept": "text/html"})
+        assert page.status_code == 200
+        assert "The figures are being counted" in page.get_data(as_text=True)
+        assert client.get("/healthz").get_json()["store"] == {"counting": True}
+    finally:
+        release.set()
+    deadline = time.monotonic() + 30
+    while "counting" in client.get("/healthz").get_json()["store"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    page = client.get("/", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "The figures are being counted" not in page and "organisations" in page
+
+
+def test_a_count_that_fails_is_reported_and_tried_again(kb_copy, monkeypatch):
+    """The store cannot answer the count: who waited gets the error (503 from /readyz), and the next
+    request counts again rather than keeping the failure."""
+    from kb.errors import KBError
+    from kb.publish import stats as stats_module
+
+    real = stats_module._stats
+    calls = []
+
+    def failing_once(kb, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KBError("the store did not answer in time", status=503)
+        return real(kb, *args, **kwargs)
+
+    monkeypatch.setattr(stats_module, "_stats", failing_once)
+    client = make_app(kb_copy).test_client()
+    first = client.get("/readyz")
+    assert first.status_code == 503 and "did not answer" in first.get_json()["reason"]
+    second = client.get("/readyz")
+    assert second.status_code == 200 and "counting" not in second.get_json()["store"]
+    assert len(calls) == 2

@@ -365,3 +365,52 @@ def test_allow_listed_service_is_called(small, oxigraph_server, tmp_path):  # no
         assert "BasicFederatedQuery" in sd
     finally:
         sparql.close(app)
+
+
+def test_counts_off_the_request_path_may_take_longer_than_a_query(monkeypatch):
+    """At 10M statements the store's figures (entities per class: 25 s on a busy machine) took longer
+    than the HTTP read timeout of a user's query (DSIKB_QUERY_TIMEOUT + 5 s), so they were never
+    counted. Within ``patient(seconds)`` a thread's queries may take that long. A store that answers
+    after 5.6 s, over real HTTP: a query times out (503 after its tries); a patient one gets its rows."""
+    import http.server
+
+    from kb.errors import KBError
+    from kb.settings import Settings
+    from kb.store import remote
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            time.sleep(5.6)
+            body = b'{"head":{"vars":["n"]},"results":{"bindings":[{"n":{"type":"literal","value":"7"}}]}}'
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/sparql-results+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:  # the client gave up
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(remote, "ATTEMPTS", 1)  # one try each: the point is the timeout, not the retries
+    try:
+        settings = Settings.from_env(store=f"sparql+http://127.0.0.1:{server.server_port}/query").replace(
+            query_timeout=0.1)
+        kb = remote.RemoteKB(settings)
+        query = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+        with pytest.raises(KBError) as caught:
+            kb.select(query, union=False, prologue=False)
+        assert caught.value.status == 503 and "timed out" in caught.value.message
+        with kb.patient(30):
+            rows = kb.select(query, union=False, prologue=False)
+        assert rows[0]["n"].value == "7"
+        with pytest.raises(KBError):  # only within the block
+            kb.select(query, union=False, prologue=False)
+    finally:
+        server.shutdown()
+        server.server_close()

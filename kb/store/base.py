@@ -23,6 +23,7 @@ of the default graph has ``ox.DefaultGraph()`` as its graph name.
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
 import os
 import uuid
@@ -123,6 +124,13 @@ class Store(abc.ABC):
             kwargs["substitutions"] = bindings(bind)
         prefixes = self.names.prefixes() if prologue else None
         return self.raw_query(sparql, prefixes=prefixes, use_default_graph_as_union=union, **kwargs)
+
+    @contextlib.contextmanager
+    def patient(self, seconds: float):
+        """Within this block, this thread's queries may take up to ``seconds`` (a remote store's HTTP
+        read timeout; the embedded store has none): for counts over the whole store made off the
+        request path, which at 10M statements take longer than a user's query may."""
+        yield
 
     def select(self, sparql: str, **kwargs) -> list[dict]:
         """SELECT rows as dicts of variable name -> pyoxigraph term (unbound variables absent)."""

@@ -24,6 +24,7 @@ Connection faults and 5xx answers are retried with backoff (bounded); when the s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -196,8 +197,10 @@ class RemoteKB(Store):
         body_form = urlencode(form).encode()
         # an RDF format for a graph: Virtuoso answers CONSTRUCT in a results format when one comes first
         accept = GRAPH_ACCEPT if query_form(text) in ("CONSTRUCT", "DESCRIBE") else self._accept
+        patient = getattr(self._local, "patient", None)  # seconds, within :meth:`patient`
+        timeout = {"timeout": httpx.Timeout(patient, connect=5.0)} if patient else {}
         response = self._check(self._send("POST", self.query_url, content=body_form,
-                                          headers={"Accept": accept, "Content-Type": FORM}), "query")
+                                          headers={"Accept": accept, "Content-Type": FORM}, **timeout), "query")
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         body = response.content
         if media == TSV and body[:1] not in (b"?", b"$", b"\n", b"\r", b""):
@@ -205,7 +208,8 @@ class RemoteKB(Store):
             log.info("the store at %s writes TSV results not as SPARQL 1.1 does; asking for JSON", self.query_url)
             self._accept = ACCEPT_NO_TSV
             response = self._check(self._send("POST", self.query_url, content=body_form,
-                                              headers={"Accept": self._accept, "Content-Type": FORM}), "query")
+                                              headers={"Accept": self._accept, "Content-Type": FORM}, **timeout),
+                                   "query")
             media = response.headers.get("content-type", "").split(";")[0].strip().lower()
             body = response.content
         if media == TSV:
@@ -223,6 +227,15 @@ class RemoteKB(Store):
         if media in formats:
             return iter([ox.Triple(q.subject, q.predicate, q.object) for q in ox.parse(body, formats[media])])
         raise KBError(f"the triple store answered with an unexpected type {media!r}", status=502)
+
+    @contextlib.contextmanager
+    def patient(self, seconds: float):
+        before = getattr(self._local, "patient", None)
+        self._local.patient = seconds
+        try:
+            yield
+        finally:
+            self._local.patient = before
 
     def raw_update(self, sparql: str, *, prefixes: dict | None = None, base_iri: str | None = None) -> None:
         form = [("update", prologue(prefixes, base_iri) + sparql)]
