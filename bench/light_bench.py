@@ -2,7 +2,7 @@
 
 Run by hand (not part of the test suite), loopback only, bounded in time::
 
-    .venv/bin/python bench/light_bench.py --store DIR [--inline 2] [--before DIR] [--floor] [--granian] [--seconds 10] [--rounds 2]
+    .venv/bin/python bench/light_bench.py --store DIR [--inline 2] [--before DIR] [--floor] [--granian] [--proxy] [--seconds 10] [--rounds 2]
 
 Servers, all over a copy of the same store: ``dsikb`` (this checkout), ``dsikb-inline`` (``--inline N``: this
 checkout with DSIKB_INLINE_SLOTS=N, kb/sparql/inline.py), ``dsikb-before`` (``--before``:
@@ -16,6 +16,9 @@ and ``eval-granian``, the evaluation floor: a bare WSGI callable on granian that
 with pyoxigraph on a read-only open of the store and returns pyoxigraph's JSON, with no check, no
 limit, no log and no Flask: the least any Python web process evaluating with pyoxigraph can do.
 ``BENCH_GRANIAN_WORKERS=N`` serves each granian app with N worker processes (8 // N threads each).
+``--proxy`` adds ``nginx-oxigraph``: the Oxigraph server behind nginx (``proxy_pass`` over keep-alive
+connections, no access log, ``BENCH_NGINX_WORKERS`` worker processes, 1 by default): the least any
+front of the Oxigraph server costs, with no SPARQL work of its own (Debian's nginx or nginx-light).
 
 The mix is issue 14's light mix: ASK on an organisation, an organisation's projects with labels, the
 labels of 20 IRIs by VALUES, over random organisations of the store; every query is unique (a counter
@@ -87,6 +90,28 @@ settings = Settings.from_env()
 configure_logging(settings.access_log)
 app = build(settings)
 '''
+NGINX_CONF = """daemon off;
+user root;
+worker_processes {workers};
+pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log error;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/nginx-body;
+    proxy_temp_path {dir}/nginx-proxy;
+    upstream oxigraph {{ server 127.0.0.1:{inner}; keepalive 32; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://oxigraph;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering on;
+        }}
+    }}
+}}
+"""
 GRANIAN_WORKERS = os.environ.get("BENCH_GRANIAN_WORKERS", "1")  # processes of each granian server
 _counter = itertools.count()
 _local = threading.local()
@@ -180,6 +205,15 @@ def start(name: str, store: Path, code: Path | None, threads: int, extra: dict |
     if name == "oxigraph":
         proc = subprocess.Popen([str(BIN / "oxigraph"), "serve-read-only", "--location", str(store),
                                  "--bind", f"127.0.0.1:{port}"], **quiet)
+        return Server(name, port, "/query", proc)
+    if name == "nginx-oxigraph":  # nginx in front of its own Oxigraph server; one process tree
+        inner = free_port()
+        folder = store.parent
+        (folder / "nginx.conf").write_text(NGINX_CONF.format(
+            workers=os.environ.get("BENCH_NGINX_WORKERS", "1"), dir=folder, port=port, inner=inner))
+        script = (f'"{BIN / "oxigraph"}" serve-read-only --location "{store}" --bind 127.0.0.1:{inner} & '
+                  f'exec nginx -p "{folder}" -c "{folder / "nginx.conf"}"')
+        proc = subprocess.Popen(["bash", "-c", script], **quiet)
         return Server(name, port, "/query", proc)
     if name == "floor":
         proc = subprocess.Popen([sys.executable, "-c", FLOOR_APP, str(port)], **quiet)
@@ -312,6 +346,7 @@ def main(argv=None) -> int:
     ap.add_argument("--before", help="another checkout to serve as dsikb-before")
     ap.add_argument("--floor", action="store_true", help="also a bare Flask/waitress app (the floor)")
     ap.add_argument("--granian", action="store_true", help="also the floor app and this checkout on granian")
+    ap.add_argument("--proxy", action="store_true", help="also the Oxigraph server behind nginx")
     ap.add_argument("--inline", type=int, default=0,
                     help="also this checkout with DSIKB_INLINE_SLOTS=N (the inline lane) as dsikb-inline")
     ap.add_argument("--seconds", type=float, default=10.0)
@@ -324,7 +359,7 @@ def main(argv=None) -> int:
     source = Path(args.store)
     names = (["dsikb"] + (["dsikb-inline"] if args.inline else []) + (["dsikb-before"] if args.before else [])
              + (["dsikb-granian"] if args.granian else [])
-             + (["dsikb-inline-granian"] if args.granian and args.inline else []) + ["oxigraph"] + (["floor"] if args.floor else [])
+             + (["dsikb-inline-granian"] if args.granian and args.inline else []) + ["oxigraph"] + (["nginx-oxigraph"] if args.proxy else []) + (["floor"] if args.floor else [])
              + (["floor-granian", "eval-granian"] if args.granian else []))
     servers: list[Server] = []
     try:

@@ -11,7 +11,7 @@ once more after N maps and filtered lists over the facet values and their pairs 
 a crawler following every filter link): what the per-generation memos keep. Run by hand::
 
     git worktree add /tmp/before <commit>
-    .venv/bin/python bench/memory_bench.py /tmp/mem/store-100k /tmp/mem/store-1m --before /tmp/before [--walk 300]
+    .venv/bin/python bench/memory_bench.py /tmp/mem/store-100k /tmp/mem/store-1m [--before /tmp/before] [--walk 300]
 
 Prints a Markdown table: MiB per store, backend, tree and moment.
 """
@@ -133,13 +133,14 @@ def walk(base: str, n: int) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("stores", nargs="+", help="store directories, smallest first")
-    ap.add_argument("--before", required=True, help="the other source tree (e.g. a worktree of the code before)")
+    ap.add_argument("--before", help="the other source tree (e.g. a worktree of the code before); "
+                                     "without it, this tree alone")
     ap.add_argument("--backends", default="remote,embedded")
     ap.add_argument("--requests", type=int, default=400, help="requests of the pages mix")
     ap.add_argument("--most", type=float, default=3600, help="seconds to wait for the warm-up")
     ap.add_argument("--walk", type=int, default=0, help="then this many maps and filtered lists (walk)")
     args = ap.parse_args()
-    trees = {"before": str(Path(args.before).resolve()), "this": str(ROOT)}
+    trees = ({"before": str(Path(args.before).resolve())} if args.before else {}) | {"this": str(ROOT)}
     rows = []
     for store in args.stores:
         for backend in args.backends.split(","):
