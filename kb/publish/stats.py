@@ -31,14 +31,16 @@ class _Counting:
         self.held: tuple[int, dict] | None = None
         self.running: int | None = None  # the generation being counted
         self.round = 0  # counts started; a waiter waits for the end of its own round
-        self.ended: dict[int, tuple] = {}  # round -> (generation counted, error or None)
+        self.finished = 0  # the last round that ended (rounds run one at a time, in order)
+        self.ended: dict[int, tuple] = {}  # the last few rounds -> (generation counted, error or None)
 
 
-# Seconds a health probe, metrics scrape or page waits for this generation's figures before it
-# answers with the last counted, marked "counting".
+# Seconds a health probe or metrics scrape, and the home page (before the first count, then when
+# older figures can be shown), wait for this generation's figures before they answer with the last
+# counted, marked "counting".
 PROBE_WAIT = 1.0
-PAGE_WAIT = 3.0  # the home page, before the first count; with older figures to show,
-PAGE_WAIT_STALE = 0.5  # this
+PAGE_WAIT = 3.0
+PAGE_WAIT_STALE = 0.5
 # Seconds each of the count's queries may take over a remote store (a user's query has
 # DSIKB_QUERY_TIMEOUT): at 10M statements counting the entities per class took 25 s on a busy machine.
 COUNT_SECONDS = 600.0
@@ -74,7 +76,7 @@ def stats(kb: KB, *, detail: bool = False, wait: float | None = None, wait_stale
                 threading.Thread(target=_count, args=(kb, st, st.round, generation), name="dsikb-figures",
                                  daemon=True).start()
             mine = st.round  # the round under way: ours, or an older generation's (then one more)
-            while mine not in st.ended:
+            while st.finished < mine:
                 patience = wait if st.held is None or wait_stale is None else wait_stale
                 left = None if patience is None else started + patience - time.monotonic()
                 if left is not None and left <= 0:
@@ -82,7 +84,7 @@ def stats(kb: KB, *, detail: bool = False, wait: float | None = None, wait_stale
                     stale["counting"] = True
                     return stale
                 _changed.wait(left)
-            counted, error = st.ended[mine]
+            counted, error = st.ended.get(mine, (None, None))  # (long gone: counted again)
             if error is not None and counted == generation:
                 raise error
 
@@ -100,7 +102,8 @@ def _count(kb: KB, st: _Counting, round_: int, generation) -> None:
         if error is None:
             st.held = (generation, figures)  # rounds run one at a time: the newest counted
         st.running = None
-        st.ended = {r: e for r, e in st.ended.items() if r > round_ - 8}  # the last few rounds
+        st.finished = round_
+        st.ended = {r: e for r, e in st.ended.items() if r > round_ - 8}
         st.ended[round_] = (generation, error)
         _changed.notify_all()
 
